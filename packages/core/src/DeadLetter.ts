@@ -1,0 +1,109 @@
+/**
+ * A dead letter is a record the pipeline could not process, kept with everything needed to understand and
+ * replay it: the raw payload, where it came from, which stage failed and why.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type { MemorySink, RecordSink } from "./RecordSink.js"
+import * as Sink from "./RecordSink.js"
+import type { SourceRecord } from "./SourceRecord.js"
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const DeadLetter = Schema.Struct({
+  pipeline: Schema.String,
+  /** "decode", "map", "filter", "flatMap" or "sink:<name>" */
+  stage: Schema.String,
+  reason: Schema.String,
+  /** The format a decoder read the payload as, for decode failures. */
+  format: Schema.optional(Schema.String),
+  stream: Schema.String,
+  shardId: Schema.String,
+  sequenceNumber: Schema.String,
+  subSequenceNumber: Schema.Number,
+  partitionKey: Schema.String,
+  arrivalTime: Schema.Number,
+  /** When the failure happened, epoch milliseconds. */
+  failedAt: Schema.Number,
+  data: Schema.Uint8ArrayFromBase64
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeadLetter extends Schema.Schema.Type<typeof DeadLetter> {}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromRecord = (
+  record: SourceRecord,
+  failure: {
+    readonly pipeline: string
+    readonly stage: string
+    readonly reason: string
+    readonly format?: string | undefined
+    readonly failedAt: number
+  }
+): DeadLetter => ({
+  pipeline: failure.pipeline,
+  stage: failure.stage,
+  reason: failure.reason,
+  ...(failure.format === undefined ? {} : { format: failure.format }),
+  stream: record.stream,
+  shardId: record.shardId,
+  sequenceNumber: record.sequenceNumber,
+  subSequenceNumber: record.subSequenceNumber,
+  partitionKey: record.partitionKey,
+  arrivalTime: record.arrivalTime,
+  failedAt: failure.failedAt,
+  data: record.data
+})
+
+/**
+ * Where every pipeline sends what it cannot process. A dead-letter sink that fails permanently stops the
+ * pipeline (before its checkpoint), since there is no safe place left for the record.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class DeadLetterSink extends Context.Tag("@tributary/core/DeadLetterSink")<
+  DeadLetterSink,
+  RecordSink<DeadLetter>
+>() {}
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (sink: RecordSink<DeadLetter>): Layer.Layer<DeadLetterSink> => Layer.succeed(DeadLetterSink, sink)
+
+/**
+ * Dead letters kept in memory, for tests: read them back through `MemoryDeadLetters`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class MemoryDeadLetters extends Context.Tag("@tributary/core/MemoryDeadLetters")<
+  MemoryDeadLetters,
+  MemorySink<DeadLetter>
+>() {}
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<DeadLetterSink | MemoryDeadLetters> = Layer.effectContext(
+  Effect.map(
+    Sink.memory<DeadLetter>("dead-letters"),
+    (sink) => Context.make(MemoryDeadLetters, sink).pipe(Context.add(DeadLetterSink, sink))
+  )
+)

@@ -1,0 +1,403 @@
+/**
+ * Decoders turn a record's payload into a typed value, or into a `DecodeFailure` that says what is wrong
+ * and where. The Schema is the source of truth; the hot path runs a check compiled from it and runs the full
+ * Schema decode only to explain (or rescue) a record that fails the check. No payload makes a decoder throw.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as compiledCheck from "./internal/compiledCheck.js"
+import * as FieldPlan from "./internal/fieldPlan.js"
+import { type ApacheLogEntry as ApacheLogFields, parseApacheLog } from "./internal/syntax/apacheLog.js"
+import { parseCsv } from "./internal/syntax/csv.js"
+import { locateJsonError } from "./internal/syntax/jsonError.js"
+import { parseKeyValue } from "./internal/syntax/keyValue.js"
+import { SyntaxFailure } from "./internal/syntax/SyntaxFailure.js"
+import { parseXml, xmlToObject } from "./internal/syntax/xml.js"
+import type { SourceRecord } from "./SourceRecord.js"
+import { DecodeFailure } from "./TributaryError.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@tributary/core/Decoder")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Format = "json" | "csv" | "keyValue" | "xml" | "apacheLog"
+
+/**
+ * Where a batch decode puts its results: `values[i]` came from `records[origins[i]]`, and `failures[i]`
+ * from `records[failureOrigins[i]]`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DecodedBatch<A> {
+  readonly values: Array<A>
+  readonly origins: Array<number>
+  readonly failures: Array<DecodeFailure>
+  readonly failureOrigins: Array<number>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Decoder<A> extends Pipeable {
+  readonly [TypeId]: TypeId
+  /** The configured format ("auto" sniffs each record; failures then name the format it found). */
+  readonly format: Format | "auto"
+  readonly schema: Schema.Schema<A, unknown>
+  /** Decodes one record. */
+  readonly decode: (record: SourceRecord) => Either.Either<A, DecodeFailure>
+  /** Decodes a batch, appending to `into`: the hot path, one plain loop and no Effect per record. */
+  readonly decodeInto: (records: ReadonlyArray<SourceRecord>, into: DecodedBatch<A>) => void
+}
+
+/**
+ * Field names as written in text formats, for each Schema property: `{ CustomerId: "Customer id",
+ * DateUnixMs: ["Unix date (ms)", "date"] }`. Matching ignores case, spaces and punctuation, so
+ * "customer_id" already finds `CustomerId` without an alias.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Aliases<I> = { readonly [K in keyof I]?: string | ReadonlyArray<string> }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CsvOptions<I> {
+  /** Column names when messages carry no header row. Default: the Schema's properties, in order. */
+  readonly columns?: ReadonlyArray<string>
+  /**
+   * "auto" (default): the first row is a header when every cell names a field; "present": always a header;
+   * "absent": never.
+   */
+  readonly header?: "auto" | "present" | "absent"
+  /** Default ",". */
+  readonly delimiter?: string
+  readonly aliases?: Aliases<I>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TextOptions<I> {
+  readonly aliases?: Aliases<I>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface AutoOptions<I> {
+  readonly aliases?: Aliases<I>
+  readonly csv?: Omit<CsvOptions<I>, "aliases">
+}
+
+/**
+ * The typed fields of an Apache Common or Combined Log Format line. `time` is epoch milliseconds (UTC) and
+ * `timeZone` the offset as written (`-0700`); "-" fields are null.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ApacheLogEntry = Schema.Struct({
+  host: Schema.String,
+  ident: Schema.NullOr(Schema.String),
+  user: Schema.NullOr(Schema.String),
+  time: Schema.Number,
+  timeZone: Schema.String,
+  request: Schema.String,
+  method: Schema.NullOr(Schema.String),
+  path: Schema.NullOr(Schema.String),
+  protocol: Schema.NullOr(Schema.String),
+  status: Schema.Int,
+  bytes: Schema.NullOr(Schema.Number),
+  referer: Schema.NullOr(Schema.String),
+  userAgent: Schema.NullOr(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export type ApacheLogEntry = Schema.Schema.Type<typeof ApacheLogEntry>
+
+/**
+ * JSON payloads.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const json = <A, I>(schema: Schema.Schema<A, I>): Decoder<A> =>
+  make(schema, "json", () => ({ parse: parseJson, formatOf: () => "json" }))
+
+/**
+ * One CSV row per message, optionally preceded by its header row; RFC 4180 quoting.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const csv = <A, I>(schema: Schema.Schema<A, I>, options: CsvOptions<I> = {}): Decoder<A> =>
+  make(schema, "csv", (ast) => {
+    const plan = FieldPlan.make(ast, options.aliases as FieldPlan.Aliases)
+    return { parse: csvParser(plan, options), formatOf: () => "csv" }
+  })
+
+/**
+ * Lines of `name: value` (or `name = value`), e.g. `Customer id: abc123`, names mapped to the Schema's
+ * properties through aliases.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const keyValue = <A, I>(schema: Schema.Schema<A, I>, options: TextOptions<I> = {}): Decoder<A> =>
+  make(schema, "keyValue", (ast) => {
+    const plan = FieldPlan.make(ast, options.aliases as FieldPlan.Aliases)
+    return { parse: keyValueParser(plan), formatOf: () => "keyValue" }
+  })
+
+/**
+ * An XML document whose root element's attributes and child elements are the fields.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const xml = <A, I>(schema: Schema.Schema<A, I>, options: TextOptions<I> = {}): Decoder<A> =>
+  make(schema, "xml", (ast) => {
+    const plan = FieldPlan.make(ast, options.aliases as FieldPlan.Aliases)
+    return { parse: xmlParser(plan), formatOf: () => "xml" }
+  })
+
+/**
+ * Apache Common or Combined Log Format lines, into `ApacheLogEntry` or into your own Schema (its fields
+ * matched to the entry's by name or alias).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const apacheLog: {
+  (): Decoder<ApacheLogEntry>
+  <A, I>(schema: Schema.Schema<A, I>, options?: TextOptions<I>): Decoder<A>
+} = <A, I>(schema?: Schema.Schema<A, I>, options: TextOptions<I> = {}): Decoder<A> =>
+  make((schema ?? ApacheLogEntry) as Schema.Schema<A, I>, "apacheLog", (ast) => {
+    const plan = FieldPlan.make(ast, options.aliases as FieldPlan.Aliases)
+    return { parse: apacheLogParser(plan), formatOf: () => "apacheLog" }
+  })
+
+/**
+ * Sniffs each message and decodes it as JSON (`{`, `[`), XML (`<`), an Apache log line, key-value lines
+ * (the first line names a field before `:` or `=`) or else CSV, so one stream may mix them all.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const auto = <A, I>(schema: Schema.Schema<A, I>, options: AutoOptions<I> = {}): Decoder<A> =>
+  make(schema, "auto", (ast) => {
+    const plan = FieldPlan.make(ast, options.aliases as FieldPlan.Aliases)
+    const parsers: Record<Format, (text: string) => unknown> = {
+      json: parseJson,
+      csv: csvParser(plan, options.csv ?? {}),
+      keyValue: keyValueParser(plan),
+      xml: xmlParser(plan),
+      apacheLog: apacheLogParser(plan)
+    }
+    const delimiter = options.csv?.delimiter ?? ","
+    return {
+      parse: (text) => parsers[sniff(text, plan, delimiter)](text),
+      formatOf: (text) => sniff(text, plan, delimiter)
+    }
+  })
+
+/**
+ * Decodes all records of a batch at once.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const decodeAll = <A>(decoder: Decoder<A>, records: ReadonlyArray<SourceRecord>): DecodedBatch<A> => {
+  const batch: DecodedBatch<A> = { values: [], origins: [], failures: [], failureOrigins: [] }
+  decoder.decodeInto(records, batch)
+  return batch
+}
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isDecoder = (u: unknown): u is Decoder<unknown> =>
+  typeof u === "object" && u !== null && TypeId in u
+
+// ---------------------------------------------------------------------------------------------------------
+// internal
+// ---------------------------------------------------------------------------------------------------------
+
+/** The syntax layer of one decoder: text to a plain value, or a SyntaxFailure. */
+interface Syntax {
+  readonly parse: (text: string) => unknown
+  /** Which format a text was read as; only asked on the failure path. */
+  readonly formatOf: (text: string) => string
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+const make = <A, I>(
+  schema: Schema.Schema<A, I>,
+  format: Format | "auto",
+  syntaxFor: (ast: Schema.Schema<A, I>["ast"]) => Syntax
+): Decoder<A> => {
+  const { formatOf, parse } = syntaxFor(schema.ast)
+  const check = compiledCheck.compile(schema.ast)
+  const decodeUnknown = ParseResult.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })
+  const Invalid = compiledCheck.Invalid
+
+  // Returns the value, or a DecodeFailure for the record (the one allocation on the failure path).
+  const decodeOne = (record: SourceRecord): A | DecodeFailure => {
+    let text: string
+    try {
+      text = utf8.decode(record.data)
+    } catch {
+      return new DecodeFailure({
+        format: format === "auto" ? "text" : format,
+        reason: "payload is not valid UTF-8",
+        record
+      })
+    }
+    const raw = parse(text)
+    if (raw instanceof SyntaxFailure) {
+      return new DecodeFailure({
+        format: formatOf(text),
+        reason: raw.message,
+        position: { offset: raw.offset, line: raw.line, column: raw.column },
+        record
+      })
+    }
+    if (check !== undefined) {
+      const value = check(raw)
+      if (value !== Invalid) return value as A
+    }
+    const decoded = decodeUnknown(raw)
+    if (Either.isRight(decoded)) return decoded.right
+    return new DecodeFailure({ format: formatOf(text), reason: explain(decoded.left), record })
+  }
+
+  return {
+    [TypeId]: TypeId,
+    format,
+    schema: schema as Schema.Schema<A, unknown>,
+    decode: (record) => {
+      const result = decodeOne(record)
+      return result instanceof DecodeFailure ? Either.left(result) : Either.right(result)
+    },
+    decodeInto: (records, into) => {
+      for (let i = 0; i < records.length; i++) {
+        const result = decodeOne(records[i])
+        if (result instanceof DecodeFailure) {
+          into.failures.push(result)
+          into.failureOrigins.push(i)
+        } else {
+          into.values.push(result)
+          into.origins.push(i)
+        }
+      }
+    },
+    pipe() {
+      return pipeArguments(this, arguments)
+    }
+  }
+}
+
+/** One line per issue, `path: message`, so a person sees every wrong field at once. */
+const explain = (error: ParseResult.ParseIssue): string =>
+  ParseResult.ArrayFormatter.formatIssueSync(error)
+    .map((issue) => `${issue.path.length === 0 ? "value" : issue.path.join(".")}: ${issue.message}`)
+    .join("; ")
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch (e) {
+    return locateJsonError(text) ?? SyntaxFailure.at(text, 0, `invalid JSON: ${e instanceof Error ? e.message : e}`)
+  }
+}
+
+const csvParser = <I>(plan: FieldPlan.FieldPlan, options: Omit<CsvOptions<I>, "aliases">) => {
+  const header = options.header ?? "auto"
+  const csvOptions = { delimiter: options.delimiter ?? ",", quote: "\"" }
+  const defaultColumns = options.columns ?? plan.fields.map((field) => field.name)
+  const isHeader = (row: ReadonlyArray<string>) => row.every((cell) => plan.lookup(cell) !== undefined)
+  return (text: string): unknown => {
+    const rows = parseCsv(text, csvOptions)
+    if (rows instanceof SyntaxFailure) return rows
+    const hasHeader = header === "present" || (header === "auto" && rows.length > 1 && isHeader(rows[0]))
+    const columns = hasHeader ? rows[0] : defaultColumns
+    const dataRows = rows.length - (hasHeader ? 1 : 0)
+    if (dataRows !== 1) {
+      return SyntaxFailure.at(text, 0, `expected one CSV data row per message, found ${dataRows}`)
+    }
+    const row = rows[rows.length - 1]
+    if (row.length !== columns.length) {
+      return SyntaxFailure.at(
+        text,
+        hasHeader ? text.indexOf("\n") + 1 : 0,
+        `row has ${row.length} fields, expected ${columns.length} (${columns.join(", ")})`
+      )
+    }
+    return plan.shape(row.map((cell, i) => [columns[i], cell] as const))
+  }
+}
+
+const keyValueParser = (plan: FieldPlan.FieldPlan) => (text: string): unknown => {
+  const pairs = parseKeyValue(text)
+  return pairs instanceof SyntaxFailure ? pairs : plan.shape(pairs)
+}
+
+const xmlParser = (plan: FieldPlan.FieldPlan) => (text: string): unknown => {
+  const root = parseXml(text)
+  return root instanceof SyntaxFailure ? root : plan.shape(Object.entries(xmlToObject(root)))
+}
+
+const apacheLogParser = (plan: FieldPlan.FieldPlan) => (text: string): unknown => {
+  const entry: ApacheLogFields | SyntaxFailure = parseApacheLog(text)
+  return entry instanceof SyntaxFailure ? entry : plan.shape(Object.entries(entry))
+}
+
+// host ident user [time] "request" — anchored, no nested quantifiers, only the start of the text is read
+const apacheLogStart = /^[^\s"]+ [^\s"]+ [^\s"]+ \[[^\]\n]{1,64}\] "/
+
+const sniff = (text: string, plan: FieldPlan.FieldPlan, delimiter: string): Format => {
+  let i = 0
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++
+  const first = text.charCodeAt(i)
+  if (first === 123 /* { */ || first === 91 /* [ */) return "json"
+  if (first === 60 /* < */) return "xml"
+  const head = text.slice(i, i + 512)
+  if (apacheLogStart.test(head)) return "apacheLog"
+  const lineEnd = head.search(/[\r\n]/)
+  const line = lineEnd === -1 ? head : head.slice(0, lineEnd)
+  const separator = line.search(/[:=]/)
+  if (separator > 0) {
+    if (plan.lookup(line.slice(0, separator).trim()) !== undefined) return "keyValue"
+    if (!line.includes(delimiter)) return "keyValue"
+  }
+  return "csv"
+}
+
+const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 0xfeff

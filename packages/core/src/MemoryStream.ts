@@ -1,0 +1,268 @@
+/**
+ * An in-memory sharded stream that behaves like a Kinesis stream: partition keys hash (MD5) onto shards
+ * by hash range, sequence numbers are large decimal strings that grow per shard, and the service's limits
+ * are enforced (500 records and 5 MiB per put, 1 MiB per record, partition keys of 1 to 256 characters).
+ * Read it as a `RecordSource`, with checkpoints kept beside it so a restarted source resumes.
+ *
+ * @since 0.1.0
+ */
+import { createHash } from "node:crypto"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type { Position, ShardReader } from "./RecordSource.js"
+import { RecordSource } from "./RecordSource.js"
+import type { RecordSink } from "./RecordSink.js"
+import * as Sequence from "./SequenceNumber.js"
+import type { SourceRecord } from "./SourceRecord.js"
+import { SinkError } from "./TributaryError.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PutEntry {
+  readonly partitionKey: string
+  readonly data: Uint8Array | string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PutResult {
+  readonly shardId: string
+  readonly sequenceNumber: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface MemoryStream {
+  readonly name: string
+  readonly shardIds: ReadonlyArray<string>
+  /** Appends records like PutRecords: all or nothing here (the in-memory stream is never throttled). */
+  readonly put: (entries: ReadonlyArray<PutEntry>) => Effect.Effect<ReadonlyArray<PutResult>, SinkError>
+  /** Every record of a shard, in order. */
+  readonly records: (shardId: string) => ReadonlyArray<SourceRecord>
+  /** The last checkpoint stored per shard by sources reading this stream. */
+  readonly checkpoints: Effect.Effect<ReadonlyMap<string, Position>>
+  readonly storeCheckpoint: (shardId: string, position: Position) => Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadOptions {
+  /** Where to start in a shard that has no checkpoint. Default "TRIM_HORIZON". */
+  readonly from?: "TRIM_HORIZON" | "LATEST"
+  /** Records per page (Kinesis' GetRecords limit). Default 10,000. */
+  readonly maxRecords?: number
+  /**
+   * false (default): a bounded read that ends when every shard is drained, like a batch job;
+   * true: keep polling for new records, waiting `idleInterval` after an empty page.
+   */
+  readonly follow?: boolean
+  /** Default 1 second. */
+  readonly idleInterval?: Duration.DurationInput
+}
+
+/**
+ * Kinesis' per-call and per-record limits.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const limits = {
+  maxRecordsPerPut: 500,
+  maxBytesPerPut: 5 * 1024 * 1024,
+  maxRecordBytes: 1024 * 1024,
+  maxPartitionKeyLength: 256,
+  maxRecordsPerRead: 10_000
+} as const
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: { readonly name?: string; readonly shards?: number } = {}): Effect.Effect<MemoryStream> =>
+  Effect.sync(() => unsafeMake(options))
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const unsafeMake = (options: { readonly name?: string; readonly shards?: number } = {}): MemoryStream => {
+  const name = options.name ?? "memory-stream"
+  const shardCount = options.shards ?? 1
+  if (!Number.isInteger(shardCount) || shardCount < 1) throw new RangeError(`shards must be a positive integer, got ${shardCount}`)
+  const shardIds = Array.from({ length: shardCount }, (_, i) => `shardId-${String(i).padStart(12, "0")}`)
+  const logs = shardIds.map(() => [] as Array<SourceRecord>)
+  const counters = shardIds.map(() => 0n)
+  const checkpoints = new Map<string, Position>()
+  // Hash keys are 128-bit; shard i owns [i * span, (i + 1) * span).
+  const span = (1n << 128n) / BigInt(shardCount)
+  const encoder = new TextEncoder()
+
+  const shardIndexOf = (partitionKey: string): number => {
+    const hash = BigInt("0x" + createHash("md5").update(partitionKey, "utf8").digest("hex"))
+    return Math.min(shardCount - 1, Number(hash / span))
+  }
+
+  const put = (entries: ReadonlyArray<PutEntry>) =>
+    Effect.clockWith((clock) =>
+      Effect.suspend(() => {
+        const invalid = validate(name, entries, encoder)
+        if (invalid !== undefined) return Effect.fail(invalid)
+        const now = clock.unsafeCurrentTimeMillis()
+        const results: Array<PutResult> = []
+        for (const entry of entries) {
+          const shard = shardIndexOf(entry.partitionKey)
+          counters[shard] += 1n
+          const record: SourceRecord = {
+            stream: name,
+            shardId: shardIds[shard],
+            sequenceNumber: sequenceNumberOf(shard, counters[shard]),
+            subSequenceNumber: 0,
+            partitionKey: entry.partitionKey,
+            arrivalTime: now,
+            data: typeof entry.data === "string" ? encoder.encode(entry.data) : entry.data
+          }
+          logs[shard].push(record)
+          results.push({ shardId: record.shardId, sequenceNumber: record.sequenceNumber })
+        }
+        return Effect.succeed(results)
+      })
+    )
+
+  return {
+    name,
+    shardIds,
+    put,
+    records: (shardId) => logs[shardIds.indexOf(shardId)] ?? [],
+    checkpoints: Effect.sync(() => new Map(checkpoints)),
+    storeCheckpoint: (shardId, position) => Effect.sync(() => void checkpoints.set(shardId, position))
+  }
+}
+
+/**
+ * Reads the stream: one `ShardReader` per shard, resuming after each shard's stored checkpoint.
+ *
+ * @since 0.1.0
+ * @category sources
+ */
+export const source = (stream: MemoryStream, options: ReadOptions = {}): RecordSource["Type"] => {
+  const maxRecords = Math.min(options.maxRecords ?? limits.maxRecordsPerRead, limits.maxRecordsPerRead)
+  const idle = Duration.decode(options.idleInterval ?? "1 second")
+
+  const reader = (shardIndex: number): ShardReader => {
+    const shardId = stream.shardIds[shardIndex]
+    const log = stream.records(shardId)
+    // the start index is fixed when reading starts, like GetShardIterator
+    const start = Effect.map(stream.checkpoints, (checkpoints): number => {
+      const checkpoint = checkpoints.get(shardId)
+      if (checkpoint !== undefined) return firstAfter(log, checkpoint)
+      return options.from === "LATEST" ? log.length : 0
+    })
+    const batches = Stream.unwrap(Effect.map(start, (first) =>
+      Stream.paginateEffect(first, (next): Effect.Effect<readonly [ReadonlyArray<SourceRecord>, Option.Option<number>]> => {
+        if (next < log.length) {
+          const end = Math.min(log.length, next + maxRecords)
+          return Effect.succeed([log.slice(next, end), Option.some(end)] as const)
+        }
+        if (options.follow !== true) return Effect.succeed([[], Option.none()] as const)
+        return Effect.as(Effect.sleep(idle), [[], Option.some(next)] as const)
+      }).pipe(Stream.filter((page) => page.length > 0))
+    ))
+    return {
+      shardId,
+      batches,
+      checkpoint: (position) => stream.storeCheckpoint(shardId, position)
+    }
+  }
+
+  return {
+    name: stream.name,
+    shards: Stream.fromIterable(stream.shardIds.map((_, i) => reader(i)))
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSource = (stream: MemoryStream, options?: ReadOptions): Layer.Layer<RecordSource> =>
+  Layer.succeed(RecordSource, source(stream, options))
+
+/**
+ * The stream as a sink: writes each batch as PutRecords calls of at most 500 records.
+ *
+ * @since 0.1.0
+ * @category sinks
+ */
+export const sink = <A>(
+  stream: MemoryStream,
+  toEntry: (item: A) => PutEntry
+): RecordSink<A> => ({
+  name: `memory-stream:${stream.name}`,
+  write: (items) =>
+    Effect.forEach(
+      chunksOf(items.map(toEntry), limits.maxRecordsPerPut),
+      (entries) => stream.put(entries),
+      { discard: true }
+    )
+})
+
+// ---------------------------------------------------------------------------------------------------------
+// internal
+// ---------------------------------------------------------------------------------------------------------
+
+// Shaped like real ones (56 digits), spaced by a prime so nothing can assume consecutive numbers.
+const sequenceBase = 49_590_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000n
+const sequenceNumberOf = (shard: number, counter: bigint): string =>
+  (sequenceBase + BigInt(shard) * 10n ** 40n + counter * 7_919n).toString()
+
+const firstAfter = (log: ReadonlyArray<SourceRecord>, position: Position): number => {
+  let low = 0
+  let high = log.length
+  while (low < high) {
+    const mid = (low + high) >>> 1
+    const order = Sequence.compare(log[mid].sequenceNumber, position.sequenceNumber)
+    if (order < 0 || (order === 0 && log[mid].subSequenceNumber <= position.subSequenceNumber)) low = mid + 1
+    else high = mid
+  }
+  return low
+}
+
+const validate = (name: string, entries: ReadonlyArray<PutEntry>, encoder: TextEncoder): SinkError | undefined => {
+  const fail = (reason: string) =>
+    new SinkError({ sink: `memory-stream:${name}`, reason: `ValidationException: ${reason}`, retryability: "permanent" })
+  if (entries.length === 0) return fail("records must contain at least 1 entry")
+  if (entries.length > limits.maxRecordsPerPut) {
+    return fail(`${entries.length} records in one put; at most ${limits.maxRecordsPerPut} are allowed`)
+  }
+  let total = 0
+  for (let i = 0; i < entries.length; i++) {
+    const { data, partitionKey } = entries[i]
+    if (partitionKey.length < 1 || partitionKey.length > limits.maxPartitionKeyLength) {
+      return fail(`records[${i}].partitionKey must have 1 to ${limits.maxPartitionKeyLength} characters`)
+    }
+    const bytes = typeof data === "string" ? encoder.encode(data).length : data.length
+    if (bytes > limits.maxRecordBytes) {
+      return fail(`records[${i}].data has ${bytes} bytes; at most ${limits.maxRecordBytes} are allowed`)
+    }
+    total += bytes + Buffer.byteLength(partitionKey, "utf8")
+  }
+  if (total > limits.maxBytesPerPut) return fail(`the put has ${total} bytes; at most ${limits.maxBytesPerPut} are allowed`)
+  return undefined
+}
+
+const chunksOf = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}

@@ -1,0 +1,13 @@
+/**
+ * @since 0.1.0
+ */
+export * as DeadLetter from "./DeadLetter.js"
+export * as Decoder from "./Decoder.js"
+export * as MemoryStream from "./MemoryStream.js"
+export * as Pipeline from "./Pipeline.js"
+export * as RecordSink from "./RecordSink.js"
+export * as RecordSource from "./RecordSource.js"
+export * as Retry from "./Retry.js"
+export * as SequenceNumber from "./SequenceNumber.js"
+export * as SourceRecord from "./SourceRecord.js"
+export * as TributaryError from "./TributaryError.js"

@@ -1,0 +1,150 @@
+/**
+ * A fast check compiled from a Schema's AST, for the hot path. The Schema stays the source of truth: the
+ * check accepts only what the Schema's decode accepts and builds the same value (excess properties dropped),
+ * and anything it rejects is handed to the full decode, which either explains the failure or, if the check
+ * was stricter than the Schema, produces the value after all.
+ *
+ * Only transformation-free ASTs are compiled (structs, tuples and arrays of keywords, literals, enums, unions
+ * and refinements); for anything else `compile` returns undefined and every record takes the full decode.
+ *
+ * @internal
+ */
+import * as Option from "effect/Option"
+import type { ParseOptions } from "effect/SchemaAST"
+import * as AST from "effect/SchemaAST"
+
+/** @internal */
+export const Invalid: unique symbol = Symbol.for("@tributary/core/Invalid")
+
+/** @internal */
+export type Check = (input: unknown) => unknown
+
+const parseOptions: ParseOptions = {}
+const hasOwn = Object.prototype.hasOwnProperty
+const identity: Check = (u) => u
+
+/** @internal */
+export const compile = (ast: AST.AST): Check | undefined => {
+  switch (ast._tag) {
+    case "StringKeyword":
+      return (u) => typeof u === "string" ? u : Invalid
+    case "NumberKeyword":
+      return (u) => typeof u === "number" ? u : Invalid
+    case "BooleanKeyword":
+      return (u) => typeof u === "boolean" ? u : Invalid
+    case "UndefinedKeyword":
+    case "VoidKeyword":
+      return (u) => u === undefined ? u : Invalid
+    case "UnknownKeyword":
+    case "AnyKeyword":
+      return identity
+    case "Literal": {
+      const literal = ast.literal
+      return (u) => u === literal ? u : Invalid
+    }
+    case "Enums": {
+      const values = new Set<unknown>(ast.enums.map(([, value]) => value))
+      return (u) => values.has(u) ? u : Invalid
+    }
+    case "Union":
+      return compileUnion(ast)
+    case "Refinement":
+      return compileRefinement(ast)
+    case "TypeLiteral":
+      return compileTypeLiteral(ast)
+    case "TupleType":
+      return compileTupleType(ast)
+    default:
+      return undefined
+  }
+}
+
+const compileUnion = (ast: AST.Union): Check | undefined => {
+  // A union of literals is the common case (`Schema.Literal("buy", "sell")`): one Set lookup.
+  const literals = ast.types.filter(AST.isLiteral)
+  if (literals.length === ast.types.length) {
+    const values = new Set<unknown>(literals.map((member) => member.literal))
+    return (u) => values.has(u) ? u : Invalid
+  }
+  const members: Array<Check> = []
+  for (const member of ast.types) {
+    const check = compile(member)
+    if (check === undefined) return undefined
+    members.push(check)
+  }
+  return (u) => {
+    for (let i = 0; i < members.length; i++) {
+      const value = members[i](u)
+      if (value !== Invalid) return value
+    }
+    return Invalid
+  }
+}
+
+const compileRefinement = (ast: AST.Refinement): Check | undefined => {
+  const from = compile(ast.from)
+  if (from === undefined) return undefined
+  const filter = ast.filter
+  return (u) => {
+    const value = from(u)
+    if (value === Invalid) return Invalid
+    return Option.isNone(filter(value, parseOptions, ast)) ? value : Invalid
+  }
+}
+
+const compileTypeLiteral = (ast: AST.TypeLiteral): Check | undefined => {
+  if (ast.indexSignatures.length > 0) return undefined
+  const count = ast.propertySignatures.length
+  const names: Array<string> = []
+  const optional: Array<boolean> = []
+  const checks: Array<Check> = []
+  for (const property of ast.propertySignatures) {
+    if (typeof property.name !== "string") return undefined
+    const check = compile(property.type)
+    if (check === undefined) return undefined
+    names.push(property.name)
+    optional.push(property.isOptional)
+    checks.push(check)
+  }
+  return (u) => {
+    if (typeof u !== "object" || u === null || Array.isArray(u)) return Invalid
+    const input = u as Record<string, unknown>
+    const out: Record<string, unknown> = {}
+    for (let i = 0; i < count; i++) {
+      const name = names[i]
+      if (!hasOwn.call(input, name)) {
+        if (optional[i]) continue
+        return Invalid
+      }
+      const value = checks[i](input[name])
+      if (value === Invalid) return Invalid
+      out[name] = value
+    }
+    return out
+  }
+}
+
+const compileTupleType = (ast: AST.TupleType): Check | undefined => {
+  const elements: Array<Check> = []
+  for (const element of ast.elements) {
+    if (element.isOptional) return undefined
+    const check = compile(element.type)
+    if (check === undefined) return undefined
+    elements.push(check)
+  }
+  if (ast.rest.length > 1) return undefined
+  const rest = ast.rest.length === 1 ? compile(ast.rest[0].type) : null
+  if (rest === undefined) return undefined
+  const fixed = elements.length
+  return (u) => {
+    if (!Array.isArray(u)) return Invalid
+    if (rest === null ? u.length !== fixed : u.length < fixed) return Invalid
+    const out = new Array<unknown>(u.length)
+    for (let i = 0; i < u.length; i++) {
+      const value = i < fixed ? elements[i](u[i]) : rest!(u[i])
+      if (value === Invalid) return Invalid
+      out[i] = value
+    }
+    return out
+  }
+}

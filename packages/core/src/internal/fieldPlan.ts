@@ -1,0 +1,134 @@
+/**
+ * Text formats (CSV, key-value lines, XML) carry every field as a string under a name a person chose
+ * ("Customer id", "Unix date (ms)"). A field plan, derived from the Schema's encoded side, maps those names
+ * to the Schema's property names and turns strings into the primitive the Schema expects, so the same Schema
+ * decodes every format.
+ *
+ * @internal
+ */
+import * as AST from "effect/SchemaAST"
+
+/** @internal */
+export type FieldKind = "string" | "number" | "boolean" | "other"
+
+/** @internal */
+export interface Field {
+  readonly name: string
+  readonly kind: FieldKind
+}
+
+/** @internal */
+export interface FieldPlan {
+  /** The Schema's properties, in declaration order (the default CSV column order). */
+  readonly fields: ReadonlyArray<Field>
+  /** Finds the field a written name refers to (its own name or an alias, ignoring case and punctuation). */
+  readonly lookup: (writtenName: string) => Field | undefined
+  /** Builds the object handed to the Schema: known names mapped, strings converted, unknown names dropped. */
+  readonly shape: (entries: Iterable<readonly [string, unknown]>) => Record<string, unknown>
+}
+
+/** @internal */
+export type Aliases = Readonly<Record<string, string | ReadonlyArray<string>>>
+
+/** Lower-case letters and digits only: "Customer id" and "customerId" and "CUSTOMER_ID" are one name. */
+export const normalizeName = (name: string): string => {
+  let out = ""
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i)
+    if (c >= 65 && c <= 90) out += String.fromCharCode(c + 32)
+    else if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c > 127) out += name[i]
+  }
+  return out
+}
+
+/** @internal */
+export const make = (ast: AST.AST, aliases: Aliases = {}): FieldPlan => {
+  const encoded = AST.encodedAST(ast)
+  const properties = propertiesOf(encoded)
+  const fields: Array<Field> = []
+  const byName = new Map<string, Field>()
+  for (const property of properties) {
+    if (typeof property.name !== "string") continue
+    const field: Field = { name: property.name, kind: kindOf(property.type) }
+    fields.push(field)
+    byName.set(normalizeName(field.name), field)
+  }
+  for (const [name, alias] of Object.entries(aliases)) {
+    const field = fields.find((f) => f.name === name)
+    if (field === undefined) continue
+    for (const written of typeof alias === "string" ? [alias] : alias) byName.set(normalizeName(written), field)
+  }
+  const lookup = (writtenName: string) => byName.get(writtenName) ?? byName.get(normalizeName(writtenName))
+  return {
+    fields,
+    lookup,
+    shape: (entries) => {
+      const out: Record<string, unknown> = {}
+      for (const [written, value] of entries) {
+        const field = lookup(written)
+        if (field !== undefined) out[field.name] = typeof value === "string" ? convert(field.kind, value) : value
+      }
+      return out
+    }
+  }
+}
+
+const propertiesOf = (ast: AST.AST): ReadonlyArray<AST.PropertySignature> => {
+  try {
+    return AST.getPropertySignatures(ast)
+  } catch {
+    // not an object schema (a string, a tuple): text formats then have no named fields to map
+    return []
+  }
+}
+
+const stripRefinements = (ast: AST.AST): AST.AST => AST.isRefinement(ast) ? stripRefinements(ast.from) : ast
+
+const kindOf = (ast: AST.AST): FieldKind => {
+  const kinds = new Set<FieldKind>()
+  const visit = (node: AST.AST): void => {
+    const bare = stripRefinements(node)
+    switch (bare._tag) {
+      case "StringKeyword":
+      case "TemplateLiteral":
+        return void kinds.add("string")
+      case "NumberKeyword":
+        return void kinds.add("number")
+      case "BooleanKeyword":
+        return void kinds.add("boolean")
+      case "Literal":
+        return void kinds.add(
+          typeof bare.literal === "number" ? "number" : typeof bare.literal === "boolean" ? "boolean" : "string"
+        )
+      case "Union":
+        return bare.types.forEach(visit)
+      case "UndefinedKeyword":
+        return
+      default:
+        return void kinds.add("other")
+    }
+  }
+  visit(ast)
+  return kinds.size === 1 ? [...kinds][0] : kinds.has("string") ? "string" : "other"
+}
+
+const decimal = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
+
+/**
+ * Converts only what reads unambiguously as the expected primitive; anything else stays a string, so the
+ * Schema reports it ("Expected number, actual \"12a\"") instead of us guessing.
+ */
+const convert = (kind: FieldKind, text: string): unknown => {
+  switch (kind) {
+    case "number": {
+      const trimmed = text.trim()
+      return decimal.test(trimmed) ? Number(trimmed) : text
+    }
+    case "boolean": {
+      const lower = text.trim().toLowerCase()
+      return lower === "true" ? true : lower === "false" ? false : text
+    }
+    default:
+      return text
+  }
+}
