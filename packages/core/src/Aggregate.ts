@@ -14,8 +14,8 @@
  * - `result(state)` reads the output and never changes the state, so adding may go on afterwards;
  * - `state` is a `Schema` from the state to JSON-compatible data (a DynamoDB item, Lambda's window state).
  *   For every built-in aggregate `decode(JSON.parse(JSON.stringify(encode(s))))` behaves like `s` under
- *   `add`, `merge` and `result`. Non-finite numbers, which JSON cannot carry, are written as the strings
- *   `"Infinity"`, `"-Infinity"` and `"NaN"`.
+ *   `add`, `merge` and `result`. Numbers that JSON cannot carry are written as the strings `"Infinity"`,
+ *   `"-Infinity"`, `"NaN"` and `"-0"`.
  *
  * Which states are mutated in place: `mean`, `stats`, `quantile`, `quantiles`, `distinctCount`, `topK` and
  * `struct` (whose own object is updated field by field); `count`, `sum`, `min`, `max` are numbers.
@@ -157,17 +157,22 @@ export const make = <I, S, O, E extends Json>(options: {
 // Schemas
 // -----------------------------------------------------------------------------
 
-const encodeNonFinite = (n: number): "NaN" | "Infinity" | "-Infinity" =>
-  n > 0 ? "Infinity" : n < 0 ? "-Infinity" : "NaN"
+type SpecialNumber = "NaN" | "Infinity" | "-Infinity" | "-0"
 
-/** A number that JSON can carry: non-finite values become the strings "Infinity", "-Infinity", "NaN". */
-const JsonNumber: Schema.Schema<number, number | "NaN" | "Infinity" | "-Infinity"> = Schema.transform(
-  Schema.Union(Schema.Number, Schema.Literal("NaN", "Infinity", "-Infinity")),
+const encodeSpecial = (n: number): SpecialNumber =>
+  n > 0 ? "Infinity" : n < 0 ? "-Infinity" : n === 0 ? "-0" : "NaN"
+
+/**
+ * A number that JSON can carry exactly: the values JSON loses become strings ("NaN", "Infinity",
+ * "-Infinity", and "-0", which `JSON.stringify` would write as 0 although `Math.min` tells them apart).
+ */
+const JsonNumber: Schema.Schema<number, number | SpecialNumber> = Schema.transform(
+  Schema.Union(Schema.Number, Schema.Literal("NaN", "Infinity", "-Infinity", "-0")),
   Schema.Number,
   {
     strict: true,
     decode: (x) => (typeof x === "number" ? x : Number(x)),
-    encode: (n) => (Number.isFinite(n) ? n : encodeNonFinite(n))
+    encode: (n) => (Number.isFinite(n) && !Object.is(n, -0) ? n : encodeSpecial(n))
   }
 )
 
@@ -481,7 +486,7 @@ class SketchImpl implements Sketch {
  * @category models
  */
 export interface SketchOptions {
-  /** Relative accuracy `a` in (0, 1); default 0.01 */
+  /** Relative accuracy `a` in (0, 0.5]; default 0.01 */
   readonly relativeAccuracy?: number
   /** Maximum number of buckets per sign before the lowest ones collapse; default 2048 */
   readonly maxBuckets?: number
@@ -609,8 +614,10 @@ const checkQuantile = (q: number): number => checkRange("quantile", q, 0, 1, fal
  * `x` at 0-based rank `floor(q * (n - 1))` of the sorted inputs: `|result - x| <= relativeAccuracy * |x|`;
  * `q = 0` and `q = 1` give the exact minimum and maximum. The guarantee survives `merge` in any order.
  * It only fails for values folded by collapsing: each sign keeps at most `maxBuckets` (default 2048)
- * buckets, which spans magnitudes from `m` to `m * ((1 + a) / (1 - a)) ^ maxBuckets` (about `m * 6e17` for
- * the defaults); beyond that the smallest positive and the most negative values lose accuracy first.
+ * buckets, spanning magnitudes from `m` to `m * ((1 + a) / (1 - a)) ^ maxBuckets`, about
+ * `0.87 * a * maxBuckets` decades (17.8 decades for the defaults, but under 2 for `a = 0.001`: raise
+ * `maxBuckets` with the accuracy). Beyond that span the lowest values lose accuracy first: the smallest
+ * positive ones and the most negative ones; the highest quantiles keep the guarantee.
  *
  * `NaN` and infinite inputs are ignored. Memory: at most `2 * maxBuckets` counters (16 KB each sign).
  *
@@ -690,36 +697,47 @@ const hashString = (s: string): void => {
   hashB = fmix32(h2 ^ (n * 2))
 }
 
-const digits = new Uint16Array(24)
+/** The UTF-16 code units of the two digits of 0..99 as one little-endian 32-bit block ("42" -> 0x00320034) */
+const DIGIT_PAIRS = new Int32Array(100)
+for (let i = 0; i < 100; i++) DIGIT_PAIRS[i] = (48 + ((i / 10) | 0)) | ((48 + (i % 10)) << 16)
+const blocks = new Int32Array(5)
 
-/** Same hash as `hashString(String(x))`, without building the string for safe integers. */
+/**
+ * Same hash as `hashString(String(x))`. Integers in [0, 2^31), the common case of numeric ids, are hashed
+ * from their digits two at a time with no string built (measured about 1.3x faster than `String(x)`).
+ */
 const hashNumber = (x: number): void => {
-  if (!Number.isSafeInteger(x)) return hashString(String(x))
-  let m = x < 0 ? -x : x
-  let start = digits.length
-  do {
-    const d = m % 10
-    digits[--start] = 48 + d
-    m = (m - d) / 10
-  } while (m > 0)
-  if (x < 0) digits[--start] = 45 // "-"
+  if (!(x >= 0 && x <= 0x7fffffff && (x | 0) === x)) return hashString(String(x))
+  let v = x | 0
+  let length = 1
+  for (let p = 10; p <= v; p *= 10) length++
+  // murmur3 takes blocks of two code units from the left: an odd last digit is the tail
+  let tail = -1
+  if (length & 1) {
+    const q = (v / 10) | 0
+    tail = 48 + v - q * 10
+    v = q
+  }
+  const n = length >> 1
+  for (let b = n - 1; b >= 0; b--) {
+    const q = (v / 100) | 0
+    blocks[b] = DIGIT_PAIRS[v - q * 100]
+    v = q
+  }
   let h1 = SEED_A
   let h2 = SEED_B
-  const end = digits.length
-  const n = end - start
-  let i = start
-  for (; i + 1 < end; i += 2) {
-    const k = mixK(digits[i] | (digits[i + 1] << 16))
+  for (let b = 0; b < n; b++) {
+    const k = mixK(blocks[b])
     h1 = mixH(h1, k)
     h2 = mixH(h2, k)
   }
-  if (i < end) {
-    const k = mixK(digits[i])
+  if (tail >= 0) {
+    const k = mixK(tail)
     h1 ^= k
     h2 ^= k
   }
-  hashA = fmix32(h1 ^ (n * 2))
-  hashB = fmix32(h2 ^ (n * 2))
+  hashA = fmix32(h1 ^ (length * 2))
+  hashB = fmix32(h2 ^ (length * 2))
 }
 
 /** Bits of lane B used for ranks; registers hold 0..RANK_BITS + 1 */
@@ -793,8 +811,8 @@ const HllEncoded = <P extends number>(precision: P) =>
 /**
  * The approximate number of distinct inputs, by HyperLogLog with `2^precision` registers (`precision` in
  * [4, 16], default 12: 4 KB of state). Values are identified by their string form (`1` and `"1"` are the
- * same value), hashed with two 32-bit MurmurHash3 lanes over UTF-16 code units; safe integers are hashed
- * without building their string.
+ * same value), hashed with two 32-bit MurmurHash3 lanes over UTF-16 code units; integers in [0, 2^31) are
+ * hashed from their digits without building a string.
  *
  * Accuracy: relative standard error about `1.04 / sqrt(2^precision)` (1.6% for the default), from 0 to
  * billions of distinct values (Ertl's estimator: small cardinalities need no separate linear counting and
@@ -1006,7 +1024,8 @@ const SpaceSavingEncoded = Schema.Struct({
  * `floor`. The guarantees above still hold for the merged stream, but the summary can differ from a single
  * pass over the same inputs.
  *
- * `add` allocates only for a value that gets a counter while the summary is not yet full.
+ * `add` creates an object only when a value gets a counter while the summary is not full yet; once full,
+ * the evicted counter is reused for the new value.
  *
  * @since 0.1.0
  * @category aggregates
@@ -1071,7 +1090,8 @@ export const topK = (
         // Evict the smallest counter and reuse it for the new value
         const c = s.heap[0]
         s.index.delete(c.value)
-        s.floor = c.count
+        // The evicted value had at most c.count (a state read with a larger capacity may have a higher floor)
+        if (c.count > s.floor) s.floor = c.count
         c.value = value
         c.error = c.count
         c.count++
@@ -1102,7 +1122,7 @@ export const topK = (
           s.index.set(o.value, c)
         }
       }
-      // A value in neither summary had at most selfFloor + t.floor; every counter now has at least that
+      // A value in neither summary had at most selfFloor + t.floor; truncate raises it to the largest drop
       s.floor = selfFloor + t.floor
       truncate(s)
       heapify(s.heap)
@@ -1168,7 +1188,11 @@ export type StructOutput<Fields extends Record<string, Aggregate.Any>> = {
  *   p95: Aggregate.quantile(0.95),
  *   avg: Aggregate.mean
  * })
- * // Aggregate<number, { n: number; p95: Sketch; avg: MeanState }, { readonly n: number; readonly p95: number | undefined; readonly avg: number | undefined }>
+ * // Aggregate<
+ * //   number,
+ * //   { n: number; p95: Sketch; avg: MeanState },
+ * //   { readonly n: number; readonly p95: number | undefined; readonly avg: number | undefined }
+ * // >
  * ```
  *
  * @since 0.1.0

@@ -39,17 +39,37 @@ export type TypeId = typeof TypeId
 export type Format = "json" | "csv" | "keyValue" | "xml" | "apacheLog"
 
 /**
- * Where a batch decode puts its results: `values[i]` came from `records[origins[i]]`, and `failures[i]`
- * from `records[failureOrigins[i]]`.
+ * Where a batch decode puts its results: the values of the records that decoded, in record order, and the
+ * failures with the index of their record (`failures[i]` came from `records[failureOrigins[i]]`). The
+ * record index of each value is implied: `valueOrigins` spells it out when needed.
  *
  * @since 0.1.0
  * @category models
  */
 export interface DecodedBatch<A> {
   readonly values: Array<A>
-  readonly origins: Array<number>
   readonly failures: Array<DecodeFailure>
   readonly failureOrigins: Array<number>
+}
+
+/**
+ * The record index of each decoded value: every index that did not fail, in order.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const valueOrigins = (batch: DecodedBatch<unknown>): Array<number> => {
+  const origins = new Array<number>(batch.values.length)
+  let failure = 0
+  let record = 0
+  for (let i = 0; i < origins.length; i++, record++) {
+    while (failure < batch.failureOrigins.length && batch.failureOrigins[failure] === record) {
+      failure++
+      record++
+    }
+    origins[i] = record
+  }
+  return origins
 }
 
 /**
@@ -233,7 +253,7 @@ export const auto = <A, I>(schema: Schema.Schema<A, I>, options: AutoOptions<I> 
  * @category utils
  */
 export const decodeAll = <A>(decoder: Decoder<A>, records: ReadonlyArray<SourceRecord>): DecodedBatch<A> => {
-  const batch: DecodedBatch<A> = { values: [], origins: [], failures: [], failureOrigins: [] }
+  const batch: DecodedBatch<A> = { values: [], failures: [], failureOrigins: [] }
   decoder.decodeInto(records, batch)
   return batch
 }
@@ -256,7 +276,18 @@ interface Syntax {
   readonly formatOf: (text: string) => string
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
+// The lenient decoder is faster; a replacement character in its output is then checked strictly.
+const utf8 = new TextDecoder("utf-8")
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
+
+const isValidUtf8 = (bytes: Uint8Array): boolean => {
+  try {
+    strictUtf8.decode(bytes)
+    return true
+  } catch {
+    return false
+  }
+}
 
 const make = <A, I>(
   schema: Schema.Schema<A, I>,
@@ -270,10 +301,8 @@ const make = <A, I>(
 
   // Returns the value, or a DecodeFailure for the record (the one allocation on the failure path).
   const decodeOne = (record: SourceRecord): A | DecodeFailure => {
-    let text: string
-    try {
-      text = utf8.decode(record.data)
-    } catch {
+    const text = utf8.decode(record.data)
+    if (text.includes("\uFFFD") && !isValidUtf8(record.data)) {
       return new DecodeFailure({
         format: format === "auto" ? "text" : format,
         reason: "payload is not valid UTF-8",
@@ -307,14 +336,14 @@ const make = <A, I>(
       return result instanceof DecodeFailure ? Either.left(result) : Either.right(result)
     },
     decodeInto: (records, into) => {
+      const values = into.values
       for (let i = 0; i < records.length; i++) {
         const result = decodeOne(records[i])
         if (result instanceof DecodeFailure) {
           into.failures.push(result)
           into.failureOrigins.push(i)
         } else {
-          into.values.push(result)
-          into.origins.push(i)
+          values.push(result)
         }
       }
     },

@@ -48,9 +48,12 @@ export interface MemoryStream {
   readonly put: (entries: ReadonlyArray<PutEntry>) => Effect.Effect<ReadonlyArray<PutResult>, SinkError>
   /** Every record of a shard, in order. */
   readonly records: (shardId: string) => ReadonlyArray<SourceRecord>
-  /** The last checkpoint stored per shard by sources reading this stream. */
-  readonly checkpoints: Effect.Effect<ReadonlyMap<string, Position>>
-  readonly storeCheckpoint: (shardId: string, position: Position) => Effect.Effect<void>
+  /**
+   * The last checkpoint per shard of a consumer application (like a KCL application's lease table, each
+   * application reading the stream keeps its own).
+   */
+  readonly checkpoints: (application?: string) => Effect.Effect<ReadonlyMap<string, Position>>
+  readonly storeCheckpoint: (application: string, shardId: string, position: Position) => Effect.Effect<void>
 }
 
 /**
@@ -58,6 +61,8 @@ export interface MemoryStream {
  * @category models
  */
 export interface ReadOptions {
+  /** The consumer application whose checkpoints to resume from and store. Default "default". */
+  readonly application?: string
   /** Where to start in a shard that has no checkpoint. Default "TRIM_HORIZON". */
   readonly from?: "TRIM_HORIZON" | "LATEST"
   /** Records per page (Kinesis' GetRecords limit). Default 10,000. */
@@ -103,7 +108,12 @@ export const unsafeMake = (options: { readonly name?: string; readonly shards?: 
   const shardIds = Array.from({ length: shardCount }, (_, i) => `shardId-${String(i).padStart(12, "0")}`)
   const logs = shardIds.map(() => [] as Array<SourceRecord>)
   const counters = shardIds.map(() => 0n)
-  const checkpoints = new Map<string, Position>()
+  const checkpoints = new Map<string, Map<string, Position>>()
+  const checkpointsOf = (application: string) => {
+    let shards = checkpoints.get(application)
+    if (shards === undefined) checkpoints.set(application, shards = new Map())
+    return shards
+  }
   // Hash keys are 128-bit; shard i owns [i * span, (i + 1) * span).
   const span = (1n << 128n) / BigInt(shardCount)
   const encoder = new TextEncoder()
@@ -144,8 +154,9 @@ export const unsafeMake = (options: { readonly name?: string; readonly shards?: 
     shardIds,
     put,
     records: (shardId) => logs[shardIds.indexOf(shardId)] ?? [],
-    checkpoints: Effect.sync(() => new Map(checkpoints)),
-    storeCheckpoint: (shardId, position) => Effect.sync(() => void checkpoints.set(shardId, position))
+    checkpoints: (application = "default") => Effect.sync(() => new Map(checkpointsOf(application))),
+    storeCheckpoint: (application, shardId, position) =>
+      Effect.sync(() => void checkpointsOf(application).set(shardId, position))
   }
 }
 
@@ -158,12 +169,13 @@ export const unsafeMake = (options: { readonly name?: string; readonly shards?: 
 export const source = (stream: MemoryStream, options: ReadOptions = {}): RecordSource["Type"] => {
   const maxRecords = Math.min(options.maxRecords ?? limits.maxRecordsPerRead, limits.maxRecordsPerRead)
   const idle = Duration.decode(options.idleInterval ?? "1 second")
+  const application = options.application ?? "default"
 
   const reader = (shardIndex: number): ShardReader => {
     const shardId = stream.shardIds[shardIndex]
     const log = stream.records(shardId)
     // the start index is fixed when reading starts, like GetShardIterator
-    const start = Effect.map(stream.checkpoints, (checkpoints): number => {
+    const start = Effect.map(stream.checkpoints(application), (checkpoints): number => {
       const checkpoint = checkpoints.get(shardId)
       if (checkpoint !== undefined) return firstAfter(log, checkpoint)
       return options.from === "LATEST" ? log.length : 0
@@ -181,7 +193,7 @@ export const source = (stream: MemoryStream, options: ReadOptions = {}): RecordS
     return {
       shardId,
       batches,
-      checkpoint: (position) => stream.storeCheckpoint(shardId, position)
+      checkpoint: (position) => stream.storeCheckpoint(application, shardId, position)
     }
   }
 

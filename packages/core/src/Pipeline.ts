@@ -20,6 +20,7 @@ import * as Stream from "effect/Stream"
 import type { DeadLetter } from "./DeadLetter.js"
 import { DeadLetterSink, fromRecord } from "./DeadLetter.js"
 import type { DecodedBatch, Decoder } from "./Decoder.js"
+import { valueOrigins } from "./Decoder.js"
 import type { ShardReader } from "./RecordSource.js"
 import { RecordSource } from "./RecordSource.js"
 import type { RecordSink } from "./RecordSink.js"
@@ -164,21 +165,19 @@ export const decode: {
     _tag: "Transform",
     stage: "decode",
     run: (lane, batch) => {
-      const decoded: DecodedBatch<B> = { values: [], origins: [], failures: [], failureOrigins: [] }
+      const decoded: DecodedBatch<B> = { values: [], failures: [], failureOrigins: [] }
       decoder.decodeInto(lane.values as ReadonlyArray<SourceRecord>, decoded)
-      const origins = lane.origins
+      if (decoded.failures.length === 0) return { values: decoded.values, origins: lane.origins }
       for (let i = 0; i < decoded.failures.length; i++) {
         const failure = decoded.failures[i]
         const at = failure.position === undefined
           ? ""
           : ` (line ${failure.position.line}, column ${failure.position.column})`
-        const origin = origins === null ? decoded.failureOrigins[i] : origins[decoded.failureOrigins[i]]
-        batch.deadLetter(origin, "decode", failure.reason + at, failure.format)
+        batch.deadLetter(originOf(lane, decoded.failureOrigins[i]), "decode", failure.reason + at, failure.format)
       }
-      if (origins !== null) {
-        for (let i = 0; i < decoded.origins.length; i++) decoded.origins[i] = origins[decoded.origins[i]]
-      }
-      return { values: decoded.values, origins: decoded.origins }
+      const origins = valueOrigins(decoded)
+      for (let i = 0; i < origins.length; i++) origins[i] = originOf(lane, origins[i])
+      return { values: decoded.values, origins }
     }
   }))
 
@@ -230,18 +229,24 @@ export const filter: {
     run: (lane, batch) => {
       const values = lane.values as ReadonlyArray<A>
       const kept: Array<A> = []
-      const origins: Array<number> = []
+      // While nothing is dropped the origins stay those of the input lane; spelled out from the first drop.
+      let origins: Array<number> | null = null
       for (let i = 0; i < values.length; i++) {
+        let keep = false
         try {
-          if (predicate(values[i])) {
-            kept.push(values[i])
-            origins.push(originOf(lane, i))
-          }
+          keep = predicate(values[i])
         } catch (error) {
           batch.deadLetter(originOf(lane, i), "filter", reasonOf(error))
         }
+        if (keep) {
+          kept.push(values[i])
+          if (origins !== null) origins.push(originOf(lane, i))
+        } else if (origins === null) {
+          origins = []
+          for (let j = 0; j < i; j++) origins.push(originOf(lane, j))
+        }
       }
-      return { values: kept, origins }
+      return { values: kept, origins: origins ?? lane.origins }
     }
   }))
 

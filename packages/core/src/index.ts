@@ -1,6 +1,7 @@
 /**
  * @since 0.1.0
  */
+export * as Aggregate from "./Aggregate.js"
 export * as DeadLetter from "./DeadLetter.js"
 export * as Decoder from "./Decoder.js"
 export * as MemoryStream from "./MemoryStream.js"

@@ -267,7 +267,7 @@ describe("Decoder", () => {
       const records = [seedAsJson, "{", seedAsCsv, "nope"].map((text) => recordOf(text))
       const batch = Decoder.decodeAll(Decoder.auto(Activity), records)
       expect(batch.values).toStrictEqual([seed, seed])
-      expect(batch.origins).toStrictEqual([0, 2])
+      expect(Decoder.valueOrigins(batch)).toStrictEqual([0, 2])
       expect(batch.failureOrigins).toStrictEqual([1, 3])
       expect(batch.failures.every((failure) => failure instanceof DecodeFailure)).toBe(true)
       expect(batch.failures[0].record).toBe(records[1])

@@ -82,7 +82,7 @@ describe("Pipeline", () => {
       expect(new TextDecoder().decode(original!.data)).toBe(`{"CustomerId": 9`)
 
       // every shard checkpointed at its last record
-      const checkpoints = yield* stream.checkpoints
+      const checkpoints = yield* stream.checkpoints()
       for (const shardId of stream.shardIds) {
         const records = stream.records(shardId)
         expect(checkpoints.get(shardId)?.sequenceNumber).toBe(records[records.length - 1].sequenceNumber)
@@ -127,7 +127,7 @@ describe("Pipeline", () => {
       const error = yield* Effect.flip(Fiber.join(fiber))
       expect(error).toBeInstanceOf(SinkError)
       expect(error._tag === "SinkError" && error.retryability).toBe("transient")
-      expect((yield* stream.checkpoints).size).toBe(0)
+      expect((yield* stream.checkpoints()).size).toBe(0)
     }))
 
   it.effect("isolates a permanently rejected record by bisection and dead-letters it with the reason", () =>
@@ -189,7 +189,7 @@ describe("Pipeline", () => {
       const error = yield* Effect.flip(Pipeline.run(pipeline).pipe(Effect.provide(layer)))
       expect(error._tag).toBe("SinkError")
       expect(error.message).toContain("dead letters could not be stored")
-      expect((yield* stream.checkpoints).size).toBe(0)
+      expect((yield* stream.checkpoints()).size).toBe(0)
     }))
 
   it.effect("counts records in Effect metrics tagged with the pipeline", () =>

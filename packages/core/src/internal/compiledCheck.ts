@@ -94,34 +94,89 @@ const compileRefinement = (ast: AST.Refinement): Check | undefined => {
 
 const compileTypeLiteral = (ast: AST.TypeLiteral): Check | undefined => {
   if (ast.indexSignatures.length > 0) return undefined
-  const count = ast.propertySignatures.length
-  const names: Array<string> = []
-  const optional: Array<boolean> = []
-  const checks: Array<Check> = []
+  const properties: Array<{ readonly name: string; readonly optional: boolean; readonly check: Check; readonly kind: Primitive | undefined }> = []
   for (const property of ast.propertySignatures) {
     if (typeof property.name !== "string") return undefined
     const check = compile(property.type)
     if (check === undefined) return undefined
-    names.push(property.name)
-    optional.push(property.isOptional)
-    checks.push(check)
+    properties.push({ name: property.name, optional: property.isOptional, check, kind: primitiveOf(property.type) })
   }
-  return (u) => {
-    if (typeof u !== "object" || u === null || Array.isArray(u)) return Invalid
-    const input = u as Record<string, unknown>
-    const out: Record<string, unknown> = {}
-    for (let i = 0; i < count; i++) {
-      const name = names[i]
-      if (!hasOwn.call(input, name)) {
-        if (optional[i]) continue
-        return Invalid
-      }
-      const value = checks[i](input[name])
-      if (value === Invalid) return Invalid
-      out[name] = value
+  return generateStruct(properties) ?? interpretStruct(properties)
+}
+
+type Primitive = "string" | "number" | "boolean"
+
+const primitiveOf = (ast: AST.AST): Primitive | undefined => {
+  switch (ast._tag) {
+    case "StringKeyword":
+      return "string"
+    case "NumberKeyword":
+      return "number"
+    case "BooleanKeyword":
+      return "boolean"
+    default:
+      return undefined
+  }
+}
+
+interface CompiledProperty {
+  readonly name: string
+  readonly optional: boolean
+  readonly check: Check
+  readonly kind: Primitive | undefined
+}
+
+/**
+ * Generates the check of a struct as straight-line code with the property names as literals, so V8 sees
+ * named loads and one object literal instead of keyed accesses in a loop (about twice as fast). Names are
+ * embedded through JSON.stringify, never raw. Where code generation is not allowed (a CSP), the caller
+ * falls back to `interpretStruct`.
+ */
+const generateStruct = (properties: ReadonlyArray<CompiledProperty>): Check | undefined => {
+  const lines: Array<string> = [
+    "if (typeof u !== \"object\" || u === null || Array.isArray(u)) return Invalid"
+  ]
+  properties.forEach((property, i) => {
+    const key = JSON.stringify(property.name)
+    const test = property.kind !== undefined
+      ? `typeof v${i} !== "${property.kind}"`
+      : `(v${i} = checks[${i}](v${i})) === Invalid`
+    lines.push(`var v${i} = u[${key}]`)
+    const present = `(v${i} !== undefined || hasOwn.call(u, ${key}))`
+    lines.push(
+      property.optional
+        ? `var has${i} = ${present}; if (has${i} && ${test}) return Invalid`
+        : `if (!${present} || ${test}) return Invalid`
+    )
+  })
+  const required = properties.flatMap((p, i) => p.optional ? [] : [`${JSON.stringify(p.name)}: v${i}`])
+  lines.push(`var out = { ${required.join(", ")} }`)
+  properties.forEach((p, i) => {
+    if (p.optional) lines.push(`if (has${i}) out[${JSON.stringify(p.name)}] = v${i}`)
+  })
+  lines.push("return out")
+  try {
+    const factory = new Function("checks", "Invalid", "hasOwn", `return function check(u) {\n${lines.join("\n")}\n}`)
+    return factory(properties.map((p) => p.check), Invalid, hasOwn) as Check
+  } catch {
+    return undefined
+  }
+}
+
+const interpretStruct = (properties: ReadonlyArray<CompiledProperty>): Check => (u) => {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return Invalid
+  const input = u as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (const property of properties) {
+    if (!hasOwn.call(input, property.name)) {
+      if (property.optional) continue
+      return Invalid
     }
-    return out
+    const value = property.check(input[property.name])
+    if (value === Invalid) return Invalid
+    out[property.name] = value
   }
+  return out
 }
 
 const compileTupleType = (ast: AST.TupleType): Check | undefined => {
