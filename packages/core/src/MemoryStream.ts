@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import type { Position, ShardReader } from "./RecordSource.js"
+import type { Checkpoint, ShardReader } from "./RecordSource.js"
 import { RecordSource } from "./RecordSource.js"
 import type { RecordSink } from "./RecordSink.js"
 import * as Sequence from "./SequenceNumber.js"
@@ -52,8 +52,8 @@ export interface MemoryStream {
    * The last checkpoint per shard of a consumer application (like a KCL application's lease table, each
    * application reading the stream keeps its own).
    */
-  readonly checkpoints: (application?: string) => Effect.Effect<ReadonlyMap<string, Position>>
-  readonly storeCheckpoint: (application: string, shardId: string, position: Position) => Effect.Effect<void>
+  readonly checkpoints: (application?: string) => Effect.Effect<ReadonlyMap<string, Checkpoint>>
+  readonly storeCheckpoint: (application: string, shardId: string, position: Checkpoint) => Effect.Effect<void>
 }
 
 /**
@@ -108,7 +108,7 @@ export const unsafeMake = (options: { readonly name?: string; readonly shards?: 
   const shardIds = Array.from({ length: shardCount }, (_, i) => `shardId-${String(i).padStart(12, "0")}`)
   const logs = shardIds.map(() => [] as Array<SourceRecord>)
   const counters = shardIds.map(() => 0n)
-  const checkpoints = new Map<string, Map<string, Position>>()
+  const checkpoints = new Map<string, Map<string, Checkpoint>>()
   const checkpointsOf = (application: string) => {
     let shards = checkpoints.get(application)
     if (shards === undefined) checkpoints.set(application, shards = new Map())
@@ -171,17 +171,12 @@ export const source = (stream: MemoryStream, options: ReadOptions = {}): RecordS
   const idle = Duration.decode(options.idleInterval ?? "1 second")
   const application = options.application ?? "default"
 
-  const reader = (shardIndex: number): ShardReader => {
-    const shardId = stream.shardIds[shardIndex]
+  const reader = (shardId: string, resumeFrom: Checkpoint | undefined): ShardReader => {
     const log = stream.records(shardId)
-    // the start index is fixed when reading starts, like GetShardIterator
-    const start = Effect.map(stream.checkpoints(application), (checkpoints): number => {
-      const checkpoint = checkpoints.get(shardId)
-      if (checkpoint !== undefined) return firstAfter(log, checkpoint)
-      return options.from === "LATEST" ? log.length : 0
-    })
-    const batches = Stream.unwrap(Effect.map(start, (first) =>
-      Stream.paginateEffect(first, (next): Effect.Effect<readonly [ReadonlyArray<SourceRecord>, Option.Option<number>]> => {
+    const batches = Stream.suspend(() => {
+      // the start is fixed when reading starts, like GetShardIterator
+      const first = resumeFrom !== undefined ? firstAfter(log, resumeFrom) : options.from === "LATEST" ? log.length : 0
+      return Stream.paginateEffect(first, (next): Effect.Effect<readonly [ReadonlyArray<SourceRecord>, Option.Option<number>]> => {
         if (next < log.length) {
           const end = Math.min(log.length, next + maxRecords)
           return Effect.succeed([log.slice(next, end), Option.some(end)] as const)
@@ -189,17 +184,21 @@ export const source = (stream: MemoryStream, options: ReadOptions = {}): RecordS
         if (options.follow !== true) return Effect.succeed([[], Option.none()] as const)
         return Effect.as(Effect.sleep(idle), [[], Option.some(next)] as const)
       }).pipe(Stream.filter((page) => page.length > 0))
-    ))
+    })
     return {
       shardId,
       batches,
-      checkpoint: (position) => stream.storeCheckpoint(application, shardId, position)
+      resumeFrom,
+      checkpoint: (checkpoint) => stream.storeCheckpoint(application, shardId, checkpoint)
     }
   }
 
   return {
     name: stream.name,
-    shards: Stream.fromIterable(stream.shardIds.map((_, i) => reader(i)))
+    shards: Stream.fromIterableEffect(
+      Effect.map(stream.checkpoints(application), (checkpoints) =>
+        stream.shardIds.map((shardId) => reader(shardId, checkpoints.get(shardId))))
+    )
   }
 }
 
@@ -238,7 +237,7 @@ const sequenceBase = 49_590_000_000_000_000_000_000_000_000_000_000_000_000_000_
 const sequenceNumberOf = (shard: number, counter: bigint): string =>
   (sequenceBase + BigInt(shard) * 10n ** 40n + counter * 7_919n).toString()
 
-const firstAfter = (log: ReadonlyArray<SourceRecord>, position: Position): number => {
+const firstAfter = (log: ReadonlyArray<SourceRecord>, position: Checkpoint): number => {
   let low = 0
   let high = log.length
   while (low < high) {

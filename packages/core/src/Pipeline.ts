@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
@@ -18,14 +19,21 @@ import { pipeArguments } from "effect/Pipeable"
 import type * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type { DeadLetter } from "./DeadLetter.js"
-import { DeadLetterSink, fromRecord } from "./DeadLetter.js"
+import { DeadLetterSink } from "./DeadLetter.js"
 import type { DecodedBatch, Decoder } from "./Decoder.js"
 import { valueOrigins } from "./Decoder.js"
-import type { ShardReader } from "./RecordSource.js"
+import type { BatchEvent, Lane } from "./internal/batch.js"
+import { BatchState, DERIVED, emptyLane, originOf } from "./internal/batch.js"
+import type { Emitted, WindowSpec } from "./internal/windowOperator.js"
+import { WindowOperator } from "./internal/windowOperator.js"
+import type { Checkpoint, Position, ShardReader } from "./RecordSource.js"
 import { RecordSource } from "./RecordSource.js"
 import type { RecordSink } from "./RecordSink.js"
 import * as Retry from "./Retry.js"
+import * as SequenceNumber from "./SequenceNumber.js"
 import type { SourceRecord } from "./SourceRecord.js"
+import type { WindowAssigner, WindowResult } from "./Window.js"
+import type { Aggregate } from "./Aggregate.js"
 import type { CheckpointError, SourceError } from "./TributaryError.js"
 import { isTransient, SinkError } from "./TributaryError.js"
 
@@ -64,7 +72,8 @@ export interface Pipeline<out A, out R = never> extends Pipeable {
 export type Step = TransformStep | SinkStep
 
 /**
- * A synchronous stage over a whole batch.
+ * A stage over whole batches. `make` builds the stage's state for one run (and may read services, e.g. a
+ * side-output sink).
  *
  * @since 0.1.0
  * @category models
@@ -72,7 +81,27 @@ export type Step = TransformStep | SinkStep
 export interface TransformStep {
   readonly _tag: "Transform"
   readonly stage: string
+  readonly make: Effect.Effect<Stage, never, unknown>
+}
+
+/**
+ * The running form of a transform step.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stage {
+  /** Runs over a page of records, or over an empty lane on a timer tick or at the end of a shard. */
   readonly run: (lane: Lane, batch: BatchState) => Lane
+  /** Called when a shard starts, with the checkpoint it resumes after. */
+  readonly startShard?: (shardId: string, resumeFrom: Checkpoint | undefined, now: number) => void
+  /**
+   * How far the shard may be checkpointed given what the stage still holds (undefined: not at all yet).
+   * Stages without it hold nothing back.
+   */
+  readonly checkpoint?: (shardId: string) => Checkpoint | undefined
+  /** Set when the stage must see time pass without records (processing time, idleness, rate limits). */
+  readonly tickEvery?: Duration.Duration
 }
 
 /**
@@ -85,28 +114,18 @@ export interface SinkStep {
 }
 
 /**
- * The values flowing between stages of one batch; `origins[i]` is the index of the source record
- * `values[i]` came from (null while that is simply `i`).
- *
- * @since 0.1.0
- * @category models
- */
-export interface Lane {
-  readonly values: ReadonlyArray<unknown>
-  readonly origins: ReadonlyArray<number> | null
-}
-
-/**
- * Counts of records, each counted once: `recordsIn = recordsOut + deadLettered + filtered`.
+ * Counts of records, each counted once: `recordsIn = recordsOut + deadLettered + late + filtered`.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Counts {
   readonly recordsIn: number
-  /** Records that reached the end of the pipeline (all their outputs written). */
+  /** Records that reached the end of the pipeline, or were absorbed into a window. */
   readonly recordsOut: number
   readonly deadLettered: number
+  /** Records behind their windows' allowed lateness, sent to the late output. */
+  readonly late: number
   /** Records a filter or flatMap dropped. */
   readonly filtered: number
 }
@@ -120,20 +139,40 @@ export interface Summary extends Counts {
 }
 
 /**
+ * What one batch (or tick, or shard end) produced.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Outcome extends Counts {
+  /** Where the shard may now be checkpointed; undefined: leave the checkpoint where it is. */
+  readonly checkpoint: Checkpoint | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
 export type PipelineError = SinkError | SourceError | CheckpointError
 
 /**
- * Runs a pipeline's stages over batches; the building block of `run`, of Lambda handlers and of batch jobs.
+ * Runs a pipeline's stages over the batches of any number of shards; the building block of `run`, of
+ * Lambda handlers and of batch jobs. Each shard's batches must be given in order; different shards may
+ * interleave.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Processor {
-  /** Processes one batch of one shard: returns once its outputs and dead letters are durable. */
-  readonly process: (records: ReadonlyArray<SourceRecord>) => Effect.Effect<Counts, SinkError>
+  readonly startShard: (shardId: string, resumeFrom?: Checkpoint) => Effect.Effect<void>
+  /** Processes one page of one shard: returns once its outputs and dead letters are durable. */
+  readonly process: (shardId: string, records: ReadonlyArray<SourceRecord>) => Effect.Effect<Outcome, SinkError>
+  /** Lets time pass for the shard's stages (processing-time windows, idleness). */
+  readonly tick: (shardId: string) => Effect.Effect<Outcome, SinkError>
+  /** The shard ended: stages flush what it held (windows fire). */
+  readonly endShard: (shardId: string) => Effect.Effect<Outcome, SinkError>
+  /** How often `tick` is needed; undefined when no stage needs time to pass. */
+  readonly tickEvery: Duration.Duration | undefined
   /** Totals over every batch processed so far. */
   readonly summary: Effect.Effect<Summary>
 }
@@ -141,6 +180,18 @@ export interface Processor {
 // ---------------------------------------------------------------------------------------------------------
 // constructors and stages
 // ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A stateless stage: the same `run` for every run of the pipeline.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const stateless = (stage: string, run: Stage["run"]): TransformStep => ({
+  _tag: "Transform",
+  stage,
+  make: Effect.succeed({ run })
+})
 
 /**
  * A pipeline over raw source records.
@@ -161,25 +212,21 @@ export const decode: {
   <B>(decoder: Decoder<B>): <R>(self: Pipeline<SourceRecord, R>) => Pipeline<B, R>
   <R, B>(self: Pipeline<SourceRecord, R>, decoder: Decoder<B>): Pipeline<B, R>
 } = dual(2, <R, B>(self: Pipeline<SourceRecord, R>, decoder: Decoder<B>): Pipeline<B, R> =>
-  addStep(self, {
-    _tag: "Transform",
-    stage: "decode",
-    run: (lane, batch) => {
-      const decoded: DecodedBatch<B> = { values: [], failures: [], failureOrigins: [] }
-      decoder.decodeInto(lane.values as ReadonlyArray<SourceRecord>, decoded)
-      if (decoded.failures.length === 0) return { values: decoded.values, origins: lane.origins }
-      for (let i = 0; i < decoded.failures.length; i++) {
-        const failure = decoded.failures[i]
-        const at = failure.position === undefined
-          ? ""
-          : ` (line ${failure.position.line}, column ${failure.position.column})`
-        batch.deadLetter(originOf(lane, decoded.failureOrigins[i]), "decode", failure.reason + at, failure.format)
-      }
-      const origins = valueOrigins(decoded)
-      for (let i = 0; i < origins.length; i++) origins[i] = originOf(lane, origins[i])
-      return { values: decoded.values, origins }
+  addStep(self, stateless("decode", (lane, batch) => {
+    const decoded: DecodedBatch<B> = { values: [], failures: [], failureOrigins: [] }
+    decoder.decodeInto(lane.values as ReadonlyArray<SourceRecord>, decoded)
+    if (decoded.failures.length === 0) return { values: decoded.values, origins: lane.origins }
+    for (let i = 0; i < decoded.failures.length; i++) {
+      const failure = decoded.failures[i]
+      const at = failure.position === undefined
+        ? ""
+        : ` (line ${failure.position.line}, column ${failure.position.column})`
+      batch.deadLetter(originOf(lane, decoded.failureOrigins[i]), "decode", failure.reason + at, failure.format)
     }
-  }))
+    const origins = valueOrigins(decoded)
+    for (let i = 0; i < origins.length; i++) origins[i] = originOf(lane, origins[i])
+    return { values: decoded.values, origins }
+  })))
 
 /**
  * Transforms each value. A function that throws sends the record to the dead-letter sink.
@@ -191,24 +238,20 @@ export const map: {
   <A, B>(f: (a: A) => B): <R>(self: Pipeline<A, R>) => Pipeline<B, R>
   <A, R, B>(self: Pipeline<A, R>, f: (a: A) => B): Pipeline<B, R>
 } = dual(2, <A, R, B>(self: Pipeline<A, R>, f: (a: A) => B): Pipeline<B, R> =>
-  addStep(self, {
-    _tag: "Transform",
-    stage: "map",
-    run: (lane, batch) => {
-      const values = lane.values as ReadonlyArray<A>
-      const out = new Array<B>(values.length)
-      let threw = false
-      for (let i = 0; i < values.length; i++) {
-        try {
-          out[i] = f(values[i])
-        } catch (error) {
-          threw = true
-          batch.deadLetter(originOf(lane, i), "map", reasonOf(error))
-        }
+  addStep(self, stateless("map", (lane, batch) => {
+    const values = lane.values as ReadonlyArray<A>
+    const out = new Array<B>(values.length)
+    let threw = false
+    for (let i = 0; i < values.length; i++) {
+      try {
+        out[i] = f(values[i])
+      } catch (error) {
+        threw = true
+        batch.deadLetter(originOf(lane, i), "map", reasonOf(error))
       }
-      return threw ? batch.withoutDeadLetters({ values: out, origins: lane.origins }) : { values: out, origins: lane.origins }
     }
-  }))
+    return threw ? batch.withoutDeadLetters({ values: out, origins: lane.origins }) : { values: out, origins: lane.origins }
+  })))
 
 /**
  * Keeps the values that satisfy the predicate; the others count as filtered. A predicate that throws sends
@@ -223,32 +266,28 @@ export const filter: {
   <A, R, B extends A>(self: Pipeline<A, R>, refinement: (a: A) => a is B): Pipeline<B, R>
   <A, R>(self: Pipeline<A, R>, predicate: (a: A) => boolean): Pipeline<A, R>
 } = dual(2, <A, R>(self: Pipeline<A, R>, predicate: (a: A) => boolean): Pipeline<A, R> =>
-  addStep(self, {
-    _tag: "Transform",
-    stage: "filter",
-    run: (lane, batch) => {
-      const values = lane.values as ReadonlyArray<A>
-      const kept: Array<A> = []
-      // While nothing is dropped the origins stay those of the input lane; spelled out from the first drop.
-      let origins: Array<number> | null = null
-      for (let i = 0; i < values.length; i++) {
-        let keep = false
-        try {
-          keep = predicate(values[i])
-        } catch (error) {
-          batch.deadLetter(originOf(lane, i), "filter", reasonOf(error))
-        }
-        if (keep) {
-          kept.push(values[i])
-          if (origins !== null) origins.push(originOf(lane, i))
-        } else if (origins === null) {
-          origins = []
-          for (let j = 0; j < i; j++) origins.push(originOf(lane, j))
-        }
+  addStep(self, stateless("filter", (lane, batch) => {
+    const values = lane.values as ReadonlyArray<A>
+    const kept: Array<A> = []
+    // While nothing is dropped the origins stay those of the input lane; spelled out from the first drop.
+    let origins: Array<number> | null = null
+    for (let i = 0; i < values.length; i++) {
+      let keep = false
+      try {
+        keep = predicate(values[i])
+      } catch (error) {
+        batch.deadLetter(originOf(lane, i), "filter", reasonOf(error))
       }
-      return { values: kept, origins: origins ?? lane.origins }
+      if (keep) {
+        kept.push(values[i])
+        if (origins !== null) origins.push(originOf(lane, i))
+      } else if (origins === null) {
+        origins = []
+        for (let j = 0; j < i; j++) origins.push(originOf(lane, j))
+      }
     }
-  }))
+    return { values: kept, origins: origins ?? lane.origins }
+  })))
 
 /**
  * Turns each value into zero or more values (a record whose values are all dropped counts as filtered).
@@ -261,30 +300,147 @@ export const flatMap: {
   <A, B>(f: (a: A) => Iterable<B>): <R>(self: Pipeline<A, R>) => Pipeline<B, R>
   <A, R, B>(self: Pipeline<A, R>, f: (a: A) => Iterable<B>): Pipeline<B, R>
 } = dual(2, <A, R, B>(self: Pipeline<A, R>, f: (a: A) => Iterable<B>): Pipeline<B, R> =>
-  addStep(self, {
+  addStep(self, stateless("flatMap", (lane, batch) => {
+    const values = lane.values as ReadonlyArray<A>
+    const out: Array<B> = []
+    const origins: Array<number> = []
+    for (let i = 0; i < values.length; i++) {
+      const origin = originOf(lane, i)
+      const mark = out.length
+      try {
+        for (const value of f(values[i])) {
+          out.push(value)
+          origins.push(origin)
+        }
+      } catch (error) {
+        out.length = mark
+        origins.length = mark
+        batch.deadLetter(origin, "flatMap", reasonOf(error))
+      }
+    }
+    return { values: out, origins }
+  })))
+
+/**
+ * Options of `window`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WindowOptions<A, K, S, O, R2> {
+  /** `Window.tumbling`, `Window.hopping` or `Window.session`. */
+  readonly window: WindowAssigner
+  /** Groups values into separate windows (a string or a number). */
+  readonly key: (value: A) => K
+  /** Epoch milliseconds of each value. Without it, windows run on processing time (the Clock). */
+  readonly eventTime?: (value: A) => number
+  readonly aggregate: Aggregate<A, S, O>
+  /** How far out of order values may arrive: the watermark trails the highest event time by this. Default 0. */
+  readonly maxOutOfOrderness?: Duration.DurationInput
+  /**
+   * With `perShard: false`, a shard that delivered nothing for this long stops holding the shared watermark
+   * back. Default: never.
+   */
+  readonly idleTimeout?: Duration.DurationInput
+  /** How long after the watermark passed its end a window still takes late values (a late firing). Default 0. */
+  readonly allowedLateness?: Duration.DurationInput
+  /** "onClose" (default): one result when the watermark passes the end; "onUpdate": a result per change too. */
+  readonly emit?: "onClose" | "onUpdate"
+  /** With emit "onUpdate": at most one early result per window per interval. Default 0 (every batch). */
+  readonly emitAtMostEvery?: Duration.DurationInput
+  /** Where values later than the allowed lateness go. Default: the dead-letter sink. */
+  readonly late?: RecordSink<A> | Effect.Effect<RecordSink<A>, never, R2>
+  /**
+   * true (default): each shard has its own windows and watermark, and results are per shard (merge them on
+   * read; aggregates are mergeable). Safe when shards move between workers. false: one set of windows over
+   * every shard this process reads, with the watermark the minimum over the shards.
+   */
+  readonly perShard?: boolean
+  /** How often time is checked when nothing arrives (processing time, idleness, rate limits). Default 1 s. */
+  readonly timerInterval?: Duration.DurationInput
+}
+
+/**
+ * Aggregates values in windows by key, and emits a `WindowResult` per key and window when the watermark
+ * passes the window's end (or on every update). Event time with a watermark per shard (bounded
+ * out-of-orderness), allowed lateness with late firings, late values to a late output; processing time
+ * when no `eventTime` is given. The shard is checkpointed no further than the earliest record an open
+ * window still needs, so a restart rebuilds every open window exactly.
+ *
+ * @since 0.1.0
+ * @category stages
+ */
+export const window: {
+  <A, K, S, O, R2 = never>(
+    options: WindowOptions<A, K, S, O, R2>
+  ): <R>(self: Pipeline<A, R>) => Pipeline<WindowResult<K, O>, R | R2>
+  <A, R, K, S, O, R2 = never>(
+    self: Pipeline<A, R>,
+    options: WindowOptions<A, K, S, O, R2>
+  ): Pipeline<WindowResult<K, O>, R | R2>
+} = dual(2, <A, R, K, S, O, R2>(
+  self: Pipeline<A, R>,
+  options: WindowOptions<A, K, S, O, R2>
+): Pipeline<WindowResult<K, O>, R | R2> => {
+  const millis = (input: Duration.DurationInput | undefined, fallback: number) =>
+    input === undefined ? fallback : Duration.toMillis(Duration.decode(input))
+  const spec: WindowSpec<A, K, S, O> = {
+    assigner: options.window,
+    key: options.key,
+    eventTime: options.eventTime,
+    aggregate: options.aggregate,
+    maxOutOfOrderness: millis(options.maxOutOfOrderness, 0),
+    idleTimeout: millis(options.idleTimeout, Infinity),
+    allowedLateness: millis(options.allowedLateness, 0),
+    emitOnUpdate: options.emit === "onUpdate",
+    emitAtMostEvery: millis(options.emitAtMostEvery, 0),
+    perShard: options.perShard ?? true
+  }
+  const needsTicks = spec.eventTime === undefined ||
+    (!spec.perShard && Number.isFinite(spec.idleTimeout)) ||
+    (spec.emitOnUpdate && spec.emitAtMostEvery > 0)
+  const tickEvery = Duration.decode(options.timerInterval ?? "1 second")
+  const lateSink: Effect.Effect<RecordSink<A> | undefined, never, R2> = options.late === undefined
+    ? Effect.succeed(undefined)
+    : Effect.isEffect(options.late) ? options.late : Effect.succeed(options.late)
+  return addStep(self, {
     _tag: "Transform",
-    stage: "flatMap",
-    run: (lane, batch) => {
-      const values = lane.values as ReadonlyArray<A>
-      const out: Array<B> = []
-      const origins: Array<number> = []
-      for (let i = 0; i < values.length; i++) {
-        const origin = originOf(lane, i)
-        const mark = out.length
-        try {
-          for (const value of f(values[i])) {
-            out.push(value)
-            origins.push(origin)
+    stage: "window",
+    make: Effect.map(lateSink, (late): Stage => {
+      const operator = new WindowOperator(spec)
+      return {
+        startShard: (shardId, resumeFrom, now) => operator.start(shardId, resumeFrom, now),
+        checkpoint: (shardId) => operator.checkpoint(shardId),
+        ...(needsTicks ? { tickEvery } : {}),
+        run: (lane, batch) => {
+          const emitted: Emitted<K, O> = { results: [], late: [] }
+          const values = lane.values as ReadonlyArray<A>
+          if (batch.event === "records") {
+            operator.process(batch.shardId, batch.records, values, lane.origins, batch.now, emitted)
+          } else if (batch.event === "tick") {
+            operator.tick(batch.shardId, batch.now, emitted)
+          } else {
+            operator.end(batch.shardId, batch.now, emitted)
           }
-        } catch (error) {
-          out.length = mark
-          origins.length = mark
-          batch.deadLetter(origin, "flatMap", reasonOf(error))
+          let nextLate = 0
+          for (let i = 0; i < values.length; i++) {
+            const origin = originOf(lane, i)
+            if (nextLate < emitted.late.length && emitted.late[nextLate] === i) {
+              nextLate++
+              const at = spec.eventTime === undefined ? batch.now : spec.eventTime(values[i])
+              const reason = `late: event time ${new Date(at).toISOString()} is more than the allowed lateness ` +
+                `(${spec.allowedLateness} ms) behind the watermark ${new Date(operator.watermarkOf(batch.shardId)).toISOString()}`
+              batch.late(origin, values[i], reason, late as RecordSink<unknown> | undefined)
+            } else {
+              batch.absorbed(origin)
+            }
+          }
+          return { values: emitted.results, origins: emitted.results.map(() => DERIVED) }
         }
       }
-      return { values: out, origins }
-    }
-  }))
+    })
+  })
+})
 
 /**
  * Writes the values to a sink (given as a value, or as an Effect such as a `Context.Tag` that provides
@@ -339,12 +495,14 @@ export const metrics = {
   recordsIn: Metric.counter("tributary_records_in_total", { description: "records read from sources", incremental: true }),
   recordsOut: Metric.counter("tributary_records_out_total", { description: "records whose outputs were written", incremental: true }),
   deadLettered: Metric.counter("tributary_records_dead_lettered_total", { description: "records sent to the dead-letter sink", incremental: true }),
+  late: Metric.counter("tributary_records_late_total", { description: "records behind their windows' allowed lateness", incremental: true }),
   filtered: Metric.counter("tributary_records_filtered_total", { description: "records dropped by filters", incremental: true }),
   sinkRetries: Metric.counter("tributary_sink_retries_total", { description: "transient sink failures retried", incremental: true })
 } as const
 
 /**
- * Prepares a pipeline to process batches: resolves its sinks and the dead-letter sink once.
+ * Prepares a pipeline to process batches: resolves its sinks and the dead-letter sink once, and builds
+ * the state of its stages.
  *
  * @since 0.1.0
  * @category running
@@ -354,17 +512,25 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
     const deadLetters = yield* DeadLetterSink
     const steps: Array<RuntimeStep> = []
     for (const step of self.steps) {
-      steps.push(step._tag === "Transform" ? step : { _tag: "Sink", sink: yield* (step.sink as Effect.Effect<RecordSink<unknown>>) })
+      steps.push(
+        step._tag === "Transform"
+          ? { _tag: "Stage", stage: yield* (step.make as Effect.Effect<Stage>) }
+          : { _tag: "Sink", sink: yield* (step.sink as Effect.Effect<RecordSink<unknown>>) }
+      )
     }
+    const stages = steps.flatMap((step) => step._tag === "Stage" ? [step.stage] : [])
+    const holders = stages.filter((stage) => stage.checkpoint !== undefined)
+    const ticks = stages.flatMap((stage) => stage.tickEvery === undefined ? [] : [stage.tickEvery])
     const tag = (metric: Metric.Metric.Counter<number>) => Metric.tagged(metric, "pipeline", self.name)
     const counters = {
       recordsIn: tag(metrics.recordsIn),
       recordsOut: tag(metrics.recordsOut),
       deadLettered: tag(metrics.deadLettered),
+      late: tag(metrics.late),
       filtered: tag(metrics.filtered),
       sinkRetries: tag(metrics.sinkRetries)
     }
-    const totals = { batches: 0, recordsIn: 0, recordsOut: 0, deadLettered: 0, filtered: 0 }
+    const totals = { batches: 0, recordsIn: 0, recordsOut: 0, deadLettered: 0, late: 0, filtered: 0 }
 
     // Transient failures are retried; the retry counter sees each one.
     const withRetry = <E extends SinkError>(write: Effect.Effect<void, E>) =>
@@ -373,7 +539,7 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
         Effect.retry({ schedule: self.retrySchedule, while: isTransient })
       )
 
-    // A permanent failure is narrowed down by halves until the rejected records are alone.
+    // A permanent failure is narrowed down by halves until the rejected values are alone.
     const writeBisecting = (
       sink: RecordSink<unknown>,
       values: ReadonlyArray<unknown>,
@@ -383,7 +549,9 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
       withRetry(sink.write(values)).pipe(
         Effect.catchIf((error) => !isTransient(error), (error) => {
           if (values.length === 1) {
-            return Effect.sync(() => batch.deadLetter(origins === null ? 0 : origins[0], `sink:${sink.name}`, error.reason))
+            return Effect.sync(() =>
+              batch.deadLetter(origins === null ? 0 : origins[0], `sink:${sink.name}`, error.reason, undefined, values[0])
+            )
           }
           const half = values.length >>> 1
           const originsOf = (from: number, to: number) =>
@@ -407,55 +575,101 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
         )
       )
 
-    const process = Effect.fn("Pipeline.process")(function*(records: ReadonlyArray<SourceRecord>) {
+    // Where the shard may be checkpointed: the earliest position a stage still holds, else the batch's end.
+    const checkpointOf = (shardId: string, records: ReadonlyArray<SourceRecord>): Checkpoint | undefined => {
+      if (holders.length === 0) {
+        const last = records[records.length - 1]
+        return last === undefined ? undefined : { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber }
+      }
+      let earliest: Checkpoint | undefined
+      for (const stage of holders) {
+        const held = stage.checkpoint!(shardId)
+        if (held === undefined) return undefined
+        if (earliest === undefined || comparePosition(held, earliest) < 0) earliest = held
+      }
+      return earliest
+    }
+
+    const handle = Effect.fn("Pipeline.process")(function*(
+      shardId: string,
+      event: BatchEvent,
+      records: ReadonlyArray<SourceRecord>
+    ) {
       const now = yield* Clock.currentTimeMillis
-      const batch = new BatchState(records, self.name, now)
-      let lane: Lane = { values: records, origins: null }
+      const batch = new BatchState(shardId, event, records, self.name, now)
+      let lane: Lane = event === "records" ? { values: records, origins: null } : emptyLane
       for (const step of steps) {
-        if (step._tag === "Transform") {
-          lane = step.run(lane, batch)
+        if (step._tag === "Stage") {
+          lane = step.stage.run(lane, batch)
         } else if (lane.values.length > 0) {
           const before = batch.deadLetters.length
           yield* writeBisecting(step.sink, lane.values, lane.origins, batch)
           if (batch.deadLetters.length > before) lane = batch.withoutDeadLetters(lane)
         }
       }
+      for (const [sink, output] of batch.sideOutputs) yield* writeBisecting(sink, output.values, output.origins, batch)
       if (batch.deadLetters.length > 0) yield* writeDeadLetters(batch.deadLetters)
       const counts = batch.count(lane)
-      totals.batches++
+      if (event === "records") totals.batches++
       totals.recordsIn += counts.recordsIn
       totals.recordsOut += counts.recordsOut
       totals.deadLettered += counts.deadLettered
+      totals.late += counts.late
       totals.filtered += counts.filtered
-      yield* Metric.incrementBy(counters.recordsIn, counts.recordsIn)
-      yield* Metric.incrementBy(counters.recordsOut, counts.recordsOut)
-      if (counts.deadLettered > 0) yield* Metric.incrementBy(counters.deadLettered, counts.deadLettered)
-      if (counts.filtered > 0) yield* Metric.incrementBy(counters.filtered, counts.filtered)
-      return counts
+      if (counts.recordsIn > 0) {
+        yield* Metric.incrementBy(counters.recordsIn, counts.recordsIn)
+        yield* Metric.incrementBy(counters.recordsOut, counts.recordsOut)
+        if (counts.deadLettered > 0) yield* Metric.incrementBy(counters.deadLettered, counts.deadLettered)
+        if (counts.late > 0) yield* Metric.incrementBy(counters.late, counts.late)
+        if (counts.filtered > 0) yield* Metric.incrementBy(counters.filtered, counts.filtered)
+      }
+      return { ...counts, checkpoint: checkpointOf(shardId, records) }
     })
 
-    return {
-      process,
+    const running: Processor = {
+      startShard: (shardId, resumeFrom) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          for (const stage of stages) stage.startShard?.(shardId, resumeFrom, now)
+        }),
+      process: (shardId, records) => handle(shardId, "records", records),
+      tick: (shardId) => handle(shardId, "tick", []),
+      endShard: (shardId) => handle(shardId, "end", []),
+      tickEvery: ticks.length === 0 ? undefined : ticks.reduce((a, b) => Duration.min(a, b)),
       summary: Effect.sync(() => ({ ...totals }))
     }
+    return running
   })
 
 /**
- * Processes one shard: each batch in order, checkpointed after it is durable.
+ * Processes one shard: each batch in order, checkpointed once it is durable (and, with windows, no further
+ * than the earliest record an open window still needs). When the shard's stream ends, stages flush what
+ * they hold for it.
  *
  * @since 0.1.0
  * @category running
  */
 export const runShard = (processor: Processor, shard: ShardReader): Effect.Effect<void, PipelineError> =>
-  shard.batches.pipe(
-    Stream.runForEach((records) =>
-      Effect.zipRight(
-        processor.process(records),
-        records.length > 0 ? shard.checkpoint(records[records.length - 1]) : Effect.void
-      )
-    ),
-    Effect.withSpan("Pipeline.runShard", { attributes: { shardId: shard.shardId } })
-  )
+  Effect.gen(function*() {
+    let stored = shard.resumeFrom
+    const store = (checkpoint: Checkpoint | undefined) =>
+      checkpoint === undefined || (stored !== undefined && sameCheckpoint(stored, checkpoint))
+        ? Effect.void
+        : Effect.zipRight(shard.checkpoint(checkpoint), Effect.sync(() => void (stored = checkpoint)))
+    yield* processor.startShard(shard.shardId, shard.resumeFrom)
+    const pages = shard.batches.pipe(Stream.map((records): ReadonlyArray<SourceRecord> | undefined => records))
+    const events = processor.tickEvery === undefined ? pages : Stream.merge(
+      pages,
+      Stream.tick(processor.tickEvery).pipe(Stream.as(undefined)),
+      { haltStrategy: "left" }
+    )
+    yield* Stream.runForEach(events, (records) =>
+      Effect.flatMap(
+        records === undefined ? processor.tick(shard.shardId) : processor.process(shard.shardId, records),
+        (outcome) => store(outcome.checkpoint)
+      ))
+    const flushed = yield* processor.endShard(shard.shardId)
+    yield* store(flushed.checkpoint)
+  }).pipe(Effect.withSpan("Pipeline.runShard", { attributes: { shardId: shard.shardId } }))
 
 /**
  * Runs the pipeline over every shard of the `RecordSource`, each shard in its own fiber. Completes when
@@ -482,73 +696,15 @@ export const run = <A, R>(
 // internal
 // ---------------------------------------------------------------------------------------------------------
 
-type RuntimeStep = TransformStep | { readonly _tag: "Sink"; readonly sink: RecordSink<unknown> }
+type RuntimeStep =
+  | { readonly _tag: "Stage"; readonly stage: Stage }
+  | { readonly _tag: "Sink"; readonly sink: RecordSink<unknown> }
 
-const DEAD = 1
-const OUT = 2
+const comparePosition = (a: Position, b: Position): number =>
+  SequenceNumber.compare(a.sequenceNumber, b.sequenceNumber) || a.subSequenceNumber - b.subSequenceNumber
 
-/**
- * Per-batch bookkeeping: which records were dead-lettered, and the dead letters themselves.
- *
- * @since 0.1.0
- * @category models
- */
-export class BatchState {
-  readonly status: Uint8Array
-  readonly deadLetters: Array<DeadLetter> = []
-
-  constructor(
-    readonly records: ReadonlyArray<SourceRecord>,
-    readonly pipeline: string,
-    readonly now: number
-  ) {
-    this.status = new Uint8Array(records.length)
-  }
-
-  /** Sends a record to the dead letters once; later failures of the same record add nothing. */
-  deadLetter(origin: number, stage: string, reason: string, format?: string): void {
-    if (this.status[origin] === DEAD) return
-    this.status[origin] = DEAD
-    this.deadLetters.push(
-      fromRecord(this.records[origin], { pipeline: this.pipeline, stage, reason, format, failedAt: this.now })
-    )
-  }
-
-  /** Drops the values of dead-lettered records, so no later stage sees them. */
-  withoutDeadLetters(lane: Lane): Lane {
-    const values: Array<unknown> = []
-    const origins: Array<number> = []
-    for (let i = 0; i < lane.values.length; i++) {
-      const origin = originOf(lane, i)
-      if (this.status[origin] !== DEAD) {
-        values.push(lane.values[i])
-        origins.push(origin)
-      }
-    }
-    return { values, origins }
-  }
-
-  count(lane: Lane): Counts {
-    for (let i = 0; i < lane.values.length; i++) {
-      const origin = originOf(lane, i)
-      if (this.status[origin] !== DEAD) this.status[origin] = OUT
-    }
-    let recordsOut = 0
-    let deadLettered = 0
-    for (let i = 0; i < this.status.length; i++) {
-      if (this.status[i] === OUT) recordsOut++
-      else if (this.status[i] === DEAD) deadLettered++
-    }
-    return {
-      recordsIn: this.records.length,
-      recordsOut,
-      deadLettered,
-      filtered: this.records.length - recordsOut - deadLettered
-    }
-  }
-}
-
-const originOf = (lane: Lane, i: number): number => lane.origins === null ? i : lane.origins[i]
+const sameCheckpoint = (a: Checkpoint, b: Checkpoint): boolean =>
+  comparePosition(a, b) === 0 && a.maxEventTime === b.maxEventTime
 
 const reasonOf = (error: unknown): string =>
   error instanceof Error ? `${error.name}: ${error.message}` : `thrown: ${String(error)}`

@@ -23,6 +23,17 @@ export interface Position {
 }
 
 /**
+ * What a checkpoint stores: the position, and the shard's highest event time seen up to it (when a window
+ * stage runs), so a restart rebuilds watermarks exactly as they were at that position.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Checkpoint extends Position {
+  readonly maxEventTime?: number
+}
+
+/**
  * One shard being read. `batches` emits one array per fetched page, in shard order; it ends when the shard
  * ends (or, for a bounded source, when it is drained).
  *
@@ -32,8 +43,10 @@ export interface Position {
 export interface ShardReader {
   readonly shardId: string
   readonly batches: Stream.Stream<ReadonlyArray<SourceRecord>, SourceError>
-  /** Records that everything up to and including `position` is durable; a restart resumes after it. */
-  readonly checkpoint: (position: Position) => Effect.Effect<void, CheckpointError>
+  /** The checkpoint this reader resumes after, if any. */
+  readonly resumeFrom?: Checkpoint | undefined
+  /** Records that everything up to and including the position is durable; a restart resumes after it. */
+  readonly checkpoint: (checkpoint: Checkpoint) => Effect.Effect<void, CheckpointError>
 }
 
 /**

@@ -71,7 +71,7 @@ describe("Pipeline", () => {
         .filter((i) => i % 10 !== 9 && i % 3 === 0)
         .map(activity)
       expect((yield* sink.items).slice().sort(byDuration)).toStrictEqual(expected)
-      expect(summary).toStrictEqual({ batches: 12, recordsIn: 1000, recordsOut: expected.length, deadLettered: 100, filtered: 1000 - 100 - expected.length })
+      expect(summary).toStrictEqual({ batches: 12, recordsIn: 1000, recordsOut: expected.length, deadLettered: 100, late: 0, filtered: 1000 - 100 - expected.length })
 
       const letters = yield* deadLetters.items
       expect(letters).toHaveLength(100)

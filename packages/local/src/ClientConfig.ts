@@ -1,0 +1,45 @@
+/**
+ * SDK v3 client settings for a loopback emulator: endpoint, region, dummy static credentials and an
+ * HTTP/1.1 request handler. Spread it into a client's constructor: `new KinesisClient(local.clientConfig)`.
+ *
+ * @since 0.1.0
+ */
+import { NodeHttpHandler } from "@smithy/node-http-handler"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientConfig {
+  readonly endpoint: string
+  readonly region: string
+  readonly credentials: {
+    readonly accessKeyId: string
+    readonly secretAccessKey: string
+  }
+  /**
+   * HTTP/1.1. The SDK's Kinesis client otherwise speaks HTTP/2, which kinesalite does not answer and
+   * kinesis-mock answers unreliably. One handler (one keep-alive agent) is shared by every client made from
+   * this config; destroying a client only closes its sockets, the agent stays usable.
+   */
+  readonly requestHandler: NodeHttpHandler
+}
+
+/**
+ * The region every emulator layer uses unless told otherwise.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultRegion = "us-east-1"
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (endpoint: string, region: string = defaultRegion): ClientConfig => ({
+  endpoint,
+  region,
+  credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000 })
+})

@@ -1,0 +1,89 @@
+/**
+ * Local DynamoDB: dynalite embedded in this process (in memory), as a scoped layer on a free loopback port.
+ * It has conditional writes, Query/Scan/GSI, BatchWriteItem and BatchGetItem; it lacks transactions, TTL and
+ * DynamoDB Streams.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type * as Http from "node:http"
+import { createRequire } from "node:module"
+import type { ClientConfig } from "./ClientConfig.js"
+import * as Config from "./ClientConfig.js"
+import * as Net from "./internal/net.js"
+import { waitUntil } from "./internal/wait.js"
+import type { LocalAwsError } from "./LocalAwsError.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LocalDynamoDBShape {
+  readonly endpoint: string
+  readonly port: number
+  readonly region: string
+  /** Ready to spread into `new DynamoDBClient(...)`. */
+  readonly clientConfig: ClientConfig
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class LocalDynamoDB extends Context.Tag("@tributary/local/LocalDynamoDB")<LocalDynamoDB, LocalDynamoDBShape>() {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DynaliteOptions {
+  /** How long a table stays CREATING. Default 0. */
+  readonly createTableMs?: number
+  /** Default 0. */
+  readonly deleteTableMs?: number
+  /** Default 0. */
+  readonly updateTableMs?: number
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDynalite = (
+  options: DynaliteOptions = {}
+): Effect.Effect<LocalDynamoDBShape, LocalAwsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dynalite = require("dynalite") as (options: Record<string, number>) => Http.Server
+    const server = dynalite({
+      createTableMs: options.createTableMs ?? 0,
+      deleteTableMs: options.deleteTableMs ?? 0,
+      updateTableMs: options.updateTableMs ?? 0
+    })
+    const port = yield* Effect.acquireRelease(Net.listen("dynalite", server), () => Net.close(server))
+    const endpoint = `http://127.0.0.1:${port}`
+    yield* waitUntil(
+      "dynalite",
+      Effect.map(
+        Net.probe(endpoint, {
+          method: "POST",
+          headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "DynamoDB_20120810.ListTables" },
+          body: "{}"
+        }),
+        (status) => status !== undefined
+      ),
+      { timeout: "10 seconds" }
+    )
+    return { endpoint, port, region: Config.defaultRegion, clientConfig: Config.make(endpoint) }
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDynalite = (options?: DynaliteOptions): Layer.Layer<LocalDynamoDB, LocalAwsError> =>
+  Layer.scoped(LocalDynamoDB, makeDynalite(options))
+
+const require = createRequire(import.meta.url)

@@ -1,0 +1,204 @@
+/**
+ * Local Kinesis for tests and demos, as scoped layers on free loopback ports:
+ *
+ * - kinesalite, embedded in this process: starts in ~0.1 s and is fast (thousands of records per second),
+ *   but lacks ChildShards in GetRecords, UpdateShardCount, StreamARN parameters and consumers;
+ * - kinesis-mock (npm `kinesis-local`), a child process: slow to start (~1 s) and to write to, but faithful
+ *   (ChildShards, SplitShard/MergeShards, UpdateShardCount, realistic MillisBehindLatest).
+ *
+ * Neither enforces per-shard limits nor expires iterators before 300 s: put a `FaultProxy` in front of
+ * them for throttling, errors, resets, latency and expired iterators.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import * as Http from "node:http"
+import { createRequire } from "node:module"
+import type { ClientConfig } from "./ClientConfig.js"
+import * as Config from "./ClientConfig.js"
+import * as Child from "./internal/child.js"
+import * as Net from "./internal/net.js"
+import { waitUntil } from "./internal/wait.js"
+import { LocalAwsError } from "./LocalAwsError.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LocalKinesisShape {
+  readonly kind: "kinesalite" | "kinesis-mock" | "proxy"
+  /** `http://127.0.0.1:<port>` */
+  readonly endpoint: string
+  readonly port: number
+  readonly region: string
+  /** Ready to spread into `new KinesisClient(...)`. */
+  readonly clientConfig: ClientConfig
+  /** The emulator's process id when it runs as a child process. */
+  readonly pid: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class LocalKinesis extends Context.Tag("@tributary/local/LocalKinesis")<LocalKinesis, LocalKinesisShape>() {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface KinesaliteOptions {
+  /** How long a stream stays CREATING. Default 50 ms. */
+  readonly createStreamMs?: number
+  /** Default 50 ms. */
+  readonly deleteStreamMs?: number
+  /** How long a stream stays UPDATING after a split, merge or retention change. Default 50 ms. */
+  readonly updateStreamMs?: number
+  /** Shards per account. Default 100. */
+  readonly shardLimit?: number
+}
+
+/**
+ * Starts kinesalite in this process; stops it (and closes every connection to it) when the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeKinesalite = (
+  options: KinesaliteOptions = {}
+): Effect.Effect<LocalKinesisShape, LocalAwsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const kinesalite = require("kinesalite") as (options: Record<string, number>) => Http.Server
+    const server = kinesalite({
+      createStreamMs: options.createStreamMs ?? 50,
+      deleteStreamMs: options.deleteStreamMs ?? 50,
+      updateStreamMs: options.updateStreamMs ?? 50,
+      shardLimit: options.shardLimit ?? 100
+    })
+    const port = yield* Effect.acquireRelease(Net.listen("kinesalite", server), () => Net.close(server))
+    const endpoint = `http://127.0.0.1:${port}`
+    yield* waitUntil("kinesalite", answersKinesis(endpoint), { timeout: "10 seconds" })
+    return { kind: "kinesalite" as const, endpoint, port, region: Config.defaultRegion, clientConfig: Config.make(endpoint), pid: undefined }
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerKinesalite = (options?: KinesaliteOptions): Layer.Layer<LocalKinesis, LocalAwsError> =>
+  Layer.scoped(LocalKinesis, makeKinesalite(options))
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface KinesisMockOptions {
+  /**
+   * How long every control-plane change takes (CreateStream, DeleteStream, SplitShard, MergeShards,
+   * UpdateShardCount, consumers, encryption). Default 10 ms (kinesis-mock's own default is 500 ms).
+   */
+  readonly operationDuration?: Duration.DurationInput
+  /** Shards per account. Default 100. */
+  readonly shardLimit?: number
+  /** Streams to create at start, e.g. `{ orders: 2 }`. */
+  readonly initializeStreams?: Readonly<Record<string, number>>
+  /** Default "WARN". */
+  readonly logLevel?: "ERROR" | "WARN" | "INFO" | "DEBUG"
+  /** Default 60 s (a loaded 2-core machine needs more than the usual ~1 s). */
+  readonly startTimeout?: Duration.DurationInput
+}
+
+/**
+ * Starts kinesis-mock as a child process on free loopback ports and waits for its health check; when the
+ * scope closes it gets SIGTERM, then SIGKILL after 2 s if it is still running.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeKinesisMock = (
+  options: KinesisMockOptions = {}
+): Effect.Effect<LocalKinesisShape, LocalAwsError, Scope.Scope> => {
+  const attempt = Effect.gen(function*() {
+    const plainPort = yield* Net.freePort("kinesis-mock")
+    const tlsPort = yield* Net.freePort("kinesis-mock")
+    const duration = `${Duration.toMillis(Duration.decode(options.operationDuration ?? "10 millis"))}ms`
+    const env: Record<string, string> = {
+      KINESIS_MOCK_PLAIN_PORT: String(plainPort),
+      KINESIS_MOCK_TLS_PORT: String(tlsPort),
+      // it crashes without a certificate, even when only plain HTTP is used
+      KINESIS_MOCK_CERT_PATH: require.resolve("kinesis-local/server.json"),
+      LOG_LEVEL: options.logLevel ?? "WARN",
+      AWS_REGION: Config.defaultRegion,
+      SHARD_LIMIT: String(options.shardLimit ?? 100),
+      SHOULD_PERSIST_DATA: "false"
+    }
+    for (const name of durationVariables) env[name] = duration
+    if (options.initializeStreams !== undefined) {
+      env.INITIALIZE_STREAMS = Object.entries(options.initializeStreams).map(([name, shards]) => `${name}:${shards}`).join(",")
+    }
+    const child = yield* Child.spawnNode("kinesis-mock", require.resolve("kinesis-local/main.js"), env)
+    const endpoint = `http://127.0.0.1:${plainPort}`
+    yield* waitUntil("kinesis-mock", Effect.map(Net.probe(`${endpoint}/healthcheck`), (status) => status === 200), {
+      timeout: options.startTimeout ?? "60 seconds",
+      gaveUp: child.exited,
+      detail: child.output
+    })
+    return {
+      kind: "kinesis-mock" as const,
+      endpoint,
+      port: plainPort,
+      region: Config.defaultRegion,
+      clientConfig: Config.make(endpoint),
+      pid: child.pid
+    }
+  })
+  // The free ports are probed, then handed to the child: another process may take one in between, so a
+  // failed start is tried again (its scope is closed first, so the failed child is stopped).
+  return Effect.gen(function*() {
+    const outer = yield* Effect.scope
+    const once = Effect.gen(function*() {
+      const inner = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+      return yield* attempt.pipe(Scope.extend(inner), Effect.onError((cause) => Scope.close(inner, Exit.failCause(cause))))
+    })
+    return yield* Effect.retry(once, { times: 2 })
+  })
+}
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerKinesisMock = (options?: KinesisMockOptions): Layer.Layer<LocalKinesis, LocalAwsError> =>
+  Layer.scoped(LocalKinesis, makeKinesisMock(options))
+
+const durationVariables = [
+  "CREATE_STREAM_DURATION",
+  "DELETE_STREAM_DURATION",
+  "REGISTER_STREAM_CONSUMER_DURATION",
+  "DEREGISTER_STREAM_CONSUMER_DURATION",
+  "START_STREAM_ENCRYPTION_DURATION",
+  "STOP_STREAM_ENCRYPTION_DURATION",
+  "MERGE_SHARDS_DURATION",
+  "SPLIT_SHARD_DURATION",
+  "UPDATE_SHARD_COUNT_DURATION",
+  "UPDATE_STREAM_MODE_DURATION"
+] as const
+
+/** Any HTTP answer to a Kinesis call (kinesalite rejects an unsigned one with 400) means it is serving. */
+const answersKinesis = (endpoint: string): Effect.Effect<boolean> =>
+  Effect.map(
+    Net.probe(endpoint, {
+      method: "POST",
+      headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "Kinesis_20131202.ListStreams" },
+      body: "{}"
+    }),
+    (status) => status !== undefined
+  )
+
+const require = createRequire(import.meta.url)

@@ -1,0 +1,134 @@
+/**
+ * Local S3: s3rver embedded in this process, storing objects in a temporary directory that is removed when
+ * the scope closes.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs/promises"
+import { createRequire } from "node:module"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import type { ClientConfig } from "./ClientConfig.js"
+import * as Config from "./ClientConfig.js"
+import * as Net from "./internal/net.js"
+import { waitUntil } from "./internal/wait.js"
+import { LocalAwsError } from "./LocalAwsError.js"
+
+/**
+ * `ClientConfig` plus what an S3 client needs against s3rver: path-style addressing, and checksums only
+ * when required (otherwise streamed bodies are stored with their chunk framing).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface S3ClientConfig extends ClientConfig {
+  readonly forcePathStyle: true
+  readonly requestChecksumCalculation: "WHEN_REQUIRED"
+  readonly responseChecksumValidation: "WHEN_REQUIRED"
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LocalS3Shape {
+  readonly endpoint: string
+  readonly port: number
+  readonly region: string
+  /** Ready to spread into `new S3Client(...)`. */
+  readonly clientConfig: S3ClientConfig
+  /** Where s3rver keeps the objects. */
+  readonly directory: string
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class LocalS3 extends Context.Tag("@tributary/local/LocalS3")<LocalS3, LocalS3Shape>() {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface S3rverOptions {
+  /** Buckets to create at start. */
+  readonly buckets?: ReadonlyArray<string>
+}
+
+interface S3rver {
+  run(): Promise<{ readonly port: number } | Readonly<Record<string, unknown>>>
+  close(): Promise<void>
+  readonly httpServer?: { closeAllConnections(): void }
+}
+
+/**
+ * Starts s3rver on a free loopback port. ListObjectsV2 pagination needs Node's legacy OpenSSL provider
+ * (`NODE_OPTIONS=--openssl-legacy-provider`) in the process running it; everything else works without.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeS3rver = (options: S3rverOptions = {}): Effect.Effect<LocalS3Shape, LocalAwsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const directory = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => Fs.mkdtemp(Path.join(Os.tmpdir(), "tributary-s3rver-")),
+        catch: (cause) => new LocalAwsError({ service: "s3rver", reason: "cannot create its directory", cause })
+      }),
+      (directory) => Effect.promise(() => Fs.rm(directory, { recursive: true, force: true }))
+    )
+    const S3rver = require("s3rver") as new(options: Record<string, unknown>) => S3rver
+    const server = new S3rver({
+      port: 0,
+      address: "127.0.0.1",
+      silent: true,
+      directory,
+      resetOnClose: true,
+      configureBuckets: (options.buckets ?? []).map((name) => ({ name }))
+    })
+    const port = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const address = await server.run()
+          if (typeof address.port !== "number") throw new Error("s3rver reported no port")
+          return address.port
+        },
+        catch: (cause) => new LocalAwsError({ service: "s3rver", reason: "cannot start", cause })
+      }),
+      () =>
+        Effect.promise(() => {
+          const closed = server.close().catch(() => undefined)
+          // keep-alive sockets would keep the port open
+          server.httpServer?.closeAllConnections()
+          return closed
+        })
+    )
+    const endpoint = `http://127.0.0.1:${port}`
+    yield* waitUntil("s3rver", Effect.map(Net.probe(endpoint), (status) => status !== undefined), { timeout: "10 seconds" })
+    return {
+      endpoint,
+      port,
+      region: Config.defaultRegion,
+      directory,
+      clientConfig: {
+        ...Config.make(endpoint),
+        forcePathStyle: true as const,
+        requestChecksumCalculation: "WHEN_REQUIRED" as const,
+        responseChecksumValidation: "WHEN_REQUIRED" as const
+      }
+    }
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerS3rver = (options?: S3rverOptions): Layer.Layer<LocalS3, LocalAwsError> =>
+  Layer.scoped(LocalS3, makeS3rver(options))
+
+const require = createRequire(import.meta.url)

@@ -1,0 +1,79 @@
+import * as Effect from "effect/Effect"
+import * as Http from "node:http"
+import * as Net from "node:net"
+import { LocalAwsError } from "../LocalAwsError.js"
+
+/** An http.Server-like value: what kinesalite and dynalite hand back. */
+export interface Listenable {
+  listen(port: number, host: string, callback: () => void): unknown
+  close(callback?: (error?: Error) => void): unknown
+  closeAllConnections?: () => void
+  address(): Net.AddressInfo | string | null
+  once(event: "error", listener: (error: Error) => void): unknown
+  removeListener(event: "error", listener: (error: Error) => void): unknown
+}
+
+/** Listens on a free loopback port (port 0: the kernel picks one) and answers the port. */
+export const listen = (service: string, server: Listenable): Effect.Effect<number, LocalAwsError> =>
+  Effect.async<number, LocalAwsError>((resume) => {
+    const onError = (cause: Error) =>
+      resume(Effect.fail(new LocalAwsError({ service, reason: `cannot listen: ${cause.message}`, cause })))
+    server.once("error", onError)
+    server.listen(0, "127.0.0.1", () => {
+      server.removeListener("error", onError)
+      const address = server.address()
+      if (address === null || typeof address === "string") {
+        resume(Effect.fail(new LocalAwsError({ service, reason: "server has no TCP address" })))
+      } else {
+        resume(Effect.succeed(address.port))
+      }
+    })
+  })
+
+/** Closes a server and every connection still open to it (keep-alive sockets would hold the port). */
+export const close = (server: Listenable): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    server.close(() => resume(Effect.void))
+    server.closeAllConnections?.()
+  })
+
+/**
+ * A free loopback port for a child process to listen on: bound and released at once. Another process could
+ * take it in between, so callers retry the start when it fails.
+ */
+export const freePort = (service: string): Effect.Effect<number, LocalAwsError> =>
+  Effect.async<number, LocalAwsError>((resume) => {
+    const server = Net.createServer()
+    server.once("error", (cause) =>
+      resume(Effect.fail(new LocalAwsError({ service, reason: `no free port: ${cause.message}`, cause }))))
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address() as Net.AddressInfo
+      server.close(() => resume(Effect.succeed(address.port)))
+    })
+  })
+
+/** One HTTP request; answers the status code, or undefined if nothing answered. */
+export const probe = (
+  url: string,
+  init: { readonly method?: string; readonly headers?: Record<string, string>; readonly body?: string } = {}
+): Effect.Effect<number | undefined> =>
+  Effect.async<number | undefined>((resume, signal) => {
+    const request = Http.request(url, { method: init.method ?? "GET", headers: init.headers, signal, agent: false }, (response) => {
+      response.resume()
+      response.on("end", () => resume(Effect.succeed(response.statusCode)))
+      response.on("error", () => resume(Effect.succeed(undefined)))
+    })
+    request.on("error", () => resume(Effect.succeed(undefined)))
+    request.end(init.body)
+  })
+
+/** True when nothing listens on the port any more. */
+export const isClosed = (port: number): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    const socket = Net.connect(port, "127.0.0.1")
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.succeed(false))
+    })
+    socket.once("error", () => resume(Effect.succeed(true)))
+  })

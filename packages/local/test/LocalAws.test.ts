@@ -1,0 +1,133 @@
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb"
+import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, ListStreamsCommand } from "@aws-sdk/client-kinesis"
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import * as Fs from "node:fs"
+import * as Net from "../src/internal/net.js"
+import * as LocalDynamoDB from "../src/LocalDynamoDB.js"
+import * as LocalKinesis from "../src/LocalKinesis.js"
+import * as LocalS3 from "../src/LocalS3.js"
+
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Waits (bounded) until the stream is ACTIVE and answers its status. */
+const activeStream = (client: KinesisClient, name: string) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 100; i++) {
+      const summary = yield* Effect.promise(() => client.send(new DescribeStreamSummaryCommand({ StreamName: name })))
+      const status = summary.StreamDescriptionSummary?.StreamStatus
+      if (status === "ACTIVE") return { status, shards: summary.StreamDescriptionSummary?.OpenShardCount }
+      yield* Effect.sleep("20 millis")
+    }
+    return { status: "NOT ACTIVE", shards: undefined }
+  })
+
+describe("LocalKinesis", () => {
+  it.live("kinesalite starts on a free loopback port, answers the SDK, and is gone after the scope", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const local = yield* LocalKinesis.makeKinesalite().pipe(Scope.extend(scope))
+      expect(local.endpoint).toBe(`http://127.0.0.1:${local.port}`)
+      expect(local.kind).toBe("kinesalite")
+      const client = new KinesisClient({ ...local.clientConfig, maxAttempts: 1 })
+      yield* Effect.promise(() => client.send(new CreateStreamCommand({ StreamName: "orders", ShardCount: 3 })))
+      expect(yield* activeStream(client, "orders")).toEqual({ status: "ACTIVE", shards: 3 })
+      const listed = yield* Effect.promise(() => client.send(new ListStreamsCommand({})))
+      expect(listed.StreamNames).toEqual(["orders"])
+      expect(yield* Net.isClosed(local.port)).toBe(false)
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Net.isClosed(local.port)).toBe(true)
+      client.destroy()
+    }))
+
+  it.live("two kinesalites run side by side on different ports with separate state", () =>
+    Effect.gen(function*() {
+      const [a, b] = yield* Effect.all([LocalKinesis.makeKinesalite(), LocalKinesis.makeKinesalite()])
+      expect(a.port).not.toBe(b.port)
+      const clientA = new KinesisClient({ ...a.clientConfig, maxAttempts: 1 })
+      const clientB = new KinesisClient({ ...b.clientConfig, maxAttempts: 1 })
+      yield* Effect.promise(() => clientA.send(new CreateStreamCommand({ StreamName: "only-a", ShardCount: 1 })))
+      const listedB = yield* Effect.promise(() => clientB.send(new ListStreamsCommand({})))
+      expect(listedB.StreamNames).toEqual([])
+      // destroying one client leaves the shared HTTP agent usable for the next
+      clientA.destroy()
+      const again = new KinesisClient({ ...a.clientConfig, maxAttempts: 1 })
+      const listedA = yield* Effect.promise(() => again.send(new ListStreamsCommand({})))
+      expect(listedA.StreamNames).toEqual(["only-a"])
+    }).pipe(Effect.scoped))
+
+  it.live("kinesis-mock runs as a child process, answers the SDK, and the process is gone after the scope", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const local = yield* LocalKinesis.makeKinesisMock({ initializeStreams: { ready: 2 } }).pipe(Scope.extend(scope))
+      expect(local.kind).toBe("kinesis-mock")
+      const pid = local.pid
+      expect(typeof pid).toBe("number")
+      expect(isRunning(pid!)).toBe(true)
+      const client = new KinesisClient({ ...local.clientConfig, maxAttempts: 1 })
+      expect(yield* activeStream(client, "ready")).toEqual({ status: "ACTIVE", shards: 2 })
+      yield* Effect.promise(() => client.send(new CreateStreamCommand({ StreamName: "created", ShardCount: 1 })))
+      expect(yield* activeStream(client, "created")).toEqual({ status: "ACTIVE", shards: 1 })
+      yield* Scope.close(scope, Exit.void)
+      expect(isRunning(pid!)).toBe(false)
+      expect(yield* Net.isClosed(local.port)).toBe(true)
+      client.destroy()
+    }), 90_000)
+})
+
+describe("LocalDynamoDB", () => {
+  it.live("dynalite starts, stores and reads an item through the SDK, and stops with the scope", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const local = yield* LocalDynamoDB.makeDynalite().pipe(Scope.extend(scope))
+      const client = new DynamoDBClient({ ...local.clientConfig, maxAttempts: 1 })
+      yield* Effect.promise(() =>
+        client.send(new CreateTableCommand({
+          TableName: "leases",
+          AttributeDefinitions: [{ AttributeName: "leaseKey", AttributeType: "S" }],
+          KeySchema: [{ AttributeName: "leaseKey", KeyType: "HASH" }],
+          BillingMode: "PAY_PER_REQUEST"
+        }))
+      )
+      yield* Effect.promise(() =>
+        client.send(new PutItemCommand({ TableName: "leases", Item: { leaseKey: { S: "shard-1" }, leaseCounter: { N: "7" } } }))
+      )
+      const item = yield* Effect.promise(() =>
+        client.send(new GetItemCommand({ TableName: "leases", Key: { leaseKey: { S: "shard-1" } }, ConsistentRead: true }))
+      )
+      expect(item.Item).toEqual({ leaseKey: { S: "shard-1" }, leaseCounter: { N: "7" } })
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Net.isClosed(local.port)).toBe(true)
+      client.destroy()
+    }))
+})
+
+describe("LocalS3", () => {
+  it.live("s3rver starts, stores and reads an object through the SDK, and removes its directory with the scope", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const local = yield* LocalS3.makeS3rver({ buckets: ["archive"] }).pipe(Scope.extend(scope))
+      const client = new S3Client({ ...local.clientConfig, maxAttempts: 1 })
+      yield* Effect.promise(() => client.send(new CreateBucketCommand({ Bucket: "second" })))
+      yield* Effect.promise(() =>
+        client.send(new PutObjectCommand({ Bucket: "archive", Key: "a/b.json", Body: "{\"n\":1}", ContentType: "application/json" }))
+      )
+      const object = yield* Effect.promise(() => client.send(new GetObjectCommand({ Bucket: "archive", Key: "a/b.json" })))
+      expect(yield* Effect.promise(() => object.Body!.transformToString())).toBe("{\"n\":1}")
+      expect(Fs.existsSync(local.directory)).toBe(true)
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Net.isClosed(local.port)).toBe(true)
+      expect(Fs.existsSync(local.directory)).toBe(false)
+      client.destroy()
+    }))
+})
