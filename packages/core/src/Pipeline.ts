@@ -704,7 +704,9 @@ const comparePosition = (a: Position, b: Position): number =>
   SequenceNumber.compare(a.sequenceNumber, b.sequenceNumber) || a.subSequenceNumber - b.subSequenceNumber
 
 const sameCheckpoint = (a: Checkpoint, b: Checkpoint): boolean =>
-  comparePosition(a, b) === 0 && a.maxEventTime === b.maxEventTime
+  comparePosition(a, b) === 0 && a.maxEventTime === b.maxEventTime && a.watermark === b.watermark &&
+  (a.processed === b.processed ||
+    (a.processed !== undefined && b.processed !== undefined && comparePosition(a.processed, b.processed) === 0))
 
 const reasonOf = (error: unknown): string =>
   error instanceof Error ? `${error.name}: ${error.message}` : `thrown: ${String(error)}`

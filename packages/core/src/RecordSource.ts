@@ -23,14 +23,19 @@ export interface Position {
 }
 
 /**
- * What a checkpoint stores: the position, and the shard's highest event time seen up to it (when a window
- * stage runs), so a restart rebuilds watermarks exactly as they were at that position.
+ * What a checkpoint stores: the position to resume after and, when a window stage holds the position
+ * back, what a restart needs to rebuild exactly the windows that were open: the shard's highest event time
+ * up to the position (so watermarks replay as they were), the watermark when the checkpoint was taken
+ * (windows closed for good by then emit nothing again) and the last record processed then (records up to
+ * it were dealt with before: a replay does not send them to the late output again).
  *
  * @since 0.1.0
  * @category models
  */
 export interface Checkpoint extends Position {
   readonly maxEventTime?: number
+  readonly watermark?: number
+  readonly processed?: Position
 }
 
 /**

@@ -48,6 +48,17 @@ class Input {
   maxEventTime = -Infinity
   lastActivity: number
   finished = false
+  /**
+   * The watermark of the checkpoint this shard resumed from. Windows past their lateness by then had
+   * written their final results; a replay rebuilds them only in part, so they must not emit again. And
+   * later checkpoints must not report less.
+   */
+  resumedWatermark = -Infinity
+  /**
+   * The last record processed when the checkpoint resumed from was taken: records up to it had their fate
+   * decided (and written) then, so a replay that finds one of them late leaves it be.
+   */
+  processedBeforeResume: Position | undefined = undefined
   /** The last record processed, the resume point of the next one. */
   last: Position | undefined = undefined
   constructor(readonly shardId: string, readonly partition: Partition<unknown, unknown>, now: number) {
@@ -155,6 +166,8 @@ export class WindowOperator<A, K, S, O> {
         input.maxEventTime = Math.max(input.maxEventTime, resume.maxEventTime)
         this.raiseWatermark(input)
       }
+      if (resume.watermark !== undefined) input.resumedWatermark = resume.watermark
+      input.processedBeforeResume = resume.processed
     }
   }
 
@@ -182,7 +195,9 @@ export class WindowOperator<A, K, S, O> {
       // the record before this one in the shard: a replay that must include this one starts after it
       const after = origin === 0 ? input.last : records[origin - 1]
       const time = processingTime ? now : eventTime(value)
-      if (!this.add(partition, shardId, keyOf(value), time, value, after, input.maxEventTime)) emitted.late.push(i)
+      if (!this.add(partition, input, keyOf(value), time, value, after) && !this.replayed(input, records[origin])) {
+        emitted.late.push(i)
+      }
       if (time > input.maxEventTime) {
         input.maxEventTime = time
         if (single && !processingTime) partition.watermark = Math.max(partition.watermark, time - maxOutOfOrderness)
@@ -231,11 +246,23 @@ export class WindowOperator<A, K, S, O> {
     }
     if (needsBeginning) return undefined
     const at = earliest ?? { after: input.last, maxEventTime: input.maxEventTime }
+    // while a replay rebuilds, the watermark and progress are behind those the resumed checkpoint recorded
+    const watermark = Math.max(partition.watermark, input.resumedWatermark)
+    const processed = input.processedBeforeResume !== undefined &&
+        comparePositions(input.processedBeforeResume, input.last) > 0
+      ? input.processedBeforeResume
+      : input.last
     return {
       sequenceNumber: at.after!.sequenceNumber,
       subSequenceNumber: at.after!.subSequenceNumber,
-      ...(Number.isFinite(at.maxEventTime) ? { maxEventTime: at.maxEventTime } : {})
+      ...(earliest === undefined ? {} : { processed: positionOf(processed) }),
+      ...(Number.isFinite(at.maxEventTime) ? { maxEventTime: at.maxEventTime } : {}),
+      ...(Number.isFinite(watermark) ? { watermark } : {})
     }
+  }
+
+  private replayed(input: Input, record: Position): boolean {
+    return input.processedBeforeResume !== undefined && comparePositions(record, input.processedBeforeResume) <= 0
   }
 
   /** Windows currently kept in memory, over all partitions. */
@@ -293,25 +320,26 @@ export class WindowOperator<A, K, S, O> {
   }
 
   /** Adds a value to each of its windows that is not past its lateness; false when all of them are. */
+  /** Adds a value to each of its windows not past its lateness; false (late) when all of them are. */
   private add(
     partition: Partition<K, S>,
-    shardId: string,
+    input: Input,
     key: K,
     time: number,
     value: A,
-    after: Position | undefined,
-    maxEventTime: number
+    after: Position | undefined
   ): boolean {
     const assigner = this.spec.assigner
-    if (assigner._tag === "Session") return this.addToSession(partition, shardId, key, time, value, after, maxEventTime)
+    if (assigner._tag === "Session") return this.addToSession(partition, input, key, time, value, after)
     const lateBefore = partition.watermark - this.spec.allowedLateness
     let windows = partition.byKey.get(key) as Map<number, WindowState<K, S>> | undefined
     const size = assigner.size
     const step = assigner._tag === "Tumbling" ? size : assigner.slide
-    let absorbed = false
+    let late = true
     for (let start = lastStart(assigner, time); start > time - size; start -= step) {
       const end = start + size
       if (end <= lateBefore) break // earlier windows end even earlier
+      late = false
       if (windows === undefined) partition.byKey.set(key, windows = new Map())
       let window = windows.get(start)
       if (window === undefined) {
@@ -320,29 +348,30 @@ export class WindowOperator<A, K, S, O> {
         partition.fireTimers.push(end, window)
         partition.live++
       }
-      this.fold(partition, window, shardId, value, after, maxEventTime)
-      absorbed = true
+      this.fold(partition, window, input, value, after)
     }
-    return absorbed
+    return !late
   }
 
   private addToSession(
     partition: Partition<K, S>,
-    shardId: string,
+    input: Input,
     key: K,
     time: number,
     value: A,
-    after: Position | undefined,
-    maxEventTime: number
+    after: Position | undefined
   ): boolean {
     const gap = (this.spec.assigner as { readonly gap: number }).gap
     let sessions = partition.byKey.get(key) as Array<WindowState<K, S>> | undefined
     let start = time
     let end = time + gap
-    // sessions are disjoint and sorted; the new window [time, time + gap) merges with every one it touches
+    // sessions are disjoint and sorted; the new window [time, time + gap) merges with every one it touches,
+    // except sessions past their lateness: they are gone, whether or not a batch end purged them yet
+    const lateBefore = partition.watermark - this.spec.allowedLateness
     const touching: Array<WindowState<K, S>> = []
     if (sessions !== undefined) {
       for (const session of sessions) {
+        if (session.end <= lateBefore) continue
         if (session.start <= end && start <= session.end) {
           touching.push(session)
           start = Math.min(start, session.start)
@@ -350,7 +379,7 @@ export class WindowOperator<A, K, S, O> {
         }
       }
     }
-    if (end <= partition.watermark - this.spec.allowedLateness) return false
+    if (end <= lateBefore) return false
     if (sessions === undefined) partition.byKey.set(key, sessions = [])
     let target: WindowState<K, S>
     let needsTimer = touching.length === 0
@@ -373,7 +402,7 @@ export class WindowOperator<A, K, S, O> {
     target.start = start
     target.end = end
     if (needsTimer) partition.fireTimers.push(end, target)
-    this.fold(partition, target, shardId, value, after, maxEventTime)
+    this.fold(partition, target, input, value, after)
     return true
   }
 
@@ -399,15 +428,16 @@ export class WindowOperator<A, K, S, O> {
   private fold(
     partition: Partition<K, S>,
     window: WindowState<K, S>,
-    shardId: string,
+    input: Input,
     value: A,
-    after: Position | undefined,
-    maxEventTime: number
+    after: Position | undefined
   ): void {
     window.state = this.spec.aggregate.add(window.state, value)
     window.count++
     // the first record of a shard in a window is its earliest: records arrive in shard order
-    if (!window.resumes.has(shardId)) window.resumes.set(shardId, { after, maxEventTime })
+    if (!window.resumes.has(input.shardId)) {
+      window.resumes.set(input.shardId, { after, maxEventTime: input.maxEventTime })
+    }
     if (window.fired || this.spec.emitOnUpdate) {
       window.dirty = true
       partition.dirty.add(window)
@@ -425,7 +455,7 @@ export class WindowOperator<A, K, S, O> {
       window.dirty = false
       partition.dirty.delete(window)
       window.lastEmit = now
-      results.push(this.resultOf(window, "onTime"))
+      this.emit(window, "onTime", results)
       partition.purgeTimers.push(window.end + this.spec.allowedLateness, window)
     }
     if (partition.dirty.size > 0) {
@@ -435,7 +465,7 @@ export class WindowOperator<A, K, S, O> {
         window.dirty = false
         partition.dirty.delete(window)
         window.lastEmit = now
-        results.push(this.resultOf(window, window.fired ? "late" : "update"))
+        this.emit(window, window.fired ? "late" : "update", results)
       }
     }
     const expired: Array<WindowState<K, S>> = []
@@ -459,6 +489,19 @@ export class WindowOperator<A, K, S, O> {
     }
   }
 
+  private emit(window: WindowState<K, S>, firing: WindowResult<K, O>["firing"], results: Array<WindowResult<K, O>>): void {
+    if (!this.closedBeforeResume(window)) results.push(this.resultOf(window, firing))
+  }
+
+  /** A window every shard of which had closed it for good before the checkpoint it resumed from. */
+  private closedBeforeResume(window: WindowState<K, S>): boolean {
+    const closesAt = window.end + this.spec.allowedLateness
+    for (const shardId of window.resumes.keys()) {
+      if (closesAt > this.inputs.get(shardId)!.resumedWatermark) return false
+    }
+    return true
+  }
+
   private resultOf(window: WindowState<K, S>, firing: WindowResult<K, O>["firing"]): WindowResult<K, O> {
     return {
       key: window.key,
@@ -480,6 +523,8 @@ const insertSorted = <K, S>(sessions: Array<WindowState<K, S>>, session: WindowS
   while (i > 0 && sessions[i - 1].start > session.start) i--
   sessions.splice(i, 0, session)
 }
+
+const positionOf = (p: Position): Position => ({ sequenceNumber: p.sequenceNumber, subSequenceNumber: p.subSequenceNumber })
 
 const comparePositions = (a: Position, b: Position): number =>
   SequenceNumber.compare(a.sequenceNumber, b.sequenceNumber) || a.subSequenceNumber - b.subSequenceNumber
