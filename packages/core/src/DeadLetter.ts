@@ -18,7 +18,7 @@ import type { SourceRecord } from "./SourceRecord.js"
  */
 export const DeadLetter = Schema.Struct({
   pipeline: Schema.String,
-  /** "decode", "map", "filter", "flatMap" or "sink:<name>" */
+  /** "decode", "map", "filter", "flatMap", "window" (a late record) or "sink:<name>" */
   stage: Schema.String,
   reason: Schema.String,
   /** The format a decoder read the payload as, for decode failures. */

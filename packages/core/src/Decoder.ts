@@ -98,10 +98,25 @@ export interface Decoder<A> extends Pipeable {
 export type Aliases<I> = { readonly [K in keyof I]?: string | ReadonlyArray<string> }
 
 /**
+ * Options every decoder takes.
+ *
  * @since 0.1.0
  * @category models
  */
-export interface CsvOptions<I> {
+export interface DecodeOptions {
+  /**
+   * What happens to properties the Schema does not name (JSON and XML payloads). "ignore" (default, as in
+   * Schema): the value is rebuilt with the Schema's properties only. "preserve": a valid payload is kept as
+   * parsed, unknown properties included, which saves a copy per record on the hot path.
+   */
+  readonly onExcessProperty?: "ignore" | "preserve"
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CsvOptions<I> extends DecodeOptions {
   /** Column names when messages carry no header row. Default: the Schema's properties, in order. */
   readonly columns?: ReadonlyArray<string>
   /**
@@ -118,7 +133,7 @@ export interface CsvOptions<I> {
  * @since 0.1.0
  * @category models
  */
-export interface TextOptions<I> {
+export interface TextOptions<I> extends DecodeOptions {
   readonly aliases?: Aliases<I>
 }
 
@@ -126,7 +141,7 @@ export interface TextOptions<I> {
  * @since 0.1.0
  * @category models
  */
-export interface AutoOptions<I> {
+export interface AutoOptions<I> extends DecodeOptions {
   readonly aliases?: Aliases<I>
   readonly csv?: Omit<CsvOptions<I>, "aliases">
 }
@@ -166,8 +181,8 @@ export type ApacheLogEntry = Schema.Schema.Type<typeof ApacheLogEntry>
  * @since 0.1.0
  * @category constructors
  */
-export const json = <A, I>(schema: Schema.Schema<A, I>): Decoder<A> =>
-  make(schema, "json", () => ({ parse: parseJson, formatOf: () => "json" }))
+export const json = <A, I>(schema: Schema.Schema<A, I>, options: DecodeOptions = {}): Decoder<A> =>
+  make(schema, "json", options, () => ({ parse: parseJson, formatOf: () => "json" }))
 
 /**
  * One CSV row per message, optionally preceded by its header row; RFC 4180 quoting.
@@ -176,7 +191,7 @@ export const json = <A, I>(schema: Schema.Schema<A, I>): Decoder<A> =>
  * @category constructors
  */
 export const csv = <A, I>(schema: Schema.Schema<A, I>, options: CsvOptions<I> = {}): Decoder<A> =>
-  make(schema, "csv", (ast) => {
+  make(schema, "csv", options, (ast) => {
     const plan = FieldPlan.make(ast, options.aliases as FieldPlan.Aliases)
     return { parse: csvParser(plan, options), formatOf: () => "csv" }
   })
@@ -189,7 +204,7 @@ export const csv = <A, I>(schema: Schema.Schema<A, I>, options: CsvOptions<I> = 
  * @category constructors
  */
 export const keyValue = <A, I>(schema: Schema.Schema<A, I>, options: TextOptions<I> = {}): Decoder<A> =>
-  make(schema, "keyValue", (ast) => {
+  make(schema, "keyValue", options, (ast) => {
     const plan = FieldPlan.make(ast, options.aliases as FieldPlan.Aliases)
     return { parse: keyValueParser(plan), formatOf: () => "keyValue" }
   })
@@ -201,7 +216,7 @@ export const keyValue = <A, I>(schema: Schema.Schema<A, I>, options: TextOptions
  * @category constructors
  */
 export const xml = <A, I>(schema: Schema.Schema<A, I>, options: TextOptions<I> = {}): Decoder<A> =>
-  make(schema, "xml", (ast) => {
+  make(schema, "xml", options, (ast) => {
     const plan = FieldPlan.make(ast, options.aliases as FieldPlan.Aliases)
     return { parse: xmlParser(plan), formatOf: () => "xml" }
   })
@@ -217,7 +232,7 @@ export const apacheLog: {
   (): Decoder<ApacheLogEntry>
   <A, I>(schema: Schema.Schema<A, I>, options?: TextOptions<I>): Decoder<A>
 } = <A, I>(schema?: Schema.Schema<A, I>, options: TextOptions<I> = {}): Decoder<A> =>
-  make((schema ?? ApacheLogEntry) as Schema.Schema<A, I>, "apacheLog", (ast) => {
+  make((schema ?? ApacheLogEntry) as Schema.Schema<A, I>, "apacheLog", options, (ast) => {
     const plan = FieldPlan.make(ast, options.aliases as FieldPlan.Aliases)
     return { parse: apacheLogParser(plan), formatOf: () => "apacheLog" }
   })
@@ -230,7 +245,7 @@ export const apacheLog: {
  * @category constructors
  */
 export const auto = <A, I>(schema: Schema.Schema<A, I>, options: AutoOptions<I> = {}): Decoder<A> =>
-  make(schema, "auto", (ast) => {
+  make(schema, "auto", options, (ast) => {
     const plan = FieldPlan.make(ast, options.aliases as FieldPlan.Aliases)
     const parsers: Record<Format, (text: string) => unknown> = {
       json: parseJson,
@@ -276,33 +291,26 @@ interface Syntax {
   readonly formatOf: (text: string) => string
 }
 
-// The lenient decoder is faster; a replacement character in its output is then checked strictly.
-const utf8 = new TextDecoder("utf-8")
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
-
-const isValidUtf8 = (bytes: Uint8Array): boolean => {
-  try {
-    strictUtf8.decode(bytes)
-    return true
-  } catch {
-    return false
-  }
-}
+const utf8 = new TextDecoder("utf-8", { fatal: true })
 
 const make = <A, I>(
   schema: Schema.Schema<A, I>,
   format: Format | "auto",
+  options: DecodeOptions,
   syntaxFor: (ast: Schema.Schema<A, I>["ast"]) => Syntax
 ): Decoder<A> => {
   const { formatOf, parse } = syntaxFor(schema.ast)
-  const check = compiledCheck.compile(schema.ast)
-  const decodeUnknown = ParseResult.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })
+  const onExcessProperty = options.onExcessProperty ?? "ignore"
+  const check = compiledCheck.compile(schema.ast, { onExcessProperty })
+  const decodeUnknown = ParseResult.decodeUnknownEither(schema, { errors: "all", onExcessProperty })
   const Invalid = compiledCheck.Invalid
 
   // Returns the value, or a DecodeFailure for the record (the one allocation on the failure path).
   const decodeOne = (record: SourceRecord): A | DecodeFailure => {
-    const text = utf8.decode(record.data)
-    if (text.includes("\uFFFD") && !isValidUtf8(record.data)) {
+    let text: string
+    try {
+      text = utf8.decode(record.data)
+    } catch {
       return new DecodeFailure({
         format: format === "auto" ? "text" : format,
         reason: "payload is not valid UTF-8",
@@ -370,6 +378,10 @@ const parseJson = (text: string): unknown => {
 const csvParser = <I>(plan: FieldPlan.FieldPlan, options: Omit<CsvOptions<I>, "aliases">) => {
   const header = options.header ?? "auto"
   const csvOptions = { delimiter: options.delimiter ?? ",", quote: "\"" }
+  // a wrong delimiter is the caller's mistake, to be told now, not as a dead letter per record
+  if (csvOptions.delimiter.length !== 1 || "\"\r\n".includes(csvOptions.delimiter)) {
+    throw new RangeError(`CSV delimiter must be one character other than a quote or a line break, got ${JSON.stringify(csvOptions.delimiter)}`)
+  }
   const defaultColumns = options.columns ?? plan.fields.map((field) => field.name)
   const isHeader = (row: ReadonlyArray<string>) => row.every((cell) => plan.lookup(cell) !== undefined)
   return (text: string): unknown => {

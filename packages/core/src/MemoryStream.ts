@@ -167,7 +167,10 @@ export const unsafeMake = (options: { readonly name?: string; readonly shards?: 
  * @category sources
  */
 export const source = (stream: MemoryStream, options: ReadOptions = {}): RecordSource["Type"] => {
-  const maxRecords = Math.min(options.maxRecords ?? limits.maxRecordsPerRead, limits.maxRecordsPerRead)
+  const maxRecords = options.maxRecords ?? limits.maxRecordsPerRead
+  if (!Number.isInteger(maxRecords) || maxRecords < 1 || maxRecords > limits.maxRecordsPerRead) {
+    throw new RangeError(`maxRecords must be an integer from 1 to ${limits.maxRecordsPerRead}, got ${maxRecords}`)
+  }
   const idle = Duration.decode(options.idleInterval ?? "1 second")
   const application = options.application ?? "default"
 

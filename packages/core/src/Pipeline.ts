@@ -5,7 +5,7 @@
  *
  * Delivery: every batch is written to its sinks before its shard is checkpointed (at least once); records
  * that cannot be decoded or that a sink rejects permanently go to the dead-letter sink with their reason;
- * every record is counted once as out, dead-lettered or filtered.
+ * every record is counted once as out, dead-lettered, late or filtered.
  *
  * @since 0.1.0
  */
@@ -16,7 +16,7 @@ import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import type { Pipeable } from "effect/Pipeable"
 import { pipeArguments } from "effect/Pipeable"
-import type * as Schedule from "effect/Schedule"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type { DeadLetter } from "./DeadLetter.js"
 import { DeadLetterSink } from "./DeadLetter.js"
@@ -532,12 +532,10 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
     }
     const totals = { batches: 0, recordsIn: 0, recordsOut: 0, deadLettered: 0, late: 0, filtered: 0 }
 
-    // Transient failures are retried; the retry counter sees each one.
+    // Transient failures are retried; the counter sees each retry the schedule allows.
+    const schedule = self.retrySchedule.pipe(Schedule.tapOutput(() => Metric.increment(counters.sinkRetries)))
     const withRetry = <E extends SinkError>(write: Effect.Effect<void, E>) =>
-      write.pipe(
-        Effect.tapError((error) => isTransient(error) ? Metric.increment(counters.sinkRetries) : Effect.void),
-        Effect.retry({ schedule: self.retrySchedule, while: isTransient })
-      )
+      Effect.retry(write, { schedule, while: isTransient })
 
     // A permanent failure is narrowed down by halves until the rejected values are alone.
     const writeBisecting = (

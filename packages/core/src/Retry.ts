@@ -26,8 +26,8 @@ export const exponential = (options: {
   )
 
 /**
- * The default for sinks: 100 ms doubling to a 30 s cap, jittered, 12 retries (about 3 minutes) before the
- * pipeline gives up on the batch and fails without checkpointing it.
+ * The default for sinks: 100 ms doubling to a 30 s cap, jittered, 12 retries (about 2.5 minutes of
+ * backoff, 13 attempts) before the pipeline gives up on the batch and fails without checkpointing it.
  *
  * @since 0.1.0
  * @category constructors

@@ -1,6 +1,6 @@
 /**
- * Kinesis sequence numbers are decimal strings of up to 128 bits that grow within a shard. They must be
- * compared as integers: as strings, "10" sorts before "9".
+ * Kinesis sequence numbers are decimal strings (56 digits today, up to 128 by the API) that grow within a
+ * shard. They must be compared as integers: as strings, "10" sorts before "9".
  *
  * @since 0.1.0
  */

@@ -105,6 +105,22 @@ describe("Decoder", () => {
       expect(result).toStrictEqual(Either.right({ at: new Date(0), n: 12 }))
     })
 
+    it("reads only the payload's own properties, never inherited ones", () => {
+      const Odd = Schema.Struct({ toString: Schema.optional(Schema.Unknown), constructor: Schema.optional(Schema.String) })
+      expect(decodeText(Decoder.json(Odd), `{"a":"b"}`)).toStrictEqual(Either.right({}))
+      expect(decodeText(Decoder.json(Odd), `{"constructor":"x"}`)).toStrictEqual(Either.right({ constructor: "x" }))
+      const Proto = Schema.Struct({ __proto__: Schema.String })
+      const result = decodeText(Decoder.json(Proto), `{"__proto__":"p"}`)
+      expect(Either.isRight(result) && Object.getPrototypeOf(result.right)).toBe(Object.prototype)
+    })
+
+    it("keeps unknown properties with onExcessProperty: preserve, without copying", () => {
+      const decoder = Decoder.json(Activity, { onExcessProperty: "preserve" })
+      const result = decodeText(decoder, `{"extra":1,${seedAsJson.slice(1)}`)
+      expect(result).toStrictEqual(Either.right({ extra: 1, ...seed }))
+      expect(failureOf(decoder, `{"extra":1}`).reason).toContain("CustomerId: is missing")
+    })
+
     it("applies refinements and literal unions", () => {
       const Strict = Schema.Struct({
         kind: Schema.Literal("buy", "sell"),

@@ -108,6 +108,8 @@ describe("Pipeline", () => {
       const items = (yield* sink.items).slice().sort(byDuration)
       expect(items).toStrictEqual(Array.from({ length: 300 }, (_, i) => activity(i)))
       expect(yield* sink.writeCount).toBe(3 + 3) // three failures, then one write per batch
+      const retries = yield* Metric.value(Metric.tagged(Pipeline.metrics.sinkRetries, "pipeline", "retrying"))
+      expect(retries.count).toBe(3)
       expect(summary.recordsOut).toBe(300)
     }))
 

@@ -24,7 +24,19 @@ const hasOwn = Object.prototype.hasOwnProperty
 const identity: Check = (u) => u
 
 /** @internal */
-export const compile = (ast: AST.AST): Check | undefined => {
+export const compile = (ast: AST.AST, options: CompileOptions = {}): Check | undefined =>
+  compileNode(ast, options.onExcessProperty === "preserve")
+
+/** @internal */
+export interface CompileOptions {
+  /**
+   * "ignore" (default, like Schema): values are rebuilt with the known properties only; "preserve": valid
+   * inputs are returned as they are, unknown properties included (no copy).
+   */
+  readonly onExcessProperty?: "ignore" | "preserve"
+}
+
+const compileNode = (ast: AST.AST, preserve: boolean): Check | undefined => {
   switch (ast._tag) {
     case "StringKeyword":
       return (u) => typeof u === "string" ? u : Invalid
@@ -47,19 +59,19 @@ export const compile = (ast: AST.AST): Check | undefined => {
       return (u) => values.has(u) ? u : Invalid
     }
     case "Union":
-      return compileUnion(ast)
+      return compileUnion(ast, preserve)
     case "Refinement":
-      return compileRefinement(ast)
+      return compileRefinement(ast, preserve)
     case "TypeLiteral":
-      return compileTypeLiteral(ast)
+      return compileTypeLiteral(ast, preserve)
     case "TupleType":
-      return compileTupleType(ast)
+      return compileTupleType(ast, preserve)
     default:
       return undefined
   }
 }
 
-const compileUnion = (ast: AST.Union): Check | undefined => {
+const compileUnion = (ast: AST.Union, preserve: boolean): Check | undefined => {
   // A union of literals is the common case (`Schema.Literal("buy", "sell")`): one Set lookup.
   const literals = ast.types.filter(AST.isLiteral)
   if (literals.length === ast.types.length) {
@@ -68,7 +80,7 @@ const compileUnion = (ast: AST.Union): Check | undefined => {
   }
   const members: Array<Check> = []
   for (const member of ast.types) {
-    const check = compile(member)
+    const check = compileNode(member, preserve)
     if (check === undefined) return undefined
     members.push(check)
   }
@@ -81,8 +93,8 @@ const compileUnion = (ast: AST.Union): Check | undefined => {
   }
 }
 
-const compileRefinement = (ast: AST.Refinement): Check | undefined => {
-  const from = compile(ast.from)
+const compileRefinement = (ast: AST.Refinement, preserve: boolean): Check | undefined => {
+  const from = compileNode(ast.from, preserve)
   if (from === undefined) return undefined
   const filter = ast.filter
   return (u) => {
@@ -92,19 +104,35 @@ const compileRefinement = (ast: AST.Refinement): Check | undefined => {
   }
 }
 
-const compileTypeLiteral = (ast: AST.TypeLiteral): Check | undefined => {
+const compileTypeLiteral = (ast: AST.TypeLiteral, preserve: boolean): Check | undefined => {
   if (ast.indexSignatures.length > 0) return undefined
-  const properties: Array<{ readonly name: string; readonly optional: boolean; readonly check: Check; readonly kind: Primitive | undefined }> = []
+  const properties: Array<CompiledProperty> = []
   for (const property of ast.propertySignatures) {
-    if (typeof property.name !== "string") return undefined
-    const check = compile(property.type)
+    // "__proto__" cannot be written as a plain property: leave such structs to the full decode
+    if (typeof property.name !== "string" || property.name === "__proto__") return undefined
+    const check = compileNode(property.type, preserve)
     if (check === undefined) return undefined
-    properties.push({ name: property.name, optional: property.isOptional, check, kind: primitiveOf(property.type) })
+    properties.push({ name: property.name, optional: property.isOptional, check, type: property.type })
   }
-  return generateStruct(properties) ?? interpretStruct(properties)
+  return generateStruct(properties, preserve) ?? interpretStruct(properties, preserve)
 }
 
 type Primitive = "string" | "number" | "boolean"
+
+/** A test inlined into generated code for common property types; undefined: call the compiled check. */
+const inlineTest = (ast: AST.AST, variable: string): string | undefined => {
+  const primitive = primitiveOf(ast)
+  if (primitive !== undefined) return `typeof ${variable} !== "${primitive}"`
+  // a small union of literals compares directly, cheaper than a Set lookup
+  const members = AST.isUnion(ast) ? ast.types : [ast]
+  const literals = members.filter(AST.isLiteral)
+  if (literals.length !== members.length || literals.length > 8) return undefined
+  const values = literals.map((literal) => literal.literal)
+  if (!values.every((v) => v === null || typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)))) {
+    return undefined
+  }
+  return `!(${values.map((v) => `${variable} === ${JSON.stringify(v)}`).join(" || ")})`
+}
 
 const primitiveOf = (ast: AST.AST): Primitive | undefined => {
   switch (ast._tag) {
@@ -123,7 +151,7 @@ interface CompiledProperty {
   readonly name: string
   readonly optional: boolean
   readonly check: Check
-  readonly kind: Primitive | undefined
+  readonly type: AST.AST
 }
 
 /**
@@ -132,29 +160,33 @@ interface CompiledProperty {
  * embedded through JSON.stringify, never raw. Where code generation is not allowed (a CSP), the caller
  * falls back to `interpretStruct`.
  */
-const generateStruct = (properties: ReadonlyArray<CompiledProperty>): Check | undefined => {
+const generateStruct = (properties: ReadonlyArray<CompiledProperty>, preserve: boolean): Check | undefined => {
   const lines: Array<string> = [
     "if (typeof u !== \"object\" || u === null || Array.isArray(u)) return Invalid"
   ]
   properties.forEach((property, i) => {
     const key = JSON.stringify(property.name)
-    const test = property.kind !== undefined
-      ? `typeof v${i} !== "${property.kind}"`
-      : `(v${i} = checks[${i}](v${i})) === Invalid`
-    lines.push(`var v${i} = u[${key}]`)
-    const present = `(v${i} !== undefined || hasOwn.call(u, ${key}))`
+    const test = inlineTest(property.type, `v${i}`) ?? `(v${i} = checks[${i}](v${i})) === Invalid`
+    // a name Object.prototype also has ("toString") must be the input's own, not inherited
+    const inherited = property.name in Object.prototype
+    lines.push(inherited ? `var v${i} = hasOwn.call(u, ${key}) ? u[${key}] : undefined` : `var v${i} = u[${key}]`)
+    const present = inherited ? `hasOwn.call(u, ${key})` : `(v${i} !== undefined || hasOwn.call(u, ${key}))`
     lines.push(
       property.optional
         ? `var has${i} = ${present}; if (has${i} && ${test}) return Invalid`
         : `if (!${present} || ${test}) return Invalid`
     )
   })
-  const required = properties.flatMap((p, i) => p.optional ? [] : [`${JSON.stringify(p.name)}: v${i}`])
-  lines.push(`var out = { ${required.join(", ")} }`)
-  properties.forEach((p, i) => {
-    if (p.optional) lines.push(`if (has${i}) out[${JSON.stringify(p.name)}] = v${i}`)
-  })
-  lines.push("return out")
+  if (preserve) {
+    lines.push("return u")
+  } else {
+    const required = properties.flatMap((p, i) => p.optional ? [] : [`${JSON.stringify(p.name)}: v${i}`])
+    lines.push(`var out = { ${required.join(", ")} }`)
+    properties.forEach((p, i) => {
+      if (p.optional) lines.push(`if (has${i}) out[${JSON.stringify(p.name)}] = v${i}`)
+    })
+    lines.push("return out")
+  }
   try {
     const factory = new Function("checks", "Invalid", "hasOwn", `return function check(u) {\n${lines.join("\n")}\n}`)
     return factory(properties.map((p) => p.check), Invalid, hasOwn) as Check
@@ -163,7 +195,7 @@ const generateStruct = (properties: ReadonlyArray<CompiledProperty>): Check | un
   }
 }
 
-const interpretStruct = (properties: ReadonlyArray<CompiledProperty>): Check => (u) => {
+const interpretStruct = (properties: ReadonlyArray<CompiledProperty>, preserve: boolean): Check => (u) => {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return Invalid
   const input = u as Record<string, unknown>
   const out: Record<string, unknown> = {}
@@ -176,19 +208,19 @@ const interpretStruct = (properties: ReadonlyArray<CompiledProperty>): Check => 
     if (value === Invalid) return Invalid
     out[property.name] = value
   }
-  return out
+  return preserve ? u : out
 }
 
-const compileTupleType = (ast: AST.TupleType): Check | undefined => {
+const compileTupleType = (ast: AST.TupleType, preserve: boolean): Check | undefined => {
   const elements: Array<Check> = []
   for (const element of ast.elements) {
     if (element.isOptional) return undefined
-    const check = compile(element.type)
+    const check = compileNode(element.type, preserve)
     if (check === undefined) return undefined
     elements.push(check)
   }
   if (ast.rest.length > 1) return undefined
-  const rest = ast.rest.length === 1 ? compile(ast.rest[0].type) : null
+  const rest = ast.rest.length === 1 ? compileNode(ast.rest[0].type, preserve) : null
   if (rest === undefined) return undefined
   const fixed = elements.length
   return (u) => {
@@ -200,6 +232,6 @@ const compileTupleType = (ast: AST.TupleType): Check | undefined => {
       if (value === Invalid) return Invalid
       out[i] = value
     }
-    return out
+    return preserve ? u : out
   }
 }

@@ -15,6 +15,9 @@ export type FieldKind = "string" | "number" | "boolean" | "other"
 export interface Field {
   readonly name: string
   readonly kind: FieldKind
+  /** An empty text becomes null for a field that accepts null, and is left out for an optional one. */
+  readonly nullable: boolean
+  readonly optional: boolean
 }
 
 /** @internal */
@@ -49,7 +52,12 @@ export const make = (ast: AST.AST, aliases: Aliases = {}): FieldPlan => {
   const byName = new Map<string, Field>()
   for (const property of properties) {
     if (typeof property.name !== "string") continue
-    const field: Field = { name: property.name, kind: kindOf(property.type) }
+    const field: Field = {
+      name: property.name,
+      kind: kindOf(property.type),
+      nullable: acceptsNull(property.type),
+      optional: property.isOptional
+    }
     fields.push(field)
     byName.set(normalizeName(field.name), field)
   }
@@ -66,7 +74,14 @@ export const make = (ast: AST.AST, aliases: Aliases = {}): FieldPlan => {
       const out: Record<string, unknown> = {}
       for (const [written, value] of entries) {
         const field = lookup(written)
-        if (field !== undefined) out[field.name] = typeof value === "string" ? convert(field.kind, value) : value
+        if (field === undefined) continue
+        if (typeof value !== "string") {
+          out[field.name] = value
+        } else if (value.trim() === "" && (field.nullable || field.optional)) {
+          if (field.nullable) out[field.name] = null
+        } else {
+          out[field.name] = convert(field.kind, value)
+        }
       }
       return out
     }
@@ -97,6 +112,7 @@ const kindOf = (ast: AST.AST): FieldKind => {
       case "BooleanKeyword":
         return void kinds.add("boolean")
       case "Literal":
+        if (bare.literal === null) return
         return void kinds.add(
           typeof bare.literal === "number" ? "number" : typeof bare.literal === "boolean" ? "boolean" : "string"
         )
@@ -110,6 +126,11 @@ const kindOf = (ast: AST.AST): FieldKind => {
   }
   visit(ast)
   return kinds.size === 1 ? [...kinds][0] : kinds.has("string") ? "string" : "other"
+}
+
+const acceptsNull = (ast: AST.AST): boolean => {
+  const bare = stripRefinements(ast)
+  return (AST.isLiteral(bare) && bare.literal === null) || (AST.isUnion(bare) && bare.types.some(acceptsNull))
 }
 
 const decimal = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
