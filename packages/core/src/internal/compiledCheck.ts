@@ -124,8 +124,8 @@ const inlineTest = (ast: AST.AST, variable: string): string | undefined => {
   const primitive = primitiveOf(ast)
   if (primitive !== undefined) return `typeof ${variable} !== "${primitive}"`
   // a small union of literals compares directly, cheaper than a Set lookup
-  const members = AST.isUnion(ast) ? ast.types : [ast]
-  const literals = members.filter(AST.isLiteral)
+  const members: ReadonlyArray<AST.AST> = AST.isUnion(ast) ? ast.types : [ast]
+  const literals = members.filter((member): member is AST.Literal => AST.isLiteral(member))
   if (literals.length !== members.length || literals.length > 8) return undefined
   const values = literals.map((literal) => literal.literal)
   if (!values.every((v) => v === null || typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)))) {
