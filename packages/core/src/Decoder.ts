@@ -361,11 +361,31 @@ const make = <A, I>(
   }
 }
 
-/** One line per issue, `path: message`, so a person sees every wrong field at once. */
-const explain = (error: ParseResult.ParseIssue): string =>
-  ParseResult.ArrayFormatter.formatIssueSync(error)
-    .map((issue) => `${issue.path.length === 0 ? "value" : issue.path.join(".")}: ${issue.message}`)
-    .join("; ")
+/**
+ * One entry per wrong field, `path: message`, so a person sees every problem at once; the alternatives of a
+ * union are folded into one `Expected "a" | "b", actual "c"`.
+ */
+const explain = (error: ParseResult.ParseIssue): string => {
+  const byPath = new Map<string, { expected: Array<string>; actual: string | undefined; others: Array<string> }>()
+  for (const issue of ParseResult.ArrayFormatter.formatIssueSync(error)) {
+    const path = issue.path.length === 0 ? "value" : issue.path.join(".")
+    let entry = byPath.get(path)
+    if (entry === undefined) byPath.set(path, entry = { expected: [], actual: undefined, others: [] })
+    const mismatch = /^Expected (.*), actual (.*)$/s.exec(issue.message)
+    if (mismatch !== null && (entry.actual === undefined || entry.actual === mismatch[2])) {
+      entry.expected.push(mismatch[1])
+      entry.actual = mismatch[2]
+    } else {
+      entry.others.push(issue.message)
+    }
+  }
+  const lines: Array<string> = []
+  for (const [path, entry] of byPath) {
+    if (entry.expected.length > 0) lines.push(`${path}: Expected ${entry.expected.join(" | ")}, actual ${entry.actual}`)
+    for (const other of entry.others) lines.push(`${path}: ${other}`)
+  }
+  return lines.join("; ")
+}
 
 const parseJson = (text: string): unknown => {
   try {

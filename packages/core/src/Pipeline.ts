@@ -164,6 +164,7 @@ export type PipelineError = SinkError | SourceError | CheckpointError
  * @category models
  */
 export interface Processor {
+  /** Registers a shard before its first batch (again for a shard already started: nothing happens). */
   readonly startShard: (shardId: string, resumeFrom?: Checkpoint) => Effect.Effect<void>
   /** Processes one page of one shard: returns once its outputs and dead letters are durable. */
   readonly process: (shardId: string, records: ReadonlyArray<SourceRecord>) => Effect.Effect<Outcome, SinkError>
@@ -684,6 +685,11 @@ export const run = <A, R>(
     const source = yield* RecordSource
     const running = yield* processor(self)
     yield* source.shards.pipe(
+      // every shard the source hands over together is registered before any of them runs, so a window
+      // shared by shards never advances on the first shard alone
+      Stream.mapChunksEffect((shards) =>
+        Effect.as(Effect.forEach(shards, (shard) => running.startShard(shard.shardId, shard.resumeFrom)), shards)
+      ),
       Stream.mapEffect((shard) => runShard(running, shard), { concurrency: "unbounded", unordered: true }),
       Stream.runDrain
     )

@@ -11,6 +11,7 @@ import { Cause, Context, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, M
 import { existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import {
+  Aggregate,
   DeadLetter,
   Decoder,
   MemoryStream,
@@ -19,7 +20,8 @@ import {
   Retry,
   SequenceNumber,
   SourceRecord,
-  TributaryError
+  TributaryError,
+  Window
 } from "../src/index.js"
 import * as compiledCheck from "../src/internal/compiledCheck.js"
 
@@ -934,14 +936,65 @@ describe("orders pipeline", () => {
 })
 
 // ---------------------------------------------------------------------------------------------------------
+// windows.md
+// ---------------------------------------------------------------------------------------------------------
+
+describe("windows.md", () => {
+  it.effect("per-activity count and p95 per minute", () =>
+    Effect.gen(function*() {
+      const Activity = Schema.Struct({ Activity: Schema.String, DateUnixMs: Schema.Number, DurationMs: Schema.Number })
+      type Activity = typeof Activity.Type
+      type PerMinute = Window.WindowResult<string, { n: number; p95: number | undefined }>
+
+      const perMinute = (results: RecordSink.RecordSink<PerMinute>) =>
+        Pipeline.make("activity").pipe(
+          Pipeline.decode(Decoder.auto(Activity)),
+          Pipeline.window({
+            window: Window.tumbling("1 minute"),
+            key: (a: Activity) => a.Activity,
+            eventTime: (a) => a.DateUnixMs,
+            maxOutOfOrderness: "5 seconds",
+            aggregate: Aggregate.struct({ n: Aggregate.count, p95: Aggregate.quantile(0.95) }).pipe(
+              Aggregate.mapInput((a: Activity) => a.DurationMs)
+            )
+          }),
+          Pipeline.to(results)
+        )
+
+      const stream = yield* MemoryStream.make()
+      yield* stream.put(Array.from({ length: 100 }, (_, i) => ({
+        partitionKey: "p",
+        data: i % 2 === 0
+          ? JSON.stringify({ Activity: "buy", DateUnixMs: i * 1_000, DurationMs: i })
+          : `Activity,DateUnixMs,DurationMs\nbuy,${i * 1_000},${i}`
+      })))
+      const results = yield* RecordSink.memory<PerMinute>()
+      yield* Pipeline.run(perMinute(results)).pipe(
+        Effect.provide(Layer.merge(MemoryStream.layerSource(stream), DeadLetter.layerMemory))
+      )
+      const emitted = yield* results.items
+      expect(emitted.map((r) => [r.start, r.value.n, r.firing])).toStrictEqual([[0, 60, "onTime"], [60_000, 40, "onTime"]])
+      expect(emitted[0].value.p95).toBeCloseTo(56, -1) // within the sketch's 1%: 56 of 0..59
+    }))
+})
+
+// ---------------------------------------------------------------------------------------------------------
 // the docs and this file agree
 // ---------------------------------------------------------------------------------------------------------
 
 describe("docs", () => {
   const docs = fileURLToPath(new URL("../../../docs/", import.meta.url))
-  const pages = ["README.md", "getting-started.md", "concepts.md", "decoders.md", "errors-and-retries.md", "testing.md"]
-  // Pages written alongside these ones, which these may link to.
-  const otherPages = ["windows.md"]
+  const pages = [
+    "README.md",
+    "getting-started.md",
+    "concepts.md",
+    "decoders.md",
+    "errors-and-retries.md",
+    "testing.md",
+    "windows.md"
+  ]
+  // Pages of other packages, which these may link to.
+  const otherPages = ["kinesis.md"]
   const self = readFileSync(fileURLToPath(import.meta.url), "utf8")
   const normalize = (code: string) => code.replace(/\s+/g, " ").trim()
   const source = normalize(self)

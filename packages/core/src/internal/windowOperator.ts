@@ -161,6 +161,7 @@ export class WindowOperator<A, K, S, O> {
 
   /** Registers a shard, restoring its event-time high mark from the checkpoint it resumes after. */
   start(shardId: string, resume: Checkpoint | undefined, now: number): void {
+    if (this.inputs.has(shardId)) return
     const input = this.inputOf(shardId, now)
     if (resume !== undefined) {
       input.last = resume
