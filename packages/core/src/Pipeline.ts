@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import type { Aggregate } from "./Aggregate.js"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -32,10 +33,9 @@ import type { RecordSink } from "./RecordSink.js"
 import * as Retry from "./Retry.js"
 import * as SequenceNumber from "./SequenceNumber.js"
 import type { SourceRecord } from "./SourceRecord.js"
-import type { WindowAssigner, WindowResult } from "./Window.js"
-import type { Aggregate } from "./Aggregate.js"
 import type { CheckpointError, SourceError } from "./TributaryError.js"
 import { isTransient, SinkError } from "./TributaryError.js"
+import type { WindowAssigner, WindowResult } from "./Window.js"
 
 /**
  * @since 0.1.0

@@ -2,26 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { type ApacheLogEntry, parseApacheLog } from "../../src/internal/syntax/apacheLog.js"
 import { SyntaxFailure } from "../../src/internal/syntax/SyntaxFailure.js"
+import { expectFailure, succeeded } from "./expectations.js"
 
-const entryOf = (text: string): ApacheLogEntry => {
-  const result = parseApacheLog(text)
-  if (result instanceof SyntaxFailure) throw new Error(`unexpected failure: ${result.toString()}`)
-  return result
-}
+const entryOf = (text: string): ApacheLogEntry => succeeded(parseApacheLog(text))
 
-const expectFailure = (
-  result: unknown,
-  expected: { readonly message: string; readonly offset: number; readonly line: number; readonly column: number }
-): void => {
-  expect(result).toBeInstanceOf(SyntaxFailure)
-  const failure = result as SyntaxFailure
-  expect(failure.message).toContain(expected.message)
-  expect({ offset: failure.offset, line: failure.line, column: failure.column }).toEqual({
-    offset: expected.offset,
-    line: expected.line,
-    column: expected.column
-  })
-}
 
 const common = "127.0.0.1 user-identifier frank [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326"
 const combined = "127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326 " +

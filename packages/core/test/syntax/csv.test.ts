@@ -5,28 +5,12 @@ import { createRequire } from "node:module"
 import { basename, dirname, join } from "node:path"
 import { type CsvOptions, defaultCsvOptions, parseCsv } from "../../src/internal/syntax/csv.js"
 import { SyntaxFailure } from "../../src/internal/syntax/SyntaxFailure.js"
+import { expectFailure, succeeded } from "./expectations.js"
 
 const comma: CsvOptions = { delimiter: ",", quote: "\"" }
 
-const rowsOf = (text: string, options: CsvOptions = comma): ReadonlyArray<ReadonlyArray<string>> => {
-  const result = parseCsv(text, options)
-  if (result instanceof SyntaxFailure) throw new Error(`unexpected failure: ${result.toString()}`)
-  return result
-}
+const rowsOf = (text: string, options: CsvOptions = comma): ReadonlyArray<ReadonlyArray<string>> => succeeded(parseCsv(text, options))
 
-const expectFailure = (
-  result: unknown,
-  expected: { readonly message: string; readonly offset: number; readonly line: number; readonly column: number }
-): void => {
-  expect(result).toBeInstanceOf(SyntaxFailure)
-  const failure = result as SyntaxFailure
-  expect(failure.message).toContain(expected.message)
-  expect({ offset: failure.offset, line: failure.line, column: failure.column }).toEqual({
-    offset: expected.offset,
-    line: expected.line,
-    column: expected.column
-  })
-}
 
 const isRows = (result: unknown): boolean =>
   Array.isArray(result) &&

@@ -2,26 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { parseKeyValue } from "../../src/internal/syntax/keyValue.js"
 import { SyntaxFailure } from "../../src/internal/syntax/SyntaxFailure.js"
+import { expectFailure, succeeded } from "./expectations.js"
 
-const pairsOf = (text: string): ReadonlyArray<readonly [string, string]> => {
-  const result = parseKeyValue(text)
-  if (result instanceof SyntaxFailure) throw new Error(`unexpected failure: ${result.toString()}`)
-  return result
-}
+const pairsOf = (text: string): ReadonlyArray<readonly [string, string]> => succeeded(parseKeyValue(text))
 
-const expectFailure = (
-  result: unknown,
-  expected: { readonly message: string; readonly offset: number; readonly line: number; readonly column: number }
-): void => {
-  expect(result).toBeInstanceOf(SyntaxFailure)
-  const failure = result as SyntaxFailure
-  expect(failure.message).toContain(expected.message)
-  expect({ offset: failure.offset, line: failure.line, column: failure.column }).toEqual({
-    offset: expected.offset,
-    line: expected.line,
-    column: expected.column
-  })
-}
 
 const isPairs = (result: unknown): boolean =>
   Array.isArray(result) && result.length > 0 &&

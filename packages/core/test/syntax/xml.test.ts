@@ -1,13 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { SyntaxFailure } from "../../src/internal/syntax/SyntaxFailure.js"
+import { expectFailure, succeeded } from "./expectations.js"
 import { maxXmlDepth, parseXml, type XmlElement, xmlToObject } from "../../src/internal/syntax/xml.js"
 
-const rootOf = (text: string): XmlElement => {
-  const result = parseXml(text)
-  if (result instanceof SyntaxFailure) throw new Error(`unexpected failure: ${result.toString()}`)
-  return result
-}
+const rootOf = (text: string): XmlElement => succeeded(parseXml(text))
 
 const el = (
   name: string,
@@ -16,19 +13,6 @@ const el = (
   text = ""
 ): XmlElement => ({ name, attributes, children, text })
 
-const expectFailure = (
-  result: unknown,
-  expected: { readonly message: string; readonly offset: number; readonly line: number; readonly column: number }
-): void => {
-  expect(result).toBeInstanceOf(SyntaxFailure)
-  const failure = result as SyntaxFailure
-  expect(failure.message).toContain(expected.message)
-  expect({ offset: failure.offset, line: failure.line, column: failure.column }).toEqual({
-    offset: expected.offset,
-    line: expected.line,
-    column: expected.column
-  })
-}
 
 const isElement = (value: unknown, depth = 1): boolean => {
   if (typeof value !== "object" || value === null || depth > maxXmlDepth) return false
