@@ -403,7 +403,7 @@ export const window: {
   const tickEvery = Duration.decode(options.timerInterval ?? "1 second")
   const lateSink: Effect.Effect<RecordSink<A> | undefined, never, R2> = options.late === undefined
     ? Effect.succeed(undefined)
-    : Effect.isEffect(options.late) ? options.late : Effect.succeed(options.late)
+    : sinkEffect(options.late)
   return addStep(self, {
     _tag: "Transform",
     stage: "window",
@@ -466,7 +466,7 @@ export const to: {
 ): Pipeline<B, R | R2> =>
   addStep(self, {
     _tag: "Sink",
-    sink: (Effect.isEffect(sink) ? sink : Effect.succeed(sink)) as Effect.Effect<RecordSink<never>, never, unknown>
+    sink: sinkEffect(sink) as Effect.Effect<RecordSink<never>, never, unknown>
   }))
 
 /**
@@ -711,6 +711,10 @@ const sameCheckpoint = (a: Checkpoint, b: Checkpoint): boolean =>
   comparePosition(a, b) === 0 && a.maxEventTime === b.maxEventTime && a.watermark === b.watermark &&
   (a.processed === b.processed ||
     (a.processed !== undefined && b.processed !== undefined && comparePosition(a.processed, b.processed) === 0))
+
+/** A sink given as a value or as an Effect providing one (a `Context.Tag`, say). */
+const sinkEffect = <A, R>(sink: RecordSink<A> | Effect.Effect<RecordSink<A>, never, R>): Effect.Effect<RecordSink<A>, never, R> =>
+  Effect.isEffect(sink) ? sink : Effect.succeed(sink)
 
 const reasonOf = (error: unknown): string =>
   error instanceof Error ? `${error.name}: ${error.message}` : `thrown: ${String(error)}`
