@@ -37,9 +37,12 @@ export const defaultRegion = "us-east-1"
  * @since 0.1.0
  * @category constructors
  */
-export const make = (endpoint: string, region: string = defaultRegion): ClientConfig => ({
+export const make = (
+  endpoint: string,
+  options: { readonly region?: string; readonly accessKeyId?: string; readonly secretAccessKey?: string } = {}
+): ClientConfig => ({
   endpoint,
-  region,
-  credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  region: options.region ?? defaultRegion,
+  credentials: { accessKeyId: options.accessKeyId ?? "local", secretAccessKey: options.secretAccessKey ?? "local" },
   requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000 })
 })

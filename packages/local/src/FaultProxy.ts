@@ -78,6 +78,8 @@ export interface FaultStats {
   readonly resetsBefore: number
   /** Resets after forwarding: the request took effect, the answer was lost. */
   readonly resetsAfter: number
+  /** PutRecords entries in requests reset after forwarding: stored, though the client was not told. */
+  readonly resetsAfterPutRecordsEntries: number
   readonly delayed: number
   /** PutRecords entries failed on purpose, and the PutRecords entries that went through these. */
   readonly entryFailures: number
@@ -202,6 +204,7 @@ const emptyStats = (): Mutable<FaultStats> => ({
   internalFailures: 0,
   resetsBefore: 0,
   resetsAfter: 0,
+  resetsAfterPutRecordsEntries: 0,
   delayed: 0,
   entryFailures: 0,
   putRecordsEntries: 0,
@@ -324,7 +327,9 @@ class ProxyState {
         return send(jsonError(
           400,
           "ExpiredIteratorException",
-          `Iterator expired. The iterator was created at time ${new Date(Date.now() - 300_001).toUTCString()} while right now it is ${new Date().toUTCString()} which is further in the future than the tolerated delay of 300000 milliseconds.`
+          `Iterator expired. The iterator was created at time ${new Date(Date.now() - 300_001).toUTCString()} ` +
+            `while right now it is ${new Date().toUTCString()} which is further in the future than the tolerated ` +
+            "delay of 300000 milliseconds."
         ))
       }
     }
@@ -346,6 +351,12 @@ class ProxyState {
     }
     if (fault === "resetAfter") {
       stats.resetsAfter++
+      if (operation === "PutRecords" && answer.status === 200) {
+        const records = parseJson(answer.body)?.Records
+        if (Array.isArray(records)) {
+          stats.resetsAfterPutRecordsEntries += records.filter((r: { ErrorCode?: unknown }) => r?.ErrorCode === undefined).length
+        }
+      }
       return reset()
     }
     send(answer)

@@ -14,18 +14,18 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import * as Http from "node:http"
+import type * as Http from "node:http"
 import { createRequire } from "node:module"
 import type { ClientConfig } from "./ClientConfig.js"
 import * as Config from "./ClientConfig.js"
 import * as Child from "./internal/child.js"
 import * as Net from "./internal/net.js"
 import { waitUntil } from "./internal/wait.js"
-import { LocalAwsError } from "./LocalAwsError.js"
+import type { LocalAwsError } from "./LocalAwsError.js"
 
 /**
  * @since 0.1.0
@@ -144,6 +144,9 @@ export const makeKinesisMock = (
     }
     const child = yield* Child.spawnNode("kinesis-mock", require.resolve("kinesis-local/main.js"), env)
     const endpoint = `http://127.0.0.1:${plainPort}`
+    const clientConfig = Config.make(endpoint)
+    // Open keep-alive connections make kinesis-mock wait up to 30 s on SIGTERM: close ours first.
+    yield* Effect.addFinalizer(() => Effect.sync(() => clientConfig.requestHandler.destroy()))
     yield* waitUntil("kinesis-mock", Effect.map(Net.probe(`${endpoint}/healthcheck`), (status) => status === 200), {
       timeout: options.startTimeout ?? "60 seconds",
       gaveUp: child.exited,
@@ -154,7 +157,7 @@ export const makeKinesisMock = (
       endpoint,
       port: plainPort,
       region: Config.defaultRegion,
-      clientConfig: Config.make(endpoint),
+      clientConfig,
       pid: child.pid
     }
   })

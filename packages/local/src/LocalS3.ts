@@ -116,7 +116,8 @@ export const makeS3rver = (options: S3rverOptions = {}): Effect.Effect<LocalS3Sh
       region: Config.defaultRegion,
       directory,
       clientConfig: {
-        ...Config.make(endpoint),
+        // s3rver checks the key: it knows only its own
+        ...Config.make(endpoint, { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }),
         forcePathStyle: true as const,
         requestChecksumCalculation: "WHEN_REQUIRED" as const,
         responseChecksumValidation: "WHEN_REQUIRED" as const

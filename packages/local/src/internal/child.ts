@@ -50,19 +50,25 @@ export const spawnNode = (
       Effect.gen(function*() {
         process.removeListener("exit", killOnExit)
         if (child.exitCode !== null || child.signalCode !== null) return
-        const exited = Effect.async<void>((resume) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
-          child.once("exit", () => resume(Effect.void))
-        })
+        // Finalizers are uninterruptible, so the grace period is a timer inside the wait, not a timeout
+        // around it.
+        const exited = (withinMillis: number) =>
+          Effect.async<boolean>((resume) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.succeed(true))
+            const timer = withinMillis === Infinity ? undefined : setTimeout(() => {
+              child.removeListener("exit", onExit)
+              resume(Effect.succeed(false))
+            }, withinMillis)
+            const onExit = () => {
+              if (timer !== undefined) clearTimeout(timer)
+              resume(Effect.succeed(true))
+            }
+            child.once("exit", onExit)
+          })
         child.kill("SIGTERM")
-        const stopped = yield* exited.pipe(Effect.timeoutTo({
-          duration: Duration.decode(graceful),
-          onSuccess: () => true,
-          onTimeout: () => false
-        }))
-        if (!stopped) {
+        if (!(yield* exited(Duration.toMillis(Duration.decode(graceful))))) {
           child.kill("SIGKILL")
-          yield* exited
+          yield* exited(Infinity)
         }
       })
   ).pipe(Effect.map(({ child, lines, exited }) => ({

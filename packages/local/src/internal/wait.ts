@@ -16,7 +16,8 @@ export const waitUntil = (
     readonly detail?: () => string
   }
 ): Effect.Effect<void, LocalAwsError> => {
-  const attempt: Effect.Effect<void, LocalAwsError | "not yet"> = Effect.flatMap(check, (ready): Effect.Effect<void, LocalAwsError | "not yet"> => {
+  type Attempt = Effect.Effect<void, LocalAwsError | "not yet">
+  const attempt: Attempt = Effect.flatMap(check, (ready): Attempt => {
     if (ready) return Effect.void
     const reason = options.gaveUp?.()
     return reason === undefined

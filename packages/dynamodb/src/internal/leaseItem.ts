@@ -1,0 +1,131 @@
+/**
+ * Leases as DynamoDB items, and the expressions of the lease store's conditional writes.
+ */
+import type { AttributeValue } from "@aws-sdk/client-dynamodb"
+import type { Lease, LeaseCheckpoint, NewLease } from "@tributary/core/LeaseStore"
+import { attributes } from "../LeaseTable.js"
+
+export type Item = Record<string, AttributeValue>
+
+/** Every attribute as an expression name (`#leaseCounter`): some are reserved words, and it reads alike. */
+export const names: Record<string, string> = Object.fromEntries(
+  Object.values(attributes).map((attribute) => [`#${attribute}`, attribute])
+)
+
+/** Only the names an expression uses may be passed (DynamoDB rejects unused ones). */
+export const namesOf = (...expressions: ReadonlyArray<string | undefined>): Record<string, string> => {
+  const used: Record<string, string> = {}
+  for (const expression of expressions) {
+    if (expression === undefined) continue
+    for (const [name] of expression.matchAll(/#[A-Za-z]+/g)) used[name] = names[name]
+  }
+  return used
+}
+
+const n = (value: number): AttributeValue => ({ N: String(value) })
+const s = (value: string): AttributeValue => ({ S: value })
+
+export const keyOf = (leaseKey: string): Item => ({ [attributes.leaseKey]: s(leaseKey) })
+
+export const itemOf = (lease: NewLease): Item => {
+  const parents = [...new Set(lease.parentShardIds ?? [])]
+  return {
+    [attributes.leaseKey]: s(lease.leaseKey),
+    [attributes.counter]: n(0),
+    [attributes.ownerSwitches]: n(0),
+    [attributes.hashKeyStart]: s(lease.hashRange.start),
+    [attributes.hashKeyEnd]: s(lease.hashRange.end),
+    // an empty string set is not allowed: no parents, no attribute
+    ...(parents.length === 0 ? {} : { [attributes.parentShardIds]: { SS: parents } }),
+    ...checkpointValues(lease.checkpoint)
+  }
+}
+
+/** The checkpoint's attributes; the optional ones it lacks are in `absent` (a write must remove them). */
+export const checkpointValues = (checkpoint: LeaseCheckpoint): Item => {
+  if (typeof checkpoint === "string") {
+    return { [attributes.checkpoint]: s(checkpoint), [attributes.subSequenceNumber]: n(0) }
+  }
+  const item: Item = {
+    [attributes.checkpoint]: s(checkpoint.sequenceNumber),
+    [attributes.subSequenceNumber]: n(checkpoint.subSequenceNumber)
+  }
+  if (checkpoint.maxEventTime !== undefined) item[attributes.maxEventTime] = n(checkpoint.maxEventTime)
+  if (checkpoint.watermark !== undefined) item[attributes.watermark] = n(checkpoint.watermark)
+  if (checkpoint.processed !== undefined) {
+    item[attributes.processedSequenceNumber] = s(checkpoint.processed.sequenceNumber)
+    item[attributes.processedSubSequenceNumber] = n(checkpoint.processed.subSequenceNumber)
+  }
+  return item
+}
+
+const optionalCheckpointAttributes = [
+  attributes.maxEventTime,
+  attributes.watermark,
+  attributes.processedSequenceNumber,
+  attributes.processedSubSequenceNumber
+]
+
+/** SET and REMOVE clauses and values that store a checkpoint. */
+export const checkpointUpdate = (checkpoint: LeaseCheckpoint) => {
+  const values = checkpointValues(checkpoint)
+  const set: Array<string> = []
+  const expressionValues: Item = {}
+  for (const [attribute, value] of Object.entries(values)) {
+    set.push(`#${attribute} = :${attribute}`)
+    expressionValues[`:${attribute}`] = value
+  }
+  const remove = optionalCheckpointAttributes.filter((attribute) => !(attribute in values)).map((a) => `#${a}`)
+  return { set, remove, values: expressionValues }
+}
+
+const sentinels = new Set(["TRIM_HORIZON", "LATEST", "SHARD_END"])
+
+/** An item as a lease, or why it is not one. */
+export const leaseOf = (item: Item): Lease | string => {
+  const str = (attribute: string): string | undefined => item[attribute]?.S
+  const num = (attribute: string): number | undefined => {
+    const value = item[attribute]?.N
+    if (value === undefined) return undefined
+    const parsed = Number(value)
+    return Number.isFinite(parsed) ? parsed : undefined
+  }
+  const leaseKey = str(attributes.leaseKey)
+  if (leaseKey === undefined) return `no ${attributes.leaseKey}`
+  const counter = num(attributes.counter)
+  if (counter === undefined) return `lease ${leaseKey} has no numeric ${attributes.counter}`
+  const at = str(attributes.checkpoint)
+  if (at === undefined) return `lease ${leaseKey} has no ${attributes.checkpoint}`
+  let checkpoint: LeaseCheckpoint
+  if (sentinels.has(at)) {
+    checkpoint = at as LeaseCheckpoint
+  } else {
+    const maxEventTime = num(attributes.maxEventTime)
+    const watermark = num(attributes.watermark)
+    const processedSequenceNumber = str(attributes.processedSequenceNumber)
+    checkpoint = {
+      sequenceNumber: at,
+      subSequenceNumber: num(attributes.subSequenceNumber) ?? 0,
+      ...(maxEventTime === undefined ? {} : { maxEventTime }),
+      ...(watermark === undefined ? {} : { watermark }),
+      ...(processedSequenceNumber === undefined ? {} : {
+        processed: {
+          sequenceNumber: processedSequenceNumber,
+          subSequenceNumber: num(attributes.processedSubSequenceNumber) ?? 0
+        }
+      })
+    }
+  }
+  const start = str(attributes.hashKeyStart)
+  const end = str(attributes.hashKeyEnd)
+  if (start === undefined || end === undefined) return `lease ${leaseKey} has no hash key range`
+  return {
+    leaseKey,
+    owner: str(attributes.owner) ?? null,
+    counter,
+    checkpoint,
+    parentShardIds: [...(item[attributes.parentShardIds]?.SS ?? [])].sort(),
+    hashRange: { start, end },
+    ownerSwitchesSinceCheckpoint: num(attributes.ownerSwitches) ?? 0
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Effect metrics of the shard reader (tagged with `stream` and `shard`) and of the producer (tagged with
+ * `stream`).
+ *
+ * @since 0.1.0
+ */
+import * as Metric from "effect/Metric"
+
+/**
+ * @since 0.1.0
+ * @category metrics
+ */
+export const reader = {
+  /** User records delivered (after deaggregation). */
+  records: Metric.counter("tributary_kinesis_read_records_total", { description: "user records read from a shard", incremental: true }),
+  /** Bytes of Kinesis record data read. */
+  bytes: Metric.counter("tributary_kinesis_read_bytes_total", { description: "record bytes read from a shard", incremental: true }),
+  getRecordsCalls: Metric.counter("tributary_kinesis_get_records_calls_total", { description: "GetRecords calls", incremental: true }),
+  throttled: Metric.counter("tributary_kinesis_read_throttled_total", { description: "reads throttled by Kinesis", incremental: true }),
+  expiredIterators: Metric.counter("tributary_kinesis_iterators_expired_total", { description: "shard iterators that expired", incremental: true }),
+  /** As reported by GetRecords: how far the shard's newest record is ahead of this reader. */
+  millisBehindLatest: Metric.gauge("tributary_kinesis_millis_behind_latest", {
+    description: "MillisBehindLatest of the last GetRecords"
+  }),
+  /** Age of the last record read (now minus its arrival time); 0 when caught up. */
+  iteratorAge: Metric.gauge("tributary_kinesis_iterator_age_millis", { description: "age of the last record read" })
+} as const
+
+/**
+ * @since 0.1.0
+ * @category metrics
+ */
+export const producer = {
+  /** User records stored. */
+  records: Metric.counter("tributary_kinesis_put_records_total", { description: "user records stored", incremental: true }),
+  /** Bytes of user record data stored. */
+  bytes: Metric.counter("tributary_kinesis_put_bytes_total", { description: "user record bytes stored", incremental: true }),
+  putRecordsCalls: Metric.counter("tributary_kinesis_put_records_calls_total", { description: "PutRecords calls", incremental: true }),
+  /** Kinesis records sent again after a failure (partial or whole-call). */
+  retriedEntries: Metric.counter("tributary_kinesis_put_retried_entries_total", { description: "entries sent again", incremental: true }),
+  throttledEntries: Metric.counter("tributary_kinesis_put_throttled_entries_total", { description: "entries throttled", incremental: true }),
+  /** User records given up on (retries exhausted or rejected). */
+  failedRecords: Metric.counter("tributary_kinesis_put_failed_records_total", { description: "user records not stored", incremental: true }),
+  /** User records waiting in the producer's buffer or in flight. */
+  buffered: Metric.gauge("tributary_kinesis_put_buffered_records", { description: "user records buffered or in flight" })
+} as const

@@ -1,0 +1,399 @@
+/**
+ * A polling reader of one shard (GetShardIterator, then GetRecords in a loop), as a core `ShardReader`:
+ * one array per non-empty GetRecords page, in shard order, KPL-aggregated records expanded.
+ *
+ * - waits `idleInterval` only after an empty page (and not while MillisBehindLatest says it is behind);
+ * - never calls GetRecords more often than `maxCallsPerSecond` (the shard's limit of 5 per second);
+ * - backs off with jitter while throttled, retries other transient failures up to `maxRetries` times in a
+ *   row, and fails with a `SourceError` on anything permanent;
+ * - on ExpiredIterator gets a new iterator AFTER_SEQUENCE_NUMBER of the last record it delivered (or at
+ *   its starting position if it delivered nothing yet): no gap, no duplicate;
+ * - at the shard's end (no NextShardIterator) ends, and `ended` answers the shard's children (from
+ *   ChildShards, or from ListShards where the service leaves ChildShards out, like kinesalite).
+ *
+ * Time goes through Effect's Clock (TestClock works) and jitter through Effect's Random.
+ *
+ * @since 0.1.0
+ */
+import type * as Sdk from "@aws-sdk/client-kinesis"
+import type { Position, ShardReader } from "@tributary/core/RecordSource"
+import type { SequenceNumber } from "@tributary/core/SequenceNumber"
+import * as Sequence from "@tributary/core/SequenceNumber"
+import type { SourceRecord } from "@tributary/core/SourceRecord"
+import type { CheckpointError } from "@tributary/core/TributaryError"
+import { SourceError } from "@tributary/core/TributaryError"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as Aggregation from "./Aggregation.js"
+import { sleepJittered } from "./internal/backoff.js"
+import { Kinesis } from "./Kinesis.js"
+import type { KinesisError } from "./KinesisError.js"
+import { isThrottling } from "./KinesisError.js"
+import * as Metrics from "./Metrics.js"
+import * as StreamAdmin from "./StreamAdmin.js"
+
+/**
+ * Where a reader starts in its shard.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StartingPosition =
+  | { readonly type: "TRIM_HORIZON" }
+  | { readonly type: "LATEST" }
+  /** Records that arrived at or after `timestamp` (epoch milliseconds). */
+  | { readonly type: "AT_TIMESTAMP"; readonly timestamp: number }
+  | { readonly type: "AT_SEQUENCE_NUMBER"; readonly sequenceNumber: SequenceNumber }
+  /**
+   * After a record; with `subSequenceNumber`, after that user record of an aggregated record (the rest of
+   * the aggregate is still delivered).
+   */
+  | { readonly type: "AFTER_SEQUENCE_NUMBER"; readonly sequenceNumber: SequenceNumber; readonly subSequenceNumber?: number }
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const StartingPosition = {
+  trimHorizon: { type: "TRIM_HORIZON" } as StartingPosition,
+  latest: { type: "LATEST" } as StartingPosition,
+  atTimestamp: (timestamp: Date | number): StartingPosition => ({
+    type: "AT_TIMESTAMP",
+    timestamp: typeof timestamp === "number" ? timestamp : timestamp.getTime()
+  }),
+  atSequenceNumber: (sequenceNumber: SequenceNumber): StartingPosition => ({ type: "AT_SEQUENCE_NUMBER", sequenceNumber }),
+  afterSequenceNumber: (sequenceNumber: SequenceNumber, subSequenceNumber?: number): StartingPosition =>
+    subSequenceNumber === undefined
+      ? { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber }
+      : { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber, subSequenceNumber },
+  /** Right after a checkpointed position. */
+  after: (position: Position): StartingPosition => ({
+    type: "AFTER_SEQUENCE_NUMBER",
+    sequenceNumber: position.sequenceNumber,
+    subSequenceNumber: position.subSequenceNumber
+  })
+} as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReaderOptions {
+  readonly stream: string
+  readonly shardId: string
+  /** Default TRIM_HORIZON. */
+  readonly position?: StartingPosition
+  /** Records per GetRecords call, 1 to 10,000. Default 10,000. */
+  readonly maxRecords?: number
+  /**
+   * How long to wait after an empty page. Default 1 s; at least 200 ms unless the endpoint is local (the
+   * shard's 5 calls per second are shared by every reader of the shard).
+   */
+  readonly idleInterval?: Duration.DurationInput
+  /** GetRecords calls per second, at most. Default 5 (the shard's limit); above 5 only against a local endpoint. */
+  readonly maxCallsPerSecond?: number
+  /**
+   * true (default): keep polling an open shard for new records; false: end as soon as a page is empty and
+   * MillisBehindLatest is 0 (a bounded read of what is there). A bounded read of a closed shard may end
+   * `CaughtUp` just before the page that ends the shard on some endpoints (kinesalite): read closed shards
+   * with `follow: true`, they end by themselves (the stream source does so).
+   */
+  readonly follow?: boolean
+  /** Expand KPL-aggregated records into user records. Default true. */
+  readonly deaggregate?: boolean
+  /** First delay after a throttled or failed call, doubled each time. Default 200 ms. */
+  readonly backoffBase?: Duration.DurationInput
+  /** Longest delay between retries. Default 10 s. */
+  readonly backoffCap?: Duration.DurationInput
+  /**
+   * Transient failures (5xx, network) in a row before the reader fails with a transient `SourceError`.
+   * Throttling is retried without limit. Default 10.
+   */
+  readonly maxRetries?: number
+  /** Stores a checkpoint (the core `ShardReader.checkpoint`). Default: nothing is stored. */
+  readonly checkpoint?: (position: Position) => Effect.Effect<void, CheckpointError>
+}
+
+/**
+ * How a reader ended.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ReadEnd =
+  /** The shard is closed and every record of it was delivered; its children (0 to 2) come next. */
+  | { readonly _tag: "ShardEnd"; readonly childShardIds: ReadonlyArray<string> }
+  /** A bounded read (`follow: false`) reached the newest record. */
+  | { readonly _tag: "CaughtUp" }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface KinesisShardReader extends ShardReader {
+  readonly stream: string
+  /**
+   * Completes once `batches` has ended (after the consumer took the last page), with how it ended; fails
+   * if `batches` failed.
+   */
+  readonly ended: Effect.Effect<ReadEnd, SourceError>
+  /** The last record delivered, if any. */
+  readonly lastPosition: Effect.Effect<Position | undefined>
+}
+
+/**
+ * Makes a reader of one shard. Running `batches` again resumes after the last record delivered.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptions) {
+  const kinesis = yield* Kinesis
+  const ended = yield* Deferred.make<ReadEnd, SourceError>()
+  const { shardId, stream } = options
+  const local = kinesis.isLocal
+  const maxRecords = Math.max(1, Math.min(10_000, options.maxRecords ?? 10_000))
+  const idle = clampIdle(Duration.decode(options.idleInterval ?? "1 second"), local)
+  const callsPerSecond = Math.max(0.001, local ? options.maxCallsPerSecond ?? 5 : Math.min(5, options.maxCallsPerSecond ?? 5))
+  const spacing = 1000 / callsPerSecond
+  const follow = options.follow ?? true
+  const deaggregate = options.deaggregate ?? true
+  const base = Duration.decode(options.backoffBase ?? "200 millis")
+  const cap = Duration.decode(options.backoffCap ?? "10 seconds")
+  const maxRetries = options.maxRetries ?? 10
+  const start = options.position ?? StartingPosition.trimHorizon
+  const source = `kinesis:${stream}/${shardId}`
+
+  const tag = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>): Metric.Metric<Type, In, Out> =>
+    metric.pipe(Metric.tagged("stream", stream), Metric.tagged("shard", shardId))
+  const metrics = {
+    records: tag(Metrics.reader.records),
+    bytes: tag(Metrics.reader.bytes),
+    calls: tag(Metrics.reader.getRecordsCalls),
+    throttled: tag(Metrics.reader.throttled),
+    expired: tag(Metrics.reader.expiredIterators),
+    behind: tag(Metrics.reader.millisBehindLatest),
+    age: tag(Metrics.reader.iteratorAge)
+  }
+
+  // state shared by every run of `batches`
+  let lastEmitted: Position | undefined
+  let iterator: string | undefined
+  let skipThrough: Position | undefined
+  let lastCallAt = Number.NEGATIVE_INFINITY
+  let pendingEnd: ReadonlyArray<string> | "caught-up" | undefined
+  let finished = false
+  let expiredInARow = 0
+
+  const transientError = (reason: string) => new SourceError({ source, reason, retryability: "transient" })
+  const toSourceError = (error: KinesisError) =>
+    new SourceError({ source, reason: error.message, retryability: error.retryability, cause: error })
+
+  /** Runs a call, retrying throttling without limit and other transient failures up to maxRetries. */
+  const withRetries = <A>(call: Effect.Effect<A, KinesisError>, recover?: (error: KinesisError) => boolean) => {
+    const loop = (throttles: number, failures: number): Effect.Effect<A | "recovered", SourceError> =>
+      Effect.catchAll(call, (error): Effect.Effect<A | "recovered", SourceError> => {
+        if (recover?.(error) === true) return Effect.succeed("recovered" as const)
+        if (isThrottling(error)) {
+          return Metric.increment(metrics.throttled).pipe(
+            Effect.zipRight(sleepJittered(throttles, base, cap)),
+            Effect.zipRight(Effect.suspend(() => loop(throttles + 1, failures)))
+          )
+        }
+        if (error.retryability === "transient" && failures < maxRetries) {
+          return Effect.zipRight(sleepJittered(failures, base, cap), Effect.suspend(() => loop(throttles, failures + 1)))
+        }
+        return Effect.fail(toSourceError(error))
+      })
+    return loop(0, 0)
+  }
+
+  const iteratorInput = (): Sdk.GetShardIteratorInput => {
+    const common = { StreamName: stream, ShardId: shardId }
+    if (lastEmitted !== undefined) {
+      // every user record of an aggregated record is delivered in the same page, so "after the record"
+      // loses nothing
+      skipThrough = lastEmitted
+      return { ...common, ShardIteratorType: "AFTER_SEQUENCE_NUMBER", StartingSequenceNumber: lastEmitted.sequenceNumber }
+    }
+    switch (start.type) {
+      case "TRIM_HORIZON":
+      case "LATEST":
+        return { ...common, ShardIteratorType: start.type }
+      case "AT_TIMESTAMP":
+        return { ...common, ShardIteratorType: "AT_TIMESTAMP", Timestamp: new Date(start.timestamp) }
+      case "AT_SEQUENCE_NUMBER":
+        return { ...common, ShardIteratorType: "AT_SEQUENCE_NUMBER", StartingSequenceNumber: start.sequenceNumber }
+      case "AFTER_SEQUENCE_NUMBER":
+        if (start.subSequenceNumber === undefined) {
+          return { ...common, ShardIteratorType: "AFTER_SEQUENCE_NUMBER", StartingSequenceNumber: start.sequenceNumber }
+        }
+        // the rest of a partly processed aggregated record: read it again, skip what was processed
+        skipThrough = { sequenceNumber: start.sequenceNumber, subSequenceNumber: start.subSequenceNumber }
+        return { ...common, ShardIteratorType: "AT_SEQUENCE_NUMBER", StartingSequenceNumber: start.sequenceNumber }
+    }
+  }
+
+  const childrenOf = (output: Sdk.GetRecordsOutput): Effect.Effect<ReadonlyArray<string>, SourceError, Kinesis> => {
+    const listed = output.ChildShards
+    if (listed !== undefined && listed.length > 0) {
+      return Effect.succeed(listed.flatMap((child) => child.ShardId === undefined ? [] : [child.ShardId]))
+    }
+    return StreamAdmin.listShards(stream).pipe(
+      Effect.map((shards) =>
+        shards.filter((s) => s.parentShardId === shardId || s.adjacentParentShardId === shardId).map((s) => s.shardId)
+      ),
+      Effect.mapError((error) =>
+        new SourceError({
+          source,
+          reason: `cannot list the children of ${shardId}: ${error.message}`,
+          retryability: error.retryability,
+          cause: error
+        })
+      )
+    )
+  }
+
+  // At most `callsPerSecond` GetRecords on this shard, retries included.
+  const pace = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    if (lastCallAt + spacing > now) yield* Effect.sleep(Duration.millis(lastCallAt + spacing - now))
+    lastCallAt = yield* Clock.currentTimeMillis
+    yield* Metric.increment(metrics.calls)
+  })
+
+  const finish = (end: ReadEnd) =>
+    Effect.zipRight(
+      Effect.sync(() => {
+        finished = true
+      }),
+      Effect.zipRight(Deferred.succeed(ended, end), Effect.fail(Option.none()))
+    )
+
+  const pull: Effect.Effect<ReadonlyArray<SourceRecord>, Option.Option<SourceError>, Kinesis> = Effect.gen(function*() {
+    while (true) {
+      if (finished) return yield* Effect.fail(Option.none())
+      if (pendingEnd !== undefined) {
+        return yield* finish(pendingEnd === "caught-up" ? { _tag: "CaughtUp" } : { _tag: "ShardEnd", childShardIds: pendingEnd })
+      }
+      if (iterator === undefined) {
+        const obtained = yield* Effect.mapError(withRetries(kinesis.getShardIterator(iteratorInput())), Option.some)
+        if (obtained === "recovered" || obtained.ShardIterator === undefined) {
+          return yield* Effect.fail(Option.some(transientError("GetShardIterator returned no iterator")))
+        }
+        iterator = obtained.ShardIterator
+      }
+      const output = yield* withRetries(
+        Effect.zipRight(pace, kinesis.getRecords({ ShardIterator: iterator, Limit: maxRecords })),
+        (error) => error._tag === "ExpiredIterator"
+      ).pipe(Effect.mapError(Option.some))
+      if (output === "recovered") {
+        // a new iterator after the last record delivered; fresh iterators that keep expiring (a clock far
+        // off) must not loop forever
+        iterator = undefined
+        yield* Metric.increment(metrics.expired)
+        if (++expiredInARow > maxRetries) {
+          return yield* Effect.fail(Option.some(transientError(`${expiredInARow} shard iterators in a row expired at once`)))
+        }
+        continue
+      }
+      expiredInARow = 0
+      iterator = output.NextShardIterator ?? undefined
+      const receivedAt = yield* Clock.currentTimeMillis
+      const page = toRecords(output.Records ?? [], stream, shardId, receivedAt)
+      const behind = output.MillisBehindLatest ?? 0
+      yield* Metric.set(metrics.behind, behind)
+      let records: ReadonlyArray<SourceRecord> = deaggregate ? Aggregation.deaggregate(page.records) : page.records
+      if (skipThrough !== undefined && records.length > 0) {
+        records = dropThrough(records, skipThrough)
+        skipThrough = undefined
+      }
+      if (iterator === undefined) pendingEnd = yield* Effect.mapError(childrenOf(output), Option.some)
+      if (records.length > 0) {
+        const last = records[records.length - 1]
+        lastEmitted = { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber }
+        yield* Metric.incrementBy(metrics.records, records.length)
+        yield* Metric.incrementBy(metrics.bytes, page.bytes)
+        yield* Metric.set(metrics.age, Math.max(0, receivedAt - last.arrivalTime))
+        return records
+      }
+      if (behind === 0) yield* Metric.set(metrics.age, 0)
+      if (pendingEnd !== undefined) continue
+      if (behind > 0) continue
+      if (!follow) {
+        pendingEnd = "caught-up"
+        continue
+      }
+      yield* Effect.sleep(idle)
+    }
+  }).pipe(
+    Effect.tapError((error) => Option.isSome(error) ? Deferred.fail(ended, error.value) : Effect.void)
+  )
+
+  const batches = Stream.repeatEffectOption(pull).pipe(Stream.provideService(Kinesis, kinesis))
+  const reader: KinesisShardReader = {
+    shardId,
+    stream,
+    batches,
+    checkpoint: options.checkpoint ?? (() => Effect.void),
+    ended: Deferred.await(ended),
+    lastPosition: Effect.sync(() => lastEmitted)
+  }
+  return reader
+})
+
+/**
+ * The idle interval actually used: never under 200 ms against real AWS.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const clampIdle = (idle: Duration.Duration, local: boolean): Duration.Duration =>
+  local ? idle : Duration.max(idle, Duration.millis(200))
+
+// ---------------------------------------------------------------------------------------------------------
+// internal
+// ---------------------------------------------------------------------------------------------------------
+
+const toRecords = (
+  records: ReadonlyArray<Sdk._Record>,
+  stream: string,
+  shardId: string,
+  now: number
+): { readonly records: Array<SourceRecord>; readonly bytes: number } => {
+  const out: Array<SourceRecord> = new Array(records.length)
+  let bytes = 0
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]
+    const data = r.Data ?? empty
+    bytes += data.length
+    out[i] = {
+      stream,
+      shardId,
+      sequenceNumber: r.SequenceNumber ?? "0",
+      subSequenceNumber: 0,
+      partitionKey: r.PartitionKey ?? "",
+      arrivalTime: r.ApproximateArrivalTimestamp?.getTime() ?? now,
+      data
+    }
+  }
+  return { records: out, bytes }
+}
+
+const empty = new Uint8Array(0)
+
+/** Drops the records at or before `position` (records are in shard order). */
+const dropThrough = (records: ReadonlyArray<SourceRecord>, position: Position): ReadonlyArray<SourceRecord> => {
+  let i = 0
+  while (i < records.length) {
+    const order = Sequence.compare(records[i].sequenceNumber, position.sequenceNumber)
+    if (order > 0 || (order === 0 && records[i].subSequenceNumber > position.subSequenceNumber)) break
+    i++
+  }
+  return i === 0 ? records : records.slice(i)
+}

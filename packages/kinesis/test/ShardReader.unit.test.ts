@@ -1,0 +1,236 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Random from "effect/Random"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import type { SourceRecord } from "@tributary/core/SourceRecord"
+import * as Aggregation from "../src/Aggregation.js"
+import { Kinesis } from "../src/Kinesis.js"
+import * as Metrics from "../src/Metrics.js"
+import type { ReaderOptions } from "../src/ShardReader.js"
+import * as ShardReader from "../src/ShardReader.js"
+import type { FakeShard } from "./fake.js"
+import { makeFake, record, sequence } from "./fake.js"
+
+const shard = (count: number, options: Partial<FakeShard> = {}): FakeShard => ({
+  shardId: "shardId-000000000000",
+  records: Array.from({ length: count }, (_, n) => record(0, n)),
+  closed: false,
+  ...options
+})
+
+/** Starts reading into an array in a forked fiber. */
+const start = (fake: ReturnType<typeof makeFake>, options: Partial<ReaderOptions> = {}) =>
+  Effect.gen(function*() {
+    const reader = yield* ShardReader.make({ stream: "s", shardId: "shardId-000000000000", ...options }).pipe(
+      Effect.provideService(Kinesis, fake.shape)
+    )
+    const pages: Array<ReadonlyArray<SourceRecord>> = []
+    const fiber = yield* reader.batches.pipe(
+      Stream.runForEach((page) => Effect.sync(() => pages.push(page))),
+      Effect.fork
+    )
+    return { reader, pages, fiber }
+  }).pipe(Effect.withRandom(Random.make(7)))
+
+const times = (fake: ReturnType<typeof makeFake>, operation = "GetRecords") =>
+  fake.calls.filter((c) => c.operation === operation).map((c) => c.at)
+
+const data = (pages: ReadonlyArray<ReadonlyArray<SourceRecord>>) => pages.flat().map((r) => Buffer.from(r.data).toString())
+
+describe("ShardReader (time logic, TestClock)", () => {
+  it.effect("waits the idle interval only after an empty page and paces full pages at 5 calls/s", () =>
+    Effect.gen(function*() {
+      const fake = makeFake([shard(25)])
+      const { fiber, pages } = yield* start(fake, { maxRecords: 10 })
+      yield* TestClock.adjust("2700 millis")
+      expect(times(fake)).toEqual([0, 200, 400, 600, 1600, 2600])
+      expect(pages.map((p) => p.length)).toEqual([10, 10, 5])
+      expect(data(pages)).toEqual(Array.from({ length: 25 }, (_, n) => `r${n}`))
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("never idles under 200 ms or calls more than 5 times a second against AWS; may against a local endpoint", () =>
+    Effect.gen(function*() {
+      const remote = makeFake([shard(0)])
+      const a = yield* start(remote, { idleInterval: "50 millis", maxCallsPerSecond: 100 })
+      const local = makeFake([shard(0)], { local: true })
+      const b = yield* start(local, { idleInterval: "50 millis", maxCallsPerSecond: 100 })
+      yield* TestClock.adjust("450 millis")
+      expect(times(remote)).toEqual([0, 200, 400])
+      expect(times(local)).toEqual([0, 50, 100, 150, 200, 250, 300, 350, 400, 450])
+      expect(ShardReader.clampIdle(Duration.millis(50), false)).toEqual(Duration.millis(200))
+      yield* Fiber.interrupt(a.fiber)
+      yield* Fiber.interrupt(b.fiber)
+    }))
+
+  it.effect("backs off exponentially with jitter while throttled, for as long as it takes", () =>
+    Effect.gen(function*() {
+      const fake = makeFake([shard(3)])
+      for (let i = 0; i < 15; i++) fake.getRecordsFailures.push("ProvisionedThroughputExceededException")
+      const { fiber, pages } = yield* start(fake, { backoffBase: "100 millis", backoffCap: "2 seconds" })
+      yield* TestClock.adjust("2 minutes")
+      const calls = times(fake)
+      expect(calls.length).toBeGreaterThanOrEqual(16)
+      expect(data(pages)).toEqual(["r0", "r1", "r2"])
+      for (let i = 0; i < 15; i++) {
+        const full = Math.min(2000, 100 * 2 ** i)
+        const gap = calls[i + 1] - calls[i]
+        // equal jitter (half to all of the delay), and never faster than the 200 ms pacing
+        expect(gap).toBeGreaterThanOrEqual(Math.max(200, Math.floor(full / 2)))
+        expect(gap).toBeLessThanOrEqual(Math.max(200, full))
+      }
+      const gaps = calls.slice(1, 16).map((t, i) => t - calls[i])
+      expect(new Set(gaps.slice(8)).size).toBeGreaterThan(1)
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("retries other transient failures up to maxRetries in a row, then fails with a transient SourceError", () =>
+    Effect.gen(function*() {
+      const fine = makeFake([shard(2, { closed: true, childShards: [] })])
+      for (let i = 0; i < 3; i++) fine.getRecordsFailures.push("InternalFailure")
+      const ok = yield* start(fine, { maxRetries: 3 })
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.await(ok.fiber)).toEqual(Exit.void)
+      expect(data(ok.pages)).toEqual(["r0", "r1"])
+
+      const broken = makeFake([shard(2)])
+      for (let i = 0; i < 4; i++) broken.getRecordsFailures.push("InternalFailure")
+      const failed = yield* start(broken, { maxRetries: 3 })
+      yield* TestClock.adjust("1 minute")
+      const exit = yield* Fiber.await(failed.fiber)
+      expect(Exit.isFailure(exit)).toBe(true)
+      const error = yield* Effect.flip(failed.reader.ended)
+      expect(error._tag).toBe("SourceError")
+      expect(error.retryability).toBe("transient")
+      expect(error.source).toBe("kinesis:s/shardId-000000000000")
+      expect(times(broken).length).toBe(4)
+    }))
+
+  it.effect("fails at once with a permanent SourceError on a permanent error", () =>
+    Effect.gen(function*() {
+      const fake = makeFake([shard(2)])
+      fake.getRecordsFailures.push("ResourceNotFoundException")
+      const { fiber, reader } = yield* start(fake)
+      yield* TestClock.adjust("1 minute")
+      expect(Exit.isFailure(yield* Fiber.await(fiber))).toBe(true)
+      const error = yield* Effect.flip(reader.ended)
+      expect(error.retryability).toBe("permanent")
+      expect((error.cause as { _tag: string })._tag).toBe("ResourceNotFound")
+      expect(times(fake).length).toBe(1)
+    }))
+
+  it.effect("on ExpiredIterator continues AFTER_SEQUENCE_NUMBER of the last record delivered: no gap, no duplicate", () =>
+    Effect.gen(function*() {
+      const fake = makeFake([shard(30)])
+      const { fiber, pages } = yield* start(fake, { maxRecords: 10 })
+      yield* TestClock.adjust("100 millis")
+      expect(pages.length).toBe(1)
+      fake.getRecordsFailures.push("ExpiredIteratorException")
+      yield* TestClock.adjust("3 seconds")
+      expect(data(pages)).toEqual(Array.from({ length: 30 }, (_, n) => `r${n}`))
+      const iterators = fake.calls.filter((c) => c.operation === "GetShardIterator").map((c) => c.input)
+      expect(iterators).toEqual([
+        { StreamName: "s", ShardId: "shardId-000000000000", ShardIteratorType: "TRIM_HORIZON" },
+        { StreamName: "s", ShardId: "shardId-000000000000", ShardIteratorType: "AFTER_SEQUENCE_NUMBER", StartingSequenceNumber: sequence(0, 9) }
+      ])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("on ExpiredIterator before delivering anything starts again at the original position", () =>
+    Effect.gen(function*() {
+      const fake = makeFake([shard(8)])
+      fake.getRecordsFailures.push("ExpiredIteratorException")
+      const { fiber, pages } = yield* start(fake, { position: ShardReader.StartingPosition.atSequenceNumber(sequence(0, 5)) })
+      yield* TestClock.adjust("1 second")
+      expect(data(pages)).toEqual(["r5", "r6", "r7"])
+      const types = fake.calls.filter((c) => c.operation === "GetShardIterator").map((c) => c.input)
+      expect(types).toEqual([
+        { StreamName: "s", ShardId: "shardId-000000000000", ShardIteratorType: "AT_SEQUENCE_NUMBER", StartingSequenceNumber: sequence(0, 5) },
+        { StreamName: "s", ShardId: "shardId-000000000000", ShardIteratorType: "AT_SEQUENCE_NUMBER", StartingSequenceNumber: sequence(0, 5) }
+      ])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("deaggregates KPL records, and resumes inside an aggregate after a sub-sequence number", () =>
+    Effect.gen(function*() {
+      const s = shard(5)
+      s.records[3] = {
+        ...s.records[3],
+        Data: Aggregation.encode(["a", "b", "c", "d"].map((x) => ({ partitionKey: `pk-${x}`, data: Buffer.from(x) })))
+      }
+      const fromStart = yield* start(makeFake([s]))
+      const after = yield* start(makeFake([s]), { position: ShardReader.StartingPosition.afterSequenceNumber(sequence(0, 3), 1) })
+      yield* TestClock.adjust("100 millis")
+      expect(data(fromStart.pages)).toEqual(["r0", "r1", "r2", "a", "b", "c", "d", "r4"])
+      const all = fromStart.pages.flat()
+      expect(all.map((r) => [r.subSequenceNumber, r.partitionKey])).toEqual([
+        [0, "k0"], [0, "k1"], [0, "k2"], [0, "pk-a"], [1, "pk-b"], [2, "pk-c"], [3, "pk-d"], [0, "k4"]
+      ])
+      expect(new Set(all.slice(3, 7).map((r) => r.sequenceNumber))).toEqual(new Set([sequence(0, 3)]))
+      expect(data(after.pages)).toEqual(["c", "d", "r4"])
+      const noDeaggregation = yield* start(makeFake([s]), { deaggregate: false })
+      yield* TestClock.adjust("100 millis")
+      expect(noDeaggregation.pages.flat().length).toBe(5)
+      yield* Fiber.interrupt(fromStart.fiber)
+      yield* Fiber.interrupt(after.fiber)
+      yield* Fiber.interrupt(noDeaggregation.fiber)
+    }))
+
+  it.effect("at the shard's end reports its children from ChildShards, or from ListShards when they are left out", () =>
+    Effect.gen(function*() {
+      const withChildren = makeFake([shard(3, { closed: true, childShards: ["shardId-000000000001", "shardId-000000000002"] })])
+      const a = yield* start(withChildren)
+      const parent = shard(3, { closed: true })
+      const listed = makeFake([
+        parent,
+        { shardId: "shardId-000000000001", parentShardId: parent.shardId, records: [], closed: false },
+        { shardId: "shardId-000000000002", parentShardId: parent.shardId, records: [], closed: false },
+        { shardId: "shardId-000000000003", records: [], closed: false }
+      ])
+      const b = yield* start(listed)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.await(a.fiber)).toEqual(Exit.void)
+      expect(yield* Fiber.await(b.fiber)).toEqual(Exit.void)
+      const expected = { _tag: "ShardEnd", childShardIds: ["shardId-000000000001", "shardId-000000000002"] }
+      expect(yield* a.reader.ended).toEqual(expected)
+      expect(yield* b.reader.ended).toEqual(expected)
+      expect(times(withChildren, "ListShards")).toEqual([])
+      expect(times(listed, "ListShards").length).toBe(1)
+      expect(data(a.pages)).toEqual(["r0", "r1", "r2"])
+    }))
+
+  it.effect("a bounded read ends at the newest record; a following read keeps polling", () =>
+    Effect.gen(function*() {
+      const fake = makeFake([shard(12)])
+      const bounded = yield* start(fake, { follow: false, maxRecords: 5 })
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* Fiber.await(bounded.fiber)).toEqual(Exit.void)
+      expect(yield* bounded.reader.ended).toEqual({ _tag: "CaughtUp" })
+      expect(bounded.pages.map((p) => p.length)).toEqual([5, 5, 2])
+      expect(yield* bounded.reader.lastPosition).toEqual({ sequenceNumber: sequence(0, 11), subSequenceNumber: 0 })
+    }))
+
+  it.effect("reports records, bytes, MillisBehindLatest and iterator age per stream and shard", () =>
+    Effect.gen(function*() {
+      const s = shard(0)
+      for (let n = 0; n < 7; n++) s.records.push(record(0, n, "xyz", 1000))
+      const fake = makeFake([s])
+      yield* TestClock.setTime(1000)
+      const { fiber } = yield* start(fake, { maxRecords: 4, stream: "metrics-stream" })
+      yield* TestClock.adjust("250 millis")
+      const tagged = <T, I, O>(m: Metric.Metric<T, I, O>) =>
+        m.pipe(Metric.tagged("stream", "metrics-stream"), Metric.tagged("shard", "shardId-000000000000"))
+      // first page (4 records at t=1000, 1000 ms behind), second page at t=1200 (caught up)
+      expect((yield* Metric.value(tagged(Metrics.reader.records))).count).toBe(7)
+      expect((yield* Metric.value(tagged(Metrics.reader.bytes))).count).toBe(21)
+      expect((yield* Metric.value(tagged(Metrics.reader.getRecordsCalls))).count).toBe(2)
+      expect((yield* Metric.value(tagged(Metrics.reader.millisBehindLatest))).value).toBe(0)
+      expect((yield* Metric.value(tagged(Metrics.reader.iteratorAge))).value).toBe(200)
+      yield* Fiber.interrupt(fiber)
+    }))
+})

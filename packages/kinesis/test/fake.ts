@@ -1,0 +1,139 @@
+/**
+ * An in-memory stand-in for the Kinesis service, for tests of the reader's time logic under TestClock:
+ * one or more shards of records, iterators that encode an index, scripted failures, and a log of calls
+ * with the (test) time they were made at.
+ */
+import type * as Sdk from "@aws-sdk/client-kinesis"
+import { KinesisClient } from "@aws-sdk/client-kinesis"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Kinesis from "../src/Kinesis.js"
+import * as KinesisError from "../src/KinesisError.js"
+
+export interface FakeShard {
+  readonly shardId: string
+  readonly parentShardId?: string
+  readonly records: Array<Sdk._Record>
+  closed: boolean
+  /** ChildShards to report in the last page (undefined: leave them out, like kinesalite). */
+  childShards?: ReadonlyArray<string>
+}
+
+export interface Call {
+  readonly operation: string
+  readonly at: number
+  readonly input: unknown
+}
+
+export const record = (shard: number, n: number, data = `r${n}`, arrival = 0): Sdk._Record => ({
+  SequenceNumber: sequence(shard, n),
+  PartitionKey: `k${n}`,
+  Data: Buffer.from(data),
+  ApproximateArrivalTimestamp: new Date(arrival)
+})
+
+export const sequence = (shard: number, n: number): string => `4959${String(shard).padStart(4, "0")}${String(n).padStart(20, "0")}`
+
+const error = (name: string, operation: string) =>
+  KinesisError.fromSdkError(operation, Object.assign(new Error(`${name} (fake)`), {
+    name,
+    $metadata: { httpStatusCode: name === "InternalFailure" ? 500 : 400 }
+  }))
+
+export const makeFake = (shards: ReadonlyArray<FakeShard>, options: { readonly local?: boolean } = {}) => {
+  const calls: Array<Call> = []
+  /** Failures for the next GetRecords calls, by AWS name, in order. */
+  const getRecordsFailures: Array<string> = []
+  const shardOf = (id: string) => {
+    const shard = shards.find((s) => s.shardId === id)
+    if (shard === undefined) throw new Error(`no shard ${id}`)
+    return shard
+  }
+  let iterators = 0
+  const issued = new Map<string, { shard: FakeShard; index: number }>()
+  const issue = (shard: FakeShard, index: number) => {
+    const id = `iterator-${++iterators}`
+    issued.set(id, { shard, index })
+    return id
+  }
+  const log = (operation: string, input: unknown) =>
+    Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => calls.push({ operation, at, input })))
+  const indexAfter = (shard: FakeShard, seq: string, inclusive: boolean) => {
+    const at = shard.records.findIndex((r) => r.SequenceNumber === seq)
+    if (at < 0) return shard.records.findIndex((r) => r.SequenceNumber! > seq)
+    return inclusive ? at : at + 1
+  }
+
+  const shape: Kinesis.KinesisShape = {
+    ...Kinesis.fromClient(new KinesisClient({ region: "us-east-1" }), options.local === true ? "http://127.0.0.1:1" : undefined),
+    getShardIterator: (input) =>
+      Effect.zipRight(log("GetShardIterator", input), Effect.sync(() => {
+        const shard = shardOf(input.ShardId!)
+        let index = 0
+        switch (input.ShardIteratorType) {
+          case "TRIM_HORIZON":
+            index = 0
+            break
+          case "LATEST":
+            index = shard.records.length
+            break
+          case "AT_SEQUENCE_NUMBER":
+            index = indexAfter(shard, input.StartingSequenceNumber!, true)
+            break
+          case "AFTER_SEQUENCE_NUMBER":
+            index = indexAfter(shard, input.StartingSequenceNumber!, false)
+            break
+          case "AT_TIMESTAMP": {
+            const t = input.Timestamp!.getTime()
+            index = shard.records.findIndex((r) => r.ApproximateArrivalTimestamp!.getTime() >= t)
+            if (index < 0) index = shard.records.length
+          }
+        }
+        return { ShardIterator: issue(shard, index), $metadata: {} }
+      })),
+    getRecords: (input) =>
+      Effect.zipRight(
+        log("GetRecords", input),
+        Effect.suspend(() => {
+          const failure = getRecordsFailures.shift()
+          if (failure !== undefined) return Effect.fail(error(failure, "GetRecords"))
+          const position = issued.get(input.ShardIterator!)
+          if (position === undefined) return Effect.fail(error("InvalidArgumentException", "GetRecords"))
+          const { index, shard } = position
+          const page = shard.records.slice(index, index + (input.Limit ?? 10_000))
+          const end = index + page.length
+          const atEnd = shard.closed && end >= shard.records.length
+          return Effect.succeed({
+            Records: page,
+            NextShardIterator: atEnd ? undefined : issue(shard, end),
+            MillisBehindLatest: end >= shard.records.length ? 0 : 1000,
+            ...(atEnd && shard.childShards !== undefined
+              ? { ChildShards: shard.childShards.map((id) => ({ ShardId: id, ParentShards: [shard.shardId], HashKeyRange: undefined })) }
+              : {}),
+            $metadata: {}
+          } as Sdk.GetRecordsCommandOutput)
+        })
+      ),
+    putRecords: (input) =>
+      Effect.zipRight(log("PutRecords", input), Effect.sync(() => {
+        const target = shards[0]
+        const results = (input.Records ?? []).map((entry) => {
+          const n = target.records.length
+          target.records.push({ ...record(0, n), PartitionKey: entry.PartitionKey, Data: entry.Data })
+          return { ShardId: target.shardId, SequenceNumber: sequence(0, n) }
+        })
+        return { FailedRecordCount: 0, Records: results, $metadata: {} } as Sdk.PutRecordsCommandOutput
+      })),
+    listShards: (input) =>
+      Effect.zipRight(log("ListShards", input), Effect.succeed({
+        Shards: shards.map((s) => ({
+          ShardId: s.shardId,
+          ...(s.parentShardId === undefined ? {} : { ParentShardId: s.parentShardId }),
+          HashKeyRange: { StartingHashKey: "0", EndingHashKey: "1" },
+          SequenceNumberRange: { StartingSequenceNumber: "0", ...(s.closed ? { EndingSequenceNumber: "9" } : {}) }
+        })),
+        $metadata: {}
+      } as Sdk.ListShardsCommandOutput))
+  }
+  return { shape, calls, getRecordsFailures, issued }
+}
