@@ -14,6 +14,7 @@ import {
   Aggregate,
   DeadLetter,
   Decoder,
+  Job,
   MemoryStream,
   Pipeline,
   RecordSink,
@@ -979,6 +980,34 @@ describe("windows.md", () => {
 })
 
 // ---------------------------------------------------------------------------------------------------------
+// batch-and-scheduling.md
+// ---------------------------------------------------------------------------------------------------------
+
+describe("batch-and-scheduling.md", () => {
+  it.scoped("a job runs on demand and on its schedule", () =>
+    Effect.gen(function*() {
+      const reaggregate = Job.make({
+        name: "reaggregate-last-hour",
+        timing: { every: "15 minutes" }, // or { cron: "30 2 * * *" }
+        range: (scheduledAt) => ({ from: scheduledAt - 3_600_000, to: scheduledAt }),
+        // a batch pipeline over the range; returns how many records it processed
+        run: (range) => Effect.succeed(range.to - range.from > 0 ? 1 : 0)
+      })
+
+      const program = Effect.gen(function*() {
+        const running = yield* Job.start(reaggregate) // runs on its schedule until the scope closes
+        const run = yield* running.trigger({ from: 0, to: 3_600_000 }) // and now, by hand
+        return run.outcome // "succeeded"
+      })
+
+      expect(yield* program).toBe("succeeded")
+      yield* TestClock.adjust("15 minutes")
+      const runs = yield* Effect.flatMap(Job.RunLog, (log) => log.list("reaggregate-last-hour"))
+      expect(runs.map((r) => [r.trigger, r.outcome])).toStrictEqual([["schedule", "succeeded"], ["manual", "succeeded"]])
+    }).pipe(Effect.provide(Job.layerRunLogMemory)))
+})
+
+// ---------------------------------------------------------------------------------------------------------
 // the docs and this file agree
 // ---------------------------------------------------------------------------------------------------------
 
@@ -991,10 +1020,11 @@ describe("docs", () => {
     "decoders.md",
     "errors-and-retries.md",
     "testing.md",
-    "windows.md"
+    "windows.md",
+    "batch-and-scheduling.md"
   ]
   // Pages of other packages, which these may link to.
-  const otherPages = ["kinesis.md"]
+  const otherPages = ["kinesis.md", "consumer.md", "storage-archive.md"]
   const self = readFileSync(fileURLToPath(import.meta.url), "utf8")
   const normalize = (code: string) => code.replace(/\s+/g, " ").trim()
   const source = normalize(self)
