@@ -269,8 +269,8 @@ export const filter: {
 } = dual(2, <A, R>(self: Pipeline<A, R>, predicate: (a: A) => boolean): Pipeline<A, R> =>
   addStep(self, stateless("filter", (lane, batch) => {
     const values = lane.values as ReadonlyArray<A>
-    const kept: Array<A> = []
-    // While nothing is dropped the origins stay those of the input lane; spelled out from the first drop.
+    // Until the first drop the lane passes through as it is: no copy when everything is kept.
+    let kept: Array<A> | null = null
     let origins: Array<number> | null = null
     for (let i = 0; i < values.length; i++) {
       let keep = false
@@ -279,15 +279,17 @@ export const filter: {
       } catch (error) {
         batch.deadLetter(originOf(lane, i), "filter", reasonOf(error))
       }
-      if (keep) {
-        kept.push(values[i])
-        if (origins !== null) origins.push(originOf(lane, i))
-      } else if (origins === null) {
+      if (kept === null) {
+        if (keep) continue
+        kept = values.slice(0, i)
         origins = []
         for (let j = 0; j < i; j++) origins.push(originOf(lane, j))
+      } else if (keep) {
+        kept.push(values[i])
+        origins!.push(originOf(lane, i))
       }
     }
-    return { values: kept, origins: origins ?? lane.origins }
+    return kept === null ? lane : { values: kept, origins }
   })))
 
 /**
