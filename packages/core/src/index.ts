@@ -2,6 +2,7 @@
  * @since 0.1.0
  */
 export * as Aggregate from "./Aggregate.js"
+export * as Archive from "./Archive.js"
 export * as DeadLetter from "./DeadLetter.js"
 export * as Decoder from "./Decoder.js"
 export * as Job from "./Job.js"

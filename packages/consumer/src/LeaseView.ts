@@ -1,0 +1,125 @@
+/**
+ * A read-only view of a consumer's lease table: who processes which shard, where each shard's checkpoint
+ * is, and how far behind it is (the age of the oldest record after the checkpoint, read with one
+ * GetRecords call of one record per shard).
+ *
+ * @since 0.1.0
+ */
+import type { Lease, LeaseStoreError } from "@tributary/core/LeaseStore"
+import { LeaseStore } from "@tributary/core/LeaseStore"
+import { Kinesis } from "@tributary/kinesis/Kinesis"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Row {
+  readonly shardId: string
+  readonly owner: string | null
+  readonly counter: number
+  /** A sequence number (with `/<sub-sequence>` when not 0), or a sentinel. */
+  readonly checkpoint: string
+  readonly ownerSwitchesSinceCheckpoint: number
+  readonly parentShardIds: ReadonlyArray<string>
+  /**
+   * Milliseconds since the oldest unprocessed record arrived: 0 when nothing is after the checkpoint,
+   * undefined when unknown (a sentinel checkpoint, a finished shard, no stream given, or the read failed).
+   */
+  readonly lagMillis: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const checkpointText = (lease: Pick<Lease, "checkpoint">): string =>
+  typeof lease.checkpoint === "string"
+    ? lease.checkpoint
+    : lease.checkpoint.subSequenceNumber === 0
+    ? lease.checkpoint.sequenceNumber
+    : `${lease.checkpoint.sequenceNumber}/${lease.checkpoint.subSequenceNumber}`
+
+/**
+ * The age of the oldest record after a checkpoint (0 when there is none yet), or undefined when it cannot
+ * be told.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const lagOf = (stream: string, lease: Lease): Effect.Effect<number | undefined, never, Kinesis> =>
+  Effect.gen(function*() {
+    const checkpoint = lease.checkpoint
+    if (typeof checkpoint === "string" && checkpoint !== "TRIM_HORIZON") return undefined
+    const kinesis = yield* Kinesis
+    const iterator = yield* kinesis.getShardIterator(
+      typeof checkpoint === "string"
+        ? { StreamName: stream, ShardId: lease.leaseKey, ShardIteratorType: "TRIM_HORIZON" }
+        : {
+          StreamName: stream,
+          ShardId: lease.leaseKey,
+          ShardIteratorType: "AFTER_SEQUENCE_NUMBER",
+          StartingSequenceNumber: checkpoint.sequenceNumber
+        }
+    )
+    if (iterator.ShardIterator === undefined) return undefined
+    const page = yield* kinesis.getRecords({ ShardIterator: iterator.ShardIterator, Limit: 1 })
+    const first = page.Records?.[0]
+    if (first?.ApproximateArrivalTimestamp === undefined) return 0
+    return Math.max(0, (yield* Clock.currentTimeMillis) - first.ApproximateArrivalTimestamp.getTime())
+  }).pipe(Effect.orElseSucceed(() => undefined))
+
+/**
+ * Every lease of the table, by shard id; with a stream (and the `Kinesis` service), the lag of each.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const rows = (stream?: string): Effect.Effect<ReadonlyArray<Row>, LeaseStoreError, LeaseStore> =>
+  Effect.gen(function*() {
+    const store = yield* LeaseStore
+    const leases = [...(yield* store.list)].sort((a, b) => a.leaseKey.localeCompare(b.leaseKey))
+    const kinesis = yield* Effect.serviceOption(Kinesis)
+    return yield* Effect.forEach(leases, (lease) =>
+      Effect.map(
+        stream === undefined || Option.isNone(kinesis)
+          ? Effect.succeed(undefined)
+          : lagOf(stream, lease).pipe(Effect.provideService(Kinesis, kinesis.value)),
+        (lagMillis): Row => ({
+          shardId: lease.leaseKey,
+          owner: lease.owner,
+          counter: lease.counter,
+          checkpoint: checkpointText(lease),
+          ownerSwitchesSinceCheckpoint: lease.ownerSwitchesSinceCheckpoint,
+          parentShardIds: lease.parentShardIds,
+          lagMillis
+        })
+      ), { concurrency: 8 })
+  })
+
+/**
+ * The rows as a text table, with a line of totals per owner.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const format = (table: ReadonlyArray<Row>): string => {
+  const header = ["shard", "owner", "counter", "checkpoint", "switches", "parents", "lag"]
+  const lines = table.map((row) => [
+    row.shardId,
+    row.owner ?? "-",
+    String(row.counter),
+    row.checkpoint,
+    String(row.ownerSwitchesSinceCheckpoint),
+    row.parentShardIds.join(",") || "-",
+    row.lagMillis === undefined ? "?" : `${row.lagMillis} ms`
+  ])
+  const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => line[i].length)))
+  const render = (cells: ReadonlyArray<string>) => cells.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()
+  const owners = new Map<string, number>()
+  for (const row of table) if (row.owner !== null) owners.set(row.owner, (owners.get(row.owner) ?? 0) + 1)
+  const totals = Array.from(owners, ([owner, count]) => `${owner}: ${count}`).sort().join(", ")
+  return [render(header), ...lines.map(render), "", `${table.length} leases; held: ${totals || "none"}`].join("\n")
+}

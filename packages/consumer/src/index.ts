@@ -1,0 +1,5 @@
+/**
+ * @since 0.1.0
+ */
+export * as Consumer from "./Consumer.js"
+export * as LeaseView from "./LeaseView.js"

@@ -1,0 +1,13 @@
+import { defineProject } from "vitest/config"
+
+export default defineProject({
+  test: {
+    name: "consumer",
+    include: ["test/**/*.test.ts"],
+    // the live-clock failover tests measure seconds: keep them off each other's CPU
+    fileParallelism: false,
+    testTimeout: 60_000,
+    // the AWS SDK warns once per process that its 2027 releases will need Node 22 (versions are pinned)
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" }
+  }
+})

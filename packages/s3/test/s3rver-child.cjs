@@ -1,0 +1,33 @@
+// s3rver in a process of its own, started by S3rverProcess.ts with Node's legacy OpenSSL provider (s3rver
+// encrypts ListObjectsV2 continuation tokens with DES). Prints {"port":n} once listening; stops when its
+// stdin closes (the parent exited or closed it) or on SIGTERM.
+"use strict"
+const S3rver = require("s3rver")
+const directory = process.argv[2]
+const buckets = (process.argv[3] || "").split(",").filter((name) => name.length > 0)
+const server = new S3rver({
+  port: 0,
+  address: "127.0.0.1",
+  silent: true,
+  directory,
+  resetOnClose: true,
+  configureBuckets: buckets.map((name) => ({ name }))
+})
+let stopping = false
+const stop = () => {
+  if (stopping) return
+  stopping = true
+  if (server.httpServer) server.httpServer.closeAllConnections()
+  server.close().catch(() => undefined).finally(() => process.exit(0))
+}
+process.on("SIGTERM", stop)
+process.stdin.on("end", stop)
+process.stdin.on("error", stop)
+process.stdin.resume()
+server.run().then(
+  (address) => process.stdout.write(JSON.stringify({ port: address.port }) + "\n"),
+  (error) => {
+    process.stderr.write(String(error && error.stack || error) + "\n")
+    process.exit(1)
+  }
+)
