@@ -277,6 +277,9 @@ export const make = <A, R>(
         }
         return { _tag: "Failed", cause } as const
       }).pipe(
+        // whatever ended the shard here, the processor's state for it (its windows) goes too: whoever
+        // processes it next replays from the lease's checkpoint
+        Effect.ensuring(processor.stopShard(shardId)),
         Effect.catchAllDefect((defect) => Effect.succeed<ShardExit>({ _tag: "Failed", cause: Cause.die(defect) })),
         // interrupted: by the runner when the lease was lost, or by the shutdown timeout
         Effect.onInterrupt(() =>

@@ -95,6 +95,8 @@ export interface Stage {
   readonly run: (lane: Lane, batch: BatchState) => Lane
   /** Called when a shard starts, with the checkpoint it resumes after. */
   readonly startShard?: (shardId: string, resumeFrom: Checkpoint | undefined, now: number) => void
+  /** Called when this process stops processing a shard (its lease moved): drop what is held for it. */
+  readonly stopShard?: (shardId: string) => void
   /**
    * How far the shard may be checkpointed given what the stage still holds (undefined: not at all yet).
    * Stages without it hold nothing back.
@@ -166,6 +168,11 @@ export type PipelineError = SinkError | SourceError | CheckpointError
 export interface Processor {
   /** Registers a shard before its first batch (again for a shard already started: nothing happens). */
   readonly startShard: (shardId: string, resumeFrom?: Checkpoint) => Effect.Effect<void>
+  /**
+   * Forgets a shard this process no longer processes (its lease moved to another worker): stages drop what
+   * they hold for it, and a later `startShard` begins afresh from the checkpoint it is given.
+   */
+  readonly stopShard: (shardId: string) => Effect.Effect<void>
   /** Processes one page of one shard: returns once its outputs and dead letters are durable. */
   readonly process: (shardId: string, records: ReadonlyArray<SourceRecord>) => Effect.Effect<Outcome, SinkError>
   /** Lets time pass for the shard's stages (processing-time windows, idleness). */
@@ -413,6 +420,7 @@ export const window: {
       const operator = new WindowOperator(spec)
       return {
         startShard: (shardId, resumeFrom, now) => operator.start(shardId, resumeFrom, now),
+        stopShard: (shardId) => operator.stop(shardId),
         checkpoint: (shardId) => operator.checkpoint(shardId),
         ...(needsTicks ? { tickEvery } : {}),
         run: (lane, batch) => {
@@ -631,6 +639,10 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
       startShard: (shardId, resumeFrom) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           for (const stage of stages) stage.startShard?.(shardId, resumeFrom, now)
+        }),
+      stopShard: (shardId) =>
+        Effect.sync(() => {
+          for (const stage of stages) stage.stopShard?.(shardId)
         }),
       process: (shardId, records) => handle(shardId, "records", records),
       tick: (shardId) => handle(shardId, "tick", []),

@@ -220,6 +220,23 @@ describe("Pipeline.window", () => {
       ])
     }))
 
+  it.effect("a shard stopped and started again (its lease came back) rebuilds from its checkpoint alone", () =>
+    Effect.gen(function*() {
+      const { processor, results } = yield* harness(Pipeline.window({
+        window: Window.tumbling(10),
+        key: (e: Event) => e.k,
+        eventTime: (e) => e.t,
+        aggregate: sum
+      }))
+      const records = shardRecords(S0, [ev("a", 1), ev("a", 2), ev("a", 3), ev("a", 11)])
+      const first = yield* processor.process(S0, records.slice(0, 2))
+      yield* processor.stopShard(S0)
+      // back from another worker, which had processed nothing: resume where this one had checkpointed
+      yield* processor.startShard(S0, first.checkpoint)
+      yield* processor.process(S0, records)
+      expect(brief(yield* results.items)).toStrictEqual([{ key: "a", start: 0, end: 10, value: 3, count: 3, firing: "onTime" }])
+    }))
+
   it.effect("drops window state once a window can no longer fire", () =>
     Effect.gen(function*() {
       const { processor } = yield* harness(Pipeline.window({

@@ -175,6 +175,18 @@ export class WindowOperator<A, K, S, O> {
   }
 
   /**
+   * Forgets a shard. Per-shard windows go with it (a replay from its checkpoint rebuilds them wherever the
+   * shard is processed next); windows shared with other shards keep what the shard already added.
+   */
+  stop(shardId: string): void {
+    const input = this.inputs.get(shardId)
+    if (input === undefined) return
+    this.inputs.delete(shardId)
+    input.partition.inputs.delete(shardId)
+    if (this.spec.perShard) this.partitions.delete(shardId)
+  }
+
+  /**
    * Folds one batch of a shard. `values[i]` came from `records[origins[i]]` (origins null: from
    * `records[i]`); the indices of late values go to `emitted.late`.
    */
