@@ -6,6 +6,8 @@
  */
 import * as Data from "effect/Data"
 import * as Predicate from "effect/Predicate"
+import type { ObjectStoreError } from "./Archive.js"
+import type { LeaseConflict, LeaseLost, LeaseStoreError } from "./LeaseStore.js"
 import type { SourceRecord } from "./SourceRecord.js"
 
 /**
@@ -127,10 +129,21 @@ export class CheckpointError extends Data.TaggedError("CheckpointError")<{
 }
 
 /**
+ * Every error of @tributary/core: these, and those of the lease store (`LeaseLost`, `LeaseConflict`,
+ * `LeaseStoreError`) and of object stores (`ObjectStoreError`), which live beside their services.
+ *
  * @since 0.1.0
  * @category models
  */
-export type TributaryError = DecodeFailure | SinkError | SourceError | CheckpointError
+export type TributaryError =
+  | DecodeFailure
+  | SinkError
+  | SourceError
+  | CheckpointError
+  | LeaseLost
+  | LeaseConflict
+  | LeaseStoreError
+  | ObjectStoreError
 
 /**
  * @since 0.1.0
