@@ -433,19 +433,14 @@ export const window: {
           } else {
             operator.end(batch.shardId, batch.now, emitted)
           }
-          let nextLate = 0
-          for (let i = 0; i < values.length; i++) {
-            const origin = originOf(lane, i)
-            if (nextLate < emitted.late.length && emitted.late[nextLate] === i) {
-              nextLate++
-              const at = spec.eventTime === undefined ? batch.now : spec.eventTime(values[i])
-              const reason = `late: event time ${new Date(at).toISOString()} is more than the allowed lateness ` +
-                `(${spec.allowedLateness} ms) behind the watermark ${new Date(operator.watermarkOf(batch.shardId)).toISOString()}`
-              batch.late(origin, values[i], reason, late as RecordSink<unknown> | undefined)
-            } else {
-              batch.absorbed(origin)
-            }
+          // late values first, so marking the rest absorbed leaves them late
+          for (const i of emitted.late) {
+            const at = spec.eventTime === undefined ? batch.now : spec.eventTime(values[i])
+            const reason = `late: event time ${new Date(at).toISOString()} is more than the allowed lateness ` +
+              `(${spec.allowedLateness} ms) behind the watermark ${new Date(operator.watermarkOf(batch.shardId)).toISOString()}`
+            batch.late(originOf(lane, i), values[i], reason, late as RecordSink<unknown> | undefined)
           }
+          batch.absorbedAll(lane)
           return { values: emitted.results, origins: emitted.results.map(() => DERIVED) }
         }
       }

@@ -2,6 +2,10 @@
  * @since 0.1.0
  */
 export * as DynamoDBClient from "./DynamoDBClient.js"
+export * as DynamoDBDeadLetters from "./DynamoDBDeadLetters.js"
 export * as DynamoDBError from "./DynamoDBError.js"
 export * as DynamoDBLeaseStore from "./DynamoDBLeaseStore.js"
+export * as DynamoDBRunLog from "./DynamoDBRunLog.js"
+export * as ItemSink from "./ItemSink.js"
 export * as LeaseTable from "./LeaseTable.js"
+export * as ResultsTable from "./ResultsTable.js"

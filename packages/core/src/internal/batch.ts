@@ -91,6 +91,19 @@ export class BatchState {
     output.origins.push(origin)
   }
 
+  /** Every record of the lane absorbed by a stateful stage: see `absorbed`. */
+  absorbedAll(lane: Lane): void {
+    const status = this.status
+    if (lane.origins === null) {
+      for (let i = 0; i < lane.values.length; i++) if (status[i] === 0) status[i] = OUT
+      return
+    }
+    for (let i = 0; i < lane.origins.length; i++) {
+      const origin = lane.origins[i]
+      if (origin !== DERIVED && status[origin] === 0) status[origin] = OUT
+    }
+  }
+
   /** A record a stateful stage absorbed (its output comes later, e.g. when its window fires). */
   absorbed(origin: number): void {
     if (origin !== DERIVED && this.status[origin] === 0) this.status[origin] = OUT

@@ -149,6 +149,8 @@ class Partition<K, S> {
   readonly fireTimers = new Timers<K, S>()
   readonly purgeTimers = new Timers<K, S>()
   readonly dirty = new Set<WindowState<K, S>>()
+  /** key -> its newest tumbling window */
+  readonly recent = new Map<K, WindowState<K, S>>()
   live = 0
 }
 
@@ -207,10 +209,8 @@ export class WindowOperator<A, K, S, O> {
     for (let i = 0; i < values.length; i++) {
       const value = values[i]
       const origin = origins === null ? i : origins[i]
-      // the record before this one in the shard: a replay that must include this one starts after it
-      const after = origin === 0 ? input.last : records[origin - 1]
       const time = processingTime ? now : eventTime(value)
-      if (!this.add(partition, input, keyOf(value), time, value, after) && !this.replayed(input, records[origin])) {
+      if (!this.add(partition, input, keyOf(value), time, value, records, origin) && !this.replayed(input, records[origin])) {
         emitted.late.push(i)
       }
       if (time > input.maxEventTime) {
@@ -342,16 +342,24 @@ export class WindowOperator<A, K, S, O> {
     key: K,
     time: number,
     value: A,
-    after: Position | undefined
+    records: ReadonlyArray<SourceRecord>,
+    origin: number
   ): boolean {
     const assigner = this.spec.assigner
-    if (assigner._tag === "Session") return this.addToSession(partition, input, key, time, value, after)
+    if (assigner._tag === "Session") return this.addToSession(partition, input, key, time, value, records, origin)
     const lateBefore = partition.watermark - this.spec.allowedLateness
     let windows = partition.byKey.get(key) as Map<number, WindowState<K, S>> | undefined
     const size = assigner.size
     const step = assigner._tag === "Tumbling" ? size : assigner.slide
+    const first = lastStart(assigner, time)
+    // most records of a key fall in the key's newest tumbling window: skip the lookup by start
+    const recent = assigner._tag === "Tumbling" ? partition.recent.get(key) : undefined
+    if (recent !== undefined && recent.start === first && recent.alive && first + size > lateBefore) {
+      this.fold(partition, recent, input, value, records, origin)
+      return true
+    }
     let late = true
-    for (let start = lastStart(assigner, time); start > time - size; start -= step) {
+    for (let start = first; start > time - size; start -= step) {
       const end = start + size
       if (end <= lateBefore) break // earlier windows end even earlier
       late = false
@@ -363,7 +371,10 @@ export class WindowOperator<A, K, S, O> {
         partition.fireTimers.push(end, window)
         partition.live++
       }
-      this.fold(partition, window, input, value, after)
+      if (assigner._tag === "Tumbling" && (recent === undefined || !recent.alive || start >= recent.start)) {
+        partition.recent.set(key, window)
+      }
+      this.fold(partition, window, input, value, records, origin)
     }
     return !late
   }
@@ -374,7 +385,8 @@ export class WindowOperator<A, K, S, O> {
     key: K,
     time: number,
     value: A,
-    after: Position | undefined
+    records: ReadonlyArray<SourceRecord>,
+    origin: number
   ): boolean {
     const gap = (this.spec.assigner as { readonly gap: number }).gap
     let sessions = partition.byKey.get(key) as Array<WindowState<K, S>> | undefined
@@ -417,7 +429,7 @@ export class WindowOperator<A, K, S, O> {
     target.start = start
     target.end = end
     if (needsTimer) partition.fireTimers.push(end, target)
-    this.fold(partition, target, input, value, after)
+    this.fold(partition, target, input, value, records, origin)
     return true
   }
 
@@ -445,14 +457,19 @@ export class WindowOperator<A, K, S, O> {
     window: WindowState<K, S>,
     input: Input,
     value: A,
-    after: Position | undefined
+    records: ReadonlyArray<SourceRecord>,
+    origin: number
   ): void {
     window.state = this.spec.aggregate.add(window.state, value)
     window.count++
-    // the first record of a shard in a window is its earliest: records arrive in shard order
+    // The first record of a shard in a window is its earliest (records arrive in shard order): a replay
+    // that must include it starts after the record before it.
     if (window.lastShardId !== input.shardId) {
       window.lastShardId = input.shardId
-      if (!window.resumes.has(input.shardId)) window.resumes.set(input.shardId, { after, maxEventTime: input.maxEventTime })
+      if (!window.resumes.has(input.shardId)) {
+        const after = origin === 0 ? input.last : records[origin - 1]
+        window.resumes.set(input.shardId, { after, maxEventTime: input.maxEventTime })
+      }
     }
     if (window.fired || this.spec.emitOnUpdate) {
       window.dirty = true
@@ -492,6 +509,7 @@ export class WindowOperator<A, K, S, O> {
   private purge(partition: Partition<K, S>, window: WindowState<K, S>): void {
     if (!window.fired) return
     window.alive = false
+    if (partition.recent.get(window.key) === window) partition.recent.delete(window.key)
     partition.dirty.delete(window)
     partition.live--
     const windows = partition.byKey.get(window.key)

@@ -1,0 +1,182 @@
+/**
+ * Dead letters in DynamoDB: a `RecordSink<DeadLetter>` for core's `DeadLetterSink`, one item per record and
+ * failing stage, keyed by where the record came from, so a batch dead-lettered again after a crash rewrites
+ * its items instead of adding copies.
+ *
+ * | attribute        | type | meaning                                                                      |
+ * | ---------------- | ---- | ---------------------------------------------------------------------------- |
+ * | pk               | S    | `<pipeline>#<stream>#<shardId>` (partition key)                              |
+ * | sk               | S    | `<sequence number, 64 digits>#<sub-sequence, 10 digits>#<stage>` (sort key)  |
+ * | pipeline, stage, reason, format, stream, shardId, sequenceNumber, partitionKey | S | as in the dead letter |
+ * | subSequenceNumber, arrivalTime, failedAt | N | as in the dead letter                                  |
+ * | data             | B    | the payload (its first 350,000 bytes when larger: items are limited to 400 KB) |
+ * | dataSize         | N    | the payload's full size in bytes                                             |
+ * | dataTruncated    | BOOL | present (true) when `data` was cut                                           |
+ *
+ * @since 0.1.0
+ */
+import type { AttributeValue } from "@aws-sdk/client-dynamodb"
+import type { DeadLetter } from "@tributary/core/DeadLetter"
+import { DeadLetterSink } from "@tributary/core/DeadLetter"
+import type { RecordSink } from "@tributary/core/RecordSink"
+import { SinkError } from "@tributary/core/TributaryError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { DynamoDBClient } from "./DynamoDBClient.js"
+import type { DynamoDBError, TableNotReady } from "./DynamoDBError.js"
+import type { BatchRetry, Item } from "./internal/tables.js"
+import { batchPut, ensureTable, keyNames, n, num, s, str } from "./internal/tables.js"
+
+/**
+ * The largest payload stored whole; larger ones are cut (and flagged).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxDataBytes = 350_000
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly tableName: string
+  /** Default true. */
+  readonly createTable?: boolean
+  readonly retry?: BatchRetry
+  /** Default `dynamodb-dead-letters:<table>`. */
+  readonly name?: string
+}
+
+/**
+ * A dead letter read back; `dataTruncated` when the stored payload is its first `maxDataBytes` bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredDeadLetter extends DeadLetter {
+  readonly dataSize: number
+  readonly dataTruncated: boolean
+}
+
+const keyOf = (letter: DeadLetter) => ({
+  pk: `${letter.pipeline}#${letter.stream}#${letter.shardId}`,
+  sk: `${letter.sequenceNumber.padStart(64, "0")}#${String(letter.subSequenceNumber).padStart(10, "0")}#${letter.stage}`
+})
+
+const toItem = (letter: DeadLetter): Item => {
+  const { pk, sk } = keyOf(letter)
+  const truncated = letter.data.length > maxDataBytes
+  const item: Item = {
+    [keyNames.partition]: s(pk),
+    [keyNames.sort]: s(sk),
+    pipeline: s(letter.pipeline),
+    stage: s(letter.stage),
+    reason: s(letter.reason.length > 0 ? letter.reason : "-"),
+    stream: s(letter.stream),
+    shardId: s(letter.shardId),
+    sequenceNumber: s(letter.sequenceNumber),
+    subSequenceNumber: n(letter.subSequenceNumber),
+    partitionKey: s(letter.partitionKey),
+    arrivalTime: n(letter.arrivalTime),
+    failedAt: n(letter.failedAt),
+    data: { B: truncated ? letter.data.subarray(0, maxDataBytes) : letter.data },
+    dataSize: n(letter.data.length)
+  }
+  if (letter.format !== undefined) item.format = s(letter.format)
+  if (truncated) item.dataTruncated = { BOOL: true }
+  return item
+}
+
+const fromItem = (item: Record<string, AttributeValue>): StoredDeadLetter => {
+  const format = str(item, "format")
+  return {
+    pipeline: str(item, "pipeline") ?? "",
+    stage: str(item, "stage") ?? "",
+    reason: str(item, "reason") ?? "",
+    ...(format === undefined ? {} : { format }),
+    stream: str(item, "stream") ?? "",
+    shardId: str(item, "shardId") ?? "",
+    sequenceNumber: str(item, "sequenceNumber") ?? "",
+    subSequenceNumber: num(item, "subSequenceNumber") ?? 0,
+    partitionKey: str(item, "partitionKey") ?? "",
+    arrivalTime: num(item, "arrivalTime") ?? 0,
+    failedAt: num(item, "failedAt") ?? 0,
+    data: item.data?.B ?? new Uint8Array(),
+    dataSize: num(item, "dataSize") ?? 0,
+    dataTruncated: item.dataTruncated?.BOOL === true
+  }
+}
+
+/**
+ * The dead-letter sink (and its table, unless `createTable: false`). Letters of one batch with the same
+ * record and stage: the last is stored.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options
+): Effect.Effect<RecordSink<DeadLetter>, DynamoDBError | TableNotReady, DynamoDBClient> =>
+  Effect.gen(function*() {
+    const dynamodb = yield* DynamoDBClient
+    const { tableName } = options
+    const name = options.name ?? `dynamodb-dead-letters:${tableName}`
+    if (options.createTable ?? true) yield* ensureTable(tableName)
+    const write = (letters: ReadonlyArray<DeadLetter>): Effect.Effect<void, SinkError> =>
+      Effect.gen(function*() {
+        const byKey = new Map<string, Item>()
+        for (const letter of letters) {
+          const item = yield* Effect.try({
+            try: () => toItem(letter),
+            catch: (error) => new SinkError({ sink: name, reason: String(error), retryability: "permanent" })
+          })
+          byKey.set(`${item[keyNames.partition].S}\u0000${item[keyNames.sort].S}`, item)
+        }
+        yield* batchPut(name, tableName, [...byKey.values()], options.retry)
+      }).pipe(Effect.provideService(DynamoDBClient, dynamodb))
+    return { name, write }
+  })
+
+/**
+ * Core's `DeadLetterSink` backed by the table.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<DeadLetterSink, DynamoDBError | TableNotReady, DynamoDBClient> =>
+  Layer.effect(DeadLetterSink, make(options))
+
+/**
+ * Every dead letter of the table (a paginated Scan), optionally of one pipeline, ordered by pipeline,
+ * stream, shard and position.
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const readAll = (
+  tableName: string,
+  options: { readonly pipeline?: string } = {}
+): Effect.Effect<Array<StoredDeadLetter>, DynamoDBError, DynamoDBClient> =>
+  Effect.gen(function*() {
+    const dynamodb = yield* DynamoDBClient
+    const out: Array<{ key: string; letter: StoredDeadLetter }> = []
+    let startKey: Record<string, AttributeValue> | undefined
+    do {
+      const page = yield* dynamodb.scan({
+        TableName: tableName,
+        ConsistentRead: true,
+        ...(options.pipeline === undefined ? {} : {
+          FilterExpression: "#pipeline = :pipeline",
+          ExpressionAttributeNames: { "#pipeline": "pipeline" },
+          ExpressionAttributeValues: { ":pipeline": s(options.pipeline) }
+        }),
+        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
+      })
+      for (const item of page.Items ?? []) {
+        out.push({ key: `${str(item, keyNames.partition)}\u0000${str(item, keyNames.sort)}`, letter: fromItem(item) })
+      }
+      startKey = page.LastEvaluatedKey
+    } while (startKey !== undefined)
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.letter)
+  })

@@ -1,0 +1,416 @@
+/**
+ * A local stand-in for Lambda's Kinesis event source mapping: reads a real Kinesis stream (kinesalite,
+ * kinesis-mock, or AWS) with the shard reader and invokes a handler the way the mapping does, so a
+ * function can be tested end to end without deploying it.
+ *
+ * What it reproduces, per shard (shards run concurrently, each strictly in order):
+ *
+ * - `batchSize` records per invocation; with `maximumBatchingWindow` it waits up to that long to fill a
+ *   batch, without one it invokes with whatever a GetRecords call returned;
+ * - events with Kinesis records as stored (KPL aggregates are not expanded: that is the handler's job);
+ * - `reportBatchItemFailures`: a response naming failed items makes the runner retry from the lowest
+ *   sequence number named (an unknown sequence number fails the whole batch, as Lambda does);
+ * - a function error (the handler throws or times out) retries the whole batch, or with
+ *   `bisectBatchOnFunctionError` splits it in two and retries each half (the halves inherit the attempts
+ *   already made; a batch of one is retried as is);
+ * - `maximumRetryAttempts` (-1: without limit): a batch still failing after that many retries is given up
+ *   and its metadata goes to the on-failure destination (`failedBatches` in the summary), as Lambda does
+ *   when the mapping has a destination;
+ * - tumbling windows (`runTumblingWindow`): records are grouped into windows of `tumblingWindow` by
+ *   arrival time, the handler's `state` is passed to the next invocation of the same window, and a final
+ *   invocation without records and with `isFinalInvokeForWindow` closes the window when a record of a
+ *   later window arrives or the run ends.
+ *
+ * Not reproduced: ParallelizationFactor (one batch per shard at a time), MaximumRecordAgeInSeconds, and
+ * checkpoints that outlive the run (each run starts at `startingPosition`).
+ *
+ * @since 0.1.0
+ */
+import * as Sequence from "@tributary/core/SequenceNumber"
+import type { SourceRecord } from "@tributary/core/SourceRecord"
+import { SourceError } from "@tributary/core/TributaryError"
+import type { Kinesis } from "@tributary/kinesis/Kinesis"
+import * as ShardReader from "@tributary/kinesis/ShardReader"
+import * as StreamAdmin from "@tributary/kinesis/StreamAdmin"
+import type {
+  KinesisStreamBatchResponse,
+  KinesisStreamEvent,
+  KinesisStreamStateResponse,
+  KinesisStreamTumblingWindowEvent
+} from "aws-lambda"
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
+import type { InvocationContext } from "./Lambda.js"
+import type { Origin } from "./KinesisEvent.js"
+import * as KinesisEvent from "./KinesisEvent.js"
+
+/**
+ * The event source mapping's settings, named as in Lambda's API.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunnerOptions {
+  readonly stream: string
+  /** Records per invocation, 1 to 10,000. Default 100. */
+  readonly batchSize?: number
+  /** How long to gather records before invoking. Default 0 (invoke with what one read returned). */
+  readonly maximumBatchingWindow?: Duration.DurationInput
+  /** Default false. */
+  readonly bisectBatchOnFunctionError?: boolean
+  /** Retries of a failing batch before it is given up; -1 (default): retry without limit. */
+  readonly maximumRetryAttempts?: number
+  /** Default true: read `batchItemFailures` (FunctionResponseTypes: ReportBatchItemFailures). */
+  readonly reportBatchItemFailures?: boolean
+  /** Default TRIM_HORIZON. */
+  readonly startingPosition?: ShardReader.StartingPosition
+  /** false (default): stop when every shard is read to its newest record; true: keep polling. */
+  readonly follow?: boolean
+  /** Waiting time before each retry. Default 0. */
+  readonly retryDelay?: Duration.DurationInput
+  /** The function's timeout: the handler sees the time left through its context and is cut off after it. Default 60 s. */
+  readonly functionTimeout?: Duration.DurationInput
+  /** Only these shards. Default: every shard of the stream. */
+  readonly shards?: ReadonlyArray<string>
+  /** Region and account written into the events. */
+  readonly origin?: Origin
+}
+
+/**
+ * What the on-failure destination receives for a batch given up (the `KinesisBatchInfo` of Lambda's
+ * invocation record).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FailedBatch {
+  readonly shardId: string
+  readonly startSequenceNumber: string
+  readonly endSequenceNumber: string
+  readonly approximateArrivalOfFirstRecord: string
+  readonly approximateArrivalOfLastRecord: string
+  readonly batchSize: number
+  readonly streamArn: string
+  readonly condition: "RetryAttemptsExhausted"
+  /** Set for a window's final invocation that was given up. */
+  readonly window?: { readonly start: string; readonly end: string }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunSummary {
+  /** Kinesis records read from the stream. */
+  readonly records: number
+  readonly invocations: number
+  /** Invocations that repeated records already handed to the function (or a final window invocation). */
+  readonly retries: number
+  readonly functionErrors: number
+  /** Responses that named failed items. */
+  readonly partialFailures: number
+  readonly bisections: number
+  readonly failedBatches: ReadonlyArray<FailedBatch>
+}
+
+/**
+ * A handler of plain Kinesis events.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type BatchHandler = (
+  event: KinesisStreamEvent,
+  context: InvocationContext
+) => Promise<KinesisStreamBatchResponse | void>
+
+/**
+ * A handler of tumbling-window events.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WindowHandler = (
+  event: KinesisStreamTumblingWindowEvent,
+  context: InvocationContext
+) => Promise<KinesisStreamStateResponse | void>
+
+/**
+ * Runs the event source mapping over the stream with `handler` until every shard is read to its newest
+ * record (or, with `follow`, until interrupted).
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = (handler: BatchHandler, options: RunnerOptions): Effect.Effect<RunSummary, SourceError, Kinesis> =>
+  runWith(options, (shard, ctx) => {
+    const deliver = (records: ReadonlyArray<SourceRecord>) =>
+      ctx.retrying(records, (batch) =>
+        Effect.map(
+          ctx.invoke(() => handler(KinesisEvent.fromRecords(batch, options.origin), ctx.context())),
+          Either.map((response) => response === undefined ? undefined : response.batchItemFailures)
+        ))
+    return Stream.runForEach(shard, deliver)
+  })
+
+/**
+ * Runs the event source mapping with `TumblingWindowInSeconds` over the stream with `handler`.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runTumblingWindow = (
+  handler: WindowHandler,
+  options: RunnerOptions & { readonly tumblingWindow: Duration.DurationInput }
+): Effect.Effect<RunSummary, SourceError, Kinesis> => {
+  const size = Duration.toMillis(Duration.decode(options.tumblingWindow))
+  if (!(size > 0 && size <= 900_000)) throw new RangeError(`tumblingWindow must be in (0, 900] seconds, got ${size} ms`)
+  return runWith(options, (shard, ctx, shardId) =>
+    Effect.gen(function*() {
+      let window: { start: number; end: number } | undefined
+      let state: { [key: string]: unknown } = {}
+      const event = (records: ReadonlyArray<SourceRecord>, final: boolean) =>
+        KinesisEvent.tumblingWindowEvent({
+          stream: options.stream,
+          shardId,
+          records,
+          window: window!,
+          state,
+          isFinalInvokeForWindow: final,
+          ...(options.origin === undefined ? {} : { origin: options.origin })
+        })
+      const closeWindow = Effect.gen(function*() {
+        if (window === undefined) return
+        yield* ctx.retryingFinal(window, () =>
+          Effect.map(ctx.invoke(() => handler(event([], true), ctx.context())), Either.map(() => undefined)))
+        window = undefined
+        state = {}
+      })
+      const deliver = (records: ReadonlyArray<SourceRecord>) =>
+        ctx.retrying(records, (batch) =>
+          Effect.map(
+            ctx.invoke(() => handler(event(batch, false), ctx.context())),
+            Either.map((response) => {
+              // the state answered is the one the next invocation of the window gets, retries included
+              if (response !== undefined && response.state !== undefined) state = response.state
+              return response === undefined ? undefined : response.batchItemFailures
+            })
+          ))
+      yield* Stream.runForEach(shard, (records) =>
+        Effect.gen(function*() {
+          // an invocation never mixes windows: cut the batch where the window changes
+          let from = 0
+          while (from < records.length) {
+            const start = records[from].arrivalTime - modulo(records[from].arrivalTime, size)
+            let to = from + 1
+            while (to < records.length && records[to].arrivalTime >= start && records[to].arrivalTime < start + size) to++
+            if (window !== undefined && window.start !== start) yield* closeWindow
+            window ??= { start, end: start + size }
+            yield* deliver(records.slice(from, to))
+            from = to
+          }
+        }))
+      yield* closeWindow
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// internal
+// ---------------------------------------------------------------------------------------------------------
+
+interface Counters {
+  records: number
+  invocations: number
+  retries: number
+  functionErrors: number
+  partialFailures: number
+  bisections: number
+  failedBatches: Array<FailedBatch>
+}
+
+interface ShardContext {
+  readonly context: () => InvocationContext
+  /** Calls the handler, turning a throw or a timeout into a function error (Left). */
+  readonly invoke: <A>(call: () => Promise<A>) => Effect.Effect<Either.Either<A, unknown>>
+  /** Delivers a batch with the mapping's retry, bisect and give-up rules. */
+  readonly retrying: (
+    records: ReadonlyArray<SourceRecord>,
+    attempt: (
+      batch: ReadonlyArray<SourceRecord>
+    ) => Effect.Effect<Either.Either<ReadonlyArray<{ readonly itemIdentifier: string }> | undefined, unknown>>
+  ) => Effect.Effect<void>
+  /** Retries a window's final invocation until it succeeds or the attempts run out. */
+  readonly retryingFinal: (
+    window: { readonly start: number; readonly end: number },
+    attempt: () => Effect.Effect<Either.Either<undefined, unknown>>
+  ) => Effect.Effect<void>
+}
+
+const runWith = (
+  options: RunnerOptions,
+  perShard: (
+    batches: Stream.Stream<ReadonlyArray<SourceRecord>, SourceError, Kinesis>,
+    ctx: ShardContext,
+    shardId: string
+  ) => Effect.Effect<void, SourceError, Kinesis>
+): Effect.Effect<RunSummary, SourceError, Kinesis> =>
+  Effect.gen(function*() {
+    const batchSize = Math.max(1, Math.min(10_000, Math.floor(options.batchSize ?? 100)))
+    const batchingWindow = Duration.decode(options.maximumBatchingWindow ?? 0)
+    const maxRetries = options.maximumRetryAttempts ?? -1
+    const bisect = options.bisectBatchOnFunctionError ?? false
+    const reportFailures = options.reportBatchItemFailures ?? true
+    const retryDelay = Duration.decode(options.retryDelay ?? 0)
+    const timeout = Duration.toMillis(Duration.decode(options.functionTimeout ?? "60 seconds"))
+    const arn = KinesisEvent.streamArn(options.stream, options.origin)
+    const counters: Counters = {
+      records: 0,
+      invocations: 0,
+      retries: 0,
+      functionErrors: 0,
+      partialFailures: 0,
+      bisections: 0,
+      failedBatches: []
+    }
+    const shardIds = options.shards ??
+      (yield* StreamAdmin.listShards(options.stream).pipe(
+        Effect.mapError((error) =>
+          new SourceError({
+            source: `kinesis:${options.stream}`,
+            reason: error.message,
+            retryability: error.retryability,
+            cause: error
+          })
+        )
+      )).map((shard) => shard.shardId)
+
+    const batchInfo = (
+      shardId: string,
+      records: ReadonlyArray<SourceRecord>,
+      window?: { readonly start: number; readonly end: number }
+    ): FailedBatch => ({
+      shardId,
+      startSequenceNumber: records[0]?.sequenceNumber ?? "",
+      endSequenceNumber: records[records.length - 1]?.sequenceNumber ?? "",
+      approximateArrivalOfFirstRecord: new Date(records[0]?.arrivalTime ?? 0).toISOString(),
+      approximateArrivalOfLastRecord: new Date(records[records.length - 1]?.arrivalTime ?? 0).toISOString(),
+      batchSize: records.length,
+      streamArn: arn,
+      condition: "RetryAttemptsExhausted",
+      ...(window === undefined
+        ? {}
+        : { window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() } })
+    })
+
+    const exhausted = (attempts: number) => maxRetries >= 0 && attempts > maxRetries
+
+    const contextFor = (shardId: string): ShardContext => {
+      let startedAt = 0
+      const invoke = <A>(call: () => Promise<A>) =>
+        Effect.suspend(() => {
+          counters.invocations++
+          startedAt = Date.now()
+          return Effect.tryPromise({ try: call, catch: (error) => error }).pipe(
+            Effect.timeoutFail({ duration: Duration.millis(timeout), onTimeout: () => new Error("Task timed out") }),
+            Effect.either,
+            Effect.tap((result) => Either.isLeft(result) ? Effect.sync(() => void counters.functionErrors++) : Effect.void)
+          )
+        })
+      const pause = Duration.toMillis(retryDelay) > 0 ? Effect.sleep(retryDelay) : Effect.void
+
+      const retrying: ShardContext["retrying"] = (records, attempt) =>
+        Effect.gen(function*() {
+          const pending: Array<{ records: ReadonlyArray<SourceRecord>; attempts: number }> = [{ records, attempts: 0 }]
+          while (pending.length > 0) {
+            const next = pending.shift()!
+            if (next.attempts > 0) {
+              counters.retries++
+              yield* pause
+            }
+            const result = yield* attempt(next.records)
+            let rest: ReadonlyArray<SourceRecord>
+            let functionError = false
+            if (Either.isLeft(result)) {
+              functionError = true
+              rest = next.records
+              yield* Effect.logDebug(`shard ${shardId}: function error`, result.left)
+            } else {
+              const failures = reportFailures ? result.right ?? [] : []
+              if (failures.length === 0) continue
+              counters.partialFailures++
+              const lowest = failures.map((f) => f.itemIdentifier).reduce((a, b) =>
+                Sequence.isSequenceNumber(a) && Sequence.isSequenceNumber(b) ? Sequence.min(a, b) : a
+              )
+              const at = next.records.findIndex((r) => r.sequenceNumber === lowest)
+              // an item Lambda cannot find in the batch fails the whole batch
+              rest = at < 0 ? next.records : next.records.slice(at)
+            }
+            const attempts = next.attempts + 1
+            if (exhausted(attempts)) {
+              counters.failedBatches.push(batchInfo(shardId, rest))
+              continue
+            }
+            if (functionError && bisect && rest.length > 1) {
+              counters.bisections++
+              const half = rest.length >>> 1
+              pending.unshift({ records: rest.slice(0, half), attempts }, { records: rest.slice(half), attempts })
+            } else {
+              pending.unshift({ records: rest, attempts })
+            }
+          }
+        })
+
+      const retryingFinal: ShardContext["retryingFinal"] = (window, attempt) =>
+        Effect.gen(function*() {
+          for (let attempts = 0;; attempts++) {
+            if (attempts > 0) {
+              counters.retries++
+              yield* pause
+            }
+            const result = yield* attempt()
+            if (Either.isRight(result)) return
+            if (exhausted(attempts + 1)) {
+              counters.failedBatches.push(batchInfo(shardId, [], window))
+              return
+            }
+          }
+        })
+
+      return {
+        context: () => ({ getRemainingTimeInMillis: () => Math.max(0, timeout - (Date.now() - startedAt)) }),
+        invoke,
+        retrying,
+        retryingFinal
+      }
+    }
+
+    yield* Effect.forEach(shardIds, (shardId) =>
+      Effect.gen(function*() {
+        const reader = yield* ShardReader.make({
+          stream: options.stream,
+          shardId,
+          position: options.startingPosition ?? ShardReader.StartingPosition.trimHorizon,
+          maxRecords: batchSize,
+          follow: options.follow ?? false,
+          // the function sees Kinesis records as stored, aggregates included
+          deaggregate: false,
+          idleInterval: "50 millis"
+        })
+        const counted = reader.batches.pipe(Stream.tap((page) => Effect.sync(() => void (counters.records += page.length))))
+        const batches = Duration.toMillis(batchingWindow) > 0
+          ? counted.pipe(
+            Stream.flattenIterables,
+            Stream.groupedWithin(batchSize, batchingWindow),
+            Stream.map((chunk) => Chunk.toReadonlyArray(chunk))
+          )
+          : counted
+        yield* perShard(batches, contextFor(shardId), shardId)
+      }), { concurrency: "unbounded", discard: true })
+
+    return { ...counters, failedBatches: counters.failedBatches.slice() }
+  }).pipe(Effect.withSpan("LocalRunner.run", { attributes: { stream: options.stream } }))
+
+const modulo = (a: number, b: number): number => ((a % b) + b) % b
