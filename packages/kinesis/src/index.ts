@@ -2,6 +2,7 @@
  * @since 0.1.0
  */
 export * as Aggregation from "./Aggregation.js"
+export * as DeadLetterStream from "./DeadLetterStream.js"
 export * as Kinesis from "./Kinesis.js"
 export * as KinesisError from "./KinesisError.js"
 export * as Metrics from "./Metrics.js"
