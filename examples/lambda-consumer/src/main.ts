@@ -1,18 +1,22 @@
 /**
  * Lambda consumer: page views from a Kinesis stream, counted per page over Lambda's 5-minute tumbling
- * windows, results to a table. The design is Kinesis -> Lambda (event source mapping with
+ * windows, results to a DynamoDB table. The design is Kinesis -> Lambda (event source mapping with
  * TumblingWindowInSeconds and ReportBatchItemFailures) -> DynamoDB. Here it runs on this machine: the
- * stream is embedded kinesalite, the event source mapping is `LocalRunner`, and the results table is in
- * memory (keyed exactly as a DynamoDB table would be: shard, page, window start, segment), with one
- * injected throttling on the first final write to show the retry.
+ * stream is embedded kinesalite, the event source mapping is `LocalRunner`, and the results table is a
+ * DynamoDB table on embedded dynalite written by `ResultsTable` (one item per shard, page, window and
+ * segment), with one injected throttling on the first final write to show the retry. The results printed
+ * are read back from the table, the shards' partials merged.
  *
  *   pnpm --filter @tributary/example-lambda-consumer start
  */
 import { Aggregate, DeadLetter, Decoder, RecordSink } from "@tributary/core"
 import { SinkError } from "@tributary/core/TributaryError"
+import * as DynamoDBClient from "@tributary/dynamodb/DynamoDBClient"
+import * as ResultsTable from "@tributary/dynamodb/ResultsTable"
 import * as Kinesis from "@tributary/kinesis/Kinesis"
 import * as StreamAdmin from "@tributary/kinesis/StreamAdmin"
 import { Lambda, LocalRunner } from "@tributary/lambda"
+import * as LocalDynamoDB from "@tributary/local/LocalDynamoDB"
 import * as LocalKinesis from "@tributary/local/LocalKinesis"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -34,10 +38,32 @@ export const pageStats = Aggregate.struct({
   meanMillis: Aggregate.mean.pipe(Aggregate.mapInput((v: PageView) => v.millis))
 })
 
-export type PageResult = Lambda.TumblingWindowResult<string, Aggregate.Aggregate.Output<typeof pageStats>>
+export type PageStats = Aggregate.Aggregate.Output<typeof pageStats>
 
-/** The results table's key: writing a result again overwrites it (a retried final invocation). */
-export const resultKey = (r: PageResult) => `${r.shardId}#${r.key}#${r.start}#${r.segment}`
+/** What the handler writes: the results of `ResultsTable.withState(pageStats)` carry their state too. */
+export type PageResult = Lambda.TumblingWindowResult<string, ResultsTable.WithState<PageStats>>
+
+export const tableName = "page-results"
+export const pipelineName = "page-views"
+
+/**
+ * The part of a window's input a result aggregates: its shard, and its segment when the window was ended
+ * early (a state over 1 MB) and went on in a segment of its own. The partial names the item (`sk`), so a
+ * retried final invocation rewrites the same item; segments of one shard count as disjoint parts, so
+ * reading merges them like shards.
+ */
+export const asPartial = (r: PageResult): PageResult =>
+  r.segment === 0 ? r : { ...r, shards: [`${r.shardId}#${r.segment}`] }
+
+/**
+ * The results table: `ResultsTable.sink` (the table created if missing), each result stored as its
+ * (shard, segment) partial.
+ */
+export const resultsTable = Effect.map(
+  ResultsTable.sink<string, ResultsTable.WithState<PageStats>>({ tableName, pipeline: pipelineName }),
+  (table): RecordSink.RecordSink<PageResult> =>
+    RecordSink.make(table.name, (results) => table.write(results.map(asPartial)))
+)
 
 /** The function as deployed would export it: `export const handler = makeHandler(liveResultsSink, liveLayer)`. */
 export const makeHandler = (
@@ -45,10 +71,10 @@ export const makeHandler = (
   layer: Layer.Layer<DeadLetter.DeadLetterSink>
 ): Lambda.TumblingWindowHandler =>
   Lambda.tumblingWindowHandler({
-    name: "page-views",
+    name: pipelineName,
     decoder: Decoder.json(PageView),
     key: (v) => v.page,
-    aggregate: pageStats,
+    aggregate: ResultsTable.withState(pageStats),
     sink: results,
     layer,
     retry: Schedule.recurs(1)
@@ -65,8 +91,15 @@ export const views = (): Array<PageView> => {
   }))
 }
 
+export const pages = Array.from({ length: 8 }, (_, i) => `/page/${i}`)
+
+/** A page's windows as read back from the table: one result per window, its shards' partials merged. */
+export const readPage = (page: string) =>
+  ResultsTable.query({ tableName, pipeline: pipelineName, key: page, from: 0, to: Date.now() + 3_600_000, aggregate: pageStats })
+
 export const program = Effect.gen(function*() {
-  const local = yield* LocalKinesis.LocalKinesis
+  const kinesisLocal = yield* LocalKinesis.LocalKinesis
+  const dynamodbLocal = yield* LocalDynamoDB.LocalDynamoDB
   const stream = "page-views"
   yield* StreamAdmin.ensureStream(stream, { shards: 2 })
   const kinesis = yield* Kinesis.Kinesis
@@ -79,17 +112,15 @@ export const program = Effect.gen(function*() {
   }
   yield* kinesis.putRecords({ StreamName: stream, Records: [{ PartitionKey: "x", Data: Buffer.from("{broken") }] })
 
-  // the results table (in memory here); its first two writes are throttled
-  const table = new Map<string, PageResult>()
+  // the results table in DynamoDB; its first two writes are throttled
+  const table = yield* resultsTable
   let throttle = 2
-  const results = RecordSink.make<PageResult>("page-results", (items) =>
-    Effect.suspend(() => {
-      if (throttle-- > 0) {
-        return Effect.fail(new SinkError({ sink: "page-results", reason: "throttled", retryability: "transient" }))
-      }
-      for (const r of items) table.set(resultKey(r), r)
-      return Effect.void
-    }))
+  const results = RecordSink.make<PageResult>(table.name, (items) =>
+    Effect.suspend(() =>
+      throttle-- > 0
+        ? Effect.fail(new SinkError({ sink: table.name, reason: "throttled", retryability: "transient" }))
+        : table.write(items)
+    ))
   const deadLetters = yield* RecordSink.memory<DeadLetter.DeadLetter>("dead-letters")
   const handler = makeHandler(results, DeadLetter.layer(deadLetters))
 
@@ -101,31 +132,54 @@ export const program = Effect.gen(function*() {
     maximumRetryAttempts: 5
   })
   yield* Effect.promise(() => handler.dispose())
-  return { endpoint: local.endpoint, summary, results: Array.from(table.values()), deadLetters: yield* deadLetters.items }
+
+  // read back from DynamoDB
+  const stored = yield* ResultsTable.scanPartials<string>(tableName, { pipeline: pipelineName })
+  const windows = (yield* Effect.forEach(pages, readPage)).flat()
+  return {
+    endpoints: { kinesis: kinesisLocal.endpoint, dynamodb: dynamodbLocal.endpoint },
+    summary,
+    partials: stored.length,
+    results: windows,
+    deadLetters: yield* deadLetters.items
+  }
 })
 
-/** Kinesis on embedded kinesalite. */
-export const layer = LayerImpl.unwrapEffect(
-  Effect.map(LocalKinesis.LocalKinesis, (local) => Kinesis.layer({ ...local.clientConfig }))
-).pipe(LayerImpl.provideMerge(LocalKinesis.layerKinesalite()))
+/** Kinesis on embedded kinesalite, DynamoDB on embedded dynalite. */
+export const layer = LayerImpl.mergeAll(
+  LayerImpl.unwrapEffect(
+    Effect.map(LocalKinesis.LocalKinesis, (local) => Kinesis.layer({ ...local.clientConfig }))
+  ).pipe(LayerImpl.provideMerge(LocalKinesis.layerKinesalite())),
+  LayerImpl.unwrapEffect(
+    Effect.map(LocalDynamoDB.LocalDynamoDB, (local) => DynamoDBClient.layer({ ...local.clientConfig }))
+  ).pipe(LayerImpl.provideMerge(LocalDynamoDB.layerDynalite()))
+)
 
 const main = Effect.gen(function*() {
-  const { deadLetters, results, summary } = yield* program
+  const { deadLetters, partials, results, summary } = yield* program
   console.log(
     `records ${summary.records}, invocations ${summary.invocations}, retries ${summary.retries}, ` +
       `function errors ${summary.functionErrors}, dead letters ${deadLetters.length}`
   )
-  // per shard and window partials, merged per page on read
-  const pages = new Map<string, { views: number; meanMillis: number }>()
+  console.log(`DynamoDB table ${tableName}: ${partials} items (one per shard, page and window), read back per page:`)
+  // one result per page and window (the shards merged in DynamoDB's reader); windows summed per page
+  const byPage = new Map<string, { views: number; meanMillis: number; windows: number }>()
   for (const r of results) {
-    const page = pages.get(r.key) ?? { views: 0, meanMillis: 0 }
+    const page = byPage.get(r.key) ?? { views: 0, meanMillis: 0, windows: 0 }
     const views = page.views + r.value.views
-    pages.set(r.key, { views, meanMillis: (page.meanMillis * page.views + (r.value.meanMillis ?? 0) * r.value.views) / views })
+    byPage.set(r.key, {
+      views,
+      meanMillis: (page.meanMillis * page.views + (r.value.meanMillis ?? 0) * r.value.views) / views,
+      windows: page.windows + 1
+    })
   }
   let total = 0
-  for (const [page, stats] of Array.from(pages).sort(([a], [b]) => a < b ? -1 : 1)) {
+  for (const [page, stats] of Array.from(byPage).sort(([a], [b]) => a < b ? -1 : 1)) {
     total += stats.views
-    console.log(`  ${page}: ${stats.views} views, mean render ${stats.meanMillis.toFixed(1)} ms`)
+    console.log(
+      `  ${page}: ${stats.views} views, mean render ${stats.meanMillis.toFixed(1)} ms ` +
+        `(${stats.windows} window${stats.windows === 1 ? "" : "s"})`
+    )
   }
   console.log(`views aggregated: ${total}`)
 }).pipe(Effect.provide(layer), Effect.scoped)
