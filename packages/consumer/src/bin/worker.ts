@@ -1,8 +1,10 @@
 /**
  * A consumer worker process: runs a pipeline that writes every record it reads, as a JSON line, to
- * `--output` (or logs counts when none is given), on the shards it holds leases of. Start several with the
- * same stream and lease table; stop one with SIGTERM (it finishes its batches, checkpoints and hands its
- * shards over at once) or kill it (its shards are taken once its leases expire).
+ * `--output` (or logs counts when none is given), on the shards it holds leases of. A line is
+ * `{ shard, seq, sub, key, data, worker, pid, at }`: `data` as UTF-8, the worker's id, its process id and
+ * the write time (epoch milliseconds). Start several with the same stream and lease table; stop one with
+ * SIGTERM (it finishes its batches, checkpoints and hands its shards over at once) or kill it (its shards
+ * are taken once its leases expire).
  *
  *   tsx packages/consumer/src/bin/worker.ts --stream orders --lease-table orders-app [--worker-id w1]
  *
@@ -61,15 +63,27 @@ const deadLetterFile = arg("dead-letters", "DEAD_LETTER_FILE")
 const logLevel = LogLevel.fromLiteral((arg("log-level", "LOG_LEVEL") ?? "Info") as LogLevel.Literal)
 
 let delivered = 0
+// the worker id once the consumer started (records only arrive after that)
+let runningAs = workerId ?? ""
 // one JSON line per record; appendFileSync returns once the OS has the bytes, so a SIGKILL after the
 // write loses nothing the checkpoint covers
 const sink = RecordSink.make<SourceRecord>("output", (records) =>
   Effect.sync(() => {
     delivered += records.length
     if (output === undefined) return
+    const now = Date.now()
     let text = ""
     for (const r of records) {
-      text += JSON.stringify({ shard: r.shardId, seq: r.sequenceNumber, sub: r.subSequenceNumber, key: r.partitionKey, data: Buffer.from(r.data).toString("utf8") }) + "\n"
+      text += JSON.stringify({
+        shard: r.shardId,
+        seq: r.sequenceNumber,
+        sub: r.subSequenceNumber,
+        key: r.partitionKey,
+        data: Buffer.from(r.data).toString("utf8"),
+        worker: runningAs,
+        pid: process.pid,
+        at: now
+      }) + "\n"
     }
     appendFileSync(output, text)
   }))
@@ -92,6 +106,7 @@ const program = Effect.gen(function*() {
     ...(takeInterval === undefined ? {} : { takeInterval }),
     ...(idleInterval === undefined ? {} : { reader: { idleInterval } })
   })
+  runningAs = consumer.workerId
   yield* Effect.log(`worker ${consumer.workerId} started on ${stream} (lease table ${tableName})`)
   return yield* Effect.never
 }).pipe(Effect.scoped)
