@@ -63,6 +63,8 @@ export interface Pipeline<out A, out R = never> extends Pipeable {
   readonly name: string
   readonly steps: ReadonlyArray<Step>
   readonly retrySchedule: Schedule.Schedule<unknown, SinkError>
+  /** What happens to a batch whose transient sink failures outlast the retry schedule. */
+  readonly whenRetriesExhausted: "fail" | "dead-letter"
 }
 
 /**
@@ -208,7 +210,7 @@ export const stateless = (stage: string, run: Stage["run"]): TransformStep => ({
  * @category constructors
  */
 export const make = (name: string): Pipeline<SourceRecord> =>
-  fromSteps(name, [], Retry.defaultSinkRetry as Schedule.Schedule<unknown, SinkError>)
+  fromSteps(name, [], Retry.defaultSinkRetry as Schedule.Schedule<unknown, SinkError>, "fail")
 
 /**
  * Decodes raw records; undecodable ones go to the dead-letter sink with the decoder's reason.
@@ -476,16 +478,77 @@ export const to: {
 
 /**
  * Sets how transient sink failures are retried (default `Retry.defaultSinkRetry`). When the schedule is
- * exhausted the pipeline fails with the sink's error, without checkpointing the batch.
+ * exhausted the pipeline fails with the sink's error, without checkpointing the batch (the default,
+ * `whenExhausted: "fail"`: a worker retries the shard later), or, with `whenExhausted: "dead-letter"`, the
+ * values the sink would not take go to the dead-letter sink and processing goes on (Lambda's
+ * MaximumRetryAttempts).
  *
  * @since 0.1.0
  * @category options
  */
 export const retry: {
-  (schedule: Schedule.Schedule<unknown, SinkError>): <A, R>(self: Pipeline<A, R>) => Pipeline<A, R>
-  <A, R>(self: Pipeline<A, R>, schedule: Schedule.Schedule<unknown, SinkError>): Pipeline<A, R>
-} = dual(2, <A, R>(self: Pipeline<A, R>, schedule: Schedule.Schedule<unknown, SinkError>): Pipeline<A, R> =>
-  fromSteps(self.name, self.steps, schedule))
+  (
+    schedule: Schedule.Schedule<unknown, SinkError>,
+    options?: { readonly whenExhausted?: "fail" | "dead-letter" }
+  ): <A, R>(self: Pipeline<A, R>) => Pipeline<A, R>
+  <A, R>(
+    self: Pipeline<A, R>,
+    schedule: Schedule.Schedule<unknown, SinkError>,
+    options?: { readonly whenExhausted?: "fail" | "dead-letter" }
+  ): Pipeline<A, R>
+} = dual(
+  (args) => isPipeline(args[0]),
+  <A, R>(
+    self: Pipeline<A, R>,
+    schedule: Schedule.Schedule<unknown, SinkError>,
+    options?: { readonly whenExhausted?: "fail" | "dead-letter" }
+  ): Pipeline<A, R> =>
+    fromSteps(self.name, self.steps, schedule, options?.whenExhausted ?? self.whenRetriesExhausted)
+)
+
+/**
+ * Sends records older than `maxAge` (by their arrival time in the stream, against the Clock) to the
+ * dead-letter sink instead of processing them (Lambda's MaximumRecordAgeInSeconds): a consumer far behind
+ * skips what is too old to matter. Apply it to raw records, before `decode`.
+ *
+ * @since 0.1.0
+ * @category stages
+ */
+export const maxRecordAge: {
+  (maxAge: Duration.DurationInput): <R>(self: Pipeline<SourceRecord, R>) => Pipeline<SourceRecord, R>
+  <R>(self: Pipeline<SourceRecord, R>, maxAge: Duration.DurationInput): Pipeline<SourceRecord, R>
+} = dual(2, <R>(self: Pipeline<SourceRecord, R>, maxAge: Duration.DurationInput): Pipeline<SourceRecord, R> => {
+  const limit = Duration.toMillis(Duration.decode(maxAge))
+  return addStep(self, stateless("maxRecordAge", (lane, batch) => {
+    const records = lane.values as ReadonlyArray<SourceRecord>
+    let young: Array<SourceRecord> | null = null
+    let origins: Array<number> | null = null
+    for (let i = 0; i < records.length; i++) {
+      const age = batch.now - records[i].arrivalTime
+      const keep = age <= limit
+      if (young === null) {
+        if (keep) continue
+        young = records.slice(0, i)
+        origins = []
+        for (let j = 0; j < i; j++) origins.push(originOf(lane, j))
+      }
+      if (keep) {
+        young.push(records[i])
+        origins!.push(originOf(lane, i))
+      } else {
+        batch.deadLetter(originOf(lane, i), "maxRecordAge", `record is ${age} ms old; at most ${limit} ms are processed`)
+      }
+    }
+    return young === null ? lane : { values: young, origins }
+  }))
+})
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isPipeline = (u: unknown): u is Pipeline<unknown, unknown> =>
+  typeof u === "object" && u !== null && TypeId in u
 
 // ---------------------------------------------------------------------------------------------------------
 // running
@@ -551,6 +614,13 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
       batch: BatchState
     ): Effect.Effect<void, SinkError> =>
       withRetry(sink.write(values)).pipe(
+        Effect.catchIf((error) => isTransient(error) && self.whenRetriesExhausted === "dead-letter", (error) =>
+          Effect.sync(() => {
+            const reason = `retries exhausted: ${error.reason}`
+            for (let i = 0; i < values.length; i++) {
+              batch.deadLetter(origins === null ? i : origins[i], `sink:${sink.name}`, reason, undefined, values[i])
+            }
+          })),
         Effect.catchIf((error) => !isTransient(error), (error) => {
           if (values.length === 1) {
             return Effect.sync(() =>
@@ -738,8 +808,9 @@ const PipelineProto = {
 const fromSteps = <A, R>(
   name: string,
   steps: ReadonlyArray<Step>,
-  retrySchedule: Schedule.Schedule<unknown, SinkError>
-): Pipeline<A, R> => Object.assign(Object.create(PipelineProto), { name, steps, retrySchedule })
+  retrySchedule: Schedule.Schedule<unknown, SinkError>,
+  whenRetriesExhausted: "fail" | "dead-letter"
+): Pipeline<A, R> => Object.assign(Object.create(PipelineProto), { name, steps, retrySchedule, whenRetriesExhausted })
 
 const addStep = <A, R, B, R2>(self: Pipeline<A, R>, step: Step): Pipeline<B, R2> =>
-  fromSteps(self.name, [...self.steps, step], self.retrySchedule)
+  fromSteps(self.name, [...self.steps, step], self.retrySchedule, self.whenRetriesExhausted)

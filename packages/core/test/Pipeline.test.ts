@@ -132,6 +132,48 @@ describe("Pipeline", () => {
       expect((yield* stream.checkpoints()).size).toBe(0)
     }))
 
+  it.effect("with whenExhausted: dead-letter, a batch that outlasts its retries goes to dead letters and the shard moves on", () =>
+    Effect.gen(function*() {
+      const { deadLetters, layer, sink, stream } = yield* setup({ count: 200, maxRecords: 100, shards: 1 })
+      yield* sink.failNext(3, "transient") // the first batch: one write and two retries, all failing
+      const pipeline = Pipeline.make("bounded").pipe(
+        Pipeline.decode(Decoder.json(Activity)),
+        Pipeline.to(sink),
+        Pipeline.retry(Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(2))), { whenExhausted: "dead-letter" })
+      )
+      const fiber = yield* Pipeline.run(pipeline).pipe(Effect.provide(layer), Effect.fork)
+      yield* TestClock.adjust("10 seconds")
+      const summary = yield* Fiber.join(fiber)
+      expect(summary).toMatchObject({ recordsIn: 200, recordsOut: 100, deadLettered: 100 })
+      expect((yield* sink.items).map((a) => a.DurationMs)).toStrictEqual(Array.from({ length: 100 }, (_, i) => 100 + i))
+      const letters = yield* deadLetters.items
+      expect(letters).toHaveLength(100)
+      expect(letters[0]).toMatchObject({ stage: "sink:results", reason: "retries exhausted: injected transient failure" })
+      const records = stream.records(stream.shardIds[0])
+      expect((yield* stream.checkpoints()).get(stream.shardIds[0])?.sequenceNumber).toBe(records[199].sequenceNumber)
+    }))
+
+  it.effect("maxRecordAge sends records older than the limit to dead letters", () =>
+    Effect.gen(function*() {
+      const stream = yield* MemoryStream.make({ shards: 1 })
+      yield* fill(stream, 10) // arrive at 0
+      yield* TestClock.adjust("10 minutes")
+      yield* fill(stream, 5) // arrive at 10 minutes
+      yield* TestClock.adjust("1 minute")
+      const sink = yield* RecordSink.memory<Activity>("results")
+      const deadLetters = yield* RecordSink.memory<DeadLetter.DeadLetter>("dead-letters")
+      const summary = yield* Pipeline.make("fresh").pipe(
+        Pipeline.maxRecordAge("5 minutes"),
+        Pipeline.decode(Decoder.json(Activity)),
+        Pipeline.to(sink),
+        Pipeline.run,
+        Effect.provide(Layer.merge(MemoryStream.layerSource(stream), DeadLetter.layer(deadLetters)))
+      )
+      expect(summary).toMatchObject({ recordsIn: 15, recordsOut: 5, deadLettered: 10 })
+      const letters = yield* deadLetters.items
+      expect(letters[0]).toMatchObject({ stage: "maxRecordAge", reason: "record is 660000 ms old; at most 300000 ms are processed" })
+    }))
+
   it.effect("isolates a permanently rejected record by bisection and dead-letters it with the reason", () =>
     Effect.gen(function*() {
       const { deadLetters, layer, sink } = yield* setup({ count: 400, maxRecords: 1000 })
