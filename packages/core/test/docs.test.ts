@@ -1024,7 +1024,7 @@ describe("docs", () => {
     "batch-and-scheduling.md"
   ]
   // Pages of other packages, which these may link to.
-  const otherPages = ["kinesis.md", "consumer.md", "storage-archive.md", "storage-results.md", "lambda.md"]
+  const otherPages = ["kinesis.md", "consumer.md", "storage-archive.md", "storage-results.md", "lambda.md", "server.md"]
   const self = readFileSync(fileURLToPath(import.meta.url), "utf8")
   const normalize = (code: string) => code.replace(/\s+/g, " ").trim()
   const source = normalize(self)

@@ -1,0 +1,320 @@
+/**
+ * The HTTP server: the ingest gateway (`POST /v1/streams/{name}/records`), health (`/healthz`,
+ * `/readyz`), Prometheus metrics (`/metrics`) and the results API (`GET /v1/results/{pipeline}/{key}`).
+ * See docs/server.md.
+ *
+ * Every ingest request is authenticated, authorized for its stream, rate limited, read with a size cap
+ * and fully validated before its records reach the stream's sink; it is answered 200 only after the
+ * sink's `write` returned (for the Kinesis producer: after Kinesis accepted every record).
+ *
+ * @since 0.1.0
+ */
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import type { ServeError } from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import type { RecordSink } from "@tributary/core/RecordSink"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { createServer } from "node:http"
+import * as ApiKeys from "./ApiKeys.js"
+import type { HttpError } from "./HttpError.js"
+import * as Errors from "./HttpError.js"
+import * as Ingest from "./Ingest.js"
+import * as Metrics from "./Metrics.js"
+import * as Prometheus from "./Prometheus.js"
+import * as RateLimiter from "./RateLimiter.js"
+import * as ResultsCache from "./ResultsCache.js"
+
+/**
+ * The sink of a stream, or undefined for a stream the gateway does not know (404).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SinkResolver = (stream: string) => Effect.Effect<RecordSink<Ingest.IngestRecord> | undefined>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface GatewayOptions {
+  /** The stored API keys (hashed), or a ready `ApiKeys`. */
+  readonly keys: ApiKeys.ApiKeys | ReadonlyArray<ApiKeys.StoredKey>
+  /** The producer sink of each stream: see `sinks` for a fixed map. */
+  readonly sinkFor: SinkResolver
+  /** Default token bucket of every key (a key's own `rateLimit` wins). Default: no limit. */
+  readonly rateLimit?: RateLimiter.RateLimit
+  /** Lower limits than Kinesis' (never higher: the sink would refuse). */
+  readonly limits?: Partial<Ingest.Limits>
+  /** Largest JSON body read. Default 2 × the batch limit + 64 KiB (JSON escaping). */
+  readonly maxBodyBytes?: number
+  /** How long a sink write may take before the request is answered 503. Default 30 s. */
+  readonly writeTimeout?: Duration.DurationInput
+  /** Readiness: succeeds when the sinks are reachable (e.g. a DescribeStreamSummary). Default always ready. */
+  readonly ready?: Effect.Effect<unknown, unknown>
+  /** Serves `GET /v1/results/{pipeline}/{key}` when given. */
+  readonly results?: {
+    readonly reader: ResultsCache.ResultsReader
+    /** Default 2,000 ms. */
+    readonly ttlMillis?: number
+    /** Known pipelines (others are 404). Default any. */
+    readonly pipelines?: ReadonlyArray<string>
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Gateway {
+  readonly app: HttpApp.Default
+  /** The results cache (to invalidate when new results land), when results are served. */
+  readonly results: ResultsCache.ResultsCache | undefined
+}
+
+/**
+ * A fixed map of stream names to sinks.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const sinks = (byStream: Readonly<Record<string, RecordSink<Ingest.IngestRecord>>>): SinkResolver => (stream) =>
+  Effect.succeed(Object.prototype.hasOwnProperty.call(byStream, stream) ? byStream[stream] : undefined)
+
+const routeOf = (url: string): string => {
+  const path = url.split("?")[0]
+  if (path.startsWith("/v1/streams/")) return "ingest"
+  if (path.startsWith("/v1/results/")) return "results"
+  if (path === "/healthz" || path === "/readyz" || path === "/metrics") return path.slice(1)
+  return "other"
+}
+
+const bearer = (header: string | undefined): string | undefined => {
+  if (header === undefined) return undefined
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return match === null ? undefined : match[1]
+}
+
+const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number, tooLarge: () => HttpError) =>
+  Effect.suspend(() => {
+    const declared = request.headers["content-length"]
+    if (declared !== undefined && Number(declared) > limit) return Effect.fail(tooLarge())
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    return request.stream.pipe(
+      Stream.mapError(() => Errors.make(400, "unreadable_body", "the request body could not be read", { field: "body" })),
+      Stream.runForEach((chunk) => {
+        size += chunk.length
+        if (size > limit) return Effect.fail(tooLarge())
+        chunks.push(chunk)
+        return Effect.void
+      }),
+      Effect.map(() => (chunks.length === 1 ? chunks[0] : new Uint8Array(Buffer.concat(chunks))))
+    )
+  })
+
+/**
+ * Builds the HTTP app.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: GatewayOptions): Gateway => {
+  const keys = Array.isArray(options.keys) ? ApiKeys.make(options.keys as ReadonlyArray<ApiKeys.StoredKey>) : options.keys as ApiKeys.ApiKeys
+  const limits: Ingest.Limits = {
+    maxRecordsPerRequest: Math.min(options.limits?.maxRecordsPerRequest ?? Ingest.limits.maxRecordsPerRequest, Ingest.limits.maxRecordsPerRequest),
+    maxBytesPerRequest: Math.min(options.limits?.maxBytesPerRequest ?? Ingest.limits.maxBytesPerRequest, Ingest.limits.maxBytesPerRequest),
+    maxRecordBytes: Math.min(options.limits?.maxRecordBytes ?? Ingest.limits.maxRecordBytes, Ingest.limits.maxRecordBytes)
+  }
+  const maxBodyBytes = options.maxBodyBytes ?? 2 * limits.maxBytesPerRequest + 64 * 1024
+  const writeTimeout = Duration.decode(options.writeTimeout ?? "30 seconds")
+  const limiter = RateLimiter.make()
+  const ready = options.ready ?? Effect.void
+  const cache = options.results === undefined
+    ? undefined
+    : ResultsCache.make(options.results.reader, options.results.ttlMillis === undefined ? {} : { ttlMillis: options.results.ttlMillis })
+  const knownPipelines = options.results?.pipelines
+
+  const authenticate = (request: HttpServerRequest.HttpServerRequest) => {
+    const presented = bearer(request.headers["authorization"])
+    if (presented === undefined) {
+      return Effect.fail(Errors.make(401, "unauthenticated", "an API key is required: Authorization: Bearer <key>", { field: "Authorization" }))
+    }
+    const key = keys.authenticate(presented)
+    return key === undefined
+      ? Effect.fail(Errors.make(401, "unauthenticated", "the API key is not valid", { field: "Authorization" }))
+      : Effect.succeed(key)
+  }
+
+  const limitRate = (key: ApiKeys.StoredKey) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const limit = key.rateLimit ?? options.rateLimit
+      if (limit === undefined) return Effect.void
+      const wait = limiter.take(key.sha256, limit, now)
+      return wait === 0
+        ? Effect.void
+        : Effect.fail(Errors.make(429, "rate_limited", `the key ${key.name} is over its rate limit`, { retryAfter: wait }))
+    })
+
+  const ingest = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const stream = (yield* HttpRouter.params).name ?? ""
+    const key = yield* authenticate(request)
+    if (!ApiKeys.mayWrite(key, stream)) {
+      return yield* Errors.make(403, "forbidden", `the key ${key.name} may not write to stream ${stream}`)
+    }
+    const sink = yield* options.sinkFor(stream)
+    if (sink === undefined) return yield* Errors.make(404, "unknown_stream", `no stream named ${stream}`, { field: "name" })
+    yield* limitRate(key)
+    const partitionKey = request.headers["x-partition-key"]
+    const raw = partitionKey !== undefined
+    const contentType = (request.headers["content-type"] ?? "").toLowerCase()
+    if (!raw && contentType !== "" && !contentType.includes("json")) {
+      return yield* Errors.make(
+        415,
+        "unsupported_media_type",
+        "send application/json, or raw bytes with the partition key in X-Partition-Key",
+        { field: "X-Partition-Key" }
+      )
+    }
+    const bodyLimit = raw ? limits.maxRecordBytes : maxBodyBytes
+    const body = yield* readBody(request, bodyLimit, () =>
+      raw
+        ? Errors.make(413, "record_too_large", `the record is over ${limits.maxRecordBytes} bytes`, { field: "body" })
+        : Errors.make(413, "body_too_large", `the body is over ${maxBodyBytes} bytes`, { field: "body" }))
+    const parsed = raw ? Ingest.parseRaw(stream, partitionKey, body, limits) : Ingest.parseJson(stream, body, limits)
+    if (parsed instanceof Errors.HttpError) return yield* parsed
+    yield* sink.write(parsed).pipe(
+      Effect.timeoutFail({
+        duration: writeTimeout,
+        onTimeout: () => Errors.make(503, "sink_timeout", `the stream's sink did not answer within ${Duration.format(writeTimeout)}`, { retryAfter: 1 })
+      }),
+      Effect.catchTag("SinkError", (error) =>
+        Effect.fail(
+          error.retryability === "transient"
+            ? Errors.make(503, "sink_unavailable", `the stream is unavailable, try again: ${error.reason}`, { retryAfter: 1 })
+            : Errors.make(422, "rejected", `the stream refused the records: ${error.reason}`)
+        ))
+    )
+    let bytes = 0
+    for (const record of parsed) bytes += record.data.length
+    yield* Metric.incrementBy(Metric.tagged(Metrics.gateway.recordsAccepted, "stream", stream), parsed.length)
+    yield* Metric.incrementBy(Metric.tagged(Metrics.gateway.bytesAccepted, "stream", stream), bytes)
+    return HttpServerResponse.unsafeJson({ accepted: parsed.length })
+  })
+
+  const results = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    if (cache === undefined) return yield* Errors.make(404, "not_found", "results are not served here")
+    const params = yield* HttpRouter.params
+    const pipeline = params.pipeline ?? ""
+    const resultKey = decodeURIComponent(params.key ?? "")
+    const key = yield* authenticate(request)
+    if (!ApiKeys.mayRead(key, pipeline)) return yield* Errors.make(403, "forbidden", `the key ${key.name} may not read pipeline ${pipeline}`)
+    if (knownPipelines !== undefined && !knownPipelines.includes(pipeline)) {
+      return yield* Errors.make(404, "unknown_pipeline", `no pipeline named ${pipeline}`, { field: "pipeline" })
+    }
+    yield* limitRate(key)
+    const query = new URL(request.url, "http://localhost").searchParams
+    const time = (name: "from" | "to", fallback: number) => {
+      const text = query.get(name)
+      if (text === null || text === "") return fallback
+      const value = /^\d+$/.test(text) ? Number(text) : Date.parse(text)
+      return Number.isFinite(value) ? value : Errors.make(400, "invalid_time", `${name} must be epoch milliseconds or an ISO date`, { field: name })
+    }
+    const from = time("from", 0)
+    if (from instanceof Errors.HttpError) return yield* from
+    const to = time("to", Number.MAX_SAFE_INTEGER)
+    if (to instanceof Errors.HttpError) return yield* to
+    if (to < from) return yield* Errors.make(400, "invalid_time", "to must not be before from", { field: "to" })
+    const found = yield* cache.get({ pipeline, key: resultKey, from, to }).pipe(
+      Effect.mapError((error) =>
+        Errors.make(503, "results_unavailable", `cannot read results: ${error instanceof Error ? error.message : String(error)}`, { retryAfter: 1 })
+      )
+    )
+    return HttpServerResponse.unsafeJson({ pipeline, key: resultKey, from, to, results: found })
+  })
+
+  const router = HttpRouter.empty.pipe(
+    HttpRouter.post("/v1/streams/:name/records", ingest),
+    HttpRouter.get("/v1/results/:pipeline/:key", results),
+    HttpRouter.get("/healthz", Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }))),
+    HttpRouter.get(
+      "/readyz",
+      Effect.match(ready, {
+        onFailure: (error) =>
+          HttpServerResponse.unsafeJson(
+            { status: "unavailable", error: { code: "not_ready", message: error instanceof Error ? error.message : String(error) } },
+            { status: 503 }
+          ),
+        onSuccess: () => HttpServerResponse.unsafeJson({ status: "ready" })
+      })
+    ),
+    HttpRouter.get("/metrics", Effect.map(Prometheus.render, (text) => HttpServerResponse.text(text, { contentType: Prometheus.contentType })))
+  )
+
+  const routed = router.pipe(
+    Effect.catchTags({
+      HttpError: (error) => Effect.succeed(Errors.toResponse(error)),
+      RouteNotFound: () => Effect.succeed(Errors.toResponse(Errors.make(404, "not_found", "no such endpoint")))
+    }),
+    Effect.catchAllCause((cause) =>
+      Effect.as(
+        Effect.logError("request failed", cause),
+        Errors.toResponse(Errors.make(500, "internal", Cause.isInterruptedOnly(cause) ? "interrupted" : "internal error"))
+      )
+    )
+  )
+
+  const app: HttpApp.Default = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const start = yield* Clock.currentTimeNanos
+    const response = yield* routed
+    const route = routeOf(request.url)
+    const elapsed = Number((yield* Clock.currentTimeNanos) - start) / 1e9
+    yield* Metric.increment(Metric.tagged(Metric.tagged(Metrics.gateway.requests, "route", route), "status", String(response.status)))
+    yield* Metric.update(Metric.tagged(Metrics.gateway.duration, "route", route), elapsed)
+    return response
+  })
+
+  return { app, results: cache }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunningServer extends Gateway {
+  /** e.g. `http://127.0.0.1:41234` */
+  readonly url: string
+  readonly port: number
+}
+
+/**
+ * Serves the gateway on Node's HTTP server until the scope closes. Port 0 picks a free port.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const serve = (
+  options: GatewayOptions,
+  listen: { readonly port?: number; readonly host?: string } = {}
+): Effect.Effect<RunningServer, ServeError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const gateway = make(options)
+    const host = listen.host ?? "127.0.0.1"
+    const server = yield* NodeHttpServer.make(() => createServer({ keepAlive: true }), { port: listen.port ?? 0, host })
+    yield* HttpServer.serveEffect(gateway.app).pipe(Effect.provideService(HttpServer.HttpServer, server))
+    const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+    return { ...gateway, port, url: `http://${host}:${port}` }
+  })
+

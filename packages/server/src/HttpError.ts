@@ -1,0 +1,51 @@
+/**
+ * The one error shape of the server's answers: `{ "error": { "code", "message", "field"? } }`.
+ *
+ * @since 0.1.0
+ */
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Data from "effect/Data"
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class HttpError extends Data.TaggedError("HttpError")<{
+  readonly status: number
+  readonly code: string
+  readonly reason: string
+  /** The request field at fault, e.g. `records[3].partitionKey` or the `X-Partition-Key` header. */
+  readonly field?: string
+  /** Seconds, sent as `Retry-After` (429, 503). */
+  readonly retryAfter?: number
+}> {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `${this.status} ${this.code}: ${this.reason}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  status: number,
+  code: string,
+  reason: string,
+  extra: { readonly field?: string; readonly retryAfter?: number } = {}
+): HttpError => new HttpError({ status, code, reason, ...extra })
+
+/**
+ * @since 0.1.0
+ * @category responses
+ */
+export const toResponse = (error: HttpError): HttpServerResponse.HttpServerResponse => {
+  const body = error.field === undefined
+    ? { error: { code: error.code, message: error.reason } }
+    : { error: { code: error.code, message: error.reason, field: error.field } }
+  return HttpServerResponse.unsafeJson(body, {
+    status: error.status,
+    ...(error.retryAfter === undefined ? {} : { headers: { "retry-after": String(error.retryAfter) } })
+  })
+}

@@ -1,0 +1,160 @@
+/**
+ * Turning an ingest request body into records, checking Kinesis' limits before anything reaches a sink.
+ *
+ * Accepted bodies:
+ * - JSON `{ "partitionKey": "...", "data": <string or any JSON value> }`: one record;
+ * - JSON `{ "records": [ { "partitionKey", "data" }, ... ] }`: 1 to 500 records;
+ * - any other bytes with the partition key in the `X-Partition-Key` header: one record, stored as is.
+ *
+ * A string `data` is stored as its UTF-8 bytes; any other JSON value as its JSON text.
+ *
+ * @since 0.1.0
+ */
+import type { HttpError } from "./HttpError.js"
+import * as Errors from "./HttpError.js"
+
+/**
+ * What the gateway hands to a stream's sink.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IngestRecord {
+  readonly stream: string
+  readonly partitionKey: string
+  readonly data: Uint8Array
+}
+
+/**
+ * Kinesis' write limits, which the gateway enforces (413 beyond them).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const limits = {
+  maxRecordsPerRequest: 500,
+  maxBytesPerRequest: 5 * 1024 * 1024,
+  /** Data plus partition key (UTF-8). */
+  maxRecordBytes: 1024 * 1024,
+  maxPartitionKeyLength: 256
+} as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Limits {
+  readonly maxRecordsPerRequest: number
+  readonly maxBytesPerRequest: number
+  readonly maxRecordBytes: number
+}
+
+const encoder = new TextEncoder()
+
+const checkPartitionKey = (value: unknown, field: string): string | HttpError => {
+  if (value === undefined || value === null) return Errors.make(400, "missing_partition_key", `${field} is required`, { field })
+  if (typeof value !== "string") return Errors.make(400, "invalid_partition_key", `${field} must be a string`, { field })
+  if (value.length < 1 || value.length > limits.maxPartitionKeyLength) {
+    return Errors.make(400, "invalid_partition_key", `${field} must have 1 to ${limits.maxPartitionKeyLength} characters`, { field })
+  }
+  return value
+}
+
+const recordOf = (
+  stream: string,
+  value: unknown,
+  prefix: string,
+  max: Limits
+): IngestRecord | HttpError => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return Errors.make(400, "invalid_record", `${prefix === "" ? "the body" : prefix} must be a JSON object`, { field: prefix === "" ? "body" : prefix })
+  }
+  const object = value as Record<string, unknown>
+  const at = (name: string) => (prefix === "" ? name : `${prefix}.${name}`)
+  const partitionKey = checkPartitionKey(object.partitionKey, at("partitionKey"))
+  if (typeof partitionKey !== "string") return partitionKey
+  if (!("data" in object) || object.data === undefined) {
+    return Errors.make(400, "missing_data", `${at("data")} is required`, { field: at("data") })
+  }
+  const data = typeof object.data === "string" ? encoder.encode(object.data) : encoder.encode(JSON.stringify(object.data))
+  const bytes = data.length + Buffer.byteLength(partitionKey, "utf8")
+  if (bytes > max.maxRecordBytes) {
+    return Errors.make(
+      413,
+      "record_too_large",
+      `the record has ${bytes} bytes with its partition key; at most ${max.maxRecordBytes} are allowed`,
+      { field: at("data") }
+    )
+  }
+  return { stream, partitionKey, data }
+}
+
+/**
+ * Parses a JSON body (single record or `records` batch) and checks every limit.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseJson = (stream: string, body: Uint8Array, max: Limits = limits): ReadonlyArray<IngestRecord> | HttpError => {
+  let value: unknown
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body))
+  } catch (error) {
+    return Errors.make(400, "malformed_json", `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, {
+      field: "body"
+    })
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return Errors.make(400, "invalid_body", "the body must be a JSON object", { field: "body" })
+  }
+  const object = value as Record<string, unknown>
+  if (!("records" in object)) {
+    const one = recordOf(stream, object, "", max)
+    return one instanceof Errors.HttpError ? one : [one]
+  }
+  const records = object.records
+  if (!Array.isArray(records)) return Errors.make(400, "invalid_records", "records must be an array", { field: "records" })
+  if (records.length === 0) return Errors.make(400, "invalid_records", "records must hold at least one record", { field: "records" })
+  if (records.length > max.maxRecordsPerRequest) {
+    return Errors.make(413, "too_many_records", `${records.length} records in one request; at most ${max.maxRecordsPerRequest} are allowed`, {
+      field: "records"
+    })
+  }
+  const out: Array<IngestRecord> = new Array(records.length)
+  let total = 0
+  for (let i = 0; i < records.length; i++) {
+    const record = recordOf(stream, records[i], `records[${i}]`, max)
+    if (record instanceof Errors.HttpError) return record
+    total += record.data.length + Buffer.byteLength(record.partitionKey, "utf8")
+    out[i] = record
+  }
+  if (total > max.maxBytesPerRequest) {
+    return Errors.make(413, "batch_too_large", `the records have ${total} bytes; at most ${max.maxBytesPerRequest} are allowed per request`, {
+      field: "records"
+    })
+  }
+  return out
+}
+
+/**
+ * One record of raw bytes, its partition key in the `X-Partition-Key` header.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseRaw = (
+  stream: string,
+  partitionKeyHeader: string | undefined,
+  body: Uint8Array,
+  max: Limits = limits
+): ReadonlyArray<IngestRecord> | HttpError => {
+  const partitionKey = checkPartitionKey(partitionKeyHeader, "X-Partition-Key")
+  if (typeof partitionKey !== "string") return partitionKey
+  const bytes = body.length + Buffer.byteLength(partitionKey, "utf8")
+  if (bytes > max.maxRecordBytes) {
+    return Errors.make(413, "record_too_large", `the record has ${bytes} bytes with its partition key; at most ${max.maxRecordBytes} are allowed`, {
+      field: "body"
+    })
+  }
+  return [{ stream, partitionKey, data: body }]
+}
