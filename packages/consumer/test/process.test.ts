@@ -8,57 +8,20 @@ import * as LeaseStore from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
 import * as RecordSink from "@tributary/core/RecordSink"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
-import * as LocalDynamoDB from "@tributary/local/LocalDynamoDB"
-import * as LocalKinesis from "@tributary/local/LocalKinesis"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Consumer from "../src/Consumer.js"
 import { emulators, ownership, produce, setup, waitUntil } from "./helpers.js"
+import { runScript, spawnWorker } from "./workerProcess.js"
 
-const workerScript = fileURLToPath(new URL("../src/bin/worker.ts", import.meta.url))
-const packageDir = fileURLToPath(new URL("..", import.meta.url))
 const leaseMillis = 1000
 const takeMillis = 500
-
-/** Starts the worker script; answers the process and a way to wait for its exit code. */
-export const spawnWorker = (env: Record<string, string>) =>
-  Effect.gen(function*() {
-    const kinesis = yield* LocalKinesis.LocalKinesis
-    const dynamodb = yield* LocalDynamoDB.LocalDynamoDB
-    const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", workerScript], {
-      cwd: packageDir,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        AWS_REGION: kinesis.region,
-        AWS_ACCESS_KEY_ID: "local",
-        AWS_SECRET_ACCESS_KEY: "local",
-        AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
-        AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-        INITIAL_POSITION: "TRIM_HORIZON",
-        LEASE_DURATION: String(leaseMillis),
-        TAKE_INTERVAL: String(takeMillis),
-        IDLE_INTERVAL: "50",
-        ...env
-      }
-    })
-    let log = ""
-    child.stdout!.on("data", (chunk) => void (log += chunk))
-    child.stderr!.on("data", (chunk) => void (log += chunk))
-    const exited = new Promise<number | string>((resolve) =>
-      child.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown")))
-    // never leave a worker behind, whatever the test did
-    yield* Effect.addFinalizer(() => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")))
-    return { child, exited: Effect.promise(() => exited), log: () => log }
-  })
+const timing = { LEASE_DURATION: String(leaseMillis), TAKE_INTERVAL: String(takeMillis), IDLE_INTERVAL: "50" }
 
 const lines = (file: string): ReadonlyArray<string> =>
   existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l).data as string) : []
@@ -86,7 +49,7 @@ layer(emulators, { excludeTestServices: true, timeout: 90_000 })("worker process
       yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
 
       // a graceful stop
-      const a = yield* spawnWorker({ STREAM: stream, LEASE_TABLE: table, WORKER_ID: "a", OUTPUT_FILE: join(dir, "a.jsonl") })
+      const a = yield* spawnWorker({ ...timing, STREAM: stream, LEASE_TABLE: table, WORKER_ID: "a", OUTPUT_FILE: join(dir, "a.jsonl") })
       yield* waitUntil("a takes its share", Effect.map(ownership(store), (c) => c.a === 2 && c.local === 2), 30_000, Effect.sync(a.log))
       const termAt = yield* Clock.currentTimeMillis
       a.child.kill("SIGTERM")
@@ -97,7 +60,7 @@ layer(emulators, { excludeTestServices: true, timeout: 90_000 })("worker process
 
       // a crash
       produced.push(...yield* produce(stream, 1000, 4, (i) => `c-${i}`))
-      const b = yield* spawnWorker({ STREAM: stream, LEASE_TABLE: table, WORKER_ID: "b", OUTPUT_FILE: join(dir, "b.jsonl") })
+      const b = yield* spawnWorker({ ...timing, STREAM: stream, LEASE_TABLE: table, WORKER_ID: "b", OUTPUT_FILE: join(dir, "b.jsonl") })
       yield* waitUntil("b takes its share", Effect.map(ownership(store), (c) => c.b === 2 && c.local === 2), 30_000, Effect.sync(b.log))
       yield* Effect.sleep("300 millis")
       const killAt = yield* Clock.currentTimeMillis
@@ -119,5 +82,12 @@ layer(emulators, { excludeTestServices: true, timeout: 90_000 })("worker process
       expect(handedOver).toBeLessThan(takeMillis + 1000)
       expect(taken).toBeLessThanOrEqual(leaseMillis + 2 * takeMillis + 500)
       expect(taken).toBeGreaterThanOrEqual(leaseMillis - 300)
+
+      // the lease-table script shows every shard, its owner and its checkpoint
+      const viewer = yield* runScript("leases.ts", { LEASE_TABLE: table, STREAM: stream })
+      expect(viewer.code).toBe(0)
+      for (const shardId of (yield* store.list).map((lease) => lease.leaseKey)) {
+        expect(viewer.output).toMatch(new RegExp(`${shardId}\\s+local\\b`))
+      }
     }))
 })

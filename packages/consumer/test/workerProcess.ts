@@ -9,7 +9,6 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
-const workerScript = fileURLToPath(new URL("../src/bin/worker.ts", import.meta.url))
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
 
 export interface WorkerProcess {
@@ -24,11 +23,22 @@ export interface WorkerProcess {
  * Starts the worker script with TRIM_HORIZON and the settings of `env` (STREAM, LEASE_TABLE, LEASE_DURATION,
  * ...); the process is SIGKILLed when the scope closes, if still running.
  */
-export const spawnWorker = (env: Record<string, string>) =>
+export const spawnWorker = (env: Record<string, string>) => spawnScript("worker.ts", env)
+
+/** Runs a script of src/bin to its end: its exit code and what it printed. */
+export const runScript = (script: string, env: Record<string, string>) =>
+  Effect.gen(function*() {
+    const run = yield* spawnScript(script, env)
+    const code = yield* run.exited
+    return { code, output: run.log() }
+  })
+
+const spawnScript = (script: string, env: Record<string, string>) =>
   Effect.gen(function*() {
     const kinesis = yield* LocalKinesis.LocalKinesis
     const dynamodb = yield* LocalDynamoDB.LocalDynamoDB
-    const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", workerScript], {
+    const path = fileURLToPath(new URL(`../src/bin/${script}`, import.meta.url))
+    const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", path], {
       cwd: packageDir,
       stdio: ["ignore", "pipe", "pipe"],
       env: {
