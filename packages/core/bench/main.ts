@@ -11,7 +11,7 @@ import * as RecordSink from "../src/RecordSink.js"
 import * as Window from "../src/Window.js"
 import * as Aggregate from "../src/Aggregate.js"
 import { Activity, makeStream } from "./data.js"
-import { compare, format } from "./harness.js"
+import { compare, format } from "../test-utils/Bench.js"
 
 const records = Number(process.env.BENCH_RECORDS ?? 1_000_000)
 const shards = 4

@@ -23,7 +23,7 @@ import * as Kinesis from "../src/Kinesis.js"
 import * as Producer from "../src/Producer.js"
 import * as StreamAdmin from "../src/StreamAdmin.js"
 import * as StreamSource from "../src/StreamSource.js"
-import { compare, format } from "./harness.js"
+import { compare, format } from "@tributary/core/test-utils/Bench"
 
 const records = Number(process.env.BENCH_KINESIS_RECORDS ?? 20_000)
 const rounds = Number(process.env.BENCH_KINESIS_ROUNDS ?? 9)
@@ -91,7 +91,7 @@ const program = Effect.gen(function*() {
       return events.length
     }
   }
-  console.log(format("kinesis-put", yield* Effect.promise(() => compare(tributaryPut, rawPut, { rounds }))))
+  console.log(format("kinesis-put", yield* Effect.promise(() => compare(tributaryPut, rawPut, { rounds, clock: "wall" })), "raw-sdk"))
 
   // ---- read ----
   const readStream = "bench-read"
@@ -140,7 +140,7 @@ const program = Effect.gen(function*() {
   if (checkTributary !== events.length || checkRaw !== events.length) {
     throw new Error(`read ${checkTributary} (tributary) and ${checkRaw} (raw) of ${events.length} records`)
   }
-  console.log(format("kinesis-read", yield* Effect.promise(() => compare({ run: tributaryRead }, { run: rawRead }, { rounds }))))
+  console.log(format("kinesis-read", yield* Effect.promise(() => compare({ run: tributaryRead }, { run: rawRead }, { rounds, clock: "wall" })), "raw-sdk"))
   raw.destroy()
 }).pipe(Effect.provide(Layer.provideMerge(
   Layer.unwrapEffect(Effect.map(LocalKinesis.LocalKinesis, (local) => Kinesis.layer({ ...local.clientConfig }))),
