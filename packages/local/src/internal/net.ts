@@ -8,6 +8,7 @@ export interface Listenable {
   listen(port: number, host: string, callback: () => void): unknown
   close(callback?: (error?: Error) => void): unknown
   closeAllConnections?: () => void
+  closeIdleConnections?: () => void
   address(): Net.AddressInfo | string | null
   once(event: "error", listener: (error: Error) => void): unknown
   removeListener(event: "error", listener: (error: Error) => void): unknown
@@ -30,11 +31,19 @@ export const listen = (service: string, server: Listenable): Effect.Effect<numbe
     })
   })
 
-/** Closes a server and every connection still open to it (keep-alive sockets would hold the port). */
+/**
+ * Closes a server: no new connections, idle keep-alive sockets closed at once, requests in flight given a
+ * moment to finish (cutting them would leave the emulator working on a store it is closing: dynalite then
+ * throws "Database is closed" out of its callback), then whatever is left is cut so the port is freed.
+ */
 export const close = (server: Listenable): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
-    server.close(() => resume(Effect.void))
-    server.closeAllConnections?.()
+    const cut = setTimeout(() => server.closeAllConnections?.(), 1_000)
+    server.close(() => {
+      clearTimeout(cut)
+      resume(Effect.void)
+    })
+    server.closeIdleConnections?.()
   })
 
 /**
