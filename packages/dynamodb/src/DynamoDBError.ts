@@ -22,6 +22,7 @@
  *
  * @since 0.1.0
  */
+import { AwsSdk } from "@tributary/aws"
 import type { Retryability } from "@tributary/core/TributaryError"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -334,20 +335,6 @@ export const isUnknownOutcome = (error: DynamoDBError): boolean =>
   error._tag === "InternalServerError" || error._tag === "NetworkError" ||
   (error._tag === "UnknownDynamoDBError" && error.retryability === "transient")
 
-const networkCodes = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ENETUNREACH",
-  "EHOSTUNREACH",
-  "ERR_HTTP2_STREAM_ERROR",
-  "ERR_HTTP2_GOAWAY_SESSION",
-  "ERR_STREAM_PREMATURE_CLOSE"
-])
 
 const accessNames = new Set([
   "AccessDeniedException",
@@ -394,13 +381,6 @@ const internalNames = new Set([
   "ServiceUnavailableException"
 ])
 
-interface SdkErrorLike {
-  readonly name?: unknown
-  readonly code?: unknown
-  readonly message?: unknown
-  readonly $retryable?: unknown
-  readonly $metadata?: { readonly httpStatusCode?: number; readonly requestId?: string }
-}
 
 /**
  * Maps whatever the SDK threw (a modeled exception, a generic service exception, a Node network error) to
@@ -410,16 +390,14 @@ interface SdkErrorLike {
  * @category constructors
  */
 export const fromSdkError = (operation: string, error: unknown): DynamoDBError => {
-  const e: SdkErrorLike = typeof error === "object" && error !== null ? error : {}
-  const name = typeof e.name === "string" ? e.name : "Error"
-  const code = typeof e.code === "string" ? e.code : undefined
-  const statusCode = e.$metadata?.httpStatusCode
+  const failure = AwsSdk.inspect(error)
+  const { code, name, statusCode } = failure
   const fields: Fields = {
     operation,
     awsName: name === "Error" && code !== undefined ? code : name,
-    reason: typeof e.message === "string" && e.message.length > 0 ? e.message : String(error),
+    reason: failure.reason,
     statusCode,
-    requestId: e.$metadata?.requestId,
+    requestId: failure.requestId,
     cause: error
   }
   switch (name) {
@@ -440,11 +418,6 @@ export const fromSdkError = (operation: string, error: unknown): DynamoDBError =
   if (accessNames.has(name)) return new AccessDenied(fields)
   if (throttlingNames.has(name) || statusCode === 429) return new Throttling(fields)
   if (internalNames.has(name) || (statusCode !== undefined && statusCode >= 500)) return new InternalServerError(fields)
-  if (
-    statusCode === undefined &&
-    (name === "TimeoutError" || name === "RequestTimeout" || name === "RequestTimeoutException" ||
-      (code !== undefined && networkCodes.has(code)) || /socket hang up|ECONNRESET|EPIPE/.test(fields.reason))
-  ) return new NetworkError(fields)
-  const retryable = e.$retryable !== undefined && e.$retryable !== null
-  return new UnknownDynamoDBError({ ...fields, retryability: retryable ? "transient" : "permanent" })
+  if (AwsSdk.isNetworkFailure(failure)) return new NetworkError(fields)
+  return new UnknownDynamoDBError({ ...fields, retryability: failure.retryable ? "transient" : "permanent" })
 }

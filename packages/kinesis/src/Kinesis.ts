@@ -24,6 +24,7 @@ import {
   UpdateShardCountCommand
 } from "@aws-sdk/client-kinesis"
 import { NodeHttpHandler } from "@smithy/node-http-handler"
+import { AwsSdk } from "@tributary/aws"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -73,17 +74,7 @@ export class Kinesis extends Context.Tag("@tributary/kinesis/Kinesis")<Kinesis, 
  * @since 0.1.0
  * @category utils
  */
-export const isLoopback = (endpoint: string | undefined): boolean => {
-  if (endpoint === undefined) return false
-  let host: string
-  try {
-    host = new URL(endpoint).hostname
-  } catch {
-    return false
-  }
-  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || host === "::1" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
-}
+export const isLoopback: (endpoint: string | undefined) => boolean = AwsSdk.isLoopback
 
 /**
  * Wraps an existing client.

@@ -24,6 +24,7 @@
  *
  * @since 0.1.0
  */
+import { AwsSdk } from "@tributary/aws"
 import type { Retryability } from "@tributary/core/TributaryError"
 import * as Data from "effect/Data"
 import * as Predicate from "effect/Predicate"
@@ -347,20 +348,6 @@ export const isUnknownOutcome = (error: KinesisError): boolean =>
   error._tag === "InternalFailure" || error._tag === "NetworkError" ||
   (error._tag === "UnknownKinesisError" && error.retryability === "transient")
 
-const networkCodes = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ENETUNREACH",
-  "EHOSTUNREACH",
-  "ERR_HTTP2_STREAM_ERROR",
-  "ERR_HTTP2_GOAWAY_SESSION",
-  "ERR_STREAM_PREMATURE_CLOSE"
-])
 
 const accessNames = new Set([
   "AccessDeniedException",
@@ -412,13 +399,6 @@ const internalNames = new Set([
   "ServiceUnavailableException"
 ])
 
-interface SdkErrorLike {
-  readonly name?: unknown
-  readonly code?: unknown
-  readonly message?: unknown
-  readonly $retryable?: unknown
-  readonly $metadata?: { readonly httpStatusCode?: number; readonly requestId?: string }
-}
 
 /**
  * Maps whatever the SDK threw (a modeled exception, a generic service exception, a Node network error) to
@@ -428,16 +408,14 @@ interface SdkErrorLike {
  * @category constructors
  */
 export const fromSdkError = (operation: string, error: unknown): KinesisError => {
-  const e: SdkErrorLike = typeof error === "object" && error !== null ? error : {}
-  const name = typeof e.name === "string" ? e.name : "Error"
-  const code = typeof e.code === "string" ? e.code : undefined
-  const statusCode = e.$metadata?.httpStatusCode
+  const failure = AwsSdk.inspect(error)
+  const { code, name, statusCode } = failure
   const fields: Fields = {
     operation,
     awsName: name === "Error" && code !== undefined ? code : name,
-    reason: typeof e.message === "string" && e.message.length > 0 ? e.message : String(error),
+    reason: failure.reason,
     statusCode,
-    requestId: e.$metadata?.requestId,
+    requestId: failure.requestId,
     cause: error
   }
   switch (name) {
@@ -461,11 +439,6 @@ export const fromSdkError = (operation: string, error: unknown): KinesisError =>
   if (accessNames.has(name)) return new AccessDenied(fields)
   if (throttlingNames.has(name) || statusCode === 429) return new Throttling(fields)
   if (internalNames.has(name) || (statusCode !== undefined && statusCode >= 500)) return new InternalFailure(fields)
-  if (
-    statusCode === undefined &&
-    (name === "TimeoutError" || name === "RequestTimeout" || name === "RequestTimeoutException" ||
-      (code !== undefined && networkCodes.has(code)) || /socket hang up|ECONNRESET|EPIPE/.test(fields.reason))
-  ) return new NetworkError(fields)
-  const retryable = e.$retryable !== undefined && e.$retryable !== null
-  return new UnknownKinesisError({ ...fields, retryability: retryable ? "transient" : "permanent" })
+  if (AwsSdk.isNetworkFailure(failure)) return new NetworkError(fields)
+  return new UnknownKinesisError({ ...fields, retryability: failure.retryable ? "transient" : "permanent" })
 }

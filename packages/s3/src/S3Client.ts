@@ -18,6 +18,7 @@ import {
   S3Client as SdkS3Client
 } from "@aws-sdk/client-s3"
 import { NodeHttpHandler } from "@smithy/node-http-handler"
+import { AwsSdk } from "@tributary/aws"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -63,17 +64,7 @@ export class S3Client extends Context.Tag("@tributary/s3/S3Client")<S3Client, S3
  * @since 0.1.0
  * @category utils
  */
-export const isLoopback = (endpoint: string | undefined): boolean => {
-  if (endpoint === undefined) return false
-  let host: string
-  try {
-    host = new URL(endpoint).hostname
-  } catch {
-    return false
-  }
-  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || host === "::1" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
-}
+export const isLoopback: (endpoint: string | undefined) => boolean = AwsSdk.isLoopback
 
 /**
  * Wraps an existing client (it is not destroyed by this service).

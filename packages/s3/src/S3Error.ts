@@ -18,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import { AwsSdk } from "@tributary/aws"
 import type { Retryability } from "@tributary/core/TributaryError"
 import * as Data from "effect/Data"
 import * as Predicate from "effect/Predicate"
@@ -212,18 +213,6 @@ export type S3Error =
  */
 export const isS3Error = (u: unknown): u is S3Error => Predicate.hasProperty(u, TypeId)
 
-const networkCodes = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ENETUNREACH",
-  "EHOSTUNREACH",
-  "ERR_STREAM_PREMATURE_CLOSE"
-])
 
 const accessNames = new Set([
   "AccessDenied",
@@ -272,13 +261,6 @@ const slowDownNames = new Set([
 
 const internalNames = new Set(["InternalError", "ServiceUnavailable", "InternalFailure"])
 
-interface SdkErrorLike {
-  readonly name?: unknown
-  readonly code?: unknown
-  readonly message?: unknown
-  readonly $retryable?: unknown
-  readonly $metadata?: { readonly httpStatusCode?: number; readonly requestId?: string }
-}
 
 /**
  * Maps whatever the SDK threw (a modeled exception, a generic service exception, a Node network error) to
@@ -288,17 +270,15 @@ interface SdkErrorLike {
  * @category constructors
  */
 export const fromSdkError = (operation: string, error: unknown): S3Error => {
-  const e: SdkErrorLike = typeof error === "object" && error !== null ? error : {}
-  const name = typeof e.name === "string" ? e.name : "Error"
-  const code = typeof e.code === "string" ? e.code : undefined
-  const statusCode = e.$metadata?.httpStatusCode
+  const failure = AwsSdk.inspect(error)
+  const { code, name, statusCode } = failure
   const fields: Fields = {
     operation,
     // an answer the SDK could not parse (not S3's XML) is a bare Error: name it by its status
     awsName: name !== "Error" ? name : code ?? (statusCode === undefined ? name : `HTTP ${statusCode}`),
-    reason: typeof e.message === "string" && e.message.length > 0 ? e.message : String(error),
+    reason: failure.reason,
     statusCode,
-    requestId: e.$metadata?.requestId,
+    requestId: failure.requestId,
     cause: error
   }
   if (name === "NoSuchBucket") return new NoSuchBucket(fields)
@@ -308,10 +288,6 @@ export const fromSdkError = (operation: string, error: unknown): S3Error => {
   if (internalNames.has(name) || (statusCode !== undefined && statusCode >= 500)) return new InternalError(fields)
   if (accessNames.has(name) || statusCode === 403) return new AccessDenied(fields)
   if (invalidNames.has(name)) return new InvalidRequest(fields)
-  if (
-    statusCode === undefined &&
-    ((code !== undefined && networkCodes.has(code)) || /socket hang up|ECONNRESET|ECONNREFUSED|EPIPE/.test(fields.reason))
-  ) return new NetworkError(fields)
-  const retryable = e.$retryable !== undefined && e.$retryable !== null
-  return new UnknownS3Error({ ...fields, retryability: retryable ? "transient" : "permanent" })
+  if (AwsSdk.isNetworkFailure(failure)) return new NetworkError(fields)
+  return new UnknownS3Error({ ...fields, retryability: failure.retryable ? "transient" : "permanent" })
 }
