@@ -8,8 +8,8 @@
  *      (count, mean and p95 of DurationMs) -> DynamoDB results table (partials merged on read)
  *   -> dead letters in memory; and every few seconds a job re-aggregates the archive into a second table.
  *
- *   pnpm --filter @tributary/example-demo start                      # until Ctrl-C
- *   pnpm --filter @tributary/example-demo start -- --duration 20s    # then a summary and the checks
+ *   pnpm demo                # until Ctrl-C
+ *   pnpm demo -- --duration 20s # then a summary and the checks
  *
  * Options: --duration <d> (e.g. 20s, 2m), --rate <messages per second> (default 2000), --job-every <d>
  * (default 5s). At the end (after --duration, or the first Ctrl-C) the producer stops, the workers drain,
@@ -35,6 +35,8 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import { message, type Message } from "./Traffic.js"
+import { parseDuration } from "./internal/duration.js"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -60,7 +62,7 @@ export const activityStats = Aggregate.struct({
 export type ActivityStats = Aggregate.Aggregate.Output<typeof activityStats>
 
 /** Where the window results go (the stream's table for the workers, another table for the job). */
-export class Results extends Context.Tag("example-demo/Results")<
+export class Results extends Context.Tag("@tributary/cli/Demo/Results")<
   Results,
   RecordSink.RecordSink<Window.WindowResult<string, ResultsTable.WithState<ActivityStats>>>
 >() {}
@@ -91,46 +93,6 @@ export const pipeline = Pipeline.make(pipelineName).pipe(
   }),
   Pipeline.to(Results)
 )
-
-// ---------------------------------------------------------------------------------------------------------
-// the messages
-// ---------------------------------------------------------------------------------------------------------
-
-const activities = ["login", "search", "view", "add-to-cart", "checkout", "logout"]
-
-export interface Message {
-  readonly partitionKey: string
-  readonly data: string
-  readonly broken: boolean
-}
-
-/** Message `i`: seed-shaped, a quarter each JSON, CSV, key-value text and XML; about 1% broken. */
-export const message = (i: number, now: number): Message => {
-  const customer = `C${(i * 7919) % 1000}`
-  const activity = activities[(i * 31) % activities.length]
-  const duration = 20 + ((i * 104_729) % 1980)
-  const partitionKey = `${customer}-${i % 64}`
-  if (i % 100 === 37) {
-    // broken, each differently and uniquely (the index is in it): a dead letter
-    const data = i % 400 === 37
-      ? `{"CustomerId":"${customer}","DateUnixMs":${now},"Activity":"${activity}","DurationMs":"slow-${i}"}`
-      : i % 400 === 137
-      ? `CustomerId,DateUnixMs,Activity,DurationMs\n${customer},yesterday-${i},${activity},${duration}`
-      : i % 400 === 237
-      ? `customer=${customer}\nts=${now}\nactivity=${activity}\nduration_ms=n/a-${i}`
-      : `<activity><CustomerId>${customer}</CustomerId><DateUnixMs>${now}</DateUnixMs><Activity>${i}</Activity>`
-    return { partitionKey, data, broken: true }
-  }
-  const data = i % 4 === 0
-    ? JSON.stringify({ CustomerId: customer, DateUnixMs: now, Activity: activity, DurationMs: duration })
-    : i % 4 === 1
-    ? `CustomerId,DateUnixMs,Activity,DurationMs\n${customer},${now},${activity},${duration}`
-    : i % 4 === 2
-    ? `customer=${customer}\nts=${now}\nactivity=${activity}\nduration_ms=${duration}`
-    : `<activity><CustomerId>${customer}</CustomerId><DateUnixMs>${now}</DateUnixMs>` +
-      `<Activity>${activity}</Activity><DurationMs>${duration}</DurationMs></activity>`
-  return { partitionKey, data, broken: false }
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // the program
@@ -386,38 +348,50 @@ export const emulators = Layer.mergeAll(
   Layer.unwrapEffect(Effect.map(LocalDynamoDB.LocalDynamoDB, (local) => DynamoDBClient.layer({ ...local.clientConfig })))
 ).pipe(Layer.provideMerge(Layer.mergeAll(LocalKinesis.layerKinesalite(), LocalDynamoDB.layerDynalite())))
 
+/**
+ * Runs the demo on the embedded emulators until `duration` passes or `stop` completes; succeeds with
+ * whether the final checks hold.
+ */
+export const run = (options: {
+  readonly duration?: Duration.Duration | undefined
+  readonly rate?: number
+  readonly jobEvery?: Duration.Duration
+  readonly print?: (line: string) => void
+  readonly stop?: Deferred.Deferred<void>
+}) =>
+  Effect.gen(function*() {
+    const stop = options.stop ?? (yield* Deferred.make<void>())
+    return yield* program({
+      duration: options.duration,
+      rate: options.rate ?? 2000,
+      jobEvery: options.jobEvery ?? Duration.seconds(5),
+      print: options.print ?? ((line) => console.log(line))
+    }, stop)
+  }).pipe(Effect.provide(emulators))
+
 /** `--name value` from the command line. */
 const argument = (name: string): string | undefined => {
   const at = process.argv.indexOf(`--${name}`)
   return at === -1 ? undefined : process.argv[at + 1]
 }
 
-/** "8s", "500ms", "2m", or anything `Duration.decode` reads ("8 seconds"). */
-export const parseDuration = (text: string): Duration.Duration => {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(text.trim())
-  if (match === null) return Duration.decode(text as Duration.DurationInput)
-  const n = Number(match[1])
-  const unit = match[2]
-  return Duration.millis(unit === "ms" ? n : unit === "s" ? n * 1000 : unit === "m" ? n * 60_000 : n * 3_600_000)
-}
-
 if (import.meta.url === `file://${process.argv[1]}`) {
   const duration = argument("duration")
   const main = Effect.gen(function*() {
-    const deferred = yield* Deferred.make<void>()
+    const stop = yield* Deferred.make<void>()
     // Ctrl-C: a clean stop (drain, summary); a second Ctrl-C interrupts
     process.once("SIGINT", () => {
       console.log("SIGINT: stopping")
-      Effect.runFork(Deferred.succeed(deferred, undefined))
+      Effect.runFork(Deferred.succeed(stop, undefined))
       process.once("SIGINT", () => process.exit(130))
     })
-    return yield* program({
+    return yield* run({
       duration: duration === undefined ? undefined : parseDuration(duration),
       rate: Number(argument("rate") ?? "2000"),
       jobEvery: parseDuration(argument("job-every") ?? "5s"),
-      print: (line) => console.log(line)
-    }, deferred)
-  }).pipe(Effect.provide(emulators))
+      stop
+    })
+  })
   Effect.runPromise(main).then(
     (holds) => process.exit(holds ? 0 : 1),
     (error) => {

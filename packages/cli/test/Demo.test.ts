@@ -2,9 +2,10 @@ import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { describe, expect, it } from "@effect/vitest"
-import { message, parseDuration } from "../src/main.js"
+import { parseDuration } from "../src/internal/duration.js"
+import { message } from "../src/Traffic.js"
 
-describe("examples/demo", () => {
+describe("Demo", () => {
   it("messages: a quarter per format, about 1% broken", () => {
     const all = Array.from({ length: 4000 }, (_, i) => message(i, 1_700_000_000_000))
     expect(all.filter((m) => m.broken).length).toBe(40)
@@ -19,7 +20,7 @@ describe("examples/demo", () => {
     const root = fileURLToPath(new URL("..", import.meta.url))
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ["--import", "tsx", "src/main.ts", "--duration", "8s", "--job-every", "2s"],
+      ["--import", "tsx", "src/Demo.ts", "--duration", "8s", "--job-every", "2s"],
       { cwd: root, env: { ...process.env }, timeout: 55_000 }
     ) // rejects on a non-zero exit code
     expect(stdout).toMatch(/gateway: http:\/\/127\.0\.0\.1:\d+/)

@@ -1,0 +1,8 @@
+/**
+ * @since 0.1.0
+ */
+export * as Demo from "./Demo.js"
+/**
+ * @since 0.1.0
+ */
+export * as Traffic from "./Traffic.js"
