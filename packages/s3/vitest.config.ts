@@ -7,6 +7,6 @@ export default defineProject({
     // the AWS SDK warns once per process that its 2027 releases will need Node 22 (versions are pinned)
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" }
     // s3rver needs Node's legacy OpenSSL provider for paginated listings: the tests run it in a child
-    // process started with --openssl-legacy-provider (test/S3rverProcess.ts), so they need no NODE_OPTIONS
+    // process started with --openssl-legacy-provider (LocalS3.layerS3rverProcess), so they need no NODE_OPTIONS
   }
 })

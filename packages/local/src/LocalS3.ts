@@ -1,6 +1,6 @@
 /**
- * Local S3: s3rver embedded in this process, storing objects in a temporary directory that is removed when
- * the scope closes.
+ * Local S3: s3rver, embedded in this process or in a child process of its own, storing objects in a
+ * temporary directory that is removed when the scope closes.
  *
  * @since 0.1.0
  */
@@ -8,10 +8,12 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs/promises"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
 import type { ClientConfig } from "./ClientConfig.js"
 import * as Config from "./ClientConfig.js"
 import * as Net from "./internal/net.js"
@@ -110,19 +112,7 @@ export const makeS3rver = (options: S3rverOptions = {}): Effect.Effect<LocalS3Sh
     )
     const endpoint = `http://127.0.0.1:${port}`
     yield* waitUntil("s3rver", Effect.map(Net.probe(endpoint), (status) => status !== undefined), { timeout: "10 seconds" })
-    return {
-      endpoint,
-      port,
-      region: Config.defaultRegion,
-      directory,
-      clientConfig: {
-        // s3rver checks the key: it knows only its own
-        ...Config.make(endpoint, { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }),
-        forcePathStyle: true as const,
-        requestChecksumCalculation: "WHEN_REQUIRED" as const,
-        responseChecksumValidation: "WHEN_REQUIRED" as const
-      }
-    }
+    return shape(endpoint, port, directory)
   })
 
 /**
@@ -131,5 +121,86 @@ export const makeS3rver = (options: S3rverOptions = {}): Effect.Effect<LocalS3Sh
  */
 export const layerS3rver = (options?: S3rverOptions): Layer.Layer<LocalS3, LocalAwsError> =>
   Layer.scoped(LocalS3, makeS3rver(options))
+
+/**
+ * s3rver in a child process started with Node's `--openssl-legacy-provider`, so ListObjectsV2 pagination
+ * works whatever flags this process was started with.
+ *
+ * Why a process: s3rver 3.7.1 encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 offers
+ * only through its legacy provider, and a provider can only be chosen when a process starts. The child
+ * stops when this scope closes (its stdin is closed; SIGKILL after 2 seconds) or when this process exits.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeS3rverProcess = (options: S3rverOptions = {}): Effect.Effect<LocalS3Shape, LocalAwsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const directory = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => Fs.mkdtemp(Path.join(Os.tmpdir(), "tributary-s3rver-")),
+        catch: (cause) => new LocalAwsError({ service: "s3rver", reason: "cannot create its directory", cause })
+      }),
+      (directory) => Effect.promise(() => Fs.rm(directory, { recursive: true, force: true }))
+    )
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        ChildProcess.spawn(
+          process.execPath,
+          ["--openssl-legacy-provider", childScript, directory, (options.buckets ?? []).join(",")],
+          { stdio: ["pipe", "pipe", "pipe"] }
+        )
+      ),
+      (child) =>
+        Effect.async<void>((resume) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+          const timer = setTimeout(() => child.kill("SIGKILL"), 2_000)
+          child.once("exit", () => {
+            clearTimeout(timer)
+            resume(Effect.void)
+          })
+          child.stdin.end()
+        })
+    )
+    const port = yield* Effect.async<number, LocalAwsError>((resume) => {
+      let output = ""
+      let errors = ""
+      child.stderr.on("data", (chunk: Buffer) => void (errors += chunk.toString("utf8")))
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString("utf8")
+        const line = output.indexOf("\n")
+        if (line >= 0) resume(Effect.succeed((JSON.parse(output.slice(0, line)) as { port: number }).port))
+      })
+      child.once("exit", (code) =>
+        resume(Effect.fail(new LocalAwsError({ service: "s3rver", reason: `its process exited with ${code}: ${errors}` }))))
+      child.once("error", (cause) => resume(Effect.fail(new LocalAwsError({ service: "s3rver", reason: "cannot spawn its process", cause }))))
+    }).pipe(Effect.timeoutFail({
+      duration: "15 seconds",
+      onTimeout: () => new LocalAwsError({ service: "s3rver", reason: "its process did not start within 15 seconds" })
+    }))
+    return shape(`http://127.0.0.1:${port}`, port, directory)
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerS3rverProcess = (options?: S3rverOptions): Layer.Layer<LocalS3, LocalAwsError> =>
+  Layer.scoped(LocalS3, makeS3rverProcess(options))
+
+const shape = (endpoint: string, port: number, directory: string): LocalS3Shape => ({
+  endpoint,
+  port,
+  region: Config.defaultRegion,
+  directory,
+  clientConfig: {
+    // s3rver checks the key: it knows only its own
+    ...Config.make(endpoint, { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }),
+    forcePathStyle: true as const,
+    requestChecksumCalculation: "WHEN_REQUIRED" as const,
+    responseChecksumValidation: "WHEN_REQUIRED" as const
+  }
+})
+
+const childScript = fileURLToPath(new URL("./internal/s3rver-child.cjs", import.meta.url))
 
 const require = createRequire(import.meta.url)

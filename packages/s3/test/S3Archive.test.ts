@@ -1,5 +1,5 @@
 /**
- * The archive on S3: s3rver (in a child process, see S3rverProcess.ts) through the real SDK. One s3rver
+ * The archive on S3: s3rver (in a child process: LocalS3.layerS3rverProcess) through the real SDK. One s3rver
  * for the file, a new bucket per test; live clock (`it.scopedLive`): real sockets and real time.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"

@@ -7,15 +7,14 @@ import * as Layer from "effect/Layer"
 import * as S3Client from "../src/S3Client.js"
 import type { S3Error } from "../src/S3Error.js"
 import * as S3ObjectStore from "../src/S3ObjectStore.js"
-import * as S3rverProcess from "./S3rverProcess.js"
 
 /** The S3 client service over a local emulator's client settings. */
 export const clientFromLocal: Layer.Layer<S3Client.S3Client, never, LocalS3.LocalS3> = Layer.unwrapEffect(
   Effect.map(LocalS3.LocalS3, (local) => S3Client.layer({ ...local.clientConfig }))
 )
 
-/** s3rver in a child process (see S3rverProcess.ts), and the client service talking to it. */
-export const s3rver = clientFromLocal.pipe(Layer.provideMerge(S3rverProcess.layer()))
+/** s3rver in a child process (ListObjectsV2 pagination works there), and the client service talking to it. */
+export const s3rver = clientFromLocal.pipe(Layer.provideMerge(LocalS3.layerS3rverProcess()))
 
 let buckets = 0
 /** A fresh bucket name per test. */

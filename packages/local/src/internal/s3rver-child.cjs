@@ -1,4 +1,4 @@
-// s3rver in a process of its own, started by S3rverProcess.ts with Node's legacy OpenSSL provider (s3rver
+// s3rver in a process of its own, started by LocalS3.makeS3rverProcess with Node's legacy OpenSSL provider (s3rver
 // encrypts ListObjectsV2 continuation tokens with DES). Prints {"port":n} once listening; stops when its
 // stdin closes (the parent exited or closed it) or on SIGTERM.
 "use strict"
