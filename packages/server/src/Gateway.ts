@@ -1,7 +1,7 @@
 /**
  * The HTTP server: the ingest gateway (`POST /v1/streams/{name}/records`), health (`/healthz`,
- * `/readyz`), Prometheus metrics (`/metrics`) and the results API (`GET /v1/results/{pipeline}/{key}`).
- * See docs/server.md.
+ * `/readyz`), Prometheus metrics (`/metrics`), the results API (`GET /v1/results/{pipeline}/{key}`) and,
+ * when configured, the live dashboard (`/dashboard`, see `Dashboard`). See docs/server.md.
  *
  * Every ingest request is authenticated, authorized for its stream, rate limited, read with a size cap
  * and fully validated before its records reach the stream's sink; it is answered 200 only after the
@@ -26,6 +26,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createServer } from "node:http"
 import * as ApiKeys from "./ApiKeys.js"
+import * as Dashboard from "./Dashboard.js"
 import type { HttpError } from "./HttpError.js"
 import * as Errors from "./HttpError.js"
 import * as Ingest from "./Ingest.js"
@@ -69,6 +70,11 @@ export interface GatewayOptions {
     /** Known pipelines (others are 404). Default any. */
     readonly pipelines?: ReadonlyArray<string>
   }
+  /**
+   * Serves the live dashboard (`/dashboard`, `/v1/dashboard/events`, `/v1/status`, `/v1/dead-letters`) when
+   * given. These routes need no API key, like `/metrics`: keep them on a private network or behind a proxy.
+   */
+  readonly dashboard?: Dashboard.DashboardOptions
 }
 
 /**
@@ -79,6 +85,11 @@ export interface Gateway {
   readonly app: HttpApp.Default
   /** The results cache (to invalidate when new results land), when results are served. */
   readonly results: ResultsCache.ResultsCache | undefined
+  /**
+   * The dashboard's feed, when the dashboard is served. `serve` starts its sampler; serving `app` some other
+   * way, run `feed.start` in the server's scope.
+   */
+  readonly dashboard: Dashboard.Feed | undefined
 }
 
 /**
@@ -90,11 +101,15 @@ export interface Gateway {
 export const sinks = (byStream: Readonly<Record<string, RecordSink<Ingest.IngestRecord>>>): SinkResolver => (stream) =>
   Effect.succeed(Object.prototype.hasOwnProperty.call(byStream, stream) ? byStream[stream] : undefined)
 
-const routeOf = (url: string): string => {
+const routeOf = (url: string, dashboard: boolean): string => {
   const path = url.split("?")[0]
   if (path.startsWith("/v1/streams/")) return "ingest"
   if (path.startsWith("/v1/results/")) return "results"
   if (path === "/healthz" || path === "/readyz" || path === "/metrics") return path.slice(1)
+  if (
+    dashboard && (path === "/" || path === "/dashboard" || path.startsWith("/dashboard/") ||
+      path === "/v1/dashboard/events" || path === "/v1/status" || path === "/v1/dead-letters")
+  ) return "dashboard"
   return "other"
 }
 
@@ -143,6 +158,7 @@ export const make = (options: GatewayOptions): Gateway => {
     ? undefined
     : ResultsCache.make(options.results.reader, options.results.ttlMillis === undefined ? {} : { ttlMillis: options.results.ttlMillis })
   const knownPipelines = options.results?.pipelines
+  const feed = options.dashboard === undefined ? undefined : Dashboard.unsafeMake(options.dashboard)
 
   const authenticate = (request: HttpServerRequest.HttpServerRequest) => {
     const presented = bearer(request.headers["authorization"])
@@ -259,7 +275,9 @@ export const make = (options: GatewayOptions): Gateway => {
         onSuccess: () => HttpServerResponse.unsafeJson({ status: "ready" })
       })
     ),
-    HttpRouter.get("/metrics", Effect.map(Prometheus.render, (text) => HttpServerResponse.text(text, { contentType: Prometheus.contentType })))
+    HttpRouter.get("/metrics", Effect.map(Prometheus.render, (text) => HttpServerResponse.text(text, { contentType: Prometheus.contentType }))),
+    // without the option the dashboard's paths fall through to 404
+    (router) => feed === undefined ? router : HttpRouter.concat(router, Dashboard.router(feed))
   )
 
   const routed = router.pipe(
@@ -279,14 +297,14 @@ export const make = (options: GatewayOptions): Gateway => {
     const request = yield* HttpServerRequest.HttpServerRequest
     const start = yield* Clock.currentTimeNanos
     const response = yield* routed
-    const route = routeOf(request.url)
+    const route = routeOf(request.url, feed !== undefined)
     const elapsed = Number((yield* Clock.currentTimeNanos) - start) / 1e9
     yield* Metric.increment(Metric.tagged(Metric.tagged(Metrics.gateway.requests, "route", route), "status", String(response.status)))
     yield* Metric.update(Metric.tagged(Metrics.gateway.duration, "route", route), elapsed)
     return response
   })
 
-  return { app, results: cache }
+  return { app, results: cache, dashboard: feed }
 }
 
 /**
@@ -300,7 +318,8 @@ export interface RunningServer extends Gateway {
 }
 
 /**
- * Serves the gateway on Node's HTTP server until the scope closes. Port 0 picks a free port.
+ * Serves the gateway on Node's HTTP server until the scope closes. Port 0 picks a free port. With
+ * `options.dashboard`, the dashboard's sampler runs in the same scope.
  *
  * @since 0.1.0
  * @category running
@@ -314,6 +333,8 @@ export const serve = (
     const host = listen.host ?? "127.0.0.1"
     const server = yield* NodeHttpServer.make(() => createServer({ keepAlive: true }), { port: listen.port ?? 0, host })
     yield* HttpServer.serveEffect(gateway.app).pipe(Effect.provideService(HttpServer.HttpServer, server))
+    // started last, so closing the scope first ends the event streams, then the server waits for no one
+    if (gateway.dashboard !== undefined) yield* gateway.dashboard.start
     const port = server.address._tag === "TcpAddress" ? server.address.port : 0
     return { ...gateway, port, url: `http://${host}:${port}` }
   })

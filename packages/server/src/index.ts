@@ -2,6 +2,7 @@
  * @since 0.1.0
  */
 export * as ApiKeys from "./ApiKeys.js"
+export * as Dashboard from "./Dashboard.js"
 export * as Gateway from "./Gateway.js"
 export * as HttpError from "./HttpError.js"
 export * as Ingest from "./Ingest.js"
