@@ -348,6 +348,10 @@ describe("quantile (DDSketch)", () => {
 
 describe("distinctCount (HyperLogLog)", () => {
   const standardError = 1.04 / Math.sqrt(4096)
+  /** the most distinct values a default state counts exactly: 2^12 / 8 */
+  const threshold = 512
+  const values = (n: number, prefix = "v") => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
+  const json = <S>(agg: Aggregate.Aggregate<never, S, unknown>, state: S) => JSON.stringify(encode(agg, state))
 
   it("within 3 standard errors at 1k, 100k and 1M distinct values", () => {
     const agg = Aggregate.distinctCount()
@@ -355,6 +359,7 @@ describe("distinctCount (HyperLogLog)", () => {
       let s = agg.empty()
       // every value twice: duplicates must not count
       for (let i = 0; i < n; i++) s = agg.add(agg.add(s, `user-${i}`), `user-${i}`)
+      expect(s.mode).toBe("dense")
       expect(Math.abs(agg.result(s) - n) / n).toBeLessThan(3 * standardError)
     }
     let s = agg.empty()
@@ -362,15 +367,80 @@ describe("distinctCount (HyperLogLog)", () => {
     expect(Math.abs(agg.result(s) - 1_000_000) / 1_000_000).toBeLessThan(3 * standardError)
   })
 
-  it("is near exact for small cardinalities", () => {
+  it("counts exactly while sparse: up to 2^precision / 8 distinct values", () => {
     const agg = Aggregate.distinctCount()
     expect(run(agg, [])).toBe(0)
     expect(run(agg, ["a"])).toBe(1)
     expect(run(agg, ["a", "b", "a", "c", "b"])).toBe(3)
+    // 200 requests from 67 addresses (the estimate used to say 68)
+    const requests = Array.from({ length: 200 }, (_, i) => `10.0.0.${(i * 7) % 67}`)
+    expect(new Set(requests).size).toBe(67)
+    expect(run(agg, requests)).toBe(67)
+    for (const n of [threshold - 1, threshold]) {
+      const s = fold(agg, [...values(n), ...values(n)])
+      expect(s.mode).toBe("sparse")
+      expect(agg.result(s)).toBe(n)
+    }
+    // one more: dense, an estimate within 3 standard errors
+    const s = fold(agg, values(threshold + 1))
+    expect(s.mode).toBe("dense")
+    expect(Math.abs(agg.result(s) - (threshold + 1))).toBeLessThan(3 * standardError * (threshold + 1))
+  })
+
+  it("switches to dense after 2^precision / 8 distinct values, whatever the precision", () => {
+    for (let precision = 4; precision <= 16; precision++) {
+      const agg = Aggregate.distinctCount({ precision })
+      const limit = 2 ** precision / 8
+      const s = fold(agg, values(limit))
+      expect(s.mode).toBe("sparse")
+      expect(agg.result(s)).toBe(limit)
+      // the same values again change nothing
+      fold(agg, values(limit), s)
+      expect(s.mode).toBe("sparse")
+      expect((encode(agg, s) as { hashes: ReadonlyArray<number> }).hashes).toHaveLength(limit)
+      agg.add(s, "one more")
+      expect(s.mode).toBe("dense")
+      expect(encode(agg, s)).not.toHaveProperty("hashes")
+    }
+  })
+
+  it("keeps each value's register and rank in its sparse key, high ranks included", () => {
+    // values found by search whose lane-B rank is at the edge of the flagged keys (rank >= 32 - precision)
+    const cases = [
+      { precision: 16, value: 61369, flagged: false }, // rank 15
+      { precision: 16, value: 137755, flagged: true }, // rank 16
+      { precision: 16, value: 91498, flagged: true }, // rank 17
+      { precision: 12, value: 3301346, flagged: false }, // rank 19
+      { precision: 12, value: 63841, flagged: true } // rank 20
+    ]
+    for (const { flagged, precision, value } of cases) {
+      const agg = Aggregate.distinctCount({ precision })
+      const [key] = (encode(agg, fold(agg, [value])) as { hashes: ReadonlyArray<number> }).hashes
+      expect(key & 1).toBe(flagged ? 1 : 0)
+      expect(agg.result(roundTrip(agg, fold(agg, [value])))).toBe(1)
+      // added while sparse then folded into registers, or added to the registers: the same registers
+      const others = values(2 ** precision / 8 + 1)
+      expect(encode(agg, fold(agg, [value, ...others]))).toStrictEqual(encode(agg, fold(agg, [...others, value])))
+      expect(encode(agg, agg.merge(fold(agg, others), fold(agg, [value])))).toStrictEqual(
+        encode(agg, fold(agg, [...others, value]))
+      )
+    }
+  })
+
+  it("never counts more than the distinct inputs while sparse", () => {
+    const agg = Aggregate.distinctCount()
     fc.assert(
-      fc.property(fc.uniqueArray(fc.string(), { maxLength: 300 }), (values) => {
-        const error = Math.abs(run(agg, values) - values.length)
-        expect(error).toBeLessThanOrEqual(Math.max(2, 3 * standardError * values.length))
+      fc.property(fc.array(fc.oneof(fc.string(), fc.integer({ min: -1000, max: 1000 })), { maxLength: 700 }), (xs) => {
+        const distinct = new Set(xs.map(String)).size
+        const s = fold(agg, xs)
+        if (distinct <= threshold) {
+          expect(s.mode).toBe("sparse")
+          // below only if two values share a 31-bit key: a probability under distinct^2 / 2^32
+          expect(agg.result(s)).toBeLessThanOrEqual(distinct)
+          expect(agg.result(s)).toBeGreaterThanOrEqual(distinct - 1)
+        } else {
+          expect(s.mode).toBe("dense")
+        }
       })
     )
   })
@@ -393,11 +463,65 @@ describe("distinctCount (HyperLogLog)", () => {
       ),
       { numRuns: 1000 }
     )
+    // the same in dense mode
+    const dense = Aggregate.distinctCount({ precision: 4 })
+    const base = values(10)
+    fc.assert(
+      fc.property(fc.oneof(fc.integer(), fc.double()), (x) => {
+        expect(encode(dense, fold(dense, [...base, x]))).toStrictEqual(encode(dense, fold(dense, [...base, String(x)])))
+      })
+    )
   })
 
-  // register-wise max: merged states equal a single pass exactly
+  // merged states equal a single pass exactly, sparse or dense
   it("merge laws", () =>
     laws(Aggregate.distinctCount({ precision: 8 }), fc.oneof(fc.string(), fc.integer({ min: -50, max: 50 })), exactly))
+
+  it("merging sparse and dense states gives the state of the union", () => {
+    // precision 6: sparse up to 8 distinct values
+    const agg = Aggregate.distinctCount({ precision: 6 })
+    const seen = new Set<string>()
+    const check = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => {
+      const left = fold(agg, a)
+      const right = fold(agg, b)
+      const before = json(agg, right)
+      const union = fold(agg, [...a, ...b])
+      const kind = `${left.mode}+${right.mode}->${union.mode}`
+      seen.add(kind)
+      const merged = agg.merge(left, right)
+      expect(merged.mode, kind).toBe(union.mode)
+      expect(encode(agg, merged), kind).toStrictEqual(encode(agg, union))
+      expect(agg.result(merged)).toBe(agg.result(union))
+      expect(json(agg, right)).toBe(before)
+      // and through JSON, in the other order
+      const reversed = agg.merge(roundTrip(agg, fold(agg, b)), roundTrip(agg, fold(agg, a)))
+      expect(encode(agg, reversed), kind).toStrictEqual(encode(agg, union))
+    }
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
+    check(range(0, 3), range(2, 6)) // sparse + sparse -> sparse
+    check(range(0, 8), range(0, 8)) // sparse + sparse -> sparse, full
+    check(range(0, 5), range(5, 10)) // sparse + sparse -> dense
+    check(range(0, 5), range(100, 200)) // sparse + dense
+    check(range(100, 200), range(0, 5)) // dense + sparse
+    check(range(0, 100), range(50, 300)) // dense + dense
+    check([], range(0, 100))
+    check(range(0, 100), [])
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat({ max: 40 }), { maxLength: 30 }),
+        fc.array(fc.nat({ max: 40 }), { maxLength: 30 }),
+        check
+      ),
+      { numRuns: 300 }
+    )
+    expect([...seen].sort()).toEqual(expect.arrayContaining([
+      "dense+dense->dense",
+      "dense+sparse->dense",
+      "sparse+dense->dense",
+      "sparse+sparse->dense",
+      "sparse+sparse->sparse"
+    ]))
+  })
 
   it("merging shards equals a single pass exactly", () => {
     const agg = Aggregate.distinctCount()
@@ -407,30 +531,93 @@ describe("distinctCount (HyperLogLog)", () => {
     const merged = mergeAll(agg, shards)
     expect(encode(agg, merged)).toStrictEqual(encode(agg, single))
     expect(agg.result(merged)).toBe(agg.result(single))
+    // many small shards, each sparse
+    const small = Array.from({ length: 40 }, (_, i) => fold(agg, values.slice(i * 20, i * 20 + 30)))
+    expect(small.every((s) => s.mode === "sparse")).toBe(true)
+    const mergedSmall = mergeAll(agg, small.map((s) => roundTrip(agg, s)))
+    expect(encode(agg, mergedSmall)).toStrictEqual(encode(agg, fold(agg, values.slice(0, 810))))
   })
 
-  it("encodes sparse while small, dense when large", () => {
+  it("reads back its states, sparse and dense", () => {
     const agg = Aggregate.distinctCount()
-    const small = fold(agg, ["a", "b", "c"])
-    const encodedSmall = encode(agg, small) as { precision: number; sparse: string }
-    expect(encodedSmall.precision).toBe(12)
-    expect(encodedSmall.sparse.length).toBe(12) // 3 registers * 3 bytes, base64
-    expect(encode(agg, agg.empty())).toStrictEqual({ precision: 12, sparse: "" })
-    const large = fold(agg, Array.from({ length: 10_000 }, (_, i) => i))
-    const encodedLarge = encode(agg, large) as { dense: string }
-    expect(encodedLarge.dense.length).toBe(Math.ceil(4096 / 3) * 4)
-    expect(agg.result(roundTrip(agg, small))).toBe(3)
-    expect(agg.result(roundTrip(agg, large))).toBe(agg.result(large))
+    for (const n of [0, 1, 3, threshold - 1, threshold, threshold + 1, 10_000]) {
+      const s = fold(agg, values(n))
+      const back = roundTrip(agg, s)
+      expect(back.mode).toBe(s.mode)
+      expect(agg.result(back)).toBe(agg.result(s))
+      expect(encode(agg, back)).toStrictEqual(encode(agg, s))
+      // and goes on adding like the original
+      const more = values(600, "w")
+      expect(encode(agg, fold(agg, more, back))).toStrictEqual(encode(agg, fold(agg, more, s)))
+    }
+  })
+
+  it("encodes a small state in a few bytes: the hashes while sparse, base64 registers when dense", () => {
+    const agg = Aggregate.distinctCount()
+    expect(encode(agg, agg.empty())).toStrictEqual({ precision: 12, hashes: [] })
+    const small = encode(agg, fold(agg, ["a", "b", "c", "a"])) as { precision: number; hashes: Array<number> }
+    expect(small.hashes).toHaveLength(3)
+    expect(small.hashes).toStrictEqual([...small.hashes].sort((a, b) => a - b))
+    expect(JSON.stringify(small).length).toBeLessThanOrEqual(64) // was 4 KB of registers in memory
+    // at most 11 bytes of JSON per hash
+    expect(json(agg, fold(agg, values(threshold))).length).toBeLessThanOrEqual(30 + 11 * threshold)
+    // just past the threshold: few registers are set, 3 bytes each
+    const justDense = encode(agg, fold(agg, values(threshold + 1))) as { sparse: string }
+    expect(justDense.sparse.length).toBeLessThan(Math.ceil(4096 / 3) * 4)
+    const large = encode(agg, fold(agg, Array.from({ length: 10_000 }, (_, i) => i))) as { dense: string }
+    expect(large.dense.length).toBe(Math.ceil(4096 / 3) * 4)
+  })
+
+  it("reads states written before the sparse mode", () => {
+    // written by the version with dense registers only
+    const agg = Aggregate.distinctCount()
+    const decode = Schema.decodeUnknownSync(agg.state)
+    const empty = decode({ precision: 12, sparse: "" })
+    expect(empty.mode).toBe("sparse")
+    expect(agg.result(empty)).toBe(0)
+    const abc = decode({ precision: 12, sparse: "BcwBBvQBD5kB" }) // a, b, c
+    expect(abc.mode).toBe("dense")
+    expect(agg.result(abc)).toBe(3)
+    // merged with a state of this version, it is the state of the union, as the older version had it
+    const abcd = agg.merge(abc, fold(agg, ["c", "d"]))
+    expect(encode(agg, abcd)).toStrictEqual({ precision: 12, sparse: "BcwBBvQBB/oCD5kB" })
+    expect(agg.result(abcd)).toBe(4)
+    expect(agg.result(agg.merge(fold(agg, ["c", "d"]), decode({ precision: 12, sparse: "BcwBBvQBD5kB" })))).toBe(4)
+    // dense registers: the same registers, the same estimate
+    const old6 = {
+      precision: 6,
+      dense: "BQQHBAUCAwgKCAQEBAYEBQcIBgQFBAQEBwoJBQUEBgkGBggEBQQIBAUGCAQFBAYEBQkEBAQHBgUECAYFBAoEBg=="
+    }
+    const p6 = Aggregate.distinctCount({ precision: 6 })
+    const users = values(1000, "user-")
+    expect(p6.result(Schema.decodeUnknownSync(p6.state)(old6))).toBe(1225)
+    expect(encode(p6, fold(p6, users))).toStrictEqual(old6)
+    const p4 = Aggregate.distinctCount({ precision: 4 })
+    expect(encode(p4, fold(p4, users))).toStrictEqual({ precision: 4, dense: "BwgKBggFCgkICAgGCQcICg==" })
+    expect(p4.result(fold(p4, users))).toBe(1704)
+    expect(run(agg, Array.from({ length: 10_000 }, (_, i) => i))).toBe(9894)
+    expect(run(agg, users)).toBe(1001)
   })
 
   it("rejects states it cannot read", () => {
     const agg = Aggregate.distinctCount()
     const decode = Schema.decodeUnknownSync(agg.state)
     expect(() => decode({ precision: 14, sparse: "" })).toThrow()
+    expect(() => decode({ precision: 14, hashes: [] })).toThrow()
     expect(() => decode({ precision: 12, dense: "AAAA" })).toThrow()
     expect(() => decode({ precision: 12, sparse: "AAA" })).toThrow()
     expect(() => decode({ precision: 12, sparse: "//8B" })).toThrow() // register 65535 does not exist
     expect(() => decode({ precision: 12, sparse: "AAAi" })).toThrow() // rank 34 is impossible
+    expect(() => decode({ precision: 12, hashes: ["1"] })).toThrow()
+    expect(() => decode({ precision: 12, hashes: [0] })).toThrow() // never a hash
+    expect(() => decode({ precision: 12, hashes: [1.5] })).toThrow()
+    expect(() => decode({ precision: 12, hashes: [-2] })).toThrow()
+    expect(() => decode({ precision: 12, hashes: [2 ** 32] })).toThrow()
+    expect(() => decode({ precision: 12, hashes: [2 ** 20] })).toThrow() // no bit of lane B, no rank flag
+    expect(() => decode({ precision: 12, hashes: [(19 << 1) | 1] })).toThrow() // rank 19 is never flagged
+    expect(() => decode({ precision: 12, hashes: [(34 << 1) | 1] })).toThrow() // rank 34 is impossible
+    expect(decode({ precision: 12, hashes: [(33 << 1) | 1, 2, 2] }).mode).toBe("sparse")
+    expect(agg.result(decode({ precision: 12, hashes: [(33 << 1) | 1, 2, 2] }))).toBe(2)
     expect(() => Aggregate.distinctCount({ precision: 3 })).toThrow(RangeError)
     expect(() => Aggregate.distinctCount({ precision: 17 })).toThrow(RangeError)
   })
@@ -681,7 +868,7 @@ describe("make", () => {
     expect(encode(agg, fold(agg, readings.slice(0, 1)))).toStrictEqual({
       latest: { sensor: "a", celsius: 20, at: 1 },
       sensors: ["a"],
-      hll: { precision: 12, sparse: expect.any(String) }
+      hll: { precision: 12, hashes: [expect.any(Number)] }
     })
     expect(Aggregate.isAggregate(agg)).toBe(true)
     expect(Aggregate.isAggregate({ add: () => 0 })).toBe(false)
