@@ -1,29 +1,32 @@
 /**
- * The end-to-end demo, in one process, on embedded local AWS: kinesalite (Kinesis), dynalite (DynamoDB)
- * and a file-system archive in a temporary directory.
+ * The end-to-end demo, in one process: on embedded local AWS (kinesalite, dynalite, s3rver) by default, or
+ * on real AWS (or any endpoints the AWS settings name) with `target: "aws"`.
  *
  *   HTTP POST batches -> ingest gateway -> Kinesis producer -> 4-shard stream
  *   -> 2 consumer workers (fibers sharing the shards through a DynamoDB lease table), one pipeline:
- *      raw archive -> Decoder.auto (JSON, CSV, key-value text, XML) -> per activity per minute
- *      (count, mean and p95 of DurationMs) -> DynamoDB results table (partials merged on read)
- *   -> dead letters in memory; and every few seconds a job re-aggregates the archive into a second table.
+ *      raw archive (S3) -> Decoder.auto (JSON, CSV, key-value text, XML) -> per activity and per customer
+ *      per minute (count, mean and p95 of DurationMs) -> DynamoDB results table (partials merged on read)
+ *   -> dead letters; every few seconds a job re-aggregates the archive into a second table; the gateway
+ *      also serves the results API and the live dashboard.
  *
- *   pnpm demo                # until Ctrl-C
- *   pnpm demo -- --duration 20s # then a summary and the checks
+ *   pnpm demo                          # `tributary demo`: until Ctrl-C
+ *   pnpm demo -- --duration 60s        # then a summary and the checks
  *
- * Options: --duration <d> (e.g. 20s, 2m), --rate <messages per second> (default 2000), --job-every <d>
- * (default 5s). At the end (after --duration, or the first Ctrl-C) the producer stops, the workers drain,
- * shut down (flush, checkpoint, release leases), and the summary checks conservation: produced =
- * aggregated (the counts merged from the results table) + dead letters + filtered, and that the dead
- * letters are exactly the broken messages. Exit code 0 when it holds, 1 otherwise.
+ * At the end (after `duration`, or the first Ctrl-C) the producer stops, the workers drain, shut down
+ * (flush, checkpoint, release leases), and the summary checks conservation: produced = aggregated (the
+ * counts merged from the results table) + dead letters + filtered + late, and that the dead letters are
+ * exactly the broken messages.
+ *
+ * @since 0.1.0
  */
 import { Consumer } from "@tributary/consumer"
 import { Aggregate, Archive, DeadLetter, Decoder, Job, Pipeline, RecordSink, Window } from "@tributary/core"
+import { LeaseStore as LeaseStoreTag } from "@tributary/core/LeaseStore"
 import { DynamoDBClient, DynamoDBLeaseStore, ResultsTable } from "@tributary/dynamodb"
 import { Kinesis, Producer, StreamAdmin } from "@tributary/kinesis"
-import { LocalDynamoDB, LocalKinesis } from "@tributary/local"
+import { LocalDynamoDB, LocalKinesis, LocalS3 } from "@tributary/local"
+import { S3Client, S3ObjectStore } from "@tributary/s3"
 import { ApiKeys, Gateway } from "@tributary/server"
-import { LeaseStore as LeaseStoreTag } from "@tributary/core/LeaseStore"
 import type { IngestRecord } from "@tributary/server/Ingest"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -35,40 +38,64 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as DemoDashboard from "./internal/demoDashboard.js"
 import { message, type Message } from "./Traffic.js"
-import { parseDuration } from "./internal/duration.js"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 
 // ---------------------------------------------------------------------------------------------------------
 // the pipeline
 // ---------------------------------------------------------------------------------------------------------
 
+/** @since 0.1.0 */
 export const Activity = Schema.Struct({
   CustomerId: Schema.String,
   DateUnixMs: Schema.Number,
   Activity: Schema.String,
   DurationMs: Schema.Number
 })
+/** @since 0.1.0 */
 export type Activity = typeof Activity.Type
 
-/** count, mean and p95 of the duration. */
+/**
+ * count, mean and p95 of the duration.
+ *
+ * @since 0.1.0
+ */
 export const activityStats = Aggregate.struct({
   count: Aggregate.count,
   mean: Aggregate.mean.pipe(Aggregate.mapInput((a: Activity) => a.DurationMs)),
   p95: Aggregate.quantile(0.95).pipe(Aggregate.mapInput((a: Activity) => a.DurationMs))
 })
+/** @since 0.1.0 */
 export type ActivityStats = Aggregate.Aggregate.Output<typeof activityStats>
 
-/** Where the window results go (the stream's table for the workers, another table for the job). */
+/**
+ * Where the window results go (the stream's table for the workers, another table for the job).
+ *
+ * @since 0.1.0
+ */
 export class Results extends Context.Tag("@tributary/cli/Demo/Results")<
   Results,
   RecordSink.RecordSink<Window.WindowResult<string, ResultsTable.WithState<ActivityStats>>>
 >() {}
 
+/** @since 0.1.0 */
 export const pipelineName = "activity-per-minute"
 
+/**
+ * Result keys: `activity:<name>` and `customer:<id>`; each record counts once in each dimension.
+ *
+ * @since 0.1.0
+ */
+export const dimensions = { activity: "activity:", customer: "customer:" } as const
+
+/**
+ * How often a window's early result is written at most (per shard).
+ *
+ * @since 0.1.0
+ */
+export const earlyResultsEvery = Duration.seconds(3)
+
+/** @since 0.1.0 */
 export const pipeline = Pipeline.make(pipelineName).pipe(
   Pipeline.to(Archive.RawArchive),
   // key-value text uses its own names: customer=..., ts=..., activity=..., duration_ms=...
@@ -80,37 +107,112 @@ export const pipeline = Pipeline.make(pipelineName).pipe(
       DurationMs: ["duration_ms", "duration"]
     }
   })),
+  // one window stage for both dimensions: each activity goes to its activity's and its customer's window
+  Pipeline.flatMap((a: Activity): ReadonlyArray<readonly [string, Activity]> => [
+    [dimensions.activity + a.Activity, a],
+    [dimensions.customer + a.CustomerId, a]
+  ]),
   Pipeline.window({
     window: Window.tumbling("1 minute"),
-    key: (a: Activity) => a.Activity,
-    eventTime: (a) => a.DateUnixMs,
+    key: ([key]: readonly [string, Activity]) => key,
+    eventTime: ([, a]) => a.DateUnixMs,
     // generous: nothing in the demo is late, so every dead letter is a broken message
     maxOutOfOrderness: "10 minutes",
-    // a result per change: the table always holds each shard's partial of every window so far (it keeps
-    // the highest count per window and partial), so the counts are complete without closing the windows
+    // early results, at most one per window and shard every 3 seconds: the table always holds each shard's
+    // partial of every window so far (it keeps the highest count per window and partial), so the counts
+    // are complete without closing the windows, at a write rate DynamoDB (and dynalite) keeps up with
     emit: "onUpdate",
-    aggregate: ResultsTable.withState(activityStats)
+    emitAtMostEvery: earlyResultsEvery,
+    aggregate: ResultsTable.withState(activityStats.pipe(Aggregate.mapInput(([, a]: readonly [string, Activity]) => a)))
   }),
   Pipeline.to(Results)
 )
 
 // ---------------------------------------------------------------------------------------------------------
-// the program
+// where it runs
 // ---------------------------------------------------------------------------------------------------------
 
-export interface Options {
-  /** Stop after this long; undefined: when `stop` completes (Ctrl-C). */
-  readonly duration: Duration.Duration | undefined
-  readonly rate: number
-  readonly jobEvery: Duration.Duration
-  readonly print: (line: string) => void
+/**
+ * The names of what the demo makes.
+ *
+ * @since 0.1.0
+ */
+export interface Names {
+  readonly stream: string
+  readonly leases: string
+  readonly results: string
+  readonly batch: string
+  readonly bucket: string
+  /** Key prefix of the raw archive in the bucket. */
+  readonly archivePrefix: string
 }
 
-const names = {
+/** @since 0.1.0 */
+export const localNames: Names = {
   stream: "activities",
   leases: "demo-leases",
   results: "activity-results",
-  batch: "activity-results-batch"
+  batch: "activity-results-batch",
+  bucket: "tributary-demo-archive",
+  archivePrefix: "raw"
+}
+
+/**
+ * Names for a run on real AWS: the stream and tables carry the run's id, so a run never reads another's
+ * records or checkpoints; the archive goes under `demo/<run id>/raw` of a bucket of yours.
+ *
+ * @since 0.1.0
+ */
+export const awsNames = (bucket: string, runId: string): Names => ({
+  stream: `tributary-demo-${runId}`,
+  leases: `tributary-demo-${runId}-leases`,
+  results: `tributary-demo-${runId}-results`,
+  batch: `tributary-demo-${runId}-results-batch`,
+  bucket,
+  archivePrefix: `demo/${runId}/raw`
+})
+
+/**
+ * kinesalite and dynalite embedded, s3rver in a child process, and the clients talking to them.
+ *
+ * @since 0.1.0
+ */
+export const localAws = Layer.mergeAll(
+  Layer.unwrapEffect(Effect.map(LocalKinesis.LocalKinesis, (local) => Kinesis.layer({ ...local.clientConfig }))),
+  Layer.unwrapEffect(Effect.map(LocalDynamoDB.LocalDynamoDB, (local) => DynamoDBClient.layer({ ...local.clientConfig }))),
+  Layer.unwrapEffect(Effect.map(LocalS3.LocalS3, (local) => S3Client.layer({ ...local.clientConfig })))
+).pipe(Layer.provide(Layer.mergeAll(
+  LocalKinesis.layerKinesalite(),
+  LocalDynamoDB.layerDynalite(),
+  LocalS3.layerS3rverProcess({ buckets: [localNames.bucket] })
+)))
+
+/**
+ * The clients from the standard AWS settings (region, credential chain, `AWS_ENDPOINT_URL_*`).
+ *
+ * @since 0.1.0
+ */
+export const configuredAws = Layer.mergeAll(Kinesis.layerConfig(), DynamoDBClient.layerConfig(), S3Client.layerConfig())
+
+// ---------------------------------------------------------------------------------------------------------
+// the program
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Stop after this long; undefined: when `stop` completes (Ctrl-C). */
+  readonly duration: Duration.Duration | undefined
+  /** Messages per second sent to the gateway. */
+  readonly rate: number
+  readonly jobEvery: Duration.Duration
+  readonly print: (line: string) => void
+  readonly names: Names
+  /** The gateway's port (0: any free one). */
+  readonly port: number
+  /** Delete the stream and the tables at the end (runs on real AWS). */
+  readonly cleanUp: boolean
 }
 
 const apiKey = "demo-key"
@@ -118,19 +220,20 @@ const apiKey = "demo-key"
 /** Effect.sleep that does not mind being asked to sleep 0 or less. */
 const sleepMillis = (ms: number) => Effect.sleep(Duration.millis(Math.max(0, ms)))
 
+const sum = <A>(items: ReadonlyArray<A>, f: (a: A) => number) => items.reduce((total, a) => total + f(a), 0)
+
+/**
+ * The demo, on whatever `Kinesis`, `DynamoDBClient` and `S3Client` are given; succeeds with whether the
+ * final checks hold.
+ *
+ * @since 0.1.0
+ */
 export const program = (options: Options, stop: Deferred.Deferred<void>) =>
   Effect.gen(function*() {
-    const { print } = options
+    const { names, print } = options
     const startedAt = Date.now()
-    const directory = yield* Effect.acquireRelease(
-      Effect.sync(() => mkdtempSync(join(tmpdir(), "tributary-demo-"))),
-      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-    )
-    const store = yield* Archive.makeFileSystem(directory, { fsync: false })
-    const storeLayer = Layer.succeed(Archive.ObjectStore, store)
-    print(`archive: ${directory}`)
 
-    // 2. the stream and the tables
+    // 1. the stream, the tables and the archive
     yield* StreamAdmin.ensureStream(names.stream, { shards: 4 })
     const leaseStore = yield* DynamoDBLeaseStore.make({ tableName: names.leases })
     const results = yield* ResultsTable.sink<string, ResultsTable.WithState<ActivityStats>>({
@@ -141,45 +244,95 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
       tableName: names.batch,
       pipeline: pipelineName
     })
+    if (options.cleanUp) {
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function*() {
+          const dynamodb = yield* DynamoDBClient.DynamoDBClient
+          for (const table of [names.leases, names.results, names.batch]) {
+            yield* dynamodb.deleteTable({ TableName: table }).pipe(Effect.ignore)
+          }
+          yield* StreamAdmin.deleteStream(names.stream).pipe(Effect.ignore)
+          print(`deleted stream ${names.stream} and tables ${names.leases}, ${names.results}, ${names.batch}`)
+        })
+      )
+    }
+    const store = yield* S3ObjectStore.make({ bucket: names.bucket })
+    const storeLayer = Layer.succeed(Archive.ObjectStore, store)
     print(`stream ${names.stream} (4 shards), tables ${names.leases}, ${names.results}, ${names.batch}`)
+    print(`archive: s3://${names.bucket}/${names.archivePrefix}`)
 
-    // 3. the gateway, a Kinesis producer behind it
+    // 2. the gateway, a Kinesis producer behind it; it also serves results and the dashboard
     const producer = yield* Producer.make<IngestRecord>({
       stream: names.stream,
       partitionKey: (r) => r.partitionKey,
       data: (r) => r.data
     })
-    const server = yield* Gateway.serve({
-      keys: [{ name: "demo", sha256: ApiKeys.hash(apiKey), streams: [names.stream] }],
-      sinkFor: Gateway.sinks({ [names.stream]: producer })
-    }, { host: "127.0.0.1", port: 0 })
-    print(`gateway: ${server.url} (POST ${server.url}/v1/streams/${names.stream}/records, Bearer ${apiKey})`)
-
-    // 4. two workers, sharing the shards through the lease table; their own scope, closed to stop them
+    const dynamodb = yield* DynamoDBClient.DynamoDBClient
+    const readResults = (query: { readonly key: string; readonly from: number; readonly to: number }) =>
+      ResultsTable.query({ tableName: names.results, pipeline: pipelineName, aggregate: activityStats, ...query }).pipe(
+        Effect.provideService(DynamoDBClient.DynamoDBClient, dynamodb)
+      )
     const deadLetters = yield* RecordSink.memory<DeadLetter.DeadLetter>("dead-letters")
-    const archive = yield* Archive.sink({ maxAge: "200 millis" }).pipe(Effect.provide(storeLayer))
     const workersScope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(workersScope, Exit.void))
+    const workers: Array<Consumer.ConsumerShape> = []
+    const dashboard = DemoDashboard.make({
+      stream: names.stream,
+      workers: () => workers,
+      leaseStore,
+      deadLetters: deadLetters.items,
+      readResults,
+      dimensions
+    })
+    const server = yield* Gateway.serve({
+      keys: [{ name: "demo", sha256: ApiKeys.hash(apiKey), streams: [names.stream], pipelines: [pipelineName] }],
+      sinkFor: Gateway.sinks({ [names.stream]: producer }),
+      results: { reader: (query) => readResults(query), pipelines: [pipelineName] },
+      dashboard: { snapshot: dashboard.snapshot, title: "Tributary demo: customer activity" }
+    }, { host: "127.0.0.1", port: options.port })
+    print(`gateway: ${server.url} (POST ${server.url}/v1/streams/${names.stream}/records, Bearer ${apiKey})`)
+    print(`results: ${server.url}/v1/results/${pipelineName}/activity:login (Bearer ${apiKey})`)
+    print(`dashboard: ${server.url}/dashboard`)
+
+    // new results invalidate the cached answers of their keys
+    const resultsCache = server.results
+    const invalidating = RecordSink.make<Window.WindowResult<string, ResultsTable.WithState<ActivityStats>>>(
+      results.name,
+      (batch) =>
+        Effect.zipRight(
+          results.write(batch),
+          resultsCache === undefined
+            ? Effect.void
+            : Effect.forEach(new Set(batch.map((r) => r.key)), (key) => resultsCache.invalidate(pipelineName, key), { discard: true })
+        )
+    )
+
+    // 3. two workers, sharing the shards through the lease table; their own scope, closed to stop them
+    const archive = yield* Archive.sink({ prefix: names.archivePrefix, maxAge: "500 millis" }).pipe(Effect.provide(storeLayer))
     const workerServices = Layer.mergeAll(
       Layer.succeed(Archive.RawArchive, archive),
-      Layer.succeed(Results, results),
+      Layer.succeed(Results, invalidating),
       DeadLetter.layer(deadLetters),
       Layer.succeed(LeaseStoreTag, leaseStore)
     )
-    const workers = yield* Effect.forEach(["worker-1", "worker-2"], (workerId) =>
-      Consumer.make(pipeline, {
-        stream: names.stream,
-        workerId,
-        initialPosition: "TRIM_HORIZON",
-        leaseDuration: "2 seconds",
-        takeInterval: "500 millis",
-        restartDelay: "200 millis",
-        shutdownTimeout: "10 seconds",
-        reader: { idleInterval: "100 millis", maxCallsPerSecond: 20 }
-      }).pipe(Scope.extend(workersScope), Effect.provide(workerServices)))
+    for (const workerId of ["worker-1", "worker-2"]) {
+      workers.push(
+        yield* Consumer.make(pipeline, {
+          stream: names.stream,
+          workerId,
+          initialPosition: "TRIM_HORIZON",
+          leaseDuration: "2 seconds",
+          takeInterval: "500 millis",
+          restartDelay: "200 millis",
+          shutdownTimeout: "10 seconds",
+          // polled often (emulators have no 5 calls/s limit)
+          reader: { idleInterval: "100 millis", maxCallsPerSecond: 20 }
+        }).pipe(Scope.extend(workersScope), Effect.provide(workerServices))
+      )
+    }
     print(`workers: ${workers.map((w) => w.workerId).join(", ")}`)
 
-    // 7. the re-aggregation job: the same pipeline over the archive, into the batch table
+    // 4. the re-aggregation job: the same pipeline over the archive, into the batch table
     const job = Job.make({
       name: "reaggregate",
       timing: { every: options.jobEvery },
@@ -190,7 +343,8 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
           const scratch = yield* RecordSink.memory<DeadLetter.DeadLetter>("job-dead-letters")
           const summary = yield* Pipeline.run(pipeline).pipe(
             Effect.provide(Layer.mergeAll(
-              Archive.layerSource({ from: range.from, to: range.to, stream: names.stream }).pipe(Layer.provide(storeLayer)),
+              Archive.layerSource({ from: range.from, to: range.to, stream: names.stream, prefix: names.archivePrefix })
+                .pipe(Layer.provide(storeLayer)),
               Archive.layerSink({ maxAge: 0 }).pipe(Layer.provide(Archive.layerMemory)),
               Layer.succeed(Results, batchResults),
               DeadLetter.layer(scratch)
@@ -246,17 +400,28 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
       }
     }).pipe(Effect.forkScoped)
 
+    const merged = (tableName: string) =>
+      Effect.flatMap(
+        ResultsTable.scanPartials<string>(tableName, { pipeline: pipelineName }),
+        (stored) => ResultsTable.merge(stored, activityStats)
+      )
+    const storedTotals = (tableName: string) =>
+      Effect.map(merged(tableName), (all) => ({
+        activity: sum(all.filter((r) => r.key.startsWith(dimensions.activity)), (r) => r.count),
+        customer: sum(all.filter((r) => r.key.startsWith(dimensions.customer)), (r) => r.count)
+      }))
+
     // 6. progress, every second
-    const processed = Effect.map(
-      Effect.forEach(workers, (w) => w.summary),
-      (summaries) => summaries.reduce((sum, s) => sum + s.recordsIn, 0)
-    )
+    const summaries = Effect.forEach(workers, (w) => w.summary)
+    const processed = Effect.map(summaries, (all) => sum(all, (s) => s.recordsIn))
     const progress = Effect.gen(function*() {
       const shards = yield* Effect.forEach(workers, (w) => Effect.map(w.shards, (s) => `${w.workerId}:${s.length}`))
-      const letters = yield* deadLetters.items
+      const all = yield* summaries
+      const lag = yield* dashboard.maxLagMillis
       print(
-        `[${((Date.now() - startedAt) / 1000).toFixed(0)}s] produced ${counts.produced} / processed ${yield* processed} / ` +
-          `dead letters ${letters.length} (shards ${shards.join(" ")})`
+        `[${((Date.now() - startedAt) / 1000).toFixed(0)}s] produced ${counts.produced} / in ${sum(all, (s) => s.recordsIn)} / ` +
+          `out ${sum(all, (s) => s.recordsOut)} / dead letters ${sum(all, (s) => s.deadLettered)} / ` +
+          `lag ${lag === undefined ? "?" : `${lag} ms`} (shards ${shards.join(" ")})`
       )
     })
     const progressFiber = yield* progress.pipe(
@@ -265,7 +430,7 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
       Effect.forkScoped
     )
 
-    // 8. run until the duration passes or Ctrl-C
+    // 7. run until the duration passes or Ctrl-C
     if (options.duration === undefined) yield* Deferred.await(stop)
     else yield* Effect.raceFirst(Effect.sleep(options.duration), Deferred.await(stop))
 
@@ -286,6 +451,14 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
     }
     yield* progress
     print(drained ? "drained: every produced record was processed" : "NOT drained after 30 s")
+    // the last early results of each window come at most `earlyResultsEvery` after its last record
+    const expected = counts.produced - counts.broken
+    const settleLimit = Date.now() + Duration.toMillis(earlyResultsEvery) + 10_000
+    let stored = yield* storedTotals(names.results)
+    while ((stored.activity !== expected || stored.customer !== expected) && Date.now() < settleLimit) {
+      yield* Effect.sleep("500 millis")
+      stored = yield* storedTotals(names.results)
+    }
 
     // clean stop: the workers finish their batches, checkpoint, release their leases
     yield* Scope.close(workersScope, Exit.void)
@@ -299,31 +472,36 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
     const lastRun = yield* running.trigger({ from: startedAt - 60_000, to: Date.now() + 1 })
 
     // the summary, read back from the tables
-    const merged = (tableName: string) =>
-      Effect.flatMap(
-        ResultsTable.scanPartials<string>(tableName, { pipeline: pipelineName }),
-        (stored) => ResultsTable.merge(stored, activityStats)
-      )
     const fromStream = yield* merged(names.results)
     const fromBatch = yield* merged(names.batch)
-    const aggregated = fromStream.reduce((sum, r) => sum + r.count, 0)
-    const batchAggregated = fromBatch.reduce((sum, r) => sum + r.count, 0)
-    const summaries = yield* Effect.forEach(workers, (w) => w.summary)
-    const filtered = summaries.reduce((sum, s) => sum + s.filtered, 0)
-    const late = summaries.reduce((sum, s) => sum + s.late, 0)
+    const byDimension = (all: ReadonlyArray<ResultsTable.MergedResult<string, ActivityStats>>, prefix: string) =>
+      all.filter((r) => r.key.startsWith(prefix))
+    const activities = byDimension(fromStream, dimensions.activity)
+    const customers = byDimension(fromStream, dimensions.customer)
+    const aggregated = sum(activities, (r) => r.count)
+    const perCustomer = sum(customers, (r) => r.count)
+    const batchAggregated = sum(byDimension(fromBatch, dimensions.activity), (r) => r.count)
+    const all = yield* summaries
+    const filtered = sum(all, (s) => s.filtered)
+    const late = sum(all, (s) => s.late)
     // a batch processed again (after a lease moved) dead-letters its records again: one per record
     const letters = new Map<string, DeadLetter.DeadLetter>()
     for (const l of yield* deadLetters.items) letters.set(`${l.shardId}/${l.sequenceNumber}/${l.subSequenceNumber}`, l)
     const letterData = Array.from(letters.values(), (l) => new TextDecoder().decode(l.data)).sort()
     const sameLetters = JSON.stringify(letterData) === JSON.stringify([...brokenData].sort())
 
-    print(`results (${fromStream.length} windows, merged from the shards' partials):`)
-    for (const r of fromStream.slice(0, 12)) {
+    print(`results per activity (${activities.length} windows, merged from the shards' partials):`)
+    for (const r of activities.slice(0, 12)) {
       print(
-        `  ${new Date(r.start).toISOString().slice(11, 16)} ${r.key.padEnd(12)} n=${r.value.count} ` +
+        `  ${new Date(r.start).toISOString().slice(11, 16)} ${r.key.slice(dimensions.activity.length).padEnd(12)} n=${r.value.count} ` +
           `mean=${r.value.mean?.toFixed(1)} p95=${r.value.p95?.toFixed(0)} (${r.partials} partials)`
       )
     }
+    const top = [...customers].sort((a, b) => b.count - a.count).slice(0, 3)
+    print(
+      `results per customer: ${customers.length} windows of ${new Set(customers.map((r) => r.key)).size} customers, ` +
+        `${perCustomer} records; busiest: ${top.map((r) => `${r.key.slice(dimensions.customer.length)} n=${r.count}`).join(", ")}`
+    )
     const runs = yield* runLog.list(job.name)
     const scheduled = runs.filter((r) => r.trigger === "schedule")
     print(
@@ -332,71 +510,75 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
         `${scheduled.filter((r) => r.outcome === "failed").length} failed); last run ${lastRun.outcome}, ${lastRun.records ?? 0} records from the archive; ` +
         `batch table aggregated ${batchAggregated} (stream table ${aggregated})`
     )
-    const holds = drained && counts.produced === aggregated + letters.size + filtered + late && sameLetters
+    const holds = drained && counts.produced === aggregated + letters.size + filtered + late && sameLetters &&
+      perCustomer === aggregated
     print(
       `summary: produced ${counts.produced} (${counts.broken} broken, ${counts.rejected} rejected by the gateway), ` +
-        `aggregated ${aggregated}, dead letters ${letters.size}, filtered ${filtered}, late ${late}; ` +
+        `aggregated ${aggregated} (per customer ${perCustomer}), dead letters ${letters.size}, filtered ${filtered}, late ${late}; ` +
         `dead letters are the broken messages: ${sameLetters}; conservation ${holds ? "holds" : "FAILS"}`
     )
     return holds
   }).pipe(Effect.scoped)
 
-
-/** kinesalite and dynalite embedded, with the clients talking to them. */
-export const emulators = Layer.mergeAll(
-  Layer.unwrapEffect(Effect.map(LocalKinesis.LocalKinesis, (local) => Kinesis.layer({ ...local.clientConfig }))),
-  Layer.unwrapEffect(Effect.map(LocalDynamoDB.LocalDynamoDB, (local) => DynamoDBClient.layer({ ...local.clientConfig })))
-).pipe(Layer.provideMerge(Layer.mergeAll(LocalKinesis.layerKinesalite(), LocalDynamoDB.layerDynalite())))
-
 /**
- * Runs the demo on the embedded emulators until `duration` passes or `stop` completes; succeeds with
- * whether the final checks hold.
+ * @since 0.1.0
  */
-export const run = (options: {
+export interface RunOptions {
   readonly duration?: Duration.Duration | undefined
+  /** Default 2,000 messages a second. */
   readonly rate?: number
+  /** Default 5 seconds. */
   readonly jobEvery?: Duration.Duration
   readonly print?: (line: string) => void
+  /** Completing it stops the demo cleanly (e.g. on Ctrl-C). */
   readonly stop?: Deferred.Deferred<void>
-}) =>
+  /**
+   * "local" (default): embedded kinesalite, dynalite and s3rver. "aws": the clients from the AWS settings
+   * (real AWS, or the endpoints `AWS_ENDPOINT_URL_*` name); needs `bucket`.
+   */
+  readonly target?: "local" | "aws"
+  /** The archive's bucket, which must exist (target "aws"). */
+  readonly bucket?: string
+  /** Keep the stream and tables of an "aws" run (default: deleted at the end). */
+  readonly keep?: boolean
+  /** The gateway's port. Default 0 (any free port; the URL is printed). */
+  readonly port?: number
+}
+
+/**
+ * Runs the demo until `duration` passes or `stop` completes; succeeds with whether the final checks hold.
+ *
+ * @since 0.1.0
+ */
+export const run = (options: RunOptions = {}) =>
   Effect.gen(function*() {
     const stop = options.stop ?? (yield* Deferred.make<void>())
-    return yield* program({
+    const target = options.target ?? "local"
+    if (target === "aws" && (options.bucket === undefined || options.bucket === "")) {
+      return yield* Effect.fail(new DemoConfigError({ reason: "a run on AWS needs the archive's bucket (--bucket)" }))
+    }
+    const settings = {
       duration: options.duration,
       rate: options.rate ?? 2000,
       jobEvery: options.jobEvery ?? Duration.seconds(5),
-      print: options.print ?? ((line) => console.log(line))
-    }, stop)
-  }).pipe(Effect.provide(emulators))
-
-/** `--name value` from the command line. */
-const argument = (name: string): string | undefined => {
-  const at = process.argv.indexOf(`--${name}`)
-  return at === -1 ? undefined : process.argv[at + 1]
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const duration = argument("duration")
-  const main = Effect.gen(function*() {
-    const stop = yield* Deferred.make<void>()
-    // Ctrl-C: a clean stop (drain, summary); a second Ctrl-C interrupts
-    process.once("SIGINT", () => {
-      console.log("SIGINT: stopping")
-      Effect.runFork(Deferred.succeed(stop, undefined))
-      process.once("SIGINT", () => process.exit(130))
-    })
-    return yield* run({
-      duration: duration === undefined ? undefined : parseDuration(duration),
-      rate: Number(argument("rate") ?? "2000"),
-      jobEvery: parseDuration(argument("job-every") ?? "5s"),
-      stop
-    })
-  })
-  Effect.runPromise(main).then(
-    (holds) => process.exit(holds ? 0 : 1),
-    (error) => {
-      console.error(error)
-      process.exit(1)
+      print: options.print ?? ((line: string) => console.log(line)),
+      port: options.port ?? 0
     }
-  )
+    if (target === "local") {
+      return yield* program({ ...settings, names: localNames, cleanUp: false }, stop).pipe(Effect.provide(localAws))
+    }
+    const runId = new Date().toISOString().replace(/\D/g, "").slice(2, 14)
+    return yield* program({ ...settings, names: awsNames(options.bucket!, runId), cleanUp: options.keep !== true }, stop).pipe(
+      Effect.provide(configuredAws)
+    )
+  })
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class DemoConfigError extends Schema.TaggedError<DemoConfigError>()("DemoConfigError", { reason: Schema.String }) {
+  override get message(): string {
+    return this.reason
+  }
 }

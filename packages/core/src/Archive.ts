@@ -592,9 +592,9 @@ export interface SinkOptions {
    */
   readonly maxBytes?: number
   /**
-   * Flush once the oldest buffered record has waited this long (measured with the Clock). Default 60
-   * seconds (Firehose's default interval). 0: every `write` flushes at once (an object per batch, shard
-   * and hour).
+   * Flush once the oldest buffered record has waited this long (measured with the Clock). Default 1
+   * second: a shard's next page is read only after its write returns, so this bounds a shard's pace (see
+   * `sink`). 0: every `write` flushes at once (an object per batch, shard and hour).
    */
   readonly maxAge?: Duration.DurationInput
   /** Objects put at once by one flush. Default 8. */

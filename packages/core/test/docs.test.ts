@@ -4,7 +4,8 @@
  * The last test checks that the docs and this file agree: each ```ts block of the pages below must appear
  * here verbatim (whitespace aside, import lines left out, a statement starting with `Effect.runPromise(`
  * allowed to stand apart), and each name a block imports must be imported here from the same module
- * ("@tributary/core" being "../src/index.js"). Change an example in both places.
+ * ("@tributary/core" being "../src/index.js"); see test-utils/DocBlocks.ts, which the docs tests of the other
+ * packages share. Change an example in both places.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Metric, Schedule, Schema, TestClock } from "effect"
@@ -25,6 +26,7 @@ import {
   Window
 } from "../src/index.js"
 import * as compiledCheck from "../src/internal/compiledCheck.js"
+import * as DocBlocks from "../test-utils/DocBlocks.js"
 
 const text = new TextDecoder()
 
@@ -1021,31 +1023,23 @@ describe("docs", () => {
     "errors-and-retries.md",
     "testing.md",
     "windows.md",
-    "batch-and-scheduling.md"
+    "batch-and-scheduling.md",
+    // no TypeScript examples: only their links are checked
+    "deployment.md",
+    "operations.md",
+    "comparison.md"
   ]
-  // Pages of other packages, which these may link to.
-  const otherPages = ["kinesis.md", "consumer.md", "storage-archive.md", "storage-results.md", "lambda.md", "server.md"]
-  const self = readFileSync(fileURLToPath(import.meta.url), "utf8")
-  const normalize = (code: string) => code.replace(/\s+/g, " ").trim()
-  const source = normalize(self)
-  const codeBlocks = (markdown: string) =>
-    [...markdown.matchAll(/^```(?:ts|typescript)\n([\s\S]*?)^```/gm)].map((match) => match[1])
-  const importsOf = (code: string) =>
-    [...code.matchAll(/^import (?:type )?\{([^}]*)\} from "([^"]+)"/gm)].flatMap((match) =>
-      match[1].split(",").map((name) => name.trim()).filter((name) => name !== "").map((name) =>
-        `${name} from ${match[2] === "@tributary/core" ? "../src/index.js" : match[2]}`
-      )
-    )
-  const ownImports = new Set(importsOf(self))
-  const segmentsOf = (block: string) => {
-    const segments: Array<Array<string>> = [[]]
-    for (const line of block.split("\n")) {
-      if (line.startsWith("import ")) continue
-      if (line.startsWith("Effect.runPromise(")) segments.push([])
-      segments[segments.length - 1].push(line)
-    }
-    return segments.map((lines) => normalize(lines.join("\n"))).filter((segment) => segment !== "")
-  }
+  // Pages whose examples are tested by other packages (or that have none): their links are checked here.
+  const otherPages = [
+    "kinesis.md",
+    "consumer.md",
+    "storage-archive.md",
+    "storage-results.md",
+    "lambda.md",
+    "server.md",
+    "cli.md",
+    "examples.md"
+  ]
   const slug = (heading: string) =>
     heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-")
   const anchorsOf = (markdown: string) =>
@@ -1053,28 +1047,24 @@ describe("docs", () => {
 
   for (const page of pages) {
     it(`${page}: every TypeScript example is tested here`, () => {
-      const markdown = readFileSync(docs + page, "utf8")
-      for (const block of codeBlocks(markdown)) {
-        for (const segment of segmentsOf(block)) expect(source, `${page}:\n${block}`).toContain(segment)
-        for (const name of importsOf(block)) expect(ownImports, `${page} imports ${name}`).toContain(name)
-      }
+      expect(DocBlocks.problems(page, { files: [import.meta.url], checkImports: true, standApart: ["Effect.runPromise("] }))
+        .toStrictEqual([])
     })
+  }
 
+  for (const page of [...pages, ...otherPages]) {
     it(`${page}: links to pages and headings that exist`, () => {
       const markdown = readFileSync(docs + page, "utf8")
+      const broken: Array<string> = []
       for (const [, target] of markdown.matchAll(/\]\((?!https?:)([^)\s]+)\)/g)) {
         const [file, anchor] = target.split("#")
         const linked = file === "" ? page : file
-        if (otherPages.includes(linked)) continue
-        if (!linked.endsWith(".md")) {
-          expect(existsSync(docs + linked), `${page} links to ${target}`).toBe(true)
-          continue
-        }
-        expect(pages, `${page} links to ${target}`).toContain(linked)
-        if (anchor !== undefined) {
-          expect(anchorsOf(readFileSync(docs + linked, "utf8")), `${page} links to ${target}`).toContain(anchor)
+        if (!existsSync(docs + linked)) broken.push(target)
+        else if (linked.endsWith(".md") && anchor !== undefined && !anchorsOf(readFileSync(docs + linked, "utf8")).has(anchor)) {
+          broken.push(target)
         }
       }
+      expect(broken, `${page} links to pages or headings that do not exist`).toStrictEqual([])
     })
   }
 })

@@ -1,14 +1,15 @@
 /**
- * The example of docs/consumer.md, run against dynalite. The last test checks that each ```ts block of the
- * page appears here verbatim (whitespace aside, import lines left out): change the example in both places.
+ * The lease coordinator example of docs/consumer.md, run against dynalite. The last test checks that each
+ * ```ts block of the page appears here or in packages/consumer/test/docs.test.ts (which runs the consumer
+ * example) verbatim, whitespace aside and import lines left out, and that the file holding it imports what
+ * the block imports (test-utils/DocBlocks.ts of @tributary/core): change an example in both places.
  */
 import { expect, it, layer } from "@effect/vitest"
 import * as LeaseCoordinator from "@tributary/core/LeaseCoordinator"
 import * as LeaseStore from "@tributary/core/LeaseStore"
+import * as DocBlocks from "@tributary/core/test-utils/DocBlocks"
 import * as LocalDynamoDB from "@tributary/local/LocalDynamoDB"
 import { Config, ConfigProvider, Effect, Fiber, FiberMap, Layer, Stream } from "effect"
-import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { DynamoDBClient, DynamoDBLeaseStore } from "../src/index.js"
 import { tableName } from "./helpers.js"
 
@@ -81,14 +82,11 @@ layer(LocalDynamoDB.layerDynalite(), { excludeTestServices: true })("docs/consum
     }))
 })
 
-it("docs/consumer.md: every TypeScript example is tested here", () => {
-  const normalize = (code: string) => code.replace(/\s+/g, " ").trim()
-  const source = normalize(readFileSync(fileURLToPath(import.meta.url), "utf8"))
-  const page = readFileSync(fileURLToPath(new URL("../../../docs/consumer.md", import.meta.url)), "utf8")
-  const blocks = [...page.matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((match) => match[1])
-  expect(blocks.length).toBeGreaterThan(0)
-  for (const block of blocks) {
-    const code = block.split("\n").filter((line) => !line.startsWith("import ")).join("\n")
-    expect(source, block).toContain(normalize(code))
-  }
+it("docs/consumer.md: every TypeScript example is tested here or in the consumer package's docs test", () => {
+  expect(DocBlocks.blocks(DocBlocks.read("consumer.md")).length).toBeGreaterThan(0)
+  expect(DocBlocks.problems("consumer.md", {
+    files: [import.meta.url, new URL("../../consumer/test/docs.test.ts", import.meta.url)],
+    checkImports: true,
+    standIns: ["NodeRuntime"]
+  })).toStrictEqual([])
 })

@@ -4,9 +4,8 @@
  */
 import { expect, it, layer } from "@effect/vitest"
 import { Aggregate, DeadLetter, Decoder, MemoryStream, Pipeline, Window } from "@tributary/core"
+import * as DocBlocks from "@tributary/core/test-utils/DocBlocks"
 import { Effect, Layer, Schema } from "effect"
-import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { ResultsTable } from "../src/index.js"
 import { dynalite } from "./helpers.js"
 
@@ -58,13 +57,6 @@ layer(dynalite, { excludeTestServices: true })("docs/storage-results.md", (it) =
 })
 
 it("docs/storage-results.md: every TypeScript example is tested here", () => {
-  const normalize = (code: string) => code.replace(/\s+/g, " ").trim()
-  const source = normalize(readFileSync(fileURLToPath(import.meta.url), "utf8"))
-  const page = readFileSync(fileURLToPath(new URL("../../../docs/storage-results.md", import.meta.url)), "utf8")
-  const blocks = [...page.matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((match) => match[1])
-  expect(blocks.length).toBeGreaterThan(0)
-  for (const block of blocks) {
-    const code = block.split("\n").filter((line) => !line.startsWith("import ")).join("\n")
-    expect(source, block).toContain(normalize(code))
-  }
+  expect(DocBlocks.blocks(DocBlocks.read("storage-results.md")).length).toBeGreaterThan(0)
+  expect(DocBlocks.problems("storage-results.md", { files: [import.meta.url] })).toStrictEqual([])
 })

@@ -164,6 +164,8 @@ export const layerConfig = (overrides: Sdk.KinesisClientConfig = {}): Layer.Laye
           new KinesisClient({
             maxAttempts,
             ...(Option.isSome(region) ? { region: region.value } : {}),
+            // passed explicitly (the SDK reads these variables too) so Effect's ConfigProvider can supply them
+            ...(Option.isSome(endpoint) ? { endpoint: endpoint.value } : {}),
             ...(local ? { requestHandler: new NodeHttpHandler() } : {}),
             ...overrides
           })

@@ -4,11 +4,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { DeadLetter, Decoder, Pipeline, RecordSink } from "@tributary/core"
+import * as DocBlocks from "@tributary/core/test-utils/DocBlocks"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { KinesisEvent, Lambda } from "../src/index.js"
 import { records } from "./helpers.js"
 
@@ -37,14 +36,10 @@ describe("docs/lambda.md", () => {
   })
 
   it("the page's example is the one tested here", () => {
-    const squash = (s: string) => s.replace(/\s+/g, "")
-    const page = readFileSync(fileURLToPath(new URL("../../../docs/lambda.md", import.meta.url)), "utf8")
-    const self = squash(readFileSync(fileURLToPath(import.meta.url), "utf8").replace(/export const handler/g, "const handler"))
-    const blocks = Array.from(page.matchAll(/```ts\n([\s\S]*?)```/g), (m) => m[1])
-    expect(blocks.length).toBeGreaterThan(0)
-    for (const block of blocks) {
-      const body = block.split("\n").filter((line) => !line.startsWith("import ")).join("\n")
-      expect(self).toContain(squash(body.replace(/export const handler/g, "const handler")))
-    }
+    expect(DocBlocks.blocks(DocBlocks.read("lambda.md")).length).toBeGreaterThan(0)
+    expect(DocBlocks.problems("lambda.md", {
+      files: [import.meta.url],
+      rewrite: (code) => code.replace(/export const handler/g, "const handler")
+    })).toStrictEqual([])
   })
 })

@@ -186,5 +186,5 @@ describe.skipIf(Chromium.skip)("dashboard in a browser", () => {
       yield* Effect.promise(() =>
         page.waitForFunction((n) => Number(document.body.dataset.updates) > n, seen, { timeout: 30_000 })
       )
-    }), 60_000)
+    }), 150_000)
 })

@@ -1,0 +1,132 @@
+/**
+ * The dashboard of a running demo, in Debian's chromium: the demo runs as a user runs it (its own process,
+ * embedded local AWS), the page shows live numbers that move, the charts fill with window results read from
+ * the results table, and Ctrl-C then ends the demo with its checks holding.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Chromium from "@tributary/server/test-utils/Chromium"
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdirSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import type { Page } from "playwright-core"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const outputDir = fileURLToPath(new URL("../test-output/", import.meta.url))
+
+/** The demo's output so far, and a promise of its exit code. */
+const startDemo = () => {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ["--import", "tsx", "src/bin/tributary.ts", "demo", "--duration", "90s", "--rate", "1000", "--job-every", "3s"],
+    { cwd: root, env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"] }
+  )
+  let output = ""
+  child.stdout!.on("data", (chunk: Buffer) => void (output += chunk.toString("utf8")))
+  child.stderr!.on("data", (chunk: Buffer) => void (output += chunk.toString("utf8")))
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return { child, output: () => output, exited }
+}
+
+const waitFor = async <A>(what: string, f: () => A | undefined, timeoutMs: number): Promise<A> => {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const value = f()
+    if (value !== undefined) return value
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** The numbers the page shows: big figures, shard rows, and the latest value of each chart's series. */
+const readPage = (page: Page) =>
+  page.evaluate(() => {
+    const number = (selector: string) => Number((document.querySelector(selector)?.textContent ?? "").replace(/,/g, ""))
+    const chart = (id: string) =>
+      Array.from(document.querySelectorAll(`[data-chart="${id}"] .u-legend .u-series`)).slice(1).map((row) => ({
+        label: row.querySelector(".u-label")?.textContent ?? "",
+        value: Number((row.querySelector(".u-value")?.textContent ?? "").replace(/,/g, ""))
+      }))
+    return {
+      updates: Number(document.body.dataset.updates),
+      connection: document.querySelector("#connection")?.getAttribute("data-state"),
+      totalIn: number("#total-in"),
+      totalOut: number("#total-out"),
+      deadLetters: number("#dead-letters"),
+      shards: Array.from(document.querySelectorAll("#shards tbody tr"), (tr) =>
+        Array.from(tr.querySelectorAll("td"), (td) => td.textContent ?? "")),
+      activityCount: chart("activity-count"),
+      activityP95: chart("activity-p95"),
+      customerCount: chart("customer-count"),
+      deadLetterRows: document.querySelectorAll("#recent-dead-letters tbody tr").length
+    }
+  })
+
+describe.skipIf(Chromium.skip)("the demo's dashboard", () => {
+  it("shows live numbers and charts of the window results; Ctrl-C then ends the demo with its checks holding", async () => {
+    const demo = startDemo()
+    const browser = await Chromium.launch()
+    try {
+      const url = await waitFor("the dashboard URL", () => /dashboard: (http:\/\/\S+)/.exec(demo.output())?.[1], 60_000)
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+      await page.goto(url)
+      await page.waitForFunction(() => Number(document.body.dataset.updates) >= 3, undefined, { timeout: 60_000 })
+      // the window results reach the charts: every activity has a count this minute
+      await page.waitForFunction(
+        () => {
+          const values = Array.from(document.querySelectorAll("[data-chart=\"activity-count\"] .u-legend .u-series .u-value"))
+            .slice(1).map((v) => Number((v.textContent ?? "").replace(/,/g, "")))
+          // and the workers' totals, which count a batch once all of it is done (its results first)
+          const totalIn = Number((document.querySelector("#total-in")?.textContent ?? "").replace(/,/g, ""))
+          return values.length === 6 && values.every((v) => v > 0) && totalIn > 0
+        },
+        undefined,
+        { timeout: 60_000 }
+      )
+      const first = await readPage(page)
+      await page.waitForFunction((seen) => Number(document.body.dataset.updates) >= seen + 3, first.updates, { timeout: 30_000 })
+      const later = await readPage(page)
+
+      expect(first.connection).toBe("live")
+      expect(first.totalIn).toBeGreaterThan(0)
+      expect(later.totalIn).toBeGreaterThan(first.totalIn)
+      expect(later.totalOut).toBeGreaterThan(0)
+      expect(later.shards).toHaveLength(4)
+      expect(new Set(later.shards.map((cells) => cells[1]))).toEqual(new Set(["worker-1", "worker-2"]))
+      expect(later.activityCount.map((s) => s.label).sort()).toEqual(["add-to-cart", "checkout", "login", "logout", "search", "view"])
+      // counts of the current minute grow (or a new minute starts)
+      expect(later.activityCount.reduce((sum, s) => sum + s.value, 0)).not.toBe(first.activityCount.reduce((sum, s) => sum + s.value, 0))
+      // durations spread around each activity's typical duration, one in 20 four times slower
+      const p95 = Object.fromEntries(later.activityP95.map((s) => [s.label, s.value]))
+      expect(p95.checkout).toBeGreaterThan(p95.view)
+      for (const value of Object.values(p95)) expect(value).toBeGreaterThan(0)
+      expect(later.customerCount.length).toBe(5)
+      expect(later.customerCount.every((s) => /^C\d+$/.test(s.label) && s.value > 0)).toBe(true)
+      // about 1 % of the messages are broken: the demo dead-letters them, the page lists them
+      expect(later.deadLetters).toBeGreaterThan(0)
+      expect(later.deadLetterRows).toBeGreaterThan(0)
+
+      // the results API of the same server: merged windows of a key, behind the API key
+      const base = url.replace(/\/dashboard$/, "")
+      const answer = await fetch(`${base}/v1/results/activity-per-minute/${encodeURIComponent("activity:login")}`, {
+        headers: { authorization: "Bearer demo-key" }
+      })
+      expect(answer.status).toBe(200)
+      const body = await answer.json() as { results: ReadonlyArray<{ key: string; count: number; value: { count: number } }> }
+      expect(body.results.length).toBeGreaterThan(0)
+      expect(body.results.every((r) => r.key === "activity:login" && r.count > 0 && r.value.count === r.count)).toBe(true)
+      const status = await (await fetch(`${base}/v1/status`)).json() as { snapshot: { shards: ReadonlyArray<unknown> } }
+      expect(status.snapshot.shards).toHaveLength(4)
+      expect((await fetch(`${base}/v1/results/activity-per-minute/activity:login`)).status).toBe(401)
+
+      mkdirSync(outputDir, { recursive: true })
+      await page.screenshot({ path: `${outputDir}demo-dashboard.png`, fullPage: true })
+    } finally {
+      await browser.close()
+      demo.child.kill("SIGINT")
+    }
+    const code = await demo.exited
+    expect(demo.output()).toContain("drained: every produced record was processed")
+    expect(demo.output()).toMatch(/dead letters are the broken messages: true; conservation holds/)
+    expect(code).toBe(0)
+  }, 180_000)
+})
