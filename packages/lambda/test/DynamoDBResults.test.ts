@@ -16,7 +16,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Lambda from "../src/Lambda.js"
 import * as LocalRunner from "../src/LocalRunner.js"
-import { kinesalite, putAll, streamName } from "./helpers.js"
+import { capturedLogs, kinesalite, putAll, streamName } from "./helpers.js"
 
 const Order = Schema.Struct({ id: Schema.String, customer: Schema.String, amount: Schema.Number })
 type Order = typeof Order.Type
@@ -85,12 +85,13 @@ const runThrough = (options: { readonly maxStateBytes?: number }) =>
 
     // the first write fails, and so does the in-invocation retry: the invocation reports a failure
     const results = yield* resultsSink(name, 2)
+    const logs = capturedLogs()
     const handler = Lambda.tumblingWindowHandler({
       decoder: Decoder.json(Order),
       key: (o) => o.customer,
       aggregate: ResultsTable.withState(totals),
       sink: results.sink,
-      layer: DeadLetter.layerMemory,
+      layer: Layer.merge(DeadLetter.layerMemory, logs.layer),
       retry: Schedule.recurs(1),
       ...(options.maxStateBytes === undefined ? {} : { maxStateBytes: options.maxStateBytes })
     })

@@ -7,7 +7,7 @@ import * as Schema from "effect/Schema"
 import * as KinesisEvent from "../src/KinesisEvent.js"
 import * as Lambda from "../src/Lambda.js"
 import { awsSampleEvent } from "./fixtures.js"
-import { records, table } from "./helpers.js"
+import { capturedLogs, records, table } from "./helpers.js"
 
 const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
 type Order = typeof Order.Type
@@ -16,7 +16,11 @@ const setup = (options: Lambda.HandlerOptions = {}) => {
   const results = table((o: Order) => o.id)
   let builds = 0
   const deadLetters = Effect.runSync(DeadLetter.layerMemory.pipe(Layer.build, Effect.scoped, Effect.map((ctx) => ctx)))
-  const layer = Layer.effectDiscard(Effect.sync(() => void builds++)).pipe(Layer.provideMerge(Layer.succeedContext(deadLetters)))
+  const logs = capturedLogs()
+  const layer = Layer.effectDiscard(Effect.sync(() => void builds++)).pipe(
+    Layer.provideMerge(Layer.succeedContext(deadLetters)),
+    Layer.merge(logs.layer)
+  )
   const pipeline = Pipeline.make("orders").pipe(
     Pipeline.decode(Decoder.json(Order)),
     Pipeline.to(results.sink),
@@ -25,7 +29,7 @@ const setup = (options: Lambda.HandlerOptions = {}) => {
   )
   const handler = Lambda.handler(pipeline, layer, options)
   const letters = Effect.runSync(Effect.flatMap(DeadLetter.MemoryDeadLetters, (m) => m.items).pipe(Effect.provide(deadLetters)))
-  return { results, handler, builds: () => builds, deadLetters: () => letters, context: deadLetters }
+  return { results, handler, builds: () => builds, deadLetters: () => letters, context: deadLetters, logs: logs.lines }
 }
 
 const orders = (n: number, from = 0) =>
@@ -60,7 +64,7 @@ describe("Lambda.handler", () => {
   })
 
   it("reports the first record of the first chunk that failed; the retry from there writes nothing twice", async () => {
-    const { handler, results } = setup({ chunkSize: 10 })
+    const { handler, logs, results } = setup({ chunkSize: 10 })
     const batch = records(orders(100))
     // every write holding o42 fails (a throttled partition, say) while the flag is up
     results.failWhen((items) => items.some((o) => o.id === "o42"))
@@ -68,6 +72,7 @@ describe("Lambda.handler", () => {
     // chunks of 10: o0..o39 written, the chunk o40..o49 failed, nothing after it was tried
     expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: batch[40].sequenceNumber }] })
     expect(Array.from(results.items.keys())).toEqual(orders(40).map((o) => JSON.parse(o).id))
+    expect(logs.some((line) => line.startsWith("WARN") && line.includes("reporting the first record not yet durable"))).toBe(true)
 
     // Lambda checkpoints before the reported record and retries from it
     results.failWhen(undefined)
@@ -94,11 +99,12 @@ describe("Lambda.handler", () => {
   })
 
   it("stops before the function's timeout and reports the rest as failed", async () => {
-    const { handler, results } = setup({ chunkSize: 10, timeMargin: "1 second" })
+    const { handler, logs, results } = setup({ chunkSize: 10, timeMargin: "1 second" })
     const batch = records(orders(30))
     const out = await handler(KinesisEvent.fromRecords(batch), { getRemainingTimeInMillis: () => 900 })
     expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: batch[0].sequenceNumber }] })
     expect(results.items.size).toBe(0)
+    expect(logs.some((line) => line.includes("too close to the function's timeout"))).toBe(true)
     await handler.dispose()
   })
 

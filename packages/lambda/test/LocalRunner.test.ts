@@ -4,12 +4,13 @@ import * as Aggregation from "@tributary/kinesis/Aggregation"
 import * as StreamAdmin from "@tributary/kinesis/StreamAdmin"
 import type { KinesisStreamEvent } from "aws-lambda"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as KinesisEvent from "../src/KinesisEvent.js"
 import * as Lambda from "../src/Lambda.js"
 import * as LocalRunner from "../src/LocalRunner.js"
-import { kinesalite, putAll, streamName, table } from "./helpers.js"
+import { capturedLogs, kinesalite, putAll, streamName, table } from "./helpers.js"
 
 const Order = Schema.Struct({ id: Schema.String, customer: Schema.String, amount: Schema.Number })
 type Order = typeof Order.Type
@@ -39,15 +40,17 @@ describe("LocalRunner (kinesalite)", () => {
       // the sink throttles every write holding o5000 twice: the pipeline's one retry is not enough
       let throttled = 0
       results.failWhen((batch) => batch.some((o) => o.id === "o5000") && throttled++ < 2)
+      const logs = capturedLogs()
       const handler = Lambda.handler(
         Pipeline.make("orders").pipe(Pipeline.decode(Decoder.json(Order)), Pipeline.to(results.sink), Pipeline.retry(Schedule.recurs(1))),
-        DeadLetter.layerMemory,
+        Layer.merge(DeadLetter.layerMemory, logs.layer),
         { chunkSize: 100 }
       )
       const summary = yield* LocalRunner.run(handler, { stream, batchSize: 500, bisectBatchOnFunctionError: true, maximumRetryAttempts: 3 })
       yield* Effect.promise(() => handler.dispose())
 
       expect(summary).toMatchObject({ records: 10_000, partialFailures: 1, retries: 1, functionErrors: 0, failedBatches: [] })
+      expect(logs.lines.filter((line) => line.includes("reporting the first record not yet durable"))).toHaveLength(1)
       expect(results.failures).toBe(2)
       // every record once in the table, and none written twice: the retry started at the failed chunk
       expect(results.items.size).toBe(10_000)
@@ -66,12 +69,13 @@ describe("LocalRunner (kinesalite)", () => {
       type Result = Lambda.TumblingWindowResult<string, Aggregate.Aggregate.Output<typeof totals>>
       const results = table((r: Result) => `${r.shardId}|${r.key}|${r.start}|${r.segment}`)
       results.failNext(2) // the first final invocation fails after its in-invocation retry
+      const logs = capturedLogs()
       const handler = Lambda.tumblingWindowHandler({
         decoder: Decoder.json(Order),
         key: (o) => o.customer,
         aggregate: totals,
         sink: results.sink,
-        layer: DeadLetter.layerMemory,
+        layer: Layer.merge(DeadLetter.layerMemory, logs.layer),
         retry: Schedule.recurs(1)
       })
       const summary = yield* LocalRunner.runTumblingWindow(handler, {

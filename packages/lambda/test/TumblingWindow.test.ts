@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Aggregate, DeadLetter, Decoder } from "@tributary/core"
+import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as KinesisEvent from "../src/KinesisEvent.js"
 import * as Lambda from "../src/Lambda.js"
-import { records, table } from "./helpers.js"
+import { capturedLogs, records, table } from "./helpers.js"
 
 const Reading = Schema.Struct({ device: Schema.String, celsius: Schema.Number })
 type Reading = typeof Reading.Type
@@ -21,16 +22,17 @@ const window = { start: Date.UTC(2026, 0, 1, 12), end: Date.UTC(2026, 0, 1, 12, 
 
 const setup = (maxStateBytes?: number) => {
   const results = table((r: Result) => `${r.shardId}|${r.key}|${r.start}|${r.segment}`)
+  const logs = capturedLogs()
   const handler = Lambda.tumblingWindowHandler({
     decoder: Decoder.json(Reading),
     key: (r) => r.device,
     aggregate: climate,
     sink: results.sink,
-    layer: DeadLetter.layerMemory,
+    layer: Layer.merge(DeadLetter.layerMemory, logs.layer),
     retry: Schedule.recurs(1),
     ...(maxStateBytes === undefined ? {} : { maxStateBytes })
   })
-  return { handler, results }
+  return { handler, results, logs: logs.lines }
 }
 
 const readings = (n: number, devices = 7) =>
@@ -108,7 +110,7 @@ describe("Lambda.tumblingWindowHandler", () => {
   })
 
   it("ends the window early when the state would pass 1 MiB, as Lambda does, and loses nothing", async () => {
-    const { handler, results } = setup()
+    const { handler, logs, results } = setup()
     // ~220 bytes of state per device: 3,000 devices (~0.66 MB) after one batch, 6,000 (over 1 MiB) after two
     const batch = (from: number) =>
       records(
@@ -125,6 +127,7 @@ describe("Lambda.tumblingWindowHandler", () => {
     const early = Array.from(results.items.values())
     expect(early.every((r) => r.segment === 0 && r.terminatedEarly)).toBe(true)
     expect(early.reduce((a, r) => a + r.count, 0)).toBe(6_000)
+    expect(logs.some((line) => line.startsWith("WARN") && /window state of \d+ bytes exceeds 1048576; ending segment 0/.test(line))).toBe(true)
     const third = await handler(event(batch(6_000), second.state, { final: true }))
     expect(third).toEqual({ state: {}, batchItemFailures: [] })
     const all = Array.from(results.items.values())

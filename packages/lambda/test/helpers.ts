@@ -5,6 +5,7 @@ import * as Kinesis from "@tributary/kinesis/Kinesis"
 import * as LocalKinesis from "@tributary/local/LocalKinesis"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 
 /**
  * A results table in memory: items stored by a deterministic key (a second put of a key overwrites it,
@@ -83,3 +84,15 @@ export const putAll = (stream: string, values: ReadonlyArray<{ readonly key: str
     }
     return sequences
   })
+
+/**
+ * A logger layer that keeps the lines instead of printing them: the tests provoke failures on purpose, and
+ * check that the handler says so.
+ */
+export const capturedLogs = () => {
+  const lines: Array<string> = []
+  const logger = Logger.make(({ logLevel, message }) => {
+    lines.push(`${logLevel.label} ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)
+  })
+  return { layer: Logger.replace(Logger.defaultLogger, logger), lines }
+}
