@@ -233,7 +233,8 @@ export const make = (options: GatewayOptions): Gateway => {
     if (cache === undefined) return yield* Errors.make(404, "not_found", "results are not served here")
     const params = yield* HttpRouter.params
     const pipeline = params.pipeline ?? ""
-    const resultKey = decodeURIComponent(params.key ?? "")
+    // the router has decoded the path parameter already
+    const resultKey = params.key ?? ""
     const key = yield* authenticate(request)
     if (!ApiKeys.mayRead(key, pipeline)) return yield* Errors.make(403, "forbidden", `the key ${key.name} may not read pipeline ${pipeline}`)
     if (knownPipelines !== undefined && !knownPipelines.includes(pipeline)) {

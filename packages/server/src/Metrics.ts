@@ -11,7 +11,7 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
  * @category metrics
  */
 export const gateway = {
-  /** Tagged `route` (ingest, results, healthz, readyz, metrics, other) and `status`. */
+  /** Tagged `route` (ingest, results, healthz, readyz, metrics, dashboard, other) and `status`. */
   requests: Metric.counter("tributary_gateway_requests_total", { description: "HTTP requests answered, by route and status", incremental: true }),
   /** Tagged `stream`. */
   recordsAccepted: Metric.counter("tributary_gateway_records_accepted_total", {

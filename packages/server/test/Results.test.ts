@@ -32,6 +32,9 @@ describe("results API", () => {
       yield* server.results!.invalidate("clicks")
       expect((yield* get("/v1/results/clicks/user%201?from=1000&to=2000")).body.results[0].value).toBe(2)
       expect(calls.length).toBe(2)
+      // a key is decoded once: "100%" and a literal "%41" are what they say
+      expect((yield* get("/v1/results/clicks/100%25")).body.key).toBe("100%")
+      expect((yield* get("/v1/results/clicks/%2541")).body.key).toBe("%41")
       expect((yield* get("/v1/results/clicks/u?from=soon")).body.error).toMatchObject({ code: "invalid_time", field: "from" })
       expect((yield* get("/v1/results/other/u")).status).toBe(404)
       expect((yield* get("/v1/results/clicks/u", keyA)).status).toBe(403)
