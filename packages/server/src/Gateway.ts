@@ -318,6 +318,12 @@ export interface RunningServer extends Gateway {
   readonly port: number
 }
 
+/** A URL to reach the server at: a wildcard address is reached on loopback, an IPv6 one in brackets. */
+const urlOf = (host: string, port: number): string => {
+  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host
+  return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`
+}
+
 /**
  * Serves the gateway on Node's HTTP server until the scope closes. Port 0 picks a free port. With
  * `options.dashboard`, the dashboard's sampler runs in the same scope.
@@ -337,6 +343,6 @@ export const serve = (
     // started last, so closing the scope first ends the event streams, then the server waits for no one
     if (gateway.dashboard !== undefined) yield* gateway.dashboard.start
     const port = server.address._tag === "TcpAddress" ? server.address.port : 0
-    return { ...gateway, port, url: `http://${host}:${port}` }
+    return { ...gateway, port, url: urlOf(host, port) }
   })
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as ApiKeys from "../src/ApiKeys.js"
+import * as Gateway from "../src/Gateway.js"
 import * as Prometheus from "../src/Prometheus.js"
 import { keyA, keyLimited, withGateway } from "./helpers.js"
 
@@ -169,6 +170,14 @@ describe("health and metrics", () => {
       const missing = yield* get("/nope")
       expect(missing.status).toBe(404)
       expect(missing.body.error.code).toBe("not_found")
+    }))
+
+  it.scopedLive("a server on every interface reports a URL that reaches it", () =>
+    Effect.gen(function*() {
+      const server = yield* Gateway.serve({ keys: [], sinkFor: Gateway.sinks({}) }, { host: "0.0.0.0", port: 0 })
+      expect(server.url).toBe(`http://127.0.0.1:${server.port}`)
+      const answer = yield* Effect.promise(() => fetch(`${server.url}/healthz`).then((r) => r.json()))
+      expect(answer).toEqual({ status: "ok" })
     }))
 
   it.scopedLive("/metrics is Prometheus text with gateway and pipeline counters", () =>
