@@ -68,8 +68,12 @@ export interface Pipeline<out A, out R = never> extends Pipeable {
 }
 
 /**
+ * How a pipeline is held: its steps, in order. Exported for the runners of other packages; the stage types
+ * work on internal batch representations and are not an extension point (build pipelines with the
+ * combinators).
+ *
  * @since 0.1.0
- * @category models
+ * @category internal
  */
 export type Step = TransformStep | SinkStep
 
@@ -78,7 +82,7 @@ export type Step = TransformStep | SinkStep
  * side-output sink).
  *
  * @since 0.1.0
- * @category models
+ * @category internal
  */
 export interface TransformStep {
   readonly _tag: "Transform"
@@ -90,7 +94,7 @@ export interface TransformStep {
  * The running form of a transform step.
  *
  * @since 0.1.0
- * @category models
+ * @category internal
  */
 export interface Stage {
   /** Runs over a page of records, or over an empty lane on a timer tick or at the end of a shard. */
@@ -110,7 +114,7 @@ export interface Stage {
 
 /**
  * @since 0.1.0
- * @category models
+ * @category internal
  */
 export interface SinkStep {
   readonly _tag: "Sink"
@@ -191,13 +195,8 @@ export interface Processor {
 // constructors and stages
 // ---------------------------------------------------------------------------------------------------------
 
-/**
- * A stateless stage: the same `run` for every run of the pipeline.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const stateless = (stage: string, run: Stage["run"]): TransformStep => ({
+/** A stateless stage: the same `run` for every run of the pipeline. */
+const stateless = (stage: string, run: Stage["run"]): TransformStep => ({
   _tag: "Transform",
   stage,
   make: Effect.succeed({ run })
