@@ -17,6 +17,8 @@
  * - When the worker's scope closes, every shard stops fetching, finishes the batch in flight and stores its
  *   checkpoint (for at most `shutdownTimeout`), and only then are the leases released: the other workers
  *   take them at their next take round, without reprocessing anything.
+ * - Shard fibers that end are counted per exit (`metrics`), next to the coordinator's lease metrics and
+ *   the readers' metrics.
  *
  * @since 0.1.0
  */
@@ -37,6 +39,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
@@ -61,6 +64,11 @@ export interface Options {
   readonly stream: string
   /** Unique per worker process. Default: `<hostname>:<pid>:<8 random hex digits>`. */
   readonly workerId?: string
+  /**
+   * Names the application in the coordinator's lease metrics (tag `application`), e.g. the lease table's
+   * name. Default: the stream's name.
+   */
+  readonly application?: string
   /** Where a shard without a checkpoint starts: "LATEST" (default, like the KCL) or "TRIM_HORIZON". */
   readonly initialPosition?: "TRIM_HORIZON" | "LATEST"
   /** The coordinator's lease duration (the KCL's failoverTimeMillis). Default 10 seconds. */
@@ -112,6 +120,22 @@ export type ShardExit =
  * @category models
  */
 export type ExitCounts = Readonly<Record<ShardExit["_tag"] | "Interrupted", number>>
+
+/**
+ * Effect metrics of every worker, tagged with `stream` and `worker` (the worker id). The coordinator's lease
+ * metrics (`LeaseCoordinator.metrics`) and the readers' (`Metrics.reader` of `@tributary/kinesis`) come
+ * with them.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics = {
+  /**
+   * Shard fibers that ended, tagged `exit`: `Finished`, `Stopped`, `LeaseLost`, `Failed` or `Interrupted`,
+   * counted as `exits` counts them.
+   */
+  shardExits: Metric.counter("tributary_consumer_shard_exits_total", { description: "shard fibers that ended, by exit", incremental: true })
+} as const
 
 /**
  * A running worker.
@@ -197,6 +221,7 @@ export const make = <A, R>(
     const coordinator = yield* LeaseCoordinator.make({
       listShards: listShards(stream),
       ...(options.workerId === undefined ? {} : { workerId: options.workerId }),
+      application: options.application ?? stream,
       ...(options.initialPosition === undefined ? {} : { initialPosition: options.initialPosition }),
       ...(options.leaseDuration === undefined ? {} : { leaseDuration: options.leaseDuration }),
       ...(options.renewInterval === undefined ? {} : { renewInterval: options.renewInterval }),
@@ -213,6 +238,16 @@ export const make = <A, R>(
     const running = yield* FiberMap.make<string, ShardExit>()
     const stopping = yield* Deferred.make<void>()
     const exits: { -readonly [K in keyof ExitCounts]: number } = { Finished: 0, Stopped: 0, LeaseLost: 0, Failed: 0, Interrupted: 0 }
+    const exitCounters = {} as Record<keyof ExitCounts, Metric.Metric.Counter<number>>
+    for (const exit of Object.keys(exits) as Array<keyof ExitCounts>) {
+      exitCounters[exit] = metrics.shardExits.pipe(
+        Metric.tagged("stream", stream),
+        Metric.tagged("worker", workerId),
+        Metric.tagged("exit", exit)
+      )
+    }
+    const countExit = (exit: keyof ExitCounts) =>
+      Effect.zipRight(Effect.sync(() => void exits[exit]++), Metric.increment(exitCounters[exit]))
 
     // Registered after the FiberMap, so it runs before the FiberMap interrupts what is left: shards are
     // asked to stop after their batch in flight, and given `shutdownTimeout` to do so.
@@ -282,12 +317,10 @@ export const make = <A, R>(
         Effect.ensuring(processor.stopShard(shardId)),
         Effect.catchAllDefect((defect) => Effect.succeed<ShardExit>({ _tag: "Failed", cause: Cause.die(defect) })),
         // interrupted: by the runner when the lease was lost, or by the shutdown timeout
-        Effect.onInterrupt(() =>
-          Effect.map(Deferred.isDone(stopping), (done) => void (done ? exits.Interrupted++ : exits.LeaseLost++))
-        ),
+        Effect.onInterrupt(() => Effect.flatMap(Deferred.isDone(stopping), (done) => countExit(done ? "Interrupted" : "LeaseLost"))),
         Effect.tap((exit) =>
           Effect.gen(function*() {
-            exits[exit._tag]++
+            yield* countExit(exit._tag)
             if (exit._tag === "Failed") {
               yield* Effect.logWarning(`shard failed; its lease is handed back in ${Duration.format(restartDelay)}`, exit.cause)
               // keep the lease meanwhile (nobody else starts on it), then let any worker take it again; a

@@ -5,14 +5,17 @@
 import { expect, layer } from "@effect/vitest"
 import * as DeadLetter from "@tributary/core/DeadLetter"
 import * as Decoder from "@tributary/core/Decoder"
+import * as LeaseCoordinator from "@tributary/core/LeaseCoordinator"
 import * as LeaseStore from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
 import * as RecordSink from "@tributary/core/RecordSink"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
+import * as KinesisMetrics from "@tributary/kinesis/Metrics"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Consumer from "../src/Consumer.js"
@@ -45,6 +48,18 @@ const startWorker = <A, R>(
     )
     return { consumer, stop: Scope.close(scope, Exit.void) }
   })
+
+/** A worker's shard exits as the metric counts them. */
+const exitMetrics = (stream: string, worker: string) =>
+  Effect.forEach(["Finished", "Stopped", "LeaseLost", "Failed", "Interrupted"] as const, (exit) =>
+    Effect.map(
+      Metric.value(Consumer.metrics.shardExits.pipe(
+        Metric.tagged("stream", stream),
+        Metric.tagged("worker", worker),
+        Metric.tagged("exit", exit)
+      )),
+      (state) => [exit, state.count] as const
+    )).pipe(Effect.map(Object.fromEntries))
 
 const dataOf = (records: ReadonlyArray<SourceRecord>) => records.map((r) => Buffer.from(r.data).toString("utf8"))
 
@@ -130,7 +145,23 @@ layer(emulators, { excludeTestServices: true, timeout: 60_000 })("Consumer (kine
       const exits = yield* w1.consumer.exits
       expect(exits.Stopped).toBeGreaterThanOrEqual(2)
       expect(exits).toMatchObject({ Failed: 0, Interrupted: 0 })
+      expect(yield* exitMetrics(stream, "w1")).toStrictEqual(exits)
+      // the coordinator's metrics, tagged with the stream as the application by default
+      const leases = <T, I, O>(metric: Metric.Metric<T, I, O>, reason?: string) => {
+        const tagged = metric.pipe(Metric.tagged("application", stream), Metric.tagged("worker", "w1"))
+        return Metric.value(reason === undefined ? tagged : Metric.tagged(tagged, "reason", reason))
+      }
+      expect((yield* leases(LeaseCoordinator.metrics.held)).value).toBe(0)
+      expect((yield* leases(LeaseCoordinator.metrics.released, "shutdown")).count).toBe(2)
       yield* w2.stop
+      // nobody reads the shards in this process any more: their lag gauges have no value, not a stale one
+      for (let i = 0; i < 4; i++) {
+        const shard = `shardId-00000000000${i}`
+        for (const gauge of [KinesisMetrics.reader.millisBehindLatest, KinesisMetrics.reader.iteratorAge]) {
+          const { value } = yield* Metric.value(gauge.pipe(Metric.tagged("stream", stream), Metric.tagged("shard", shard)))
+          expect(value, shard).toBeNaN()
+        }
+      }
     }))
 
   it.scoped("a zombie (paused past its lease) cannot checkpoint after another worker took the lease", () =>

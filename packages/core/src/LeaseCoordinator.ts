@@ -14,6 +14,9 @@
  * `OwnedLease` it was given. It depends on nothing but the `LeaseStore` and the `Clock`, so the
  * `TestClock` drives it in tests.
  *
+ * It counts leases taken, lost and released, failed renewals, and the leases held (`metrics`, tagged with
+ * `application` and `worker`), where it already logs those events.
+ *
  * @since 0.1.0
  */
 import { randomBytes } from "node:crypto"
@@ -26,6 +29,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
@@ -61,6 +65,11 @@ export interface Options<E = never, R = never> {
   readonly listShards: Effect.Effect<ReadonlyArray<ShardInfo>, E, R>
   /** Unique per worker. Default: `<hostname>:<pid>:<8 random hex digits>`. */
   readonly workerId?: string
+  /**
+   * Names the application in the metrics (tag `application`): the lease table's name is a good choice (one
+   * table per consumer application, like a KCL application name). Default `"default"`.
+   */
+  readonly application?: string
   /** A lease whose counter did not move for this long is expired and may be taken. Default 10 seconds. */
   readonly leaseDuration?: Duration.DurationInput
   /** How often held leases are renewed. Default a third of the lease duration. */
@@ -94,6 +103,7 @@ export interface Options<E = never, R = never> {
  */
 export interface Settings {
   readonly workerId: string
+  readonly application: string
   readonly leaseDuration: Duration.Duration
   readonly renewInterval: Duration.Duration
   readonly takeInterval: Duration.Duration
@@ -114,6 +124,17 @@ export interface Settings {
  * @category models
  */
 export type LostReason = "taken" | "expired" | "deleted" | "finished" | "released" | "shutdown"
+
+/**
+ * How a lease was taken: `unowned` (nobody held it: new, released, or a child whose parents finished),
+ * `expired` (its owner stopped renewing it), `stolen` (from the most loaded worker, to even out the load),
+ * `reclaimed` (the table names this worker, which did not hold it: renewals that failed for a lease
+ * duration, or a restart with the same `workerId`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TakeReason = "unowned" | "expired" | "stolen" | "reclaimed"
 
 /**
  * A lease this worker holds: process its shard from `lease.checkpoint` on, checkpoint through
@@ -178,6 +199,42 @@ export class LeaseCoordinator extends Context.Tag("@tributary/core/LeaseCoordina
 >() {}
 
 // ---------------------------------------------------------------------------------------------------------
+// metrics
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Effect metrics of every coordinator, tagged with `application` (the `application` option) and `worker`
+ * (the worker id). A lease is taken once and leaves once, lost or released: over a coordinator's life,
+ * `taken = lost + released + held`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics = {
+  /** Leases acquired, tagged `reason` (a `TakeReason`): `unowned`, `expired`, `stolen` or `reclaimed`. */
+  taken: Metric.counter("tributary_leases_taken_total", { description: "leases taken, by reason", incremental: true }),
+  /**
+   * Leases no longer held against this worker's will, tagged `reason`: `taken` (another worker acquired
+   * it: a steal, or after this one stopped renewing), `expired` (renewals failed for a lease duration) or
+   * `deleted`.
+   */
+  lost: Metric.counter("tributary_leases_lost_total", { description: "leases lost, by reason", incremental: true }),
+  /**
+   * Leases this worker let go, tagged `reason`: `finished` (SHARD_END), `released` (`release`, as a
+   * consumer does after a shard failed) or `shutdown` (the coordinator stopped; with `releaseOnShutdown:
+   * false` the leases are left to expire instead).
+   */
+  released: Metric.counter("tributary_leases_released_total", { description: "leases let go, by reason", incremental: true }),
+  /** Renewals that failed without the lease being found taken (throttling, a network error). */
+  renewalFailures: Metric.counter("tributary_lease_renewal_failures_total", {
+    description: "lease renewals that failed",
+    incremental: true
+  }),
+  /** Leases held now; 0 once the coordinator stopped. */
+  held: Metric.gauge("tributary_leases_held", { description: "leases held" })
+} as const
+
+// ---------------------------------------------------------------------------------------------------------
 // constructors
 // ---------------------------------------------------------------------------------------------------------
 
@@ -200,6 +257,7 @@ export const settings = <E, R>(options: Options<E, R>): Settings => {
   const leaseMillis = Duration.toMillis(leaseDuration)
   const resolved: Settings = {
     workerId: options.workerId ?? defaultWorkerId(),
+    application: options.application ?? "default",
     leaseDuration,
     renewInterval: Duration.decode(options.renewInterval ?? Duration.millis(leaseMillis / 3)),
     takeInterval: Duration.decode(options.takeInterval ?? Duration.millis(leaseMillis * 2)),
@@ -222,6 +280,7 @@ export const settings = <E, R>(options: Options<E, R>): Settings => {
     throw new RangeError("renewInterval must be shorter than leaseDuration (a lease would expire between renewals)")
   }
   if (resolved.workerId.length === 0) throw new RangeError("workerId must not be empty")
+  if (resolved.application.length === 0) throw new RangeError("application must not be empty")
   if (!(resolved.maxLeasesPerWorker >= 1)) throw new RangeError("maxLeasesPerWorker must be at least 1")
   if (!Number.isInteger(resolved.maxLeasesToStealAtOneTime) || resolved.maxLeasesToStealAtOneTime < 1) {
     throw new RangeError("maxLeasesToStealAtOneTime must be a positive integer")
@@ -256,16 +315,49 @@ export const make = <E, R>(
     const listShards = Effect.provide(options.listShards, yield* Effect.context<R>())
     const annotate = <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.annotateLogs(effect, "workerId", workerId)
 
+    // tagged once per coordinator; Effect tells series apart by their tags in order: application, worker, reason
+    const tag = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) =>
+      metric.pipe(Metric.tagged("application", config.application), Metric.tagged("worker", workerId))
+    const byReason = (metric: Metric.Metric.Counter<number>, value: string) => Metric.tagged(tag(metric), "reason", value)
+    const takenBy: Record<TakeReason, Metric.Metric.Counter<number>> = {
+      unowned: byReason(metrics.taken, "unowned"),
+      expired: byReason(metrics.taken, "expired"),
+      stolen: byReason(metrics.taken, "stolen"),
+      reclaimed: byReason(metrics.taken, "reclaimed")
+    }
+    const droppedBy: Record<LostReason, Metric.Metric.Counter<number>> = {
+      taken: byReason(metrics.lost, "taken"),
+      expired: byReason(metrics.lost, "expired"),
+      deleted: byReason(metrics.lost, "deleted"),
+      finished: byReason(metrics.released, "finished"),
+      released: byReason(metrics.released, "released"),
+      shutdown: byReason(metrics.released, "shutdown")
+    }
+    const renewalFailures = tag(metrics.renewalFailures)
+    const held = tag(metrics.held)
+
     const holders = Effect.map(SubscriptionRef.get(state), (s) => s.holders)
 
+    // The held gauge is set within the state's atomic update, so concurrent changes (the drops of a shutdown)
+    // cannot leave it at a stale count; with its own tags only, whichever fiber made the change.
+    const updateHolders = (f: (current: ReadonlyMap<string, Holder>) => ReadonlyMap<string, Holder>) =>
+      SubscriptionRef.update(state, (s) => {
+        const next = f(s.holders)
+        if (next === s.holders) return s
+        held.unsafeUpdate(next.size, [])
+        return { ...s, holders: next }
+      })
+
+    // every lease this worker stops holding goes through here, once: the one place to count it
     const drop = (holder: Holder, reason: LostReason): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (holder.state !== "held") return Effect.void
         holder.state = reason
-        return Effect.zipRight(
+        return Effect.all([
           Deferred.succeed(holder.lost, reason),
-          SubscriptionRef.update(state, (s) => s.holders.get(holder.leaseKey) === holder ? { ...s, holders: without(s.holders, holder.leaseKey) } : s)
-        )
+          Metric.increment(droppedBy[reason]),
+          updateHolders((current) => current.get(holder.leaseKey) === holder ? without(current, holder.leaseKey) : current)
+        ], { discard: true })
       })
 
     const versionOf = (holder: Holder): HeldLease => ({ leaseKey: holder.leaseKey, owner: workerId, counter: holder.counter })
@@ -321,6 +413,7 @@ export const make = <E, R>(
           return yield* Effect.logInfo(`lease lost (${holder.state})`).pipe(Effect.annotateLogs("leaseKey", holder.leaseKey))
         }
         yield* Effect.logWarning("lease renewal failed", result.left).pipe(Effect.annotateLogs("leaseKey", holder.leaseKey))
+        yield* Metric.increment(renewalFailures)
         if (expiresBeforeNextRenewal(holder, yield* Clock.currentTimeMillis)) yield* drop(holder, "expired")
       }))
 
@@ -362,7 +455,7 @@ export const make = <E, R>(
           lost,
           owned
         }
-        yield* SubscriptionRef.update(state, (s) => ({ ...s, holders: new Map(s.holders).set(lease.leaseKey, holder) }))
+        yield* updateHolders((current) => new Map(current).set(lease.leaseKey, holder))
       })
 
     const checkpointOf = (holder: Holder, checkpoint: LeaseCheckpoint) =>
@@ -497,6 +590,7 @@ export const make = <E, R>(
       if (needed <= 0) return
 
       let toTake: ReadonlyArray<Lease>
+      let stealing = false
       if (available.length > 0) {
         // shuffled, so workers taking at the same time rarely go for the same leases
         toTake = Chunk.toReadonlyArray(yield* Random.shuffle(available)).slice(0, needed)
@@ -514,15 +608,24 @@ export const make = <E, R>(
         steal = Math.min(steal, config.maxLeasesToStealAtOneTime)
         if (steal <= 0) return
         toTake = Chunk.toReadonlyArray(yield* Random.shuffle(byOwner.get(mostLoaded)!)).slice(0, steal)
+        stealing = true
         yield* Effect.logDebug("stealing leases").pipe(Effect.annotateLogs({ from: mostLoaded, count: steal }))
       }
 
       for (const lease of toTake) {
+        // as `available` was filled: no owner, this worker, or expired
+        const why: TakeReason = stealing
+          ? "stolen"
+          : lease.owner === null
+          ? "unowned"
+          : lease.owner === workerId
+          ? "reclaimed"
+          : "expired"
         const acquiredAt = yield* Clock.currentTimeMillis
         yield* store.acquire(lease, workerId).pipe(
           Effect.flatMap((acquired) => {
             lastSeen.set(acquired.leaseKey, { counter: acquired.counter, at: acquiredAt })
-            return addHolder(acquired, acquiredAt)
+            return Effect.zipRight(addHolder(acquired, acquiredAt), Metric.increment(takenBy[why]))
           }),
           // another worker was faster: nothing lost
           Effect.catchTag("LeaseConflict", () => Effect.void),

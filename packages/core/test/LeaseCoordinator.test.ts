@@ -5,6 +5,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
@@ -92,6 +93,32 @@ const expectViewsAgree = (workers: ReadonlyArray<Worker>) =>
       const inStore = [...owners].filter(([, owner]) => owner === worker.id).map(([leaseKey]) => leaseKey).sort()
       expect([...owned.keys()].sort(), worker.id).toStrictEqual(inStore)
     }
+  })
+
+/**
+ * A worker's lease metrics (tags application, worker, reason, in that order): held, and every count that
+ * is not 0, as "taken.stolen" and so on.
+ */
+const leaseMetrics = (application: string, worker: string) =>
+  Effect.gen(function*() {
+    const { metrics } = LeaseCoordinator
+    const tag = <T, I, O>(metric: Metric.Metric<T, I, O>) =>
+      metric.pipe(Metric.tagged("application", application), Metric.tagged("worker", worker))
+    const out: Record<string, number> = { held: (yield* Metric.value(tag(metrics.held))).value }
+    const counts = {
+      taken: ["unowned", "expired", "stolen", "reclaimed"],
+      lost: ["taken", "expired", "deleted"],
+      released: ["finished", "released", "shutdown"]
+    } as const
+    for (const [name, reasons] of Object.entries(counts)) {
+      for (const reason of reasons) {
+        const { count } = yield* Metric.value(Metric.tagged(tag(metrics[name as keyof typeof counts]), "reason", reason))
+        if (count > 0) out[`${name}.${reason}`] = count
+      }
+    }
+    const failures = (yield* Metric.value(tag(metrics.renewalFailures))).count
+    if (failures > 0) out.renewalFailures = failures
+    return out
   })
 
 const provideStore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, LeaseStore.layerMemory)
@@ -384,7 +411,7 @@ describe("LeaseCoordinator", () => {
         })
       )
       yield* Effect.gen(function*() {
-        const w1 = yield* startWorker("w1", Effect.succeed(shards(2)))
+        const w1 = yield* startWorker("w1", Effect.succeed(shards(2)), { application: "metrics-renewals" })
         yield* advance(500)
         expect((yield* w1.coordinator.owned).size).toBe(2)
         yield* Ref.set(failing, true)
@@ -393,10 +420,19 @@ describe("LeaseCoordinator", () => {
         yield* advance(1_500)
         expect(yield* w1.coordinator.owned).toStrictEqual(new Map())
         expect((yield* w1.events).filter((e) => e.endsWith(":expired"))).toHaveLength(2)
+        // the renewals at 3.3, 6.7 and 10 s failed for each lease; after the third, the next would come too late
+        expect(yield* leaseMetrics("metrics-renewals", "w1")).toStrictEqual({
+          held: 0,
+          "taken.unowned": 2,
+          "lost.expired": 2,
+          renewalFailures: 6
+        })
         // the store still names w1: once renewals work again, its next take round takes them back
         yield* Ref.set(failing, false)
         yield* advance(takeInterval)
         expect((yield* w1.coordinator.owned).size).toBe(2)
+        // the table still named w1: taken back
+        expect(yield* leaseMetrics("metrics-renewals", "w1")).toMatchObject({ held: 2, "taken.reclaimed": 2 })
         yield* w1.stop
       }).pipe(Effect.provide(flaky))
     }))
@@ -415,6 +451,72 @@ describe("LeaseCoordinator", () => {
       expect((yield* ownership).w1).toBe(3)
       yield* w1.stop
       expect(yield* ownership).toStrictEqual({ "": 5 })
+    })))
+
+  it.effect("metrics: leases taken unowned and stolen, lost when taken, released at shutdown, and held", () =>
+    provideStore(Effect.gen(function*() {
+      const list = Effect.succeed(shards(4))
+      const options = { application: "metrics-steal" }
+      const w1 = yield* startWorker("w1", list, options)
+      yield* advance(500)
+      expect(yield* leaseMetrics("metrics-steal", "w1")).toStrictEqual({ held: 4, "taken.unowned": 4 })
+      const w2 = yield* startWorker("w2", list, options)
+      // one steal per take round, until 2/2; w1 finds out at its next renewals
+      yield* advance(3 * takeInterval + leaseDuration)
+      expect(yield* ownership).toStrictEqual({ w1: 2, w2: 2 })
+      expect(yield* leaseMetrics("metrics-steal", "w2")).toStrictEqual({ held: 2, "taken.stolen": 2 })
+      expect(yield* leaseMetrics("metrics-steal", "w1")).toStrictEqual({ held: 2, "taken.unowned": 4, "lost.taken": 2 })
+      // a graceful stop releases what w1 holds; w2 takes them at its next take round
+      yield* w1.stop
+      expect(yield* leaseMetrics("metrics-steal", "w1")).toStrictEqual({
+        held: 0,
+        "taken.unowned": 4,
+        "lost.taken": 2,
+        "released.shutdown": 2
+      })
+      yield* advance(takeInterval)
+      expect(yield* leaseMetrics("metrics-steal", "w2")).toStrictEqual({ held: 4, "taken.stolen": 2, "taken.unowned": 2 })
+      yield* w2.stop
+      expect(yield* leaseMetrics("metrics-steal", "w2")).toStrictEqual({
+        held: 0,
+        "taken.stolen": 2,
+        "taken.unowned": 2,
+        "released.shutdown": 4
+      })
+    })))
+
+  it.effect("metrics: leases of a crashed worker taken once expired; a release and a finished shard", () =>
+    provideStore(Effect.gen(function*() {
+      const list = Effect.succeed(shards(4))
+      const options = { application: "metrics-expiry" }
+      const w1 = yield* startWorker("w1", list, { ...options, releaseOnShutdown: false })
+      yield* advance(500)
+      const w2 = yield* startWorker("w2", list, options)
+      yield* advance(3 * takeInterval + leaseDuration)
+      expect(yield* ownership).toStrictEqual({ w1: 2, w2: 2 })
+      // the crash: w1 stops without releasing (its leases are counted as let go at shutdown)
+      yield* w1.stop
+      expect(yield* leaseMetrics("metrics-expiry", "w1")).toMatchObject({ held: 0, "released.shutdown": 2 })
+      yield* advance(2 * takeInterval + 500)
+      expect(yield* ownership).toStrictEqual({ w2: 4 })
+      expect(yield* leaseMetrics("metrics-expiry", "w2")).toStrictEqual({ held: 4, "taken.stolen": 2, "taken.expired": 2 })
+
+      // a release (as a consumer does after a shard failed), taken back at the next round as unowned
+      const [first, second] = [...(yield* w2.coordinator.owned).keys()].sort()
+      yield* w2.coordinator.release(first)
+      expect(yield* leaseMetrics("metrics-expiry", "w2")).toMatchObject({ held: 3, "released.released": 1 })
+      // a shard read to its end
+      yield* (yield* w2.coordinator.owned).get(second)!.checkpoint("SHARD_END")
+      yield* advance(takeInterval)
+      expect(yield* leaseMetrics("metrics-expiry", "w2")).toStrictEqual({
+        held: 3,
+        "taken.stolen": 2,
+        "taken.expired": 2,
+        "taken.unowned": 1,
+        "released.released": 1,
+        "released.finished": 1
+      })
+      yield* w2.stop
     })))
 
   it.effect("layer: the coordinator as a service, released when the layer's scope closes", () =>

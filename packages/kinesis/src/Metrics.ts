@@ -1,6 +1,7 @@
 /**
  * Effect metrics of the shard reader (tagged with `stream` and `shard`) and of the producer (tagged with
- * `stream`).
+ * `stream`). They are per process: every reader of a shard, and every producer of a stream, in the process
+ * shares one series.
  *
  * @since 0.1.0
  */
@@ -18,12 +19,21 @@ export const reader = {
   getRecordsCalls: Metric.counter("tributary_kinesis_get_records_calls_total", { description: "GetRecords calls", incremental: true }),
   throttled: Metric.counter("tributary_kinesis_read_throttled_total", { description: "reads throttled by Kinesis", incremental: true }),
   expiredIterators: Metric.counter("tributary_kinesis_iterators_expired_total", { description: "shard iterators that expired", incremental: true }),
-  /** As reported by GetRecords: how far the shard's newest record is ahead of this reader. */
+  /**
+   * As reported by GetRecords: how far the shard's newest record is ahead of this reader. When the last
+   * reader of the shard in this process ends: 0 if it read the closed shard to its end, NaN ("no value")
+   * otherwise (its lease moved, the worker stops, it failed), so no stale lag outlives the reading.
+   */
   millisBehindLatest: Metric.gauge("tributary_kinesis_millis_behind_latest", {
-    description: "MillisBehindLatest of the last GetRecords"
+    description: "MillisBehindLatest of the last GetRecords; NaN once this process stopped reading the shard"
   }),
-  /** Age of the last record read (now minus its arrival time); 0 when caught up. */
-  iteratorAge: Metric.gauge("tributary_kinesis_iterator_age_millis", { description: "age of the last record read" })
+  /**
+   * Age of the last record read (now minus its arrival time); 0 when caught up. Reset like
+   * `millisBehindLatest` when the reading ends.
+   */
+  iteratorAge: Metric.gauge("tributary_kinesis_iterator_age_millis", {
+    description: "age of the last record read; NaN once this process stopped reading the shard"
+  })
 } as const
 
 /**
@@ -41,6 +51,12 @@ export const producer = {
   throttledEntries: Metric.counter("tributary_kinesis_put_throttled_entries_total", { description: "entries throttled", incremental: true }),
   /** User records given up on (retries exhausted or rejected). */
   failedRecords: Metric.counter("tributary_kinesis_put_failed_records_total", { description: "user records not stored", incremental: true }),
-  /** User records waiting in the producer's buffer or in flight. */
-  buffered: Metric.gauge("tributary_kinesis_put_buffered_records", { description: "user records buffered or in flight" })
+  /**
+   * User records waiting in a producer's buffer or in flight, summed over the stream's producers in this
+   * process: each producer adds what it buffers and subtracts what it settles (a gauge set by each would
+   * show only the last one's buffer).
+   */
+  buffered: Metric.gauge("tributary_kinesis_put_buffered_records", {
+    description: "user records buffered or in flight, all producers of the stream in this process"
+  })
 } as const

@@ -214,6 +214,15 @@ export const make = Effect.fn("Producer.make")(function*<A>(options: ProducerOpt
   let shardMap: ShardMap | undefined
   let shardMapStale = needsShards
 
+  // The buffered gauge is shared by every producer of the stream in the process: each adds and subtracts
+  // its own records, in the same synchronous step as `buffered` (so an interruption never separates the
+  // two) and with the gauge's own tags only (fiber metric labels could send the +n and the -n to
+  // different series).
+  const addBuffered = (records: number) => {
+    buffered += records
+    metrics.buffered.unsafeModify(records, [])
+  }
+
   const sinkError = (reason: string, retryability: "transient" | "permanent", cause?: unknown) =>
     new SinkError(cause === undefined ? { sink: name, reason, retryability } : { sink: name, reason, retryability, cause })
 
@@ -231,7 +240,7 @@ export const make = Effect.fn("Producer.make")(function*<A>(options: ProducerOpt
           else ticket.succeedOne()
         })
       }
-      buffered -= users
+      addBuffered(-users)
       if (buffered === 0 && drained.length > 0) {
         for (const waiter of drained) Deferred.unsafeDone(waiter, Exit.void)
         drained = []
@@ -245,7 +254,6 @@ export const make = Effect.fn("Producer.make")(function*<A>(options: ProducerOpt
       return Effect.all([
         error === undefined ? Metric.incrementBy(metrics.records, users) : Metric.incrementBy(metrics.failed, users),
         error === undefined ? Metric.incrementBy(metrics.bytes, bytes) : Effect.void,
-        Metric.set(metrics.buffered, buffered),
         permits.release(users)
       ], { discard: true })
     })
@@ -470,13 +478,12 @@ export const make = Effect.fn("Producer.make")(function*<A>(options: ProducerOpt
             Effect.zipRight(
               restore(permits.take(part.length)),
               Effect.suspend(() => {
-                buffered += part.length
+                addBuffered(part.length)
                 return Queue.offerAll(queue, part)
               })
             )
           )
         }
-        yield* Metric.set(metrics.buffered, buffered)
         yield* Deferred.await(deferred)
       })
     })

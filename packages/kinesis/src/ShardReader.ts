@@ -9,7 +9,9 @@
  * - on ExpiredIterator gets a new iterator AFTER_SEQUENCE_NUMBER of the last record it delivered (or at
  *   its starting position if it delivered nothing yet): no gap, no duplicate;
  * - at the shard's end (no NextShardIterator) ends, and `ended` answers the shard's children (from
- *   ChildShards, or from ListShards where the service leaves ChildShards out, like kinesalite).
+ *   ChildShards, or from ListShards where the service leaves ChildShards out, like kinesalite);
+ * - sets the `stream`/`shard` lag gauges (`Metrics.reader`) on every page, and when the last reader of the
+ *   shard in the process ends resets them: 0 after the shard's end, NaN otherwise.
  *
  * Time goes through Effect's Clock (TestClock works) and jitter through Effect's Random.
  *
@@ -335,7 +337,26 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
     Effect.tapError((error) => Option.isSome(error) ? Deferred.fail(ended, error.value) : Effect.void)
   )
 
-  const batches = Stream.repeatEffectOption(pull).pipe(Stream.provideService(Kinesis, kinesis))
+  // The lag gauges must not outlive the reading: when the last run of a reader of this shard in this process
+  // ends, however it ends (interrupted, failed, at the shard's end), they are reset. Another reader of the
+  // shard still running here (a worker of this process that took the lease over) keeps them.
+  const enter = Effect.sync(() => void running.set(source, (running.get(source) ?? 0) + 1))
+  const leave = Effect.suspend(() => {
+    const left = (running.get(source) ?? 1) - 1
+    if (left > 0) {
+      running.set(source, left)
+      return Effect.void
+    }
+    running.delete(source)
+    // a closed shard read to its end has no lag, for good; otherwise nobody here reads the shard any more:
+    // NaN, Prometheus' "no value" (max and min skip it, no threshold is above it), not a stale lag
+    const value = pendingEnd !== undefined && pendingEnd !== "caught-up" ? 0 : Number.NaN
+    return Effect.zipRight(Metric.set(metrics.behind, value), Metric.set(metrics.age, value))
+  })
+
+  const batches = Stream.unwrapScoped(Effect.as(Effect.acquireRelease(enter, () => leave), Stream.repeatEffectOption(pull))).pipe(
+    Stream.provideService(Kinesis, kinesis)
+  )
   const reader: KinesisShardReader = {
     shardId,
     stream,
@@ -386,6 +407,9 @@ const toRecords = (
 }
 
 const empty = new Uint8Array(0)
+
+/** Runs of `batches` under way in this process, per `kinesis:<stream>/<shard>` (the lag gauges' series). */
+const running = new Map<string, number>()
 
 /** Drops the records at or before `position` (records are in shard order). */
 const dropThrough = (records: ReadonlyArray<SourceRecord>, position: Position): ReadonlyArray<SourceRecord> => {

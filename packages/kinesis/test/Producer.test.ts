@@ -8,11 +8,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { createRequire } from "node:module"
 import { hashKeyOf } from "../src/internal/shardMap.js"
 import * as Kinesis from "../src/Kinesis.js"
+import * as Metrics from "../src/Metrics.js"
 import * as Producer from "../src/Producer.js"
 import * as StreamAdmin from "../src/StreamAdmin.js"
 import { makeFake } from "./fake.js"
@@ -273,6 +275,46 @@ describe("Producer rate limiting (TestClock)", () => {
       expect(fake.calls.filter((c) => c.operation === "ListShards").length).toBe(1)
       expect(hashKeyOf("k1") >= 0n).toBe(true)
     }).pipe(Effect.scoped))
+
+  it.effect("the buffered gauge of a stream sums every producer of it in the process", () =>
+    Effect.gen(function*() {
+      const fake = makeFake([{ shardId: "shardId-000000000000", records: [], closed: false }])
+      const buffered = Effect.map(
+        Metric.value(Metrics.producer.buffered.pipe(Metric.tagged("stream", "two-producers"))),
+        (state) => state.value
+      )
+      const make = (scope: Scope.Scope) =>
+        Producer.make<number>({
+          stream: "two-producers",
+          partitionKey: (i) => `k${i}`,
+          data: () => "x",
+          concurrency: 1,
+          rateLimit: { recordsPerSecond: 1_000 }
+        }).pipe(Effect.provideService(Kinesis.Kinesis, fake.shape), Scope.extend(scope))
+      const scopeA = yield* Scope.make()
+      const scopeB = yield* Scope.make()
+      const a = yield* make(scopeA)
+      const b = yield* make(scopeB)
+      const writes = yield* Effect.fork(Effect.all([
+        a.write(Array.from({ length: 3_500 }, (_, i) => i)),
+        b.write(Array.from({ length: 1_200 }, (_, i) => i))
+      ], { concurrency: 2 }))
+      yield* TestClock.adjust(0)
+      // each sent its second's burst of 1,000 and waits with the rest: 2,500 and 200 records
+      expect([(yield* a.stats).buffered, (yield* b.stats).buffered]).toEqual([2_500, 200])
+      expect(yield* buffered).toBe(2_700)
+      yield* TestClock.adjust("1 second")
+      const [statsA, statsB] = [yield* a.stats, yield* b.stats]
+      expect(statsB.buffered).toBe(0)
+      expect(yield* buffered).toBe(statsA.buffered)
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(writes)
+      expect(yield* buffered).toBe(0)
+      // closing both leaves nothing behind
+      yield* Scope.close(scopeA, Exit.void)
+      yield* Scope.close(scopeB, Exit.void)
+      expect(yield* buffered).toBe(0)
+    }))
 
   it.effect("and to its bytes per second", () =>
     Effect.gen(function*() {

@@ -4,9 +4,11 @@ import type { SourceRecord } from "@tributary/core/SourceRecord"
 import * as Sequence from "@tributary/core/SequenceNumber"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import { hashKeyOf } from "../src/internal/shardMap.js"
 import * as Kinesis from "../src/Kinesis.js"
+import * as Metrics from "../src/Metrics.js"
 import * as Producer from "../src/Producer.js"
 import * as ShardReader from "../src/ShardReader.js"
 import * as StreamAdmin from "../src/StreamAdmin.js"
@@ -103,6 +105,43 @@ describe("ShardReader (kinesalite)", () => {
       expect([...byKey.values()].every((values) => values.every((v, i) => i === 0 || values[i - 1] < v))).toBe(true)
       expect(byKey.size).toBe(97)
     }).pipe(Effect.provide(kinesalite)), 60_000)
+
+  it.scopedLive("lag gauges: set while reading; NaN once the reader is interrupted, 0 once a closed shard is read to its end", () =>
+    Effect.gen(function*() {
+      const stream = streamName()
+      yield* StreamAdmin.ensureStream(stream, { shards: 1 })
+      const lagOf = (shardId: string) =>
+        Effect.all([
+          Effect.map(Metric.value(Metrics.reader.millisBehindLatest.pipe(Metric.tagged("stream", stream), Metric.tagged("shard", shardId))), (s) => s.value),
+          Effect.map(Metric.value(Metrics.reader.iteratorAge.pipe(Metric.tagged("stream", stream), Metric.tagged("shard", shardId))), (s) => s.value)
+        ])
+      const parent = "shardId-000000000000"
+      yield* put(stream, ["a0", "a1"])
+      // the records are at least this old when read
+      yield* Effect.sleep("100 millis")
+      const pages: Array<ReadonlyArray<SourceRecord>> = []
+      const reader = yield* ShardReader.make({ stream, shardId: parent, idleInterval: "20 millis" })
+      const fiber = yield* reader.batches.pipe(Stream.runForEach((page) => Effect.sync(() => pages.push(page))), Effect.fork)
+      for (let i = 0; i < 100 && pages.length === 0; i++) yield* Effect.sleep("20 millis")
+      const [behind, age] = yield* lagOf(parent)
+      // kinesalite always answers MillisBehindLatest 0
+      expect(behind).toBe(0)
+      expect(age).toBeGreaterThanOrEqual(90)
+      // lease lost, worker stopping...: this process no longer reads the shard, its lag is no value
+      yield* Fiber.interrupt(fiber)
+      const [behindAfter, ageAfter] = yield* lagOf(parent)
+      expect(behindAfter).toBeNaN()
+      expect(ageAfter).toBeNaN()
+
+      // a closed shard read to its end (after a split): 0 for good, however old its last record was
+      yield* StreamAdmin.splitShard(stream, parent)
+      yield* Effect.sleep("100 millis")
+      const again = yield* ShardReader.make({ stream, shardId: parent, idleInterval: "20 millis" })
+      const read = Array.from(yield* Stream.runCollect(again.batches)).flat()
+      expect(read.map(text)).toEqual(["a0", "a1"])
+      expect((yield* again.ended)._tag).toBe("ShardEnd")
+      expect(yield* lagOf(parent)).toEqual([0, 0])
+    }).pipe(Effect.provide(kinesalite)))
 
   it.scopedLive("iterators expired under it: reads on with no gap and no duplicate", () =>
     Effect.gen(function*() {

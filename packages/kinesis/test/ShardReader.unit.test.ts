@@ -232,5 +232,56 @@ describe("ShardReader (time logic, TestClock)", () => {
       expect((yield* Metric.value(tagged(Metrics.reader.millisBehindLatest))).value).toBe(0)
       expect((yield* Metric.value(tagged(Metrics.reader.iteratorAge))).value).toBe(200)
       yield* Fiber.interrupt(fiber)
+      // nobody reads the shard here any more: no value rather than the last lag
+      expect((yield* Metric.value(tagged(Metrics.reader.millisBehindLatest))).value).toBeNaN()
+      expect((yield* Metric.value(tagged(Metrics.reader.iteratorAge))).value).toBeNaN()
+    }))
+
+  it.effect("lag gauges when reading ends: 0 at the shard's end, NaN after a failure, kept while another reader of the shard runs", () =>
+    Effect.gen(function*() {
+      const lag = (stream: string) =>
+        Effect.all([Metrics.reader.millisBehindLatest, Metrics.reader.iteratorAge].map((m) =>
+          Effect.map(Metric.value(m.pipe(Metric.tagged("stream", stream), Metric.tagged("shard", "shardId-000000000000"))), (s) => s.value)
+        ))
+      yield* TestClock.setTime(10_000)
+
+      // a closed shard read to its end: its last records were 10 s old, yet its lag is 0 for good
+      const closed = shard(0, { closed: true })
+      for (let n = 0; n < 12; n++) closed.records.push(record(0, n, `r${n}`, 0))
+      const finished = yield* start(makeFake([closed]), { maxRecords: 5, stream: "lag-finished" })
+      yield* TestClock.adjust("100 millis")
+      expect(yield* lag("lag-finished")).toEqual([1000, 10_000])
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* Fiber.await(finished.fiber)).toEqual(Exit.void)
+      expect((yield* finished.reader.ended)._tag).toBe("ShardEnd")
+      expect(yield* lag("lag-finished")).toEqual([0, 0])
+
+      // a failed reader
+      const broken = makeFake([shard(8)])
+      broken.getRecordsFailures.push("InternalFailure", "ResourceNotFoundException")
+      const failed = yield* start(broken, { maxRecords: 5, stream: "lag-failed" })
+      yield* TestClock.adjust("5 seconds")
+      expect(Exit.isFailure(yield* Fiber.await(failed.fiber))).toBe(true)
+      expect((yield* lag("lag-failed")).every(Number.isNaN)).toBe(true)
+
+      // two readers of one shard in this process (its lease moved between two workers of the process): the
+      // one that stops leaves the gauges to the other
+      yield* TestClock.setTime(30_000)
+      const open = shard(0)
+      for (let n = 0; n < 3; n++) open.records.push(record(0, n, `r${n}`, 29_000))
+      const fake = makeFake([open])
+      const old = yield* start(fake, { stream: "lag-moved" })
+      const current = yield* start(fake, { stream: "lag-moved" })
+      yield* TestClock.adjust("100 millis")
+      expect(yield* lag("lag-moved")).toEqual([0, 1000])
+      yield* Fiber.interrupt(old.fiber)
+      expect(yield* lag("lag-moved")).toEqual([0, 1000])
+      yield* Fiber.interrupt(current.fiber)
+      expect((yield* lag("lag-moved")).every(Number.isNaN)).toBe(true)
+      // a new reader sets them again from its first page
+      const next = yield* start(fake, { stream: "lag-moved" })
+      yield* TestClock.adjust("100 millis")
+      expect(yield* lag("lag-moved")).toEqual([0, 1100])
+      yield* Fiber.interrupt(next.fiber)
     }))
 })

@@ -52,7 +52,11 @@ export const make = (sources: Sources) => {
     Effect.zipWith(
       gauge(KinesisMetrics.reader.millisBehindLatest, shardId),
       gauge(KinesisMetrics.reader.iteratorAge, shardId),
-      (behind, age) => Math.round(Math.max(behind, age))
+      // a reader that stopped leaves no value (NaN) behind: no current lag from this process
+      (behind, age) => {
+        const lag = Math.max(behind, age)
+        return Number.isFinite(lag) ? Math.round(lag) : null
+      }
     )
 
   const shards = Effect.flatMap(sources.leaseStore.list, (leases) =>
