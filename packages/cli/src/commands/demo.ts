@@ -25,8 +25,8 @@ const options = {
     Options.withDefault(2000)
   ),
   jobEvery: Opt.duration("job-every").pipe(
-    Options.withDescription("How often the re-aggregation job runs over the archive. Default 5s."),
-    Options.withDefault(Duration.seconds(5))
+    Options.withDescription("How often the re-aggregation job runs over the last complete minute of the archive. Default 30s."),
+    Options.withDefault(Duration.seconds(30))
   ),
   target: Options.choice("target", ["local", "aws"]).pipe(
     Options.withDescription(
