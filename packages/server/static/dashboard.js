@@ -99,7 +99,10 @@
       width: Math.max(container.clientWidth, 200),
       height,
       // counts and rates: the y axis starts at zero, so a small wobble does not look like a collapse
-      scales: { x: { time: true }, y: { range: (_, min, max) => uPlot.rangeNum(Math.min(0, min), Math.max(max, 1), 0.1, true) } },
+      scales: {
+        x: { time: true },
+        y: { range: (_, min, max) => uPlot.rangeNum(Math.min(0, min), Math.max(max, 1), 0.1, true) }
+      },
       series: [
         { label: "time", value: legendValue((x) => formatTime(x * 1000)) },
         ...labels.map((label, i) => ({
@@ -107,7 +110,8 @@
           stroke: PALETTE[i % PALETTE.length],
           width: 2,
           spanGaps: true,
-          points: { show: false },
+          // uPlot shows points only while they are sparse: a lone window stays visible
+          points: { size: 7 },
           value: legendValue(format)
         }))
       ],
@@ -128,6 +132,9 @@
       plot,
       setData: (data) => {
         plot.setData(data)
+        // one window so far: a minute either side, or uPlot squeezes it onto an axis a hair wide
+        const xs = data[0]
+        if (xs.length > 0 && xs[xs.length - 1] - xs[0] < 1) plot.setScale("x", { min: xs[0] - 60, max: xs[0] + 60 })
         plot.setLegend()
       },
       destroy: () => {
