@@ -17,28 +17,12 @@ import * as DocBlocks from "@tributary/core/test-utils/DocBlocks"
 import * as LeaseStoreContract from "@tributary/core/test-utils/LeaseStoreContract"
 import { DynamoDBClient, DynamoDBLeaseStore } from "@tributary/dynamodb"
 import { Kinesis, StreamAdmin } from "@tributary/kinesis"
+import * as Environment from "@tributary/local/Environment"
 import * as LocalDynamoDB from "@tributary/local/LocalDynamoDB"
 import * as LocalKinesis from "@tributary/local/LocalKinesis"
 import { Effect, Exit, Fiber, Layer, Schema } from "effect"
 import { Consumer } from "../src/index.js"
 import { emulators } from "./helpers.js"
-
-/** Environment variables for the rest of the scope: the SDKs read the endpoints and the keys there themselves. */
-const withEnv = (vars: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const saved = Object.keys(vars).map((name) => [name, process.env[name]] as const)
-      Object.assign(process.env, vars)
-      return saved
-    }),
-    (saved) =>
-      Effect.sync(() => {
-        for (const [name, value] of saved) {
-          if (value === undefined) delete process.env[name]
-          else process.env[name] = value
-        }
-      })
-  )
 
 /**
  * `NodeRuntime.runMain` of @effect/platform-node (not a dependency of this package) runs the program until
@@ -64,7 +48,7 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("docs/con
     Effect.gen(function*() {
       const localKinesis = yield* LocalKinesis.LocalKinesis
       const localDynamoDB = yield* LocalDynamoDB.LocalDynamoDB
-      yield* withEnv({
+      yield* Environment.scoped({
         AWS_ENDPOINT_URL_KINESIS: localKinesis.endpoint,
         AWS_ENDPOINT_URL_DYNAMODB: localDynamoDB.endpoint,
         AWS_REGION: localKinesis.region,

@@ -7,27 +7,11 @@
 import { expect, it, layer } from "@effect/vitest"
 import { DeadLetter, Decoder, Pipeline } from "@tributary/core"
 import * as DocBlocks from "@tributary/core/test-utils/DocBlocks"
+import * as Environment from "@tributary/local/Environment"
 import * as LocalKinesis from "@tributary/local/LocalKinesis"
 import { Effect, Exit, Fiber, Layer, Metric, Schema } from "effect"
 import { Kinesis, Producer, StreamAdmin, StreamSource } from "../src/index.js"
 import { drainStream, kinesisFromLocal, text } from "./helpers.js"
-
-/** Environment variables for the rest of the scope: the SDK reads the endpoint and the keys there itself. */
-const withEnv = (vars: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const saved = Object.keys(vars).map((name) => [name, process.env[name]] as const)
-      Object.assign(process.env, vars)
-      return saved
-    }),
-    (saved) =>
-      Effect.sync(() => {
-        for (const [name, value] of saved) {
-          if (value === undefined) delete process.env[name]
-          else process.env[name] = value
-        }
-      })
-  )
 
 // The example's Order and enrich
 const Order = Schema.Struct({ orderId: Schema.String, customerId: Schema.String, amount: Schema.Number })
@@ -41,7 +25,7 @@ layer(kinesalite, { excludeTestServices: true, timeout: "30 seconds" })("docs/ki
     Effect.gen(function*() {
       const local = yield* LocalKinesis.LocalKinesis
       const kinesis = yield* Kinesis.Kinesis
-      yield* withEnv({
+      yield* Environment.scoped({
         AWS_ENDPOINT_URL_KINESIS: local.endpoint,
         AWS_REGION: local.region,
         AWS_ACCESS_KEY_ID: "local",

@@ -2,6 +2,7 @@
  * @since 0.1.0
  */
 export * as ClientConfig from "./ClientConfig.js"
+export * as Environment from "./Environment.js"
 export * as FaultProxy from "./FaultProxy.js"
 export * as LocalAwsError from "./LocalAwsError.js"
 export * as LocalDynamoDB from "./LocalDynamoDB.js"

@@ -9,34 +9,18 @@ import { expect, it, layer } from "@effect/vitest"
 import { Archive, DeadLetter, Decoder, Pipeline, RecordSink, SourceRecord } from "@tributary/core"
 import * as DocBlocks from "@tributary/core/test-utils/DocBlocks"
 import { Kinesis, Producer, StreamAdmin, StreamSource } from "@tributary/kinesis"
+import * as Environment from "@tributary/local/Environment"
 import * as LocalKinesis from "@tributary/local/LocalKinesis"
 import * as LocalS3 from "@tributary/local/LocalS3"
 import { Chunk, Clock, Duration, Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
 import { S3Client, S3ObjectStore } from "../src/index.js"
 import { s3rver } from "./helpers.js"
 
-/** Environment variables for the rest of the scope: the SDKs read the endpoints and the keys there themselves. */
-const withEnv = (vars: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const saved = Object.keys(vars).map((name) => [name, process.env[name]] as const)
-      Object.assign(process.env, vars)
-      return saved
-    }),
-    (saved) =>
-      Effect.sync(() => {
-        for (const [name, value] of saved) {
-          if (value === undefined) delete process.env[name]
-          else process.env[name] = value
-        }
-      })
-  )
-
 /** The standard AWS settings, pointing at the emulators (s3rver knows only its own key). */
 const localAws = Effect.gen(function*() {
   const s3 = yield* LocalS3.LocalS3
   const kinesis = yield* LocalKinesis.LocalKinesis
-  yield* withEnv({
+  yield* Environment.scoped({
     AWS_ENDPOINT_URL_S3: s3.endpoint,
     AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
     AWS_REGION: s3.region,

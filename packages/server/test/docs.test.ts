@@ -19,6 +19,7 @@ import * as Kinesis from "@tributary/kinesis/Kinesis"
 import * as Producer from "@tributary/kinesis/Producer"
 import * as ShardReader from "@tributary/kinesis/ShardReader"
 import * as StreamAdmin from "@tributary/kinesis/StreamAdmin"
+import * as Environment from "@tributary/local/Environment"
 import * as LocalDynamoDB from "@tributary/local/LocalDynamoDB"
 import * as LocalKinesis from "@tributary/local/LocalKinesis"
 import { Clock, Config, Effect, Exit, Fiber, Layer, Logger, Metric, Schema, Stream } from "effect"
@@ -28,23 +29,6 @@ import * as ApiKeys from "../src/ApiKeys.js"
 import type * as Dashboard from "../src/Dashboard.js"
 import * as Gateway from "../src/Gateway.js"
 import type * as Ingest from "../src/Ingest.js"
-
-/** Environment variables for the rest of the scope: the SDKs and `Config` read them there. */
-const withEnv = (vars: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const saved = Object.keys(vars).map((name) => [name, process.env[name]] as const)
-      Object.assign(process.env, vars)
-      return saved
-    }),
-    (saved) =>
-      Effect.sync(() => {
-        for (const [name, value] of saved) {
-          if (value === undefined) delete process.env[name]
-          else process.env[name] = value
-        }
-      })
-  )
 
 /** A port nobody listens on now (the example's PORT: a fixed one could be taken on this machine). */
 const freePort = Effect.async<number>((resume) => {
@@ -174,7 +158,7 @@ layer(emulators, { excludeTestServices: true, timeout: "60 seconds" })("docs/ser
       // the key handed out to the web client once; the server gets its hash
       const { key, stored } = ApiKeys.generate({ name: "web", streams: ["events"] })
       const port = yield* freePort
-      yield* withEnv({
+      yield* Environment.scoped({
         AWS_ENDPOINT_URL_KINESIS: localKinesis.endpoint,
         AWS_ENDPOINT_URL_DYNAMODB: localDynamoDB.endpoint,
         AWS_REGION: localKinesis.region,
