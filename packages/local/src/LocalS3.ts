@@ -68,6 +68,15 @@ interface S3rver {
   readonly httpServer?: { closeAllConnections(): void }
 }
 
+/** Where s3rver keeps the objects: a temporary directory, removed when the scope closes. */
+const objectsDirectory = Effect.acquireRelease(
+  Effect.tryPromise({
+    try: () => Fs.mkdtemp(Path.join(Os.tmpdir(), "tributary-s3rver-")),
+    catch: (cause) => new LocalAwsError({ service: "s3rver", reason: "cannot create its directory", cause })
+  }),
+  (directory) => Effect.promise(() => Fs.rm(directory, { recursive: true, force: true }))
+)
+
 /**
  * Starts s3rver on a free loopback port. ListObjectsV2 pagination needs Node's legacy OpenSSL provider
  * (`NODE_OPTIONS=--openssl-legacy-provider`) in the process running it; everything else works without.
@@ -77,13 +86,7 @@ interface S3rver {
  */
 export const makeS3rver = (options: S3rverOptions = {}): Effect.Effect<LocalS3Shape, LocalAwsError, Scope.Scope> =>
   Effect.gen(function*() {
-    const directory = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () => Fs.mkdtemp(Path.join(Os.tmpdir(), "tributary-s3rver-")),
-        catch: (cause) => new LocalAwsError({ service: "s3rver", reason: "cannot create its directory", cause })
-      }),
-      (directory) => Effect.promise(() => Fs.rm(directory, { recursive: true, force: true }))
-    )
+    const directory = yield* objectsDirectory
     const S3rver = require("s3rver") as new(options: Record<string, unknown>) => S3rver
     const server = new S3rver({
       port: 0,
@@ -135,13 +138,7 @@ export const layerS3rver = (options?: S3rverOptions): Layer.Layer<LocalS3, Local
  */
 export const makeS3rverProcess = (options: S3rverOptions = {}): Effect.Effect<LocalS3Shape, LocalAwsError, Scope.Scope> =>
   Effect.gen(function*() {
-    const directory = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () => Fs.mkdtemp(Path.join(Os.tmpdir(), "tributary-s3rver-")),
-        catch: (cause) => new LocalAwsError({ service: "s3rver", reason: "cannot create its directory", cause })
-      }),
-      (directory) => Effect.promise(() => Fs.rm(directory, { recursive: true, force: true }))
-    )
+    const directory = yield* objectsDirectory
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
         ChildProcess.spawn(
