@@ -426,7 +426,12 @@ const csvParser = <I>(plan: FieldPlan.FieldPlan, options: Omit<CsvOptions<I>, "a
     const rows = parseCsv(text, csvOptions)
     if (rows instanceof SyntaxFailure) return rows
     const hasHeader = header === "present" || (header === "auto" && rows.length > 1 && isHeader(rows[0]))
-    const columns = hasHeader ? rows[0] : defaultColumns
+    // a headerless row for a Schema without declared fields (a Record): column1, column2, ...
+    const columns = hasHeader
+      ? rows[0]
+      : defaultColumns.length === 0 && plan.open
+      ? rows[rows.length - 1].map((_, i) => `column${i + 1}`)
+      : defaultColumns
     const dataRows = rows.length - (hasHeader ? 1 : 0)
     if (dataRows !== 1) {
       return SyntaxFailure.at(text, 0, `expected one CSV data row per message, found ${dataRows}`)

@@ -41,6 +41,35 @@ describe("Decoder", () => {
     })
   })
 
+  describe("a Schema with a string index signature keeps every field", () => {
+    const Anything = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+    it("text formats keep the names as written, the values as text", () => {
+      const decoder = Decoder.auto(Anything)
+      expect(decodeText(decoder, "CustomerId,Unix date (ms)\nabc123,1416603010000")).toStrictEqual(
+        Either.right({ CustomerId: "abc123", "Unix date (ms)": "1416603010000" })
+      )
+      expect(decodeText(decoder, "customer=abc123\nts=1416603010000")).toStrictEqual(
+        Either.right({ customer: "abc123", ts: "1416603010000" })
+      )
+      expect(decodeText(decoder, `<a id="7"><CustomerId>abc123</CustomerId></a>`)).toStrictEqual(
+        Either.right({ id: "7", CustomerId: "abc123" })
+      )
+      // a lone row has no header: its columns are numbered
+      expect(decodeText(decoder, "abc123,buy")).toStrictEqual(Either.right({ column1: "abc123", column2: "buy" }))
+      expect(decodeText(decoder, `{"n":1}`)).toStrictEqual(Either.right({ n: 1 }))
+    })
+
+    it("declared fields are still mapped and converted; the others are kept as text", () => {
+      const Order = Schema.Struct({ id: Schema.Number }, Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+      expect(decodeText(Decoder.keyValue(Order), "ID: 7\nnote: rush")).toStrictEqual(Either.right({ id: 7, note: "rush" }))
+      // a Schema without one drops the names it does not know, as before
+      expect(decodeText(Decoder.keyValue(Schema.Struct({ id: Schema.Number })), "ID: 7\nnote: rush")).toStrictEqual(
+        Either.right({ id: 7 })
+      )
+    })
+  })
+
   describe("json", () => {
     const decoder = Decoder.json(Activity)
 

@@ -24,9 +24,14 @@ export interface Field {
 export interface FieldPlan {
   /** The Schema's properties, in declaration order (the default CSV column order). */
   readonly fields: ReadonlyArray<Field>
+  /** Whether names the Schema does not declare are kept (it has a string index signature). */
+  readonly open: boolean
   /** Finds the field a written name refers to (its own name or an alias, ignoring case and punctuation). */
   readonly lookup: (writtenName: string) => Field | undefined
-  /** Builds the object handed to the Schema: known names mapped, strings converted, unknown names dropped. */
+  /**
+   * Builds the object handed to the Schema: known names mapped, strings converted, unknown names dropped
+   * (kept as written when the Schema has a string index signature).
+   */
   readonly shape: (entries: Iterable<readonly [string, unknown]>) => Record<string, unknown>
 }
 
@@ -66,9 +71,26 @@ export const make = (ast: AST.AST, aliases: Aliases = {}): FieldPlan => {
     if (field === undefined) continue
     for (const written of typeof alias === "string" ? [alias] : alias) byName.set(normalizeName(written), field)
   }
-  const lookup = (writtenName: string) => byName.get(writtenName) ?? byName.get(normalizeName(writtenName))
+  // a Schema with a string index signature (Schema.Record, or a Struct with one) takes every other name too,
+  // as written, typed as the signature says
+  const rest = restOf(encoded)
+  const restFields = new Map<string, Field>()
+  const restField = (writtenName: string): Field | undefined => {
+    if (rest === undefined) return undefined
+    let field = restFields.get(writtenName)
+    if (field === undefined) {
+      field = { name: writtenName, kind: kindOf(rest), nullable: acceptsNull(rest), optional: true }
+      // a stream has few shapes; a bound keeps a stream of ever new names from growing this
+      if (restFields.size >= 10_000) restFields.clear()
+      restFields.set(writtenName, field)
+    }
+    return field
+  }
+  const lookup = (writtenName: string) =>
+    byName.get(writtenName) ?? byName.get(normalizeName(writtenName)) ?? restField(writtenName)
   return {
     fields,
+    open: rest !== undefined,
     lookup,
     shape: (entries) => {
       const out: Record<string, unknown> = {}
@@ -95,6 +117,14 @@ const propertiesOf = (ast: AST.AST): ReadonlyArray<AST.PropertySignature> => {
     // not an object schema (a string, a tuple): text formats then have no named fields to map
     return []
   }
+}
+
+/** The value type of a string index signature, when the (object) Schema has one. */
+const restOf = (ast: AST.AST): AST.AST | undefined => {
+  const bare = stripRefinements(ast)
+  if (!AST.isTypeLiteral(bare)) return undefined
+  const signature = bare.indexSignatures.find((s) => stripRefinements(s.parameter)._tag === "StringKeyword")
+  return signature?.type
 }
 
 const stripRefinements = (ast: AST.AST): AST.AST => AST.isRefinement(ast) ? stripRefinements(ast.from) : ast
