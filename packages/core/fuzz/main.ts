@@ -12,9 +12,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import * as Aggregate from "../src/Aggregate.js"
 import * as DeadLetter from "../src/DeadLetter.js"
-import * as Decoder from "../src/Decoder.js"
 import * as Pipeline from "../src/Pipeline.js"
 import * as RecordSink from "../src/RecordSink.js"
 import * as RecordSource from "../src/RecordSource.js"
@@ -81,26 +79,10 @@ const deadLetters = RecordSink.make<DeadLetter.DeadLetter>("checking", (letters)
 
 const results = RecordSink.make<Window.WindowResult<string, number>>("results", (items) =>
   Effect.sync(() => {
-    for (const item of items) windowed += item.count
+    for (const item of items) windowed += item.value
   }))
 
-const pipeline = Pipeline.make("fuzz").pipe(
-  Pipeline.decode(Decoder.auto(Poison.OpenEvent, { aliases: Poison.aliases })),
-  Pipeline.map((event) => {
-    if (Object.getPrototypeOf(event) !== Object.prototype) problems.push("a decoded value with another prototype")
-    if (event.n === 13) throw new RangeError("13 is unlucky")
-    return event
-  }),
-  Pipeline.filter((event) => event.n !== 7),
-  Pipeline.window({
-    window: Window.tumbling("1 minute"),
-    key: (event) => event.key,
-    eventTime: (event) => event.at,
-    maxOutOfOrderness: "5 seconds",
-    aggregate: Aggregate.sum.pipe(Aggregate.mapInput((event: typeof Poison.OpenEvent.Type) => event.n))
-  }),
-  Pipeline.to(results)
-)
+const pipeline = Poison.pipeline(results, () => problems.push("a decoded value with another prototype"))
 
 const program = Effect.gen(function*() {
   // a run that dies is counted, and the next run goes on after the record it died on

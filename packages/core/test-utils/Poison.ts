@@ -5,7 +5,8 @@
  * keys, huge issue lists, invalid UTF-8, 1 MiB payloads, and valid messages in every format among them.
  *
  * Valid messages decode with `Decoder.auto(Event, { aliases })` (or `OpenEvent`, which also keeps every
- * other field); `at` grows with the payload's index, so windows make progress.
+ * other field); `at` grows with the payload's index, so windows make progress. `pipeline` is what the fuzz
+ * runs them through.
  *
  * ```ts
  * import * as Poison from "@tributary/core/test-utils/Poison"
@@ -17,6 +18,11 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import * as Aggregate from "../src/Aggregate.js"
+import * as Decoder from "../src/Decoder.js"
+import * as Pipeline from "../src/Pipeline.js"
+import type { RecordSink } from "../src/RecordSink.js"
+import * as Window from "../src/Window.js"
 
 /**
  * The Schema valid messages follow.
@@ -285,3 +291,41 @@ export const generator = (options: Options): Generator => {
   }
   return { next: () => of(drawKind()), of }
 }
+
+/**
+ * What the fuzz runs payloads through: every kind of stage a record can fail in. `Decoder.auto(OpenEvent)`
+ * (declared fields and an index signature), a `map` that throws for `n % 97 === 13` and reports a decoded
+ * value whose prototype is not `Object.prototype`, a `filter` dropping `n === 7`, one-minute tumbling
+ * windows per `key` over `at` (5 s out of order) that count their records with an aggregate that cannot take
+ * `n % 89 === 11` (after the field that counts), and `results`: each result's `value` must equal its `count`.
+ *
+ * @since 0.1.0
+ * @category pipelines
+ */
+export const pipeline = (
+  results: RecordSink<Window.WindowResult<string, number>>,
+  onOtherPrototype: (value: unknown) => void
+): Pipeline.Pipeline<Window.WindowResult<string, number>> =>
+  Pipeline.make("fuzz").pipe(
+    Pipeline.decode(Decoder.auto(OpenEvent, { aliases })),
+    Pipeline.map((event) => {
+      if (Object.getPrototypeOf(event) !== Object.prototype) onOtherPrototype(event)
+      if (event.n % 97 === 13) throw new RangeError(`${event.n} is unlucky`)
+      return event
+    }),
+    Pipeline.filter((event) => event.n !== 7),
+    Pipeline.window({
+      window: Window.tumbling("1 minute"),
+      key: (event) => event.key,
+      eventTime: (event) => event.at,
+      maxOutOfOrderness: "5 seconds",
+      // `sum` cannot take a string: such a record is a dead letter, and `count`, before it, must not count it
+      aggregate: Aggregate.struct({
+        count: Aggregate.count,
+        total: Aggregate.sum.pipe(
+          Aggregate.mapInput((event: typeof OpenEvent.Type) => event.n % 89 === 11 ? (String(event.n) as unknown as number) : event.n)
+        )
+      }).pipe(Aggregate.map((totals) => totals.count))
+    }),
+    Pipeline.to(results)
+  )
