@@ -189,13 +189,29 @@ const wrongInput = (name: string, expected: string, input: unknown): never => {
   throw new TypeError(`Aggregate.${name} takes ${expected}, got ${describeType(input)}`)
 }
 
-/** A built-in aggregate of numbers: `add` checks its input is a number, then applies it. */
-const numeric = <S>(name: string, apply: (state: S, x: number) => S) => {
-  const prepare = (x: unknown): number => typeof x === "number" ? x : wrongInput(name, "numbers", x)
-  return {
-    add: (state: S, x: number): S => typeof x === "number" ? apply(state, x) : wrongInput(name, "numbers", x),
-    stages: { prepare, apply: apply as Stages["apply"], safe: true }
-  }
+/** A built-in aggregate of numbers: its `add` checks that the input is a number, then applies it. */
+const numeric = <S, O, E extends Json>(name: string, options: {
+  readonly empty: () => S
+  readonly apply: (state: S, x: number) => S
+  readonly merge: (self: S, that: S) => S
+  readonly result: (state: S) => O
+  readonly state: Schema.Schema<S, E>
+}): Aggregate<number, S, O> => {
+  const { apply } = options
+  return withStages(
+    make({
+      empty: options.empty,
+      add: (state: S, x: number): S => typeof x === "number" ? apply(state, x) : wrongInput(name, "numbers", x),
+      merge: options.merge,
+      result: options.result,
+      state: options.state
+    }),
+    {
+      prepare: (x) => typeof x === "number" ? x : wrongInput(name, "numbers", x),
+      apply: apply as Stages["apply"],
+      safe: true
+    }
+  )
 }
 
 // -----------------------------------------------------------------------------
@@ -253,10 +269,6 @@ export const count: Aggregate<unknown, number, number> = withStages(
 
 const identity = (n: number): number => n
 
-const sumInput = numeric("sum", (s: number, x: number) => s + x)
-const minInput = numeric("min", (s: number, x: number) => Math.min(s, x))
-const maxInput = numeric("max", (s: number, x: number) => Math.max(s, x))
-
 /**
  * The floating-point sum of the inputs (0 for no input). Merging partial sums is exact whenever every
  * partial sum is exactly representable (e.g. integers below 2^53); otherwise it may differ from a single
@@ -265,16 +277,13 @@ const maxInput = numeric("max", (s: number, x: number) => Math.max(s, x))
  * @since 0.1.0
  * @category aggregates
  */
-export const sum: Aggregate<number, number, number> = withStages(
-  make({
-    empty: () => 0,
-    add: sumInput.add,
-    merge: (a, b) => a + b,
-    result: identity,
-    state: JsonNumber
-  }),
-  sumInput.stages
-)
+export const sum: Aggregate<number, number, number> = numeric("sum", {
+  empty: () => 0,
+  apply: (s, x) => s + x,
+  merge: (a, b) => a + b,
+  result: identity,
+  state: JsonNumber
+})
 
 /**
  * The smallest input, `undefined` for no input. The state is a number starting at `+Infinity` (encoded as
@@ -284,16 +293,13 @@ export const sum: Aggregate<number, number, number> = withStages(
  * @since 0.1.0
  * @category aggregates
  */
-export const min: Aggregate<number, number, number | undefined> = withStages(
-  make({
-    empty: () => Infinity,
-    add: minInput.add,
-    merge: (a, b) => Math.min(a, b),
-    result: (s) => (s === Infinity ? undefined : s),
-    state: JsonNumber
-  }),
-  minInput.stages
-)
+export const min: Aggregate<number, number, number | undefined> = numeric("min", {
+  empty: () => Infinity,
+  apply: (s, x) => Math.min(s, x),
+  merge: (a, b) => Math.min(a, b),
+  result: (s) => (s === Infinity ? undefined : s),
+  state: JsonNumber
+})
 
 /**
  * The largest input, `undefined` for no input. The state starts at `-Infinity` (encoded as
@@ -303,16 +309,13 @@ export const min: Aggregate<number, number, number | undefined> = withStages(
  * @since 0.1.0
  * @category aggregates
  */
-export const max: Aggregate<number, number, number | undefined> = withStages(
-  make({
-    empty: () => -Infinity,
-    add: maxInput.add,
-    merge: (a, b) => Math.max(a, b),
-    result: (s) => (s === -Infinity ? undefined : s),
-    state: JsonNumber
-  }),
-  maxInput.stages
-)
+export const max: Aggregate<number, number, number | undefined> = numeric("max", {
+  empty: () => -Infinity,
+  apply: (s, x) => Math.max(s, x),
+  merge: (a, b) => Math.max(a, b),
+  result: (s) => (s === -Infinity ? undefined : s),
+  state: JsonNumber
+})
 
 /**
  * The mutable state of `mean`.
@@ -325,32 +328,27 @@ export interface MeanState {
   sum: number
 }
 
-const meanInput = numeric("mean", (s: MeanState, x: number) => {
-  s.count++
-  s.sum += x
-  return s
-})
-
 /**
  * The arithmetic mean, `undefined` for no input. The state is mutated in place.
  *
  * @since 0.1.0
  * @category aggregates
  */
-export const mean: Aggregate<number, MeanState, number | undefined> = withStages(
-  make({
-    empty: (): MeanState => ({ count: 0, sum: 0 }),
-    add: meanInput.add,
-    merge: (self, that) => {
-      self.count += that.count
-      self.sum += that.sum
-      return self
-    },
-    result: (s) => (s.count === 0 ? undefined : s.sum / s.count),
-    state: Schema.mutable(Schema.Struct({ count: Count, sum: JsonNumber }))
-  }),
-  meanInput.stages
-)
+export const mean: Aggregate<number, MeanState, number | undefined> = numeric("mean", {
+  empty: (): MeanState => ({ count: 0, sum: 0 }),
+  apply: (s, x) => {
+    s.count++
+    s.sum += x
+    return s
+  },
+  merge: (self, that) => {
+    self.count += that.count
+    self.sum += that.sum
+    return self
+  },
+  result: (s) => (s.count === 0 ? undefined : s.sum / s.count),
+  state: Schema.mutable(Schema.Struct({ count: Count, sum: JsonNumber }))
+})
 
 /**
  * The mutable state of `stats`.
@@ -381,14 +379,6 @@ export interface Stats {
   readonly mean: number | undefined
 }
 
-const statsInput = numeric("stats", (s: StatsState, x: number) => {
-  s.count++
-  s.sum += x
-  s.min = Math.min(s.min, x)
-  s.max = Math.max(s.max, x)
-  return s
-})
-
 /**
  * Count, sum, min, max and mean in one state, mutated in place. Unlike `min` and `max`, `min` and `max`
  * here are `undefined` exactly when there was no input.
@@ -396,25 +386,28 @@ const statsInput = numeric("stats", (s: StatsState, x: number) => {
  * @since 0.1.0
  * @category aggregates
  */
-export const stats: Aggregate<number, StatsState, Stats> = withStages(
-  make({
-    empty: (): StatsState => ({ count: 0, sum: 0, min: Infinity, max: -Infinity }),
-    add: statsInput.add,
-    merge: (self, that) => {
-      self.count += that.count
-      self.sum += that.sum
-      self.min = Math.min(self.min, that.min)
-      self.max = Math.max(self.max, that.max)
-      return self
-    },
-    result: (s): Stats =>
-      s.count === 0
-        ? { count: 0, sum: s.sum, min: undefined, max: undefined, mean: undefined }
-        : { count: s.count, sum: s.sum, min: s.min, max: s.max, mean: s.sum / s.count },
-    state: Schema.mutable(Schema.Struct({ count: Count, sum: JsonNumber, min: JsonNumber, max: JsonNumber }))
-  }),
-  statsInput.stages
-)
+export const stats: Aggregate<number, StatsState, Stats> = numeric("stats", {
+  empty: (): StatsState => ({ count: 0, sum: 0, min: Infinity, max: -Infinity }),
+  apply: (s, x) => {
+    s.count++
+    s.sum += x
+    s.min = Math.min(s.min, x)
+    s.max = Math.max(s.max, x)
+    return s
+  },
+  merge: (self, that) => {
+    self.count += that.count
+    self.sum += that.sum
+    self.min = Math.min(self.min, that.min)
+    self.max = Math.max(self.max, that.max)
+    return self
+  },
+  result: (s): Stats =>
+    s.count === 0
+      ? { count: 0, sum: s.sum, min: undefined, max: undefined, mean: undefined }
+      : { count: s.count, sum: s.sum, min: s.min, max: s.max, mean: s.sum / s.count },
+  state: Schema.mutable(Schema.Struct({ count: Count, sum: JsonNumber, min: JsonNumber, max: JsonNumber }))
+})
 
 // -----------------------------------------------------------------------------
 // Quantiles: DDSketch
@@ -673,11 +666,7 @@ const sketchAggregate = <O>(
     }
   )
 
-  const input = numeric("quantile", apply)
-  return withStages(
-    make({ empty: (): Sketch => new SketchImpl(a, maxBuckets), add: input.add, merge, result, state }),
-    input.stages
-  )
+  return numeric("quantile", { empty: (): Sketch => new SketchImpl(a, maxBuckets), apply, merge, result, state })
 }
 
 const checkQuantile = (q: number): number => checkRange("quantile", q, 0, 1, false)
