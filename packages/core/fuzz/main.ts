@@ -40,14 +40,17 @@ let windowed = 0
 const totals = { recordsIn: 0, recordsOut: 0, deadLettered: 0, late: 0, filtered: 0 }
 const problems: Array<string> = []
 
-/** Pages of one record, generated as they are pulled; the time between two pulls is one record's. */
+/**
+ * Pages of one record, generated as they are pulled; the CPU time between two pulls is one record's (CPU
+ * time, not wall time: on a shared machine the process may wait for a core at any moment).
+ */
 const source: RecordSource.RecordSourceShape = {
   name: "fuzz",
   shards: Stream.make({
     shardId: "shardId-000000000000",
     checkpoint: () => Effect.void,
     batches: Stream.repeatEffectOption(Effect.suspend(() => {
-      const now = performance.now()
+      const now = cpuMillis()
       if (emittedAt !== undefined) maxMillis = Math.max(maxMillis, now - emittedAt)
       if (generated % 1000 === 0) maxHeap = Math.max(maxHeap, process.memoryUsage().heapUsed)
       if (generated >= total) return Effect.fail(Option.none())
@@ -60,12 +63,17 @@ const source: RecordSource.RecordSourceShape = {
         arrivalTime: 0,
         data: payloads.next().data
       }
-      emittedAt = performance.now()
+      emittedAt = cpuMillis()
       return Effect.succeed([record])
     }))
   })
 }
 let emittedAt: number | undefined
+
+const cpuMillis = () => {
+  const { system, user } = process.cpuUsage()
+  return (user + system) / 1000
+}
 
 const deadLetters = RecordSink.make<DeadLetter.DeadLetter>("checking", (letters) =>
   Effect.sync(() => {

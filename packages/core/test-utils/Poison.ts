@@ -30,7 +30,13 @@ import * as Window from "../src/Window.js"
  * @since 0.1.0
  * @category schemas
  */
-export const Event = Schema.Struct({ key: Schema.String, at: Schema.Number, n: Schema.Number })
+export const Event = Schema.Struct({
+  key: Schema.String,
+  at: Schema.Number,
+  n: Schema.Number,
+  /** Where a payload can put as many wrong values as it likes: a huge issue list. */
+  tags: Schema.optional(Schema.Array(Schema.String))
+})
 
 /**
  * @since 0.1.0
@@ -243,11 +249,12 @@ export const generator = (options: Options): Generator => {
         ])
       }
       case "hugeIssueList": {
-        // a payload whose every element is wrong: as many issues as elements
+        // a 400 KB payload whose every tag is wrong: an issue per tag
         const count = Math.max(1, Math.floor(Math.min(maxBytes, 400_000) / 10))
         return pick([
-          `[${Array.from({ length: count }, () => `{"n":"x"}`).join(",")}]`,
-          `{"key":[${Array.from({ length: count }, () => "1").join(",")}],"at":"x","n":"y"}`
+          `{"key":"k","at":${time},"n":1,"tags":[${Array.from({ length: count * 5 }, () => "1").join(",")}]}`,
+          `{"key":"k","at":${time},"n":1,"tags":[${Array.from({ length: count }, () => `{"n":"x"}`).join(",")}]}`,
+          `{"key":["k"],"at":"x","n":"y","tags":[${Array.from({ length: count * 2 }, () => "null").join(",")}]}`
         ])
       }
       case "invalidUtf8": {
