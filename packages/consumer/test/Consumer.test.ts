@@ -3,6 +3,7 @@
  * live clock and a 1 s lease: balance, graceful handoff, a zombie's checkpoint, poison records.
  */
 import { expect, layer } from "@effect/vitest"
+import * as Aggregate from "@tributary/core/Aggregate"
 import * as DeadLetter from "@tributary/core/DeadLetter"
 import * as Decoder from "@tributary/core/Decoder"
 import * as LeaseCoordinator from "@tributary/core/LeaseCoordinator"
@@ -10,6 +11,11 @@ import * as LeaseStore from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
 import * as RecordSink from "@tributary/core/RecordSink"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
+import * as Poison from "@tributary/core/test-utils/Poison"
+import type { WindowResult } from "@tributary/core/Window"
+import * as Window from "@tributary/core/Window"
+import { DynamoDBDeadLetters } from "@tributary/dynamodb"
+import { Kinesis } from "@tributary/kinesis"
 import * as KinesisMetrics from "@tributary/kinesis/Metrics"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -19,7 +25,7 @@ import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Consumer from "../src/Consumer.js"
-import { emulators, ownership, produce, setup, split, waitUntil } from "./helpers.js"
+import { emulators, hashKeyOf, ownership, produce, setup, split, waitUntil } from "./helpers.js"
 
 const timing = {
   leaseDuration: "1 second",
@@ -258,6 +264,109 @@ layer(emulators, { excludeTestServices: true, timeout: 60_000 })("Consumer (kine
         leases.every((lease) => typeof lease.checkpoint !== "string")), 10_000)
       expect(yield* worker.consumer.exits).toMatchObject({ Failed: 0 })
       console.log(`poison: 10,000 records, 2 dead letters, 9,998 delivered in ${took} ms`)
+      yield* worker.stop
+    }))
+})
+
+layer(emulators, { excludeTestServices: true, timeout: 120_000 })("Consumer: no record stalls a shard", (it) => {
+  it.scoped("one poison record of each kind among good ones: the good aggregated, each poison dead-lettered once, no shard restarted", () =>
+    Effect.gen(function*() {
+      const shards = 2
+      const { store, stream } = yield* setup(shards)
+      const start = 1_700_000_000_000
+      const good = (i: number) => JSON.stringify({ key: `c${i % 5}`, at: start + i * 10, n: i % 100 })
+      const at = start + 5_000
+      // records that must be dead letters, each of another kind
+      const poison: ReadonlyArray<readonly [string, string | Uint8Array]> = [
+        ["unclosed nesting", "[".repeat(6250)],
+        ["nesting in a field", `{"key":${"[".repeat(100_000)}${"]".repeat(100_000)},"at":${at},"n":1}`],
+        ["event time 1e999", `{"key":"k","at":1e999,"n":1}`],
+        ["event time 1e16", `key,at,n\nk,1e16,1`],
+        ["event time -1e16", `Customer: k\nUnix ms: -1e16\nCount: 1`],
+        ["NaN text", `<e key="k"><at>NaN</at><n>1</n></e>`],
+        ["huge issue list", `[${Array.from({ length: 40_000 }, () => `{"n":"x"}`).join(",")}]`],
+        ["empty", ""],
+        ["BOM only", "\ufeff"],
+        ["random bytes", new Uint8Array(Array.from({ length: 64 }, (_, i) => (i * 97 + 13) % 256))],
+        ["invalid UTF-8", new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d])],
+        ["truncated", good(3).slice(0, 20)],
+        ["1 MiB, unterminated", `{"key":"${"k".repeat(1024 * 1024 - 300)}`],
+        ["a map that throws", JSON.stringify({ key: "k", at, n: -13 })],
+        ["an aggregate that throws", JSON.stringify({ key: "k", at, n: 1, bad: true })]
+      ]
+      // hostile but valid: processed like any other, no prototype set
+      const hostile = [
+        `{"__proto__":{"polluted":true},"key":"c1","at":${at},"n":1}`,
+        `key,at,n,constructor\nc2,${at},1,x`
+      ]
+      const kinesis = yield* Kinesis.Kinesis
+      const put = (data: string | Uint8Array, i: number) =>
+        kinesis.putRecords({
+          StreamName: stream,
+          Records: [{ Data: typeof data === "string" ? Buffer.from(data) : data, PartitionKey: `p${i}`, ExplicitHashKey: hashKeyOf(i % shards, shards) }]
+        })
+      let index = 0
+      const goodCount = 1_000
+      yield* produce(stream, goodCount / 2, shards, good)
+      for (const [, data] of poison) yield* put(data, index++)
+      for (const data of hostile) yield* put(data, index++)
+      yield* produce(stream, goodCount / 2, shards, (i) => good(goodCount / 2 + i))
+      // far ahead on every shard: every earlier window closes
+      for (let i = 0; i < shards; i++) yield* put(JSON.stringify({ key: "flush", at: start + 3_600_000, n: 0 }), i)
+
+      const table = `dead-${stream}`
+      const dynamoLetters = yield* DynamoDBDeadLetters.make({ tableName: table })
+      const written = new Map<string, number>()
+      const deadLetters = RecordSink.make<DeadLetter.DeadLetter>("counting", (letters) =>
+        Effect.tap(dynamoLetters.write(letters), () =>
+          Effect.sync(() => {
+            for (const l of letters) written.set(`${l.shardId}/${l.sequenceNumber}`, (written.get(`${l.shardId}/${l.sequenceNumber}`) ?? 0) + 1)
+          })))
+      let polluted = 0
+      const results = yield* RecordSink.memory<WindowResult<string, number>>()
+      const pipeline = Pipeline.make("poison-kinds").pipe(
+        Pipeline.decode(Decoder.auto(Poison.OpenEvent, { aliases: Poison.aliases })),
+        Pipeline.map((event) => {
+          if (Object.getPrototypeOf(event) !== Object.prototype) polluted++
+          if (event.n === -13) throw new RangeError("-13 is unlucky")
+          return event
+        }),
+        Pipeline.window({
+          window: Window.tumbling("1 minute"),
+          key: (event) => event.key,
+          eventTime: (event) => event.at,
+          aggregate: Aggregate.sum.pipe(Aggregate.mapInput((event: typeof Poison.OpenEvent.Type) =>
+            event.bad === true ? (event.bad as unknown as number) : 1))
+        }),
+        Pipeline.to(results)
+      )
+      const worker = yield* startWorker(pipeline, store, deadLetters, {
+        stream,
+        workerId: "w1",
+        reader: { idleInterval: "50 millis", maxRecords: 100 }
+      })
+      const aggregated = Effect.map(results.items, (items) =>
+        items.filter((r) => r.key !== "flush").reduce((sum, r) => sum + r.value, 0))
+      yield* waitUntil("every good record aggregated", Effect.map(aggregated, (n) => n >= goodCount + hostile.length), 60_000, aggregated)
+      yield* waitUntil("every poison record dead-lettered", Effect.sync(() => written.size >= poison.length), 30_000)
+      expect(yield* aggregated).toBe(goodCount + hostile.length)
+      expect(polluted).toBe(0)
+      // each poison record once, and nothing else
+      expect([...written.values()]).toStrictEqual(poison.map(() => 1))
+      const stored = yield* DynamoDBDeadLetters.readAll(table)
+      expect(stored.length).toBe(poison.length)
+      const sizes = stored.map((l) => l.dataSize).sort((a, b) => a - b)
+      expect(sizes).toStrictEqual(poison.map(([, data]) => typeof data === "string" ? Buffer.byteLength(data) : data.length).sort((a, b) => a - b))
+      expect(stored.map((l) => l.stage).sort()).toStrictEqual([...Array(10).fill("decode"), "map", ...Array(4).fill("window")].sort())
+      // no shard failed or was restarted, no lease lost
+      expect(yield* worker.consumer.exits).toMatchObject({ Failed: 0, LeaseLost: 0 })
+      const failed = yield* Metric.value(Consumer.metrics.shardExits.pipe(
+        Metric.tagged("stream", stream),
+        Metric.tagged("worker", "w1"),
+        Metric.tagged("exit", "Failed")
+      ))
+      expect(failed.count).toBe(0)
+      console.log(`poison kinds: ${poison.length} poison records dead-lettered once among ${goodCount} good ones, no shard restarted`)
       yield* worker.stop
     }))
 })

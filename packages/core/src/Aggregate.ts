@@ -5,9 +5,12 @@
  *
  * - `empty()` returns a fresh state (never shared: mutable states are allocated on each call);
  * - `add(state, input)` is called once per record in the window operator's hot loop. It is a plain
- *   function (no Effect, no exception) and returns the next state: number states (`count`, `sum`, `min`,
- *   `max`) return a new number, every other built-in state is a mutable object that `add` updates in
- *   place and returns, so the hot loop allocates nothing per record;
+ *   function (no Effect) and returns the next state: number states (`count`, `sum`, `min`, `max`) return a
+ *   new number, every other built-in state is a mutable object that `add` updates in place and returns, so
+ *   the hot loop allocates nothing per record. An input it cannot take makes it throw **before it changes
+ *   anything** (the built-in aggregates throw a `TypeError` for an input of the wrong type): the window
+ *   operator then dead-letters that record and the window goes on as if it had never come. A custom `add`
+ *   must keep that rule too (check first, then change);
  * - `merge(self, that)` combines the states of two shards or panes. It may update `self` in place and
  *   return it, never changes `that`, and never lets the returned state share mutable parts with `that`.
  *   `self` and `that` must be different states;
@@ -151,7 +154,64 @@ export const make = <I, S, O, E extends Json>(options: {
   self.result = options.result
   // Widening the encoded side is safe: decoding validates its input whatever its static type
   self.state = options.state as unknown as Schema.Schema<S, Json>
+  self[StagesId] = undefined
   return self
+}
+
+/**
+ * `add` in two steps, for `struct`: `prepare` reads and checks the input (a `mapInput` function, a type
+ * check) and may throw; `apply` changes the state and, when `safe`, never throws. A struct prepares the input
+ * of every field before it applies any, so a throw leaves every field as it was.
+ */
+interface Stages {
+  readonly prepare: (input: unknown) => unknown
+  readonly apply: (state: unknown, prepared: unknown) => unknown
+  readonly safe: boolean
+}
+
+const StagesId: unique symbol = Symbol.for("@tributary/core/Aggregate/Stages")
+
+const identityInput = (input: unknown): unknown => input
+
+/** A custom aggregate's: its `add` as one step, which may throw (before changing its state, by contract). */
+const stagesOf = (aggregate: Aggregate.Any): Stages =>
+  (aggregate as unknown as { [StagesId]: Stages | undefined })[StagesId] ??
+    { prepare: identityInput, apply: aggregate.add, safe: false }
+
+const withStages = <A extends Aggregate.Any>(aggregate: A, stages: Stages): A => {
+  ;(aggregate as unknown as { [StagesId]: Stages })[StagesId] = stages
+  return aggregate
+}
+
+const describeType = (u: unknown): string => u === null ? "null" : Array.isArray(u) ? "an array" : typeof u
+
+const wrongInput = (name: string, expected: string, input: unknown): never => {
+  throw new TypeError(`Aggregate.${name} takes ${expected}, got ${describeType(input)}`)
+}
+
+/** A built-in aggregate of numbers: its `add` checks that the input is a number, then applies it. */
+const numeric = <S, O, E extends Json>(name: string, options: {
+  readonly empty: () => S
+  readonly apply: (state: S, x: number) => S
+  readonly merge: (self: S, that: S) => S
+  readonly result: (state: S) => O
+  readonly state: Schema.Schema<S, E>
+}): Aggregate<number, S, O> => {
+  const { apply } = options
+  return withStages(
+    make({
+      empty: options.empty,
+      add: (state: S, x: number): S => typeof x === "number" ? apply(state, x) : wrongInput(name, "numbers", x),
+      merge: options.merge,
+      result: options.result,
+      state: options.state
+    }),
+    {
+      prepare: (x) => typeof x === "number" ? x : wrongInput(name, "numbers", x),
+      apply: apply as Stages["apply"],
+      safe: true
+    }
+  )
 }
 
 // -----------------------------------------------------------------------------
@@ -196,13 +256,16 @@ const checkRange = (name: string, value: number, min: number, max: number, integ
  * @since 0.1.0
  * @category aggregates
  */
-export const count: Aggregate<unknown, number, number> = make({
-  empty: () => 0,
-  add: (n: number, _: unknown) => n + 1,
-  merge: (a, b) => a + b,
-  result: (n) => n,
-  state: Count
-})
+export const count: Aggregate<unknown, number, number> = withStages(
+  make({
+    empty: () => 0,
+    add: (n: number, _: unknown) => n + 1,
+    merge: (a, b) => a + b,
+    result: (n) => n,
+    state: Count
+  }),
+  { prepare: identityInput, apply: (n) => (n as number) + 1, safe: true }
+)
 
 const identity = (n: number): number => n
 
@@ -214,9 +277,9 @@ const identity = (n: number): number => n
  * @since 0.1.0
  * @category aggregates
  */
-export const sum: Aggregate<number, number, number> = make({
+export const sum: Aggregate<number, number, number> = numeric("sum", {
   empty: () => 0,
-  add: (s: number, x: number) => s + x,
+  apply: (s, x) => s + x,
   merge: (a, b) => a + b,
   result: identity,
   state: JsonNumber
@@ -230,9 +293,9 @@ export const sum: Aggregate<number, number, number> = make({
  * @since 0.1.0
  * @category aggregates
  */
-export const min: Aggregate<number, number, number | undefined> = make({
+export const min: Aggregate<number, number, number | undefined> = numeric("min", {
   empty: () => Infinity,
-  add: (s: number, x: number) => Math.min(s, x),
+  apply: (s, x) => Math.min(s, x),
   merge: (a, b) => Math.min(a, b),
   result: (s) => (s === Infinity ? undefined : s),
   state: JsonNumber
@@ -246,9 +309,9 @@ export const min: Aggregate<number, number, number | undefined> = make({
  * @since 0.1.0
  * @category aggregates
  */
-export const max: Aggregate<number, number, number | undefined> = make({
+export const max: Aggregate<number, number, number | undefined> = numeric("max", {
   empty: () => -Infinity,
-  add: (s: number, x: number) => Math.max(s, x),
+  apply: (s, x) => Math.max(s, x),
   merge: (a, b) => Math.max(a, b),
   result: (s) => (s === -Infinity ? undefined : s),
   state: JsonNumber
@@ -271,9 +334,9 @@ export interface MeanState {
  * @since 0.1.0
  * @category aggregates
  */
-export const mean: Aggregate<number, MeanState, number | undefined> = make({
+export const mean: Aggregate<number, MeanState, number | undefined> = numeric("mean", {
   empty: (): MeanState => ({ count: 0, sum: 0 }),
-  add: (s: MeanState, x: number) => {
+  apply: (s, x) => {
     s.count++
     s.sum += x
     return s
@@ -323,9 +386,9 @@ export interface Stats {
  * @since 0.1.0
  * @category aggregates
  */
-export const stats: Aggregate<number, StatsState, Stats> = make({
+export const stats: Aggregate<number, StatsState, Stats> = numeric("stats", {
   empty: (): StatsState => ({ count: 0, sum: 0, min: Infinity, max: -Infinity }),
-  add: (s: StatsState, x: number) => {
+  apply: (s, x) => {
     s.count++
     s.sum += x
     s.min = Math.min(s.min, x)
@@ -507,7 +570,7 @@ const sketchAggregate = <O>(
   // Bucket i holds (gamma^(i-1), gamma^i]; its midpoint in relative terms is within `a` of both ends
   const valueOf = (index: number): number => (2 * Math.exp(index * logGamma)) / (1 + gamma)
 
-  const add = (state: Sketch, x: number): Sketch => {
+  const apply = (state: Sketch, x: number): Sketch => {
     const s = state as SketchImpl
     if (x > 0) {
       if (x === Infinity) return state
@@ -603,7 +666,7 @@ const sketchAggregate = <O>(
     }
   )
 
-  return make({ empty: (): Sketch => new SketchImpl(a, maxBuckets), add, merge, result, state })
+  return numeric("quantile", { empty: (): Sketch => new SketchImpl(a, maxBuckets), apply, merge, result, state })
 }
 
 const checkQuantile = (q: number): number => checkRange("quantile", q, 0, 1, false)
@@ -783,19 +846,22 @@ export const distinctCount = (options?: {
   )
   // Read once: under a CommonJS transform, a namespace member can be a getter
   const addValue = HyperLogLogSketch.add
-  return make({
+  const prepare = (value: unknown): string | number =>
+    typeof value === "string" || typeof value === "number" ? value : wrongInput("distinctCount", "strings and numbers", value)
+  const apply = (state: HyperLogLog, value: string | number) => {
+    addValue(state as HyperLogLogImpl, value)
+    return state
+  }
+  return withStages(make({
     empty: (): HyperLogLog => new HyperLogLogSketch.HyperLogLogImpl(p),
-    add: (state: HyperLogLog, value: string | number) => {
-      addValue(state as HyperLogLogImpl, value)
-      return state
-    },
+    add: (state: HyperLogLog, value: string | number) => apply(state, prepare(value)),
     merge: (self, that) => {
       HyperLogLogSketch.merge(self as HyperLogLogImpl, that as HyperLogLogImpl)
       return self
     },
     result: (state) => HyperLogLogSketch.estimate(state as HyperLogLogImpl),
     state
-  })
+  }), { prepare, apply: apply as Stages["apply"], safe: true })
 }
 
 // -----------------------------------------------------------------------------
@@ -967,33 +1033,36 @@ export const topK = (
     }
   )
 
-  return make({
+  const apply = (summary: SpaceSaving, value: string) => {
+    const s = summary as SpaceSavingImpl
+    const existing = s.index.get(value)
+    if (existing !== undefined) {
+      existing.count++
+      siftDown(s.heap, existing.position)
+    } else if (s.heap.length < capacity) {
+      const c = new Counter(value, 1, 0, s.heap.length)
+      s.heap.push(c)
+      s.index.set(value, c)
+      siftUp(s.heap, c.position)
+    } else {
+      // Evict the smallest counter and reuse it for the new value
+      const c = s.heap[0]
+      s.index.delete(c.value)
+      // The evicted value had at most c.count (a state read with a larger capacity may have a higher floor)
+      if (c.count > s.floor) s.floor = c.count
+      c.value = value
+      c.error = c.count
+      c.count++
+      s.index.set(value, c)
+      siftDown(s.heap, 0)
+    }
+    return summary
+  }
+  const prepare = (value: unknown): string => typeof value === "string" ? value : wrongInput("topK", "strings", value)
+
+  return withStages(make({
     empty: (): SpaceSaving => new SpaceSavingImpl(capacity),
-    add: (summary: SpaceSaving, value: string) => {
-      const s = summary as SpaceSavingImpl
-      const existing = s.index.get(value)
-      if (existing !== undefined) {
-        existing.count++
-        siftDown(s.heap, existing.position)
-      } else if (s.heap.length < capacity) {
-        const c = new Counter(value, 1, 0, s.heap.length)
-        s.heap.push(c)
-        s.index.set(value, c)
-        siftUp(s.heap, c.position)
-      } else {
-        // Evict the smallest counter and reuse it for the new value
-        const c = s.heap[0]
-        s.index.delete(c.value)
-        // The evicted value had at most c.count (a state read with a larger capacity may have a higher floor)
-        if (c.count > s.floor) s.floor = c.count
-        c.value = value
-        c.error = c.count
-        c.count++
-        s.index.set(value, c)
-        siftDown(s.heap, 0)
-      }
-      return summary
-    },
+    add: (summary: SpaceSaving, value: string) => apply(summary, prepare(value)),
     merge: (self, that) => {
       const s = self as SpaceSavingImpl
       const t = that as SpaceSavingImpl
@@ -1031,7 +1100,7 @@ export const topK = (
       return out
     },
     state
-  })
+  }), { prepare, apply: apply as Stages["apply"], safe: true })
 }
 
 // -----------------------------------------------------------------------------
@@ -1101,19 +1170,31 @@ export const struct = <Fields extends Record<string, Aggregate.Any>>(
   const n = keys.length
   const schemas: Record<string, Schema.Schema<unknown, Json>> = {}
   for (let i = 0; i < n; i++) schemas[keys[i]] = aggregates[i].state
+  // Every field's input is prepared (mapped, checked) before any field changes, so an input one field
+  // cannot take leaves all of them as they were. Custom aggregates apply in one step that may throw: they
+  // go first, so one of them throwing still changes nothing.
+  const stages = aggregates.map(stagesOf)
+  const order = [...stages.keys()].sort((a, b) => Number(stages[a].safe) - Number(stages[b].safe))
+  const prepareAll = (input: unknown, into: Array<unknown>): Array<unknown> => {
+    for (let i = 0; i < n; i++) into[i] = stages[i].prepare(input)
+    return into
+  }
+  const applyAll = (s: State, prepared: ReadonlyArray<unknown>): State => {
+    for (let j = 0; j < n; j++) {
+      const i = order[j]
+      s[keys[i]] = stages[i].apply(s[keys[i]], prepared[i])
+    }
+    return s
+  }
+  // `add` is not re-entered while it runs, so it reuses one array; `prepare` (a struct in a struct) cannot
+  const scratch = new Array<unknown>(n)
   const aggregate: Aggregate<unknown, State, State> = make({
     empty: () => {
       const s: State = {}
       for (let i = 0; i < n; i++) s[keys[i]] = aggregates[i].empty()
       return s
     },
-    add: (s: State, input: unknown) => {
-      for (let i = 0; i < n; i++) {
-        const key = keys[i]
-        s[key] = aggregates[i].add(s[key], input)
-      }
-      return s
-    },
+    add: (s: State, input: unknown) => applyAll(s, prepareAll(input, scratch)),
     merge: (self, that) => {
       for (let i = 0; i < n; i++) {
         const key = keys[i]
@@ -1129,6 +1210,11 @@ export const struct = <Fields extends Record<string, Aggregate.Any>>(
     // The struct's decoded object is fresh and mutable, so it can be updated in place like `empty()`'s
     state: Schema.mutable(Schema.Struct(schemas)) as Schema.Schema<State, { readonly [key: string]: Json }>
   })
+  withStages(aggregate, {
+    prepare: (input) => prepareAll(input, new Array<unknown>(n)),
+    apply: (s, prepared) => applyAll(s as State, prepared as ReadonlyArray<unknown>),
+    safe: stages.every((stage) => stage.safe)
+  })
   return aggregate as unknown as Aggregate<StructInput<Fields>, StructState<Fields>, StructOutput<Fields>>
 }
 
@@ -1143,13 +1229,17 @@ export const mapInput: {
   <I, S, O, A>(self: Aggregate<I, S, O>, f: (a: A) => I): Aggregate<A, S, O>
 } = dual(2, <I, S, O, A>(self: Aggregate<I, S, O>, f: (a: A) => I): Aggregate<A, S, O> => {
   const add = self.add
-  return make({
-    empty: self.empty,
-    add: (s: S, a: A) => add(s, f(a)),
-    merge: self.merge,
-    result: self.result,
-    state: self.state
-  })
+  const stages = stagesOf(self)
+  return withStages(
+    make({
+      empty: self.empty,
+      add: (s: S, a: A) => add(s, f(a)),
+      merge: self.merge,
+      result: self.result,
+      state: self.state
+    }),
+    { prepare: (a) => stages.prepare(f(a as A)), apply: stages.apply, safe: stages.safe }
+  )
 })
 
 /**
@@ -1174,11 +1264,14 @@ export const map: {
   <I, S, O, O2>(self: Aggregate<I, S, O>, f: (o: O) => O2): Aggregate<I, S, O2>
 } = dual(2, <I, S, O, O2>(self: Aggregate<I, S, O>, f: (o: O) => O2): Aggregate<I, S, O2> => {
   const result = self.result
-  return make({
-    empty: self.empty,
-    add: self.add,
-    merge: self.merge,
-    result: (s: S) => f(result(s)),
-    state: self.state
-  })
+  return withStages(
+    make({
+      empty: self.empty,
+      add: self.add,
+      merge: self.merge,
+      result: (s: S) => f(result(s)),
+      state: self.state
+    }),
+    stagesOf(self)
+  )
 })

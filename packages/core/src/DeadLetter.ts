@@ -8,6 +8,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as Reason from "./internal/reason.js"
 import type { MemorySink, RecordSink } from "./RecordSink.js"
 import * as Sink from "./RecordSink.js"
 import type { SourceRecord } from "./SourceRecord.js"
@@ -18,7 +19,10 @@ import type { SourceRecord } from "./SourceRecord.js"
  */
 export const DeadLetter = Schema.Struct({
   pipeline: Schema.String,
-  /** "decode", "map", "filter", "flatMap", "window" (a late record) or "sink:<name>" */
+  /**
+   * "decode", "map", "filter", "flatMap", "window" (a late record, an event time out of range, a key,
+   * event time or aggregate that threw), "maxRecordAge" or "sink:<name>"
+   */
   stage: Schema.String,
   reason: Schema.String,
   /** The format a decoder read the payload as, for decode failures. */
@@ -33,6 +37,15 @@ export const DeadLetter = Schema.Struct({
   failedAt: Schema.Number,
   data: Schema.Uint8ArrayFromBase64
 })
+
+/**
+ * The longest `reason` a pipeline writes, in characters: a longer one (the message of an exception, a
+ * Schema's issues) is cut, and says how much it left out.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxReasonLength: number = Reason.maxReasonLength
 
 /**
  * @since 0.1.0

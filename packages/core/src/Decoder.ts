@@ -1,7 +1,9 @@
 /**
  * Decoders turn a record's payload into a typed value, or into a `DecodeFailure` that says what is wrong
  * and where. The Schema is the source of truth; the hot path runs a check compiled from it and runs the full
- * Schema decode only to explain (or rescue) a record that fails the check. No payload makes a decoder throw.
+ * Schema decode only to explain (or rescue) a record that fails the check. No payload makes a decoder throw:
+ * whatever goes wrong for one record (a parser, a Schema's own code, a stack overflow) is that record's
+ * `DecodeFailure`, and the work per record is bounded (JSON nesting, reasons of at most 4 KiB).
  *
  * @since 0.1.0
  */
@@ -9,11 +11,14 @@ import * as Either from "effect/Either"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as AST from "effect/SchemaAST"
 import * as compiledCheck from "./internal/compiledCheck.js"
 import * as FieldPlan from "./internal/fieldPlan.js"
 import { type ApacheLogEntry as ApacheLogFields, parseApacheLog } from "./internal/syntax/apacheLog.js"
 import { parseCsv } from "./internal/syntax/csv.js"
-import { locateJsonError } from "./internal/syntax/jsonError.js"
+import { explain } from "./internal/issues.js"
+import { thrownReason } from "./internal/reason.js"
+import { checkJsonDepth, locateJsonError, maxJsonDepth as maxDepth } from "./internal/syntax/jsonError.js"
 import { parseKeyValue } from "./internal/syntax/keyValue.js"
 import { SyntaxFailure } from "./internal/syntax/SyntaxFailure.js"
 import { parseXml, xmlToObject } from "./internal/syntax/xml.js"
@@ -37,6 +42,15 @@ export type TypeId = typeof TypeId
  * @category models
  */
 export type Format = "json" | "csv" | "keyValue" | "xml" | "apacheLog"
+
+/**
+ * The deepest nesting of arrays and objects a JSON payload may have; deeper ones fail with
+ * `invalid JSON: nesting deeper than 1000 levels` (XML elements nest at most 256 levels).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxJsonDepth: number = maxDepth
 
 /**
  * Where a batch decode puts its results: the values of the records that decoded, in record order, and the
@@ -304,20 +318,21 @@ const make = <A, I>(
   const check = compiledCheck.compile(schema.ast, { onExcessProperty })
   const decodeUnknown = ParseResult.decodeUnknownEither(schema, { errors: "all", onExcessProperty })
   const Invalid = compiledCheck.Invalid
+  // Schema's decode writes each key of an index signature into a plain object: a "__proto__" key would set
+  // the decoded value's prototype, so such keys are dropped before the decode (see `dropProtoKeys`)
+  const assignsAnyKey = assignsInputKeys(schema.ast)
+  const failure = (record: SourceRecord, reason: string, at: string = format === "auto" ? "text" : format) =>
+    new DecodeFailure({ format: at, reason, record })
 
   // Returns the value, or a DecodeFailure for the record (the one allocation on the failure path).
-  const decodeOne = (record: SourceRecord): A | DecodeFailure => {
+  const decodeSlow = (record: SourceRecord): A | DecodeFailure => {
     let text: string
     try {
       text = utf8.decode(record.data)
     } catch {
-      return new DecodeFailure({
-        format: format === "auto" ? "text" : format,
-        reason: "payload is not valid UTF-8",
-        record
-      })
+      return failure(record, "payload is not valid UTF-8")
     }
-    const raw = parse(text)
+    let raw = parse(text)
     if (raw instanceof SyntaxFailure) {
       return new DecodeFailure({
         format: formatOf(text),
@@ -330,9 +345,19 @@ const make = <A, I>(
       const value = check(raw)
       if (value !== Invalid) return value as A
     }
+    if (assignsAnyKey) raw = dropProtoKeys(raw)
     const decoded = decodeUnknown(raw)
     if (Either.isRight(decoded)) return decoded.right
-    return new DecodeFailure({ format: formatOf(text), reason: explain(decoded.left), record })
+    return failure(record, explain(decoded.left), formatOf(text))
+  }
+
+  // Whatever throws for one record (a Schema's filter or transformation, a stack overflow) fails that record.
+  const decodeOne = (record: SourceRecord): A | DecodeFailure => {
+    try {
+      return decodeSlow(record)
+    } catch (error) {
+      return failure(record, `the decoder failed: ${thrownReason(error)}`)
+    }
   }
 
   // The hot path: the value, or Invalid when anything is wrong; `decodeOne` then says what (or rescues it).
@@ -359,7 +384,14 @@ const make = <A, I>(
       const values = into.values
       for (let i = 0; i < records.length; i++) {
         // without a compiled check every record takes the full decode, once
-        const fast = check === undefined ? Invalid : decodeFast(records[i])
+        let fast: unknown = Invalid
+        if (check !== undefined) {
+          try {
+            fast = decodeFast(records[i])
+          } catch {
+            // decodeOne tells what went wrong
+          }
+        }
         if (fast !== Invalid) {
           values.push(fast as A)
           continue
@@ -380,37 +412,64 @@ const make = <A, I>(
 }
 
 /**
- * One entry per wrong field, `path: message`, so a person sees every problem at once; the alternatives of a
- * union are folded into one `Expected "a" | "b", actual "c"`.
+ * Whether Schema's decode copies keys of the input it does not know in advance into objects it builds: an
+ * index signature anywhere (a `Record`, a `Struct` with one), or a recursive Schema, which might have one.
  */
-const explain = (error: ParseResult.ParseIssue): string => {
-  const byPath = new Map<string, { expected: Array<string>; actual: string | undefined; others: Array<string> }>()
-  for (const issue of ParseResult.ArrayFormatter.formatIssueSync(error)) {
-    const path = issue.path.length === 0 ? "value" : issue.path.join(".")
-    let entry = byPath.get(path)
-    if (entry === undefined) byPath.set(path, entry = { expected: [], actual: undefined, others: [] })
-    const mismatch = /^Expected (.*), actual (.*)$/s.exec(issue.message)
-    if (mismatch !== null && (entry.actual === undefined || entry.actual === mismatch[2])) {
-      entry.expected.push(mismatch[1])
-      entry.actual = mismatch[2]
-    } else {
-      entry.others.push(issue.message)
+const assignsInputKeys = (ast: AST.AST): boolean => {
+  const seen = new Set<AST.AST>()
+  const visit = (node: AST.AST): boolean => {
+    if (seen.has(node)) return false
+    seen.add(node)
+    switch (node._tag) {
+      case "TypeLiteral":
+        return node.indexSignatures.length > 0 || node.propertySignatures.some((p) => visit(p.type))
+      case "TupleType":
+        return node.elements.some((e) => visit(e.type)) || node.rest.some((r) => visit(r.type))
+      case "Union":
+        return node.types.some(visit)
+      case "Refinement":
+        return visit(node.from)
+      case "Transformation":
+        return visit(node.from) || visit(node.to)
+      case "Declaration":
+        return node.typeParameters.some(visit)
+      case "Suspend":
+        return true
+      default:
+        return false
     }
   }
-  const lines: Array<string> = []
-  for (const [path, entry] of byPath) {
-    if (entry.expected.length > 0) lines.push(`${path}: Expected ${entry.expected.join(" | ")}, actual ${entry.actual}`)
-    for (const other of entry.others) lines.push(`${path}: ${other}`)
+  return visit(ast)
+}
+
+/**
+ * Removes every own `__proto__` key from a freshly parsed value, in place (an explicit stack: no input
+ * depth can overflow it). Only this name is dropped: it is the one whose assignment changes an object's
+ * prototype; `constructor` or `prototype` keys become ordinary own properties.
+ */
+const dropProtoKeys = (root: unknown): unknown => {
+  const stack: Array<unknown> = [root]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (typeof value !== "object" || value === null) continue
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) stack.push(value[i])
+      continue
+    }
+    if (Object.prototype.hasOwnProperty.call(value, "__proto__")) Reflect.deleteProperty(value, "__proto__")
+    for (const key of Object.keys(value)) stack.push((value as Record<string, unknown>)[key])
   }
-  return lines.join("; ")
+  return root
 }
 
 const parseJson = (text: string): unknown => {
+  let value: unknown
   try {
-    return JSON.parse(text)
+    value = JSON.parse(text)
   } catch (e) {
     return locateJsonError(text) ?? SyntaxFailure.at(text, 0, `invalid JSON: ${e instanceof Error ? e.message : e}`)
   }
+  return checkJsonDepth(text) ?? value
 }
 
 const csvParser = <I>(plan: FieldPlan.FieldPlan, options: Omit<CsvOptions<I>, "aliases">) => {
@@ -426,17 +485,17 @@ const csvParser = <I>(plan: FieldPlan.FieldPlan, options: Omit<CsvOptions<I>, "a
     const rows = parseCsv(text, csvOptions)
     if (rows instanceof SyntaxFailure) return rows
     const hasHeader = header === "present" || (header === "auto" && rows.length > 1 && isHeader(rows[0]))
+    const dataRows = rows.length - (hasHeader ? 1 : 0)
+    if (dataRows !== 1) {
+      return SyntaxFailure.at(text, 0, `expected one CSV data row per message, found ${Math.max(0, dataRows)}`)
+    }
+    const row = rows[rows.length - 1]
     // a headerless row for a Schema without declared fields (a Record): column1, column2, ...
     const columns = hasHeader
       ? rows[0]
       : defaultColumns.length === 0 && plan.open
-      ? rows[rows.length - 1].map((_, i) => `column${i + 1}`)
+      ? row.map((_, i) => `column${i + 1}`)
       : defaultColumns
-    const dataRows = rows.length - (hasHeader ? 1 : 0)
-    if (dataRows !== 1) {
-      return SyntaxFailure.at(text, 0, `expected one CSV data row per message, found ${dataRows}`)
-    }
-    const row = rows[rows.length - 1]
     if (row.length !== columns.length) {
       return SyntaxFailure.at(
         text,

@@ -13,6 +13,7 @@ import type { Aggregate } from "./Aggregate.js"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import type { Pipeable } from "effect/Pipeable"
@@ -25,8 +26,9 @@ import type { DecodedBatch, Decoder } from "./Decoder.js"
 import { valueOrigins } from "./Decoder.js"
 import type { BatchEvent, Lane } from "./internal/batch.js"
 import { BatchState, DERIVED, emptyLane, originOf } from "./internal/batch.js"
-import type { Emitted, WindowSpec } from "./internal/windowOperator.js"
-import { WindowOperator } from "./internal/windowOperator.js"
+import { isoTime, thrownReason } from "./internal/reason.js"
+import type { WindowSpec } from "./internal/windowOperator.js"
+import { emptyEmitted, WindowOperator } from "./internal/windowOperator.js"
 import type { Checkpoint, Position, ShardReader } from "./RecordSource.js"
 import { RecordSource } from "./RecordSource.js"
 import type { RecordSink } from "./RecordSink.js"
@@ -34,7 +36,7 @@ import * as Retry from "./Retry.js"
 import * as SequenceNumber from "./SequenceNumber.js"
 import type { SourceRecord } from "./SourceRecord.js"
 import type { CheckpointError, SourceError } from "./TributaryError.js"
-import { isTransient, SinkError } from "./TributaryError.js"
+import { DecodeFailure, isTransient, SinkError } from "./TributaryError.js"
 import type { WindowAssigner, WindowResult } from "./Window.js"
 
 /**
@@ -222,15 +224,14 @@ export const decode: {
   <R, B>(self: Pipeline<SourceRecord, R>, decoder: Decoder<B>): Pipeline<B, R>
 } = dual(2, <R, B>(self: Pipeline<SourceRecord, R>, decoder: Decoder<B>): Pipeline<B, R> =>
   addStep(self, stateless("decode", (lane, batch) => {
-    const decoded: DecodedBatch<B> = { values: [], failures: [], failureOrigins: [] }
-    decoder.decodeInto(lane.values as ReadonlyArray<SourceRecord>, decoded)
+    const decoded = decodeBatch(decoder, lane.values as ReadonlyArray<SourceRecord>)
     if (decoded.failures.length === 0) return { values: decoded.values, origins: lane.origins }
     for (let i = 0; i < decoded.failures.length; i++) {
       const failure = decoded.failures[i]
       const at = failure.position === undefined
         ? ""
         : ` (line ${failure.position.line}, column ${failure.position.column})`
-      batch.deadLetter(originOf(lane, decoded.failureOrigins[i]), "decode", failure.reason + at, failure.format)
+      batch.deadLetter(originOf(lane, decoded.failureOrigins[i]), "decode", `${failure.reason}${at}`, failure.format)
     }
     const origins = valueOrigins(decoded)
     for (let i = 0; i < origins.length; i++) origins[i] = originOf(lane, origins[i])
@@ -256,7 +257,7 @@ export const map: {
         out[i] = f(values[i])
       } catch (error) {
         threw = true
-        batch.deadLetter(originOf(lane, i), "map", reasonOf(error))
+        batch.deadLetter(originOf(lane, i), "map", thrownReason(error))
       }
     }
     return threw ? batch.withoutDeadLetters({ values: out, origins: lane.origins }) : { values: out, origins: lane.origins }
@@ -285,7 +286,7 @@ export const filter: {
       try {
         keep = predicate(values[i])
       } catch (error) {
-        batch.deadLetter(originOf(lane, i), "filter", reasonOf(error))
+        batch.deadLetter(originOf(lane, i), "filter", thrownReason(error))
       }
       if (kept === null) {
         if (keep) continue
@@ -326,7 +327,7 @@ export const flatMap: {
       } catch (error) {
         out.length = mark
         origins.length = mark
-        batch.deadLetter(origin, "flatMap", reasonOf(error))
+        batch.deadLetter(origin, "flatMap", thrownReason(error))
       }
     }
     return { values: out, origins }
@@ -425,7 +426,7 @@ export const window: {
         checkpoint: (shardId) => operator.checkpoint(shardId),
         ...(needsTicks ? { tickEvery } : {}),
         run: (lane, batch) => {
-          const emitted: Emitted<K, O> = { results: [], late: [] }
+          const emitted = emptyEmitted<K, O>()
           const values = lane.values as ReadonlyArray<A>
           if (batch.event === "records") {
             operator.process(batch.shardId, batch.records, values, lane.origins, batch.now, emitted)
@@ -434,12 +435,21 @@ export const window: {
           } else {
             operator.end(batch.shardId, batch.now, emitted)
           }
-          // late values first, so marking the rest absorbed leaves them late
-          for (const i of emitted.late) {
-            const at = spec.eventTime === undefined ? batch.now : spec.eventTime(values[i])
-            const reason = `late: event time ${new Date(at).toISOString()} is more than the allowed lateness ` +
-              `(${spec.allowedLateness} ms) behind the watermark ${new Date(operator.watermarkOf(batch.shardId)).toISOString()}`
-            batch.late(originOf(lane, i), values[i], reason, late as RecordSink<unknown> | undefined)
+          // failed and late values first, so marking the rest absorbed leaves them be
+          for (let j = 0; j < emitted.failed.length; j++) {
+            batch.deadLetter(originOf(lane, emitted.failed[j]), "window", emitted.failedReasons[j])
+          }
+          for (const { reason, window } of emitted.failedWindows) {
+            batch.deadLetter(DERIVED, "window", `the window's result failed: ${reason}`, undefined, window)
+          }
+          if (emitted.late.length > 0) {
+            const watermark = isoTime(operator.watermarkOf(batch.shardId))
+            for (let j = 0; j < emitted.late.length; j++) {
+              const i = emitted.late[j]
+              const reason = `late: event time ${isoTime(emitted.lateTimes[j])} is more than the allowed lateness ` +
+                `(${spec.allowedLateness} ms) behind the watermark ${watermark}`
+              batch.late(originOf(lane, i), values[i], reason, late as RecordSink<unknown> | undefined)
+            }
           }
           batch.absorbedAll(lane)
           return { values: emitted.results, origins: emitted.results.map(() => DERIVED) }
@@ -582,7 +592,7 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
     for (const step of self.steps) {
       steps.push(
         step._tag === "Transform"
-          ? { _tag: "Stage", stage: yield* (step.make as Effect.Effect<Stage>) }
+          ? { _tag: "Stage", name: step.stage, stage: yield* (step.make as Effect.Effect<Stage>) }
           : { _tag: "Sink", sink: yield* (step.sink as Effect.Effect<RecordSink<unknown>>) }
       )
     }
@@ -673,7 +683,18 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
       let lane: Lane = event === "records" ? { values: records, origins: null } : emptyLane
       for (const step of steps) {
         if (step._tag === "Stage") {
-          lane = step.stage.run(lane, batch)
+          try {
+            lane = step.stage.run(lane, batch)
+          } catch (error) {
+            // Stages fail records one at a time; this is the backstop for a fault of the stage itself, so
+            // that even then the shard moves on, the page's records dead-lettered with the reason.
+            const reason = `the ${step.name} stage failed for the whole page: ${thrownReason(error)}`
+            yield* Effect.logError(reason)
+            for (let i = 0; i < lane.values.length; i++) {
+              batch.deadLetter(originOf(lane, i), step.name, reason, undefined, lane.values[i])
+            }
+            lane = emptyLane
+          }
         } else if (lane.values.length > 0) {
           const before = batch.deadLetters.length
           yield* writeBisecting(step.sink, lane.values, lane.origins, batch)
@@ -779,7 +800,7 @@ export const run = <A, R>(
 // ---------------------------------------------------------------------------------------------------------
 
 type RuntimeStep =
-  | { readonly _tag: "Stage"; readonly stage: Stage }
+  | { readonly _tag: "Stage"; readonly name: string; readonly stage: Stage }
   | { readonly _tag: "Sink"; readonly sink: RecordSink<unknown> }
 
 const comparePosition = (a: Position, b: Position): number =>
@@ -794,8 +815,35 @@ const sameCheckpoint = (a: Checkpoint, b: Checkpoint): boolean =>
 const sinkEffect = <A, R>(sink: RecordSink<A> | Effect.Effect<RecordSink<A>, never, R>): Effect.Effect<RecordSink<A>, never, R> =>
   Effect.isEffect(sink) ? sink : Effect.succeed(sink)
 
-const reasonOf = (error: unknown): string =>
-  error instanceof Error ? `${error.name}: ${error.message}` : `thrown: ${String(error)}`
+/**
+ * A decoder's batch decode. Tributary's decoders never throw; should another `Decoder` throw anyway, the
+ * page is decoded again record by record, so only the records it throws on fail.
+ */
+const decodeBatch = <B>(decoder: Decoder<B>, records: ReadonlyArray<SourceRecord>): DecodedBatch<B> => {
+  const decoded: DecodedBatch<B> = { values: [], failures: [], failureOrigins: [] }
+  try {
+    decoder.decodeInto(records, decoded)
+    return decoded
+  } catch {
+    const one: DecodedBatch<B> = { values: [], failures: [], failureOrigins: [] }
+    for (let i = 0; i < records.length; i++) {
+      let result: Either.Either<B, DecodeFailure>
+      try {
+        result = decoder.decode(records[i])
+      } catch (error) {
+        const format = decoder.format === "auto" ? "text" : decoder.format
+        result = Either.left(new DecodeFailure({ format, reason: `the decoder failed: ${thrownReason(error)}`, record: records[i] }))
+      }
+      if (Either.isRight(result)) {
+        one.values.push(result.right)
+      } else {
+        one.failures.push(result.left)
+        one.failureOrigins.push(i)
+      }
+    }
+    return one
+  }
+}
 
 const PipelineProto = {
   [TypeId]: { _A: (_: never) => _, _R: (_: never) => _ },

@@ -6,6 +6,17 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
+import { maxTime } from "./internal/reason.js"
+
+/**
+ * The range of event times a window takes: epoch milliseconds within ±8.64e15 (the range of a `Date`,
+ * about 273,790 years either side of 1970). A value whose event time is outside it, `NaN`, infinite or not a
+ * number is dead-lettered with stage `"window"`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxEventTime: number = maxTime
 
 /**
  * @since 0.1.0

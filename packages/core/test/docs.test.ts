@@ -763,6 +763,46 @@ describe("docs/errors-and-retries.md", () => {
       expect(letters.map((l) => [l.stage, l.reason])).toStrictEqual([["filter", "thrown: no a"], ["flatMap", "Error: half done"]])
     }))
 
+  it.effect("no record stalls a shard: out-of-range event times and throwing window functions are dead letters", () =>
+    Effect.gen(function*() {
+      const stream = yield* streamOf(
+        `{"sensor":"s-1","at":1700000000000,"celsius":21}`,
+        `{"sensor":"s-1","at":1e999,"celsius":20}`,
+        `{"sensor":"","at":1700000000000,"celsius":19}`
+      )
+      const results = yield* RecordSink.memory<Window.WindowResult<string, number | undefined>>("results")
+      const deadLetters = yield* RecordSink.memory<DeadLetter.DeadLetter>("dead-letters")
+      const Reading = Schema.Struct({ sensor: Schema.String, at: Schema.Number, celsius: Schema.Number })
+      const hourly = Pipeline.make("readings").pipe(
+        Pipeline.decode(Decoder.json(Reading)),
+        Pipeline.window({
+          window: Window.tumbling("1 hour"),
+          key: (r) => {
+            if (r.sensor === "") throw new Error("a reading without a sensor")
+            return r.sensor
+          },
+          eventTime: (r) => r.at,
+          aggregate: Aggregate.mean.pipe(Aggregate.mapInput((r: typeof Reading.Type) => r.celsius))
+        }),
+        Pipeline.to(results)
+      )
+      // summary: { batches: 1, recordsIn: 3, recordsOut: 1, deadLettered: 2, late: 0, filtered: 0 }
+      // dead letters: { stage: "window", reason: "event time Infinity is not a time a Date can hold (epoch milliseconds within ±8640000000000000)" }
+      //               { stage: "window", reason: "Error: a reading without a sensor" }
+      const summary = yield* Pipeline.run(hourly).pipe(
+        Effect.provide(Layer.merge(MemoryStream.layerSource(stream), DeadLetter.layer(deadLetters)))
+      )
+      expect(summary).toStrictEqual({ batches: 1, recordsIn: 3, recordsOut: 1, deadLettered: 2, late: 0, filtered: 0 })
+      expect((yield* deadLetters.items).map((l) => ({ stage: l.stage, reason: l.reason }))).toStrictEqual([
+        {
+          stage: "window",
+          reason: "event time Infinity is not a time a Date can hold (epoch milliseconds within ±8640000000000000)"
+        },
+        { stage: "window", reason: "Error: a reading without a sensor" }
+      ])
+      expect((yield* results.items).map((r) => [r.key, r.value, r.count])).toStrictEqual([["s-1", 21, 1]])
+    }))
+
   it.effect("a permanent rejection is bisected down to the rejected record", () =>
     Effect.gen(function*() {
       const stream = yield* streamOf(...Array.from({ length: 8 }, (_, i) => JSON.stringify({ sku: `s${i}`, amount: i })))

@@ -9,15 +9,19 @@
  * | sk               | S    | `<sequence number, 64 digits>#<sub-sequence, 10 digits>#<stage>` (sort key)  |
  * | pipeline, stage, reason, format, stream, shardId, sequenceNumber, partitionKey | S | as in the dead letter |
  * | subSequenceNumber, arrivalTime, failedAt | N | as in the dead letter                                  |
- * | data             | B    | the payload (its first 350,000 bytes when larger: items are limited to 400 KB) |
+ * | data             | B    | the payload, cut to what fits (at most 350,000 bytes): items are limited to 400 KB |
  * | dataSize         | N    | the payload's full size in bytes                                             |
  * | dataTruncated    | BOOL | present (true) when `data` was cut                                           |
+ * | reasonTruncated  | BOOL | present (true) when `reason` was cut to `DeadLetter.maxReasonLength` characters |
+ *
+ * Every dead letter is stored, whatever its size: the item is fitted to DynamoDB's 400 KB limit (every
+ * attribute name and value counted), the reason first, then the payload.
  *
  * @since 0.1.0
  */
 import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import type { DeadLetter } from "@tributary/core/DeadLetter"
-import { DeadLetterSink } from "@tributary/core/DeadLetter"
+import { DeadLetterSink, maxReasonLength } from "@tributary/core/DeadLetter"
 import type { RecordSink } from "@tributary/core/RecordSink"
 import { SinkError } from "@tributary/core/TributaryError"
 import * as Effect from "effect/Effect"
@@ -28,12 +32,21 @@ import type { BatchRetry, Item } from "./internal/tables.js"
 import { batchPut, ensureTable, keyNames, n, num, s, str } from "./internal/tables.js"
 
 /**
- * The largest payload stored whole; larger ones are cut (and flagged).
+ * The largest payload stored whole; larger ones are cut (and flagged). Less fits when the rest of the item
+ * is large (a long reason).
  *
  * @since 0.1.0
  * @category constants
  */
 export const maxDataBytes = 350_000
+
+/**
+ * DynamoDB's limit on an item: the UTF-8 lengths of its attribute names and values.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxItemBytes = 400 * 1024
 
 /**
  * @since 0.1.0
@@ -49,7 +62,8 @@ export interface Options {
 }
 
 /**
- * A dead letter read back; `dataTruncated` when the stored payload is its first `maxDataBytes` bytes.
+ * A dead letter read back; `dataTruncated` when the stored payload is the first part of it (`dataSize` is
+ * its full size), `reasonTruncated` when the reason was cut.
  *
  * @since 0.1.0
  * @category models
@@ -57,6 +71,7 @@ export interface Options {
 export interface StoredDeadLetter extends DeadLetter {
   readonly dataSize: number
   readonly dataTruncated: boolean
+  readonly reasonTruncated: boolean
 }
 
 const keyOf = (letter: DeadLetter) => ({
@@ -66,13 +81,14 @@ const keyOf = (letter: DeadLetter) => ({
 
 const toItem = (letter: DeadLetter): Item => {
   const { pk, sk } = keyOf(letter)
-  const truncated = letter.data.length > maxDataBytes
+  const reasonTruncated = letter.reason.length > maxReasonLength
+  const reason = reasonTruncated ? letter.reason.slice(0, maxReasonLength) : letter.reason
   const item: Item = {
     [keyNames.partition]: s(pk),
     [keyNames.sort]: s(sk),
     pipeline: s(letter.pipeline),
     stage: s(letter.stage),
-    reason: s(letter.reason.length > 0 ? letter.reason : "-"),
+    reason: s(reason.length > 0 ? reason : "-"),
     stream: s(letter.stream),
     shardId: s(letter.shardId),
     sequenceNumber: s(letter.sequenceNumber),
@@ -80,12 +96,31 @@ const toItem = (letter: DeadLetter): Item => {
     partitionKey: s(letter.partitionKey),
     arrivalTime: n(letter.arrivalTime),
     failedAt: n(letter.failedAt),
-    data: { B: truncated ? letter.data.subarray(0, maxDataBytes) : letter.data },
-    dataSize: n(letter.data.length)
+    dataSize: n(letter.data.length),
+    // counted now, set below: the flag's size must not depend on whether it is set
+    dataTruncated: { BOOL: true }
   }
   if (letter.format !== undefined) item.format = s(letter.format)
-  if (truncated) item.dataTruncated = { BOOL: true }
+  if (reasonTruncated) item.reasonTruncated = { BOOL: true }
+  // whatever room the rest leaves (a margin for the size arithmetic), up to maxDataBytes
+  const room = Math.max(0, Math.min(maxDataBytes, maxItemBytes - 1024 - itemBytes(item) - "data".length))
+  const truncated = letter.data.length > room
+  item.data = { B: truncated ? letter.data.subarray(0, room) : letter.data }
+  if (!truncated) delete item.dataTruncated
   return item
+}
+
+/** An item's size as DynamoDB counts it (numbers at most their digits plus one byte). */
+const itemBytes = (item: Item): number => {
+  let bytes = 0
+  for (const [name, value] of Object.entries(item)) {
+    bytes += Buffer.byteLength(name, "utf8")
+    if (value.S !== undefined) bytes += Buffer.byteLength(value.S, "utf8")
+    else if (value.N !== undefined) bytes += value.N.length + 1
+    else if (value.B !== undefined) bytes += value.B.length
+    else bytes += 1
+  }
+  return bytes
 }
 
 const fromItem = (item: Record<string, AttributeValue>): StoredDeadLetter => {
@@ -104,7 +139,8 @@ const fromItem = (item: Record<string, AttributeValue>): StoredDeadLetter => {
     failedAt: num(item, "failedAt") ?? 0,
     data: item.data?.B ?? new Uint8Array(),
     dataSize: num(item, "dataSize") ?? 0,
-    dataTruncated: item.dataTruncated?.BOOL === true
+    dataTruncated: item.dataTruncated?.BOOL === true,
+    reasonTruncated: item.reasonTruncated?.BOOL === true
   }
 }
 

@@ -242,6 +242,41 @@ layer(dynalite, { excludeTestServices: true })("ResultsTable on dynalite", (it) 
       expect([new TextDecoder().decode(small.data), small.dataTruncated]).toStrictEqual(["not json", false])
     }))
 
+  it.effect("a dead letter is never refused for its size: the item is fitted to 400 KB and marks what it cut", () =>
+    Effect.gen(function*() {
+      const table = tableName("dead")
+      const sink = yield* DynamoDBDeadLetters.make({ tableName: table })
+      const letter = (partitionKey: string, reason: string, bytes: number): DeadLetter.DeadLetter => ({
+        pipeline: "fit",
+        stage: "decode",
+        reason,
+        format: "json",
+        stream: "orders",
+        shardId: "shardId-000000000000",
+        sequenceNumber: String(1000 + bytes),
+        subSequenceNumber: 0,
+        partitionKey,
+        arrivalTime: 0,
+        failedAt: 0,
+        data: new Uint8Array(bytes).fill(66)
+      })
+      // a reason as long as a pipeline writes, in characters of 3 UTF-8 bytes; one far longer, written
+      // directly; a 1 MiB payload (Kinesis' largest record)
+      const longest = "€".repeat(DeadLetter.maxReasonLength)
+      yield* sink.write([
+        letter("a", longest, 1024 * 1024),
+        letter("b", "é".repeat(300_000), 200_000),
+        letter("c", "small", 10)
+      ])
+      const stored = new Map((yield* DynamoDBDeadLetters.readAll(table)).map((l) => [l.partitionKey, l]))
+      const a = stored.get("a")!
+      expect([a.reason, a.reasonTruncated, a.dataSize, a.dataTruncated]).toStrictEqual([longest, false, 1024 * 1024, true])
+      expect(a.data.length).toBe(DynamoDBDeadLetters.maxDataBytes)
+      const b = stored.get("b")!
+      expect([b.reason, b.reasonTruncated, b.dataSize, b.dataTruncated]).toStrictEqual(["é".repeat(DeadLetter.maxReasonLength), true, 200_000, false])
+      expect(stored.get("c")).toMatchObject({ reason: "small", reasonTruncated: false, dataSize: 10, dataTruncated: false })
+    }))
+
   it.scoped("the run log round trip, through Job", () =>
     Effect.gen(function*() {
       const table = tableName("runs")

@@ -4,6 +4,11 @@
  * order. Read them back with `decoder`; replay the original payloads into a stream with `replaySink` once
  * the cause is fixed.
  *
+ * Every dead letter is stored, whatever its size: a record is at most 1 MiB (`maxRecordBytes`), so a
+ * payload whose letter would not fit is cut to what does, and the letter then carries `"dataSize"` (the
+ * full size in bytes) and `"dataTruncated": true`; a reason longer than `DeadLetter.maxReasonLength`
+ * characters is cut too, with `"reasonTruncated": true`.
+ *
  * @since 0.1.0
  */
 import * as DeadLetter from "@tributary/core/DeadLetter"
@@ -24,6 +29,36 @@ export type Options = Omit<ProducerOptions<DeadLetter.DeadLetter>, "partitionKey
 
 const encode = Schema.encodeSync(DeadLetter.DeadLetter)
 
+const encoder = new TextEncoder()
+
+/**
+ * A dead letter as the JSON of one record of at most `maxBytes` with its partition key: the payload cut to
+ * what fits when the whole would not (base64 takes 4 bytes per 3).
+ */
+const fitted = (letter: DeadLetter.DeadLetter, partitionKey: string, maxBytes: number): string => {
+  const reasonTruncated = letter.reason.length > DeadLetter.maxReasonLength
+  const reason = reasonTruncated ? letter.reason.slice(0, DeadLetter.maxReasonLength) : letter.reason
+  const whole = { ...letter, reason }
+  const flags = reasonTruncated ? { reasonTruncated: true } : {}
+  // a margin for the flags added below
+  const room = maxBytes - encoder.encode(partitionKey).length - 256
+  const json = JSON.stringify({ ...encode(whole), ...flags })
+  // a UTF-16 code unit takes at most 3 bytes of UTF-8: most letters fit without being encoded to count
+  if (3 * json.length <= room || encoder.encode(json).length <= room) return json
+  const rest = encoder.encode(JSON.stringify({ ...encode({ ...whole, data: new Uint8Array() }), ...flags })).length
+  const kept = 3 * Math.floor(Math.max(0, room - rest) / 4)
+  return JSON.stringify({
+    ...encode({ ...whole, data: letter.data.subarray(0, kept) }),
+    ...flags,
+    dataSize: letter.data.length,
+    dataTruncated: true
+  })
+}
+
+const partitionKeyOf = (letter: DeadLetter.DeadLetter): string =>
+  // a dead letter of a derived value (a window result) has no partition key: its shard keeps them together
+  letter.partitionKey === "" ? letter.shardId || "dead-letter" : letter.partitionKey
+
 /**
  * A `RecordSink` of dead letters writing to `options.stream` (scoped: buffered letters are flushed when
  * the scope closes).
@@ -35,9 +70,8 @@ export const make = (options: Options) =>
   Producers.make<DeadLetter.DeadLetter>({
     name: `dead-letters:kinesis:${options.stream}`,
     ...options,
-    // a dead letter of a derived value (a window result) has no partition key: its shard keeps them together
-    partitionKey: (letter) => letter.partitionKey === "" ? letter.shardId || "dead-letter" : letter.partitionKey,
-    data: (letter) => JSON.stringify(encode(letter))
+    partitionKey: partitionKeyOf,
+    data: (letter) => fitted(letter, partitionKeyOf(letter), options.maxRecordBytes ?? Producers.limits.maxRecordBytes)
   })
 
 /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as DeadLetter from "@tributary/core/DeadLetter"
 import * as Decoder from "@tributary/core/Decoder"
 import * as MemoryStream from "@tributary/core/MemoryStream"
 import * as Pipeline from "@tributary/core/Pipeline"
@@ -53,5 +54,40 @@ describe("DeadLetterStream", () => {
       expect(replayed.map((r) => [r.partitionKey, text(r.data)]).sort()).toStrictEqual(
         letters.map((l) => [l.partitionKey, text(l.data)]).sort()
       )
+    }).pipe(Effect.provide(kinesalite)))
+
+  it.scopedLive("a dead letter is never refused for its size: a 1 MiB payload is cut to fit a record, and marked", () =>
+    Effect.gen(function*() {
+      const dlq = streamName("dlq")
+      yield* StreamAdmin.ensureStream(dlq, { shards: 1 })
+      const sink = yield* DeadLetterStream.make({ stream: dlq })
+      const letter = (partitionKey: string, reason: string, bytes: number): DeadLetter.DeadLetter => ({
+        pipeline: "fit",
+        stage: "decode",
+        reason,
+        stream: "orders",
+        shardId: "shardId-000000000000",
+        sequenceNumber: "1",
+        subSequenceNumber: 0,
+        partitionKey,
+        arrivalTime: 0,
+        failedAt: 0,
+        data: new Uint8Array(bytes).map((_, i) => i % 251)
+      })
+      const big = letter("big", "€".repeat(300_000), 1024 * 1024)
+      const small = letter("small", "why", 100)
+      yield* sink.write([big, small])
+      yield* sink.flush
+      const stored = [...(yield* drainStream(dlq)).values()].flat()
+      const byKey = new Map(stored.map((record) => [record.partitionKey, record]))
+      expect(byKey.get("big")!.data.length).toBeLessThanOrEqual(1024 * 1024 - "big".length)
+      const json = JSON.parse(text(byKey.get("big")!.data))
+      expect([json.dataSize, json.dataTruncated, json.reasonTruncated]).toStrictEqual([1024 * 1024, true, true])
+      const read = Either.getOrThrow(DeadLetterStream.decoder.decode(byKey.get("big")!))
+      expect(read.reason).toBe("€".repeat(DeadLetter.maxReasonLength))
+      expect(read.data.length).toBeGreaterThan(700_000)
+      expect(read.data).toStrictEqual(big.data.subarray(0, read.data.length))
+      const whole = JSON.parse(text(byKey.get("small")!.data))
+      expect([whole.dataTruncated, whole.reasonTruncated, whole.reason]).toStrictEqual([undefined, undefined, "why"])
     }).pipe(Effect.provide(kinesalite)))
 })

@@ -21,6 +21,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -60,6 +61,15 @@ export interface GatewayOptions {
   readonly maxBodyBytes?: number
   /** How long a sink write may take before the request is answered 503. Default 30 s. */
   readonly writeTimeout?: Duration.DurationInput
+  /**
+   * How long reading a request's body may take (from the end of its headers) before it is answered 408 and
+   * its connection closed. Default 30 s.
+   */
+  readonly bodyTimeout?: Duration.DurationInput
+  /** `serve` only: how long a client may take to send a request's headers (Node's `headersTimeout`). Default 10 s. */
+  readonly headersTimeout?: Duration.DurationInput
+  /** `serve` only: the most connections open at once; Node closes the ones beyond at once. Default 1,000. */
+  readonly maxConnections?: number
   /** Readiness: succeeds when the sinks are reachable (e.g. a DescribeStreamSummary). Default always ready. */
   readonly ready?: Effect.Effect<unknown, unknown>
   /** Serves `GET /v1/results/{pipeline}/{key}` when given. */
@@ -113,19 +123,27 @@ const routeOf = (url: string, dashboard: boolean): string => {
   return "other"
 }
 
+/** Counted as status 499 ("client closed request"), apart from 5xx; nobody reads the answer. */
+const clientClosed = HttpServerResponse.empty({ status: 499 })
+
 const bearer = (header: string | undefined): string | undefined => {
   if (header === undefined) return undefined
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
   return match === null ? undefined : match[1]
 }
 
-const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number, tooLarge: () => HttpError) =>
+const readBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  limit: number,
+  timeout: Duration.Duration,
+  tooLarge: () => HttpError
+) =>
   Effect.suspend(() => {
     const declared = request.headers["content-length"]
     if (declared !== undefined && Number(declared) > limit) return Effect.fail(tooLarge())
     const chunks: Array<Uint8Array> = []
     let size = 0
-    return request.stream.pipe(
+    const read = request.stream.pipe(
       Stream.mapError(() => Errors.make(400, "unreadable_body", "the request body could not be read", { field: "body" })),
       Stream.runForEach((chunk) => {
         size += chunk.length
@@ -135,6 +153,15 @@ const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number, t
       }),
       Effect.map(() => (chunks.length === 1 ? chunks[0] : new Uint8Array(Buffer.concat(chunks))))
     )
+    // Interrupting the read would destroy the connection before the 408 is sent: on a timeout the read is
+    // left to end with the connection, which the 408 closes.
+    return Effect.flatMap(Effect.forkDaemon(read), (reading) =>
+      Fiber.join(reading).pipe(
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () => Errors.make(408, "request_timeout", `the body was not received within ${Duration.format(timeout)}`, { field: "body" })
+        })
+      ))
   })
 
 /**
@@ -152,6 +179,7 @@ export const make = (options: GatewayOptions): Gateway => {
   }
   const maxBodyBytes = options.maxBodyBytes ?? 2 * limits.maxBytesPerRequest + 64 * 1024
   const writeTimeout = Duration.decode(options.writeTimeout ?? "30 seconds")
+  const bodyTimeout = Duration.decode(options.bodyTimeout ?? "30 seconds")
   const limiter = RateLimiter.make()
   const ready = options.ready ?? Effect.void
   const cache = options.results === undefined
@@ -181,32 +209,41 @@ export const make = (options: GatewayOptions): Gateway => {
         : Effect.fail(Errors.make(429, "rate_limited", `the key ${key.name} is over its rate limit`, { retryAfter: wait }))
     })
 
+  // Everything that can be said before the body is read; those answers close the connection, so the unread
+  // rest of a body of any size is never pulled off the wire just to keep the connection.
+  const admit = (request: HttpServerRequest.HttpServerRequest, stream: string) =>
+    Effect.gen(function*() {
+      const key = yield* authenticate(request)
+      if (!ApiKeys.mayWrite(key, stream)) {
+        return yield* Errors.make(403, "forbidden", `the key ${key.name} may not write to stream ${stream}`)
+      }
+      const sink = yield* options.sinkFor(stream)
+      if (sink === undefined) return yield* Errors.make(404, "unknown_stream", `no stream named ${stream}`, { field: "name" })
+      yield* limitRate(key)
+      const partitionKey = request.headers["x-partition-key"]
+      const contentType = (request.headers["content-type"] ?? "").toLowerCase()
+      if (partitionKey === undefined && contentType !== "" && !contentType.includes("json")) {
+        return yield* Errors.make(
+          415,
+          "unsupported_media_type",
+          "send application/json, or raw bytes with the partition key in X-Partition-Key",
+          { field: "X-Partition-Key" }
+        )
+      }
+      return { sink, partitionKey }
+    }).pipe(Effect.mapError(Errors.closing))
+
   const ingest = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const stream = (yield* HttpRouter.params).name ?? ""
-    const key = yield* authenticate(request)
-    if (!ApiKeys.mayWrite(key, stream)) {
-      return yield* Errors.make(403, "forbidden", `the key ${key.name} may not write to stream ${stream}`)
-    }
-    const sink = yield* options.sinkFor(stream)
-    if (sink === undefined) return yield* Errors.make(404, "unknown_stream", `no stream named ${stream}`, { field: "name" })
-    yield* limitRate(key)
-    const partitionKey = request.headers["x-partition-key"]
+    const { partitionKey, sink } = yield* admit(request, stream)
     const raw = partitionKey !== undefined
-    const contentType = (request.headers["content-type"] ?? "").toLowerCase()
-    if (!raw && contentType !== "" && !contentType.includes("json")) {
-      return yield* Errors.make(
-        415,
-        "unsupported_media_type",
-        "send application/json, or raw bytes with the partition key in X-Partition-Key",
-        { field: "X-Partition-Key" }
-      )
-    }
-    const bodyLimit = raw ? limits.maxRecordBytes : maxBodyBytes
-    const body = yield* readBody(request, bodyLimit, () =>
+    const tooLarge = () =>
       raw
         ? Errors.make(413, "record_too_large", `the record is over ${limits.maxRecordBytes} bytes`, { field: "body" })
-        : Errors.make(413, "body_too_large", `the body is over ${maxBodyBytes} bytes`, { field: "body" }))
+        : Errors.make(413, "body_too_large", `the body is over ${maxBodyBytes} bytes`, { field: "body" })
+    // a body not read whole is not read on either: its answer closes the connection
+    const body = yield* Effect.mapError(readBody(request, raw ? limits.maxRecordBytes : maxBodyBytes, bodyTimeout, tooLarge), Errors.closing)
     const parsed = raw ? Ingest.parseRaw(stream, partitionKey, body, limits) : Ingest.parseJson(stream, body, limits)
     if (parsed instanceof Errors.HttpError) return yield* parsed
     yield* sink.write(parsed).pipe(
@@ -287,10 +324,11 @@ export const make = (options: GatewayOptions): Gateway => {
       RouteNotFound: () => Effect.succeed(Errors.toResponse(Errors.make(404, "not_found", "no such endpoint")))
     }),
     Effect.catchAllCause((cause) =>
-      Effect.as(
-        Effect.logError("request failed", cause),
-        Errors.toResponse(Errors.make(500, "internal", Cause.isInterruptedOnly(cause) ? "interrupted" : "internal error"))
-      )
+      // interrupted: the client went away (or the server is stopping), nothing went wrong here; 499 as nginx
+      // counts it
+      Cause.isInterruptedOnly(cause)
+        ? Effect.as(Effect.logDebug("request interrupted: the client closed the connection"), clientClosed)
+        : Effect.as(Effect.logError("request failed", cause), Errors.toResponse(Errors.make(500, "internal", "internal error")))
     )
   )
 
@@ -338,7 +376,20 @@ export const serve = (
   Effect.gen(function*() {
     const gateway = make(options)
     const host = listen.host ?? "127.0.0.1"
-    const server = yield* NodeHttpServer.make(() => createServer({ keepAlive: true }), { port: listen.port ?? 0, host })
+    const headersTimeout = Duration.toMillis(Duration.decode(options.headersTimeout ?? "10 seconds"))
+    const bodyTimeout = Duration.toMillis(Duration.decode(options.bodyTimeout ?? "30 seconds"))
+    const server = yield* NodeHttpServer.make(() => {
+      const node = createServer({
+        keepAlive: true,
+        headersTimeout,
+        // Node's own limit on a whole request, a backstop behind the body timeout the app answers 408
+        requestTimeout: headersTimeout + bodyTimeout + 5_000,
+        // how often Node looks for requests past those limits (default 30 s, too coarse for them)
+        connectionsCheckingInterval: 1_000
+      })
+      node.maxConnections = options.maxConnections ?? 1000
+      return node
+    }, { port: listen.port ?? 0, host })
     yield* HttpServer.serveEffect(gateway.app).pipe(Effect.provideService(HttpServer.HttpServer, server))
     // started last, so closing the scope first ends the event streams, then the server waits for no one
     if (gateway.dashboard !== undefined) yield* gateway.dashboard.start

@@ -18,6 +18,11 @@ export class HttpError extends Data.TaggedError("HttpError")<{
   readonly field?: string
   /** Seconds, sent as `Retry-After` (429, 503). */
   readonly retryAfter?: number
+  /**
+   * Answered before the request's body was read: the connection is closed after the answer
+   * (`Connection: close`), instead of reading a body of any size just to keep the connection.
+   */
+  readonly closeConnection?: boolean
 }> {
   /** @since 0.1.0 */
   override get message(): string {
@@ -44,8 +49,17 @@ export const toResponse = (error: HttpError): HttpServerResponse.HttpServerRespo
   const body = error.field === undefined
     ? { error: { code: error.code, message: error.reason } }
     : { error: { code: error.code, message: error.reason, field: error.field } }
-  return HttpServerResponse.unsafeJson(body, {
-    status: error.status,
-    ...(error.retryAfter === undefined ? {} : { headers: { "retry-after": String(error.retryAfter) } })
-  })
+  const headers: Record<string, string> = {}
+  if (error.retryAfter !== undefined) headers["retry-after"] = String(error.retryAfter)
+  if (error.closeConnection === true) headers["connection"] = "close"
+  return HttpServerResponse.unsafeJson(body, { status: error.status, headers })
 }
+
+/**
+ * The same error, answered with `Connection: close`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const closing = (error: HttpError): HttpError =>
+  error.closeConnection === true ? error : new HttpError({ ...error, closeConnection: true })

@@ -6,12 +6,40 @@
  * - JSON `{ "records": [ { "partitionKey", "data" }, ... ] }`: 1 to 500 records;
  * - any other bytes with the partition key in the `X-Partition-Key` header: one record, stored as is.
  *
- * A string `data` is stored as its UTF-8 bytes; any other JSON value as its JSON text.
+ * A string `data` is stored as its UTF-8 bytes; any other JSON value as its JSON text, if it nests arrays
+ * and objects at most `maxDataDepth` levels deep (the depth the pipeline's JSON decoder takes).
  *
  * @since 0.1.0
  */
+import { maxJsonDepth } from "@tributary/core/Decoder"
 import type { HttpError } from "./HttpError.js"
 import * as Errors from "./HttpError.js"
+
+/**
+ * The deepest nesting of arrays and objects a JSON `data` may have (400 `data_too_deep` beyond): the
+ * limit of `Decoder.json`, so what the gateway takes, a pipeline can decode.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxDataDepth: number = maxJsonDepth
+
+/** Whether a parsed JSON value nests deeper than `max` levels; an explicit stack, so any depth is safe. */
+const deeperThan = (root: unknown, max: number): boolean => {
+  const values: Array<unknown> = [root]
+  const depths: Array<number> = [0]
+  while (values.length > 0) {
+    const value = values.pop()
+    const depth = depths.pop()!
+    if (typeof value !== "object" || value === null) continue
+    if (depth === max) return true
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      values.push(child)
+      depths.push(depth + 1)
+    }
+  }
+  return false
+}
 
 /**
  * What the gateway hands to a stream's sink.
@@ -75,6 +103,11 @@ const recordOf = (
   if (typeof partitionKey !== "string") return partitionKey
   if (!("data" in object) || object.data === undefined) {
     return Errors.make(400, "missing_data", `${at("data")} is required`, { field: at("data") })
+  }
+  if (typeof object.data !== "string" && deeperThan(object.data, maxDataDepth)) {
+    return Errors.make(400, "data_too_deep", `${at("data")} nests arrays and objects deeper than ${maxDataDepth} levels`, {
+      field: at("data")
+    })
   }
   const data = typeof object.data === "string" ? encoder.encode(object.data) : encoder.encode(JSON.stringify(object.data))
   const bytes = data.length + Buffer.byteLength(partitionKey, "utf8")

@@ -1,12 +1,33 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as net from "node:net"
 import * as ApiKeys from "../src/ApiKeys.js"
 import * as Gateway from "../src/Gateway.js"
+import * as Metrics from "../src/Metrics.js"
 import * as Prometheus from "../src/Prometheus.js"
-import { keyA, keyLimited, withGateway } from "./helpers.js"
+import { keyA, keyAll, keyLimited, withGateway } from "./helpers.js"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+
+/**
+ * Sends `request` on a raw connection and waits for the server to close it: what came back (nothing if the
+ * server closed without answering). A server that never closes times the test out.
+ */
+const untilClosed = (port: number, request: string) =>
+  Effect.async<string>((resume) => {
+    let received = ""
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(request))
+    socket.on("data", (chunk) => void (received += chunk.toString("utf8")))
+    socket.on("error", () => {})
+    socket.on("close", () => resume(Effect.succeed(received)))
+    return Effect.sync(() => socket.destroy())
+  })
+
+const ingestHead = (headers: string) => `POST /v1/streams/a/records HTTP/1.1\r\nHost: x\r\n${headers}\r\n`
+
+const requests = (status: string) =>
+  Metric.value(Metric.tagged(Metric.tagged(Metrics.gateway.requests, "route", "ingest"), "status", status))
 
 describe("ingest gateway", () => {
   it.scopedLive("accepts a single record, a batch and raw bytes, answering after the sink stored them", () =>
@@ -202,6 +223,76 @@ describe("health and metrics", () => {
       expect(samples.get("tributary_gateway_records_accepted_total{stream=\"a\"}")).toBeGreaterThanOrEqual(2)
       expect([...samples.keys()].some((k) => k.startsWith("tributary_gateway_requests_total{") && k.includes("status=\"400\""))).toBe(true)
       expect([...samples.keys()].some((k) => k.startsWith("tributary_gateway_request_duration_seconds_bucket{") && k.includes("le=\"+Inf\""))).toBe(true)
+    }))
+
+  it.scopedLive("400 for data nested deeper than a pipeline decodes; 1,000 levels are accepted", () =>
+    Effect.gen(function*() {
+      const { a, post } = yield* withGateway()
+      const nested = (depth: number) => `{"partitionKey":"p","data":${"[".repeat(depth)}${"]".repeat(depth)}}`
+      expect((yield* post("a", nested(1000))).status).toBe(200)
+      for (const depth of [1001, 5000, 100_000]) {
+        const deep = yield* post("a", nested(depth))
+        expect(deep.status).toBe(400)
+        expect(deep.body.error).toMatchObject({ code: "data_too_deep", field: "data" })
+      }
+      expect(yield* a.writeCount).toBe(1)
+    }))
+
+  it.scopedLive("an answer given before the body was read closes the connection instead of reading an unbounded body", () =>
+    Effect.gen(function*() {
+      const { server } = yield* withGateway()
+      // 100 MB announced, a few bytes sent: answered and closed without waiting for the rest
+      const huge = "Content-Type: application/json\r\nContent-Length: 104857600\r\n"
+      const unauthenticated = yield* untilClosed(server.port, ingestHead(huge) + `{"partitionKey":`)
+      expect(unauthenticated).toMatch(/^HTTP\/1\.1 401 /)
+      expect(unauthenticated.toLowerCase()).toContain("connection: close")
+      const tooLarge = yield* untilClosed(server.port, ingestHead(`Authorization: Bearer ${keyAll}\r\n${huge}`) + `{"partitionKey":`)
+      expect(tooLarge).toMatch(/^HTTP\/1\.1 413 /)
+      expect(tooLarge).toContain("body_too_large")
+    }))
+
+  it.scopedLive("a body slower than bodyTimeout is answered 408 and its connection closed; not a 500", () =>
+    Effect.gen(function*() {
+      const { server } = yield* withGateway({ bodyTimeout: "300 millis" })
+      const before = (yield* requests("408")).count
+      const slow = yield* untilClosed(
+        server.port,
+        ingestHead(`Authorization: Bearer ${keyAll}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n`) + `{"partitionKey":`
+      )
+      expect(slow).toMatch(/^HTTP\/1\.1 408 /)
+      expect(slow).toContain("request_timeout")
+      expect((yield* requests("408")).count).toBe(before + 1)
+    }))
+
+  it.scopedLive("a client that goes away mid-request is counted as 499, not as a server error", () =>
+    Effect.gen(function*() {
+      const { server } = yield* withGateway()
+      const before = { aborted: (yield* requests("499")).count, failed: (yield* requests("500")).count }
+      yield* Effect.async<void>((resume) => {
+        const socket = net.connect(server.port, "127.0.0.1", () => {
+          socket.write(ingestHead(`Authorization: Bearer ${keyAll}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n`) + `{"partitionKey":`)
+          // once the server is reading the body
+          setTimeout(() => {
+            socket.destroy()
+            resume(Effect.void)
+          }, 100)
+        })
+      })
+      while ((yield* requests("499")).count === before.aborted) yield* Effect.sleep("20 millis")
+      expect((yield* requests("499")).count).toBe(before.aborted + 1)
+      expect((yield* requests("500")).count).toBe(before.failed)
+    }))
+
+  it.scopedLive("headersTimeout and maxConnections: slow headers get 408, connections beyond the limit are closed", () =>
+    Effect.gen(function*() {
+      const { server } = yield* withGateway({ headersTimeout: "1 second", maxConnections: 1 })
+      const slowHeaders = yield* untilClosed(server.port, "POST /v1/streams/a/records HTTP/1.1\r\nHost: x\r\n")
+      expect(slowHeaders).toMatch(/^HTTP\/1\.1 408 /)
+      // one connection open (idle, its headers not sent): the next is closed at once, unanswered
+      const first = net.connect(server.port, "127.0.0.1")
+      yield* Effect.addFinalizer(() => Effect.sync(() => first.destroy()))
+      yield* Effect.async<void>((resume) => void first.on("connect", () => resume(Effect.void)))
+      expect(yield* untilClosed(server.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")).toBe("")
     }))
 
   it.effect("renders label values escaped", () =>

@@ -8,6 +8,7 @@ import type { DeadLetter } from "../DeadLetter.js"
 import { fromRecord } from "../DeadLetter.js"
 import type { RecordSink } from "../RecordSink.js"
 import type { SourceRecord } from "../SourceRecord.js"
+import { capReason, preview } from "./reason.js"
 
 /**
  * The values flowing between stages of one batch; `origins[i]` is the index of the source record
@@ -61,17 +62,18 @@ export class BatchState {
 
   /**
    * Sends a record to the dead letters once; later failures of the same record add nothing. A derived
-   * value (origin -1) is dead-lettered with its JSON as the payload.
+   * value (origin -1) is dead-lettered with its JSON as the payload. Reasons are cut to
+   * `maxReasonLength`, however long the message of what failed.
    */
   deadLetter(origin: number, stage: string, reason: string, format?: string, value?: unknown): void {
     if (origin === DERIVED) {
-      this.deadLetters.push(this.derivedLetter(stage, reason, value))
+      this.deadLetters.push(this.derivedLetter(stage, capReason(reason), value))
       return
     }
     if (this.status[origin] === DEAD) return
     this.status[origin] = DEAD
     this.deadLetters.push(
-      fromRecord(this.records[origin], { pipeline: this.pipeline, stage, reason, format, failedAt: this.now })
+      fromRecord(this.records[origin], { pipeline: this.pipeline, stage, reason: capReason(reason), format, failedAt: this.now })
     )
   }
 
@@ -81,7 +83,7 @@ export class BatchState {
     this.status[origin] = LATE
     if (sink === undefined) {
       this.deadLetters.push(
-        fromRecord(this.records[origin], { pipeline: this.pipeline, stage: "window", reason, failedAt: this.now })
+        fromRecord(this.records[origin], { pipeline: this.pipeline, stage: "window", reason: capReason(reason), failedAt: this.now })
       )
       return
     }
@@ -150,9 +152,10 @@ export class BatchState {
     const last = this.records[this.records.length - 1]
     let payload: string
     try {
-      payload = JSON.stringify(value) ?? String(value)
+      payload = JSON.stringify(value) ?? preview(value)
     } catch {
-      payload = String(value)
+      // a cycle, a BigInt, a value nested too deep for JSON.stringify, a throwing toJSON
+      payload = preview(value, 4096)
     }
     return {
       pipeline: this.pipeline,

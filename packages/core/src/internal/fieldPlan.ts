@@ -79,7 +79,8 @@ export const make = (ast: AST.AST, aliases: Aliases = {}): FieldPlan => {
     if (rest === undefined) return undefined
     let field = restFields.get(writtenName)
     if (field === undefined) {
-      field = { name: writtenName, kind: kindOf(rest), nullable: acceptsNull(rest), optional: true }
+      // not optional: an empty value is kept ("" or, when the signature accepts it, null), not dropped
+      field = { name: writtenName, kind: kindOf(rest), nullable: acceptsNull(rest), optional: false }
       // a stream has few shapes; a bound keeps a stream of ever new names from growing this
       if (restFields.size >= 10_000) restFields.clear()
       restFields.set(writtenName, field)
@@ -96,7 +97,8 @@ export const make = (ast: AST.AST, aliases: Aliases = {}): FieldPlan => {
       const out: Record<string, unknown> = {}
       for (const [written, value] of entries) {
         const field = lookup(written)
-        if (field === undefined) continue
+        // assigning "__proto__" would set the object's prototype: an input name must never do that
+        if (field === undefined || field.name === "__proto__") continue
         if (typeof value !== "string") {
           out[field.name] = value
         } else if (value.trim() === "" && (field.nullable || field.optional)) {
@@ -163,7 +165,9 @@ const acceptsNull = (ast: AST.AST): boolean => {
   return (AST.isLiteral(bare) && bare.literal === null) || (AST.isUnion(bare) && bare.types.some(acceptsNull))
 }
 
-const decimal = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
+// linear on any input: no two quantifiers can match the same digits (`\d+\.?\d*` backtracks quadratically
+// on a long run of digits followed by anything else)
+const decimal = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
 
 /**
  * Converts only what reads unambiguously as the expected primitive; anything else stays a string, so the

@@ -15,6 +15,10 @@ import * as SequenceNumber from "../SequenceNumber.js"
 import type { SourceRecord } from "../SourceRecord.js"
 import type { WindowAssigner, WindowResult } from "../Window.js"
 import { lastStart } from "../Window.js"
+import { maxTime, preview, thrownReason } from "./reason.js"
+
+// read in the hot loop: a local constant is cheaper there than an imported binding
+const latestTime = maxTime
 
 /** @internal */
 export interface WindowSpec<A, K, S, O> {
@@ -31,11 +35,29 @@ export interface WindowSpec<A, K, S, O> {
   readonly perShard: boolean
 }
 
-/** What one call produced: results to write, and the (lane) indices of late values. */
+/**
+ * What one call produced: results to write; the (lane) indices of late values and their event times; the
+ * indices of values that failed (their key, event time or aggregate threw, or their event time is not one a
+ * `Date` can hold) and why; windows whose result could not be read, and why.
+ */
 export interface Emitted<K, O> {
   readonly results: Array<WindowResult<K, O>>
   readonly late: Array<number>
+  readonly lateTimes: Array<number>
+  readonly failed: Array<number>
+  readonly failedReasons: Array<string>
+  readonly failedWindows: Array<{ readonly window: { readonly key: K; readonly start: number; readonly end: number }; readonly reason: string }>
 }
+
+/** @internal */
+export const emptyEmitted = <K, O>(): Emitted<K, O> => ({
+  results: [],
+  late: [],
+  lateTimes: [],
+  failed: [],
+  failedReasons: [],
+  failedWindows: []
+})
 
 /** Where a shard must be re-read from to rebuild a window, and the shard's event-time high mark there. */
 interface Resume {
@@ -209,9 +231,26 @@ export class WindowOperator<A, K, S, O> {
     for (let i = 0; i < values.length; i++) {
       const value = values[i]
       const origin = origins === null ? i : origins[i]
-      const time = processingTime ? now : eventTime(value)
-      if (!this.add(partition, input, keyOf(value), time, value, records, origin) && !this.replayed(input, records[origin])) {
-        emitted.late.push(i)
+      let time: number
+      // A record whose key, event time or aggregate throws fails alone: nothing of it was added (an
+      // aggregate's `add` throws before changing its state), and the loop goes on with the next.
+      try {
+        time = processingTime ? now : eventTime(value)
+        if (typeof time !== "number" || !(time >= -latestTime && time <= latestTime)) {
+          emitted.failed.push(i)
+          emitted.failedReasons.push(
+            `event time ${preview(time)} is not a time a Date can hold (epoch milliseconds within ±${maxTime})`
+          )
+          continue
+        }
+        if (!this.add(partition, input, keyOf(value), time, value, records, origin) && !this.replayed(input, records[origin])) {
+          emitted.late.push(i)
+          emitted.lateTimes.push(time)
+        }
+      } catch (error) {
+        emitted.failed.push(i)
+        emitted.failedReasons.push(thrownReason(error))
+        continue
       }
       if (time > input.maxEventTime) {
         input.maxEventTime = time
@@ -221,7 +260,7 @@ export class WindowOperator<A, K, S, O> {
     if (records.length > 0) input.last = records[records.length - 1]
     if (values.length > 0) input.lastActivity = now
     if (!single && !processingTime) this.recomputeWatermark(partition, now)
-    this.fire(partition, now, emitted.results)
+    this.fire(partition, now, emitted)
   }
 
   /** Time passes without records: processing-time windows close, idle shards stop holding others back. */
@@ -229,7 +268,7 @@ export class WindowOperator<A, K, S, O> {
     const partition = this.inputOf(shardId, now).partition as Partition<K, S>
     if (this.spec.eventTime === undefined) this.advanceProcessingTime(partition, now)
     else this.recomputeWatermark(partition, now)
-    this.fire(partition, now, emitted.results)
+    this.fire(partition, now, emitted)
   }
 
   /** The shard ended (or a bounded source drained): it no longer holds the watermark back. */
@@ -238,7 +277,7 @@ export class WindowOperator<A, K, S, O> {
     input.finished = true
     const partition = input.partition as Partition<K, S>
     this.recomputeWatermark(partition, now)
-    this.fire(partition, now, emitted.results)
+    this.fire(partition, now, emitted)
   }
 
   /**
@@ -407,15 +446,21 @@ export class WindowOperator<A, K, S, O> {
       }
     }
     if (end <= lateBefore) return false
-    if (sessions === undefined) partition.byKey.set(key, sessions = [])
+    // the value is added first: if the aggregate throws, no session was created, merged or extended
+    const aggregate = this.spec.aggregate
     let target: WindowState<K, S>
+    if (touching.length === 0) {
+      target = new WindowState<K, S>(key, start, end, aggregate.add(aggregate.empty(), value))
+    } else {
+      target = touching[0]
+      target.state = aggregate.add(target.state, value)
+    }
+    if (sessions === undefined) partition.byKey.set(key, sessions = [])
     let needsTimer = touching.length === 0
     if (touching.length === 0) {
-      target = new WindowState<K, S>(key, start, end, this.spec.aggregate.empty())
       partition.live++
       insertSorted(sessions, target)
     } else {
-      target = touching[0]
       const wasFired = target.fired
       for (let i = 1; i < touching.length; i++) this.absorbSession(partition, sessions, target, touching[i])
       if (target.end !== end) {
@@ -429,7 +474,7 @@ export class WindowOperator<A, K, S, O> {
     target.start = start
     target.end = end
     if (needsTimer) partition.fireTimers.push(end, target)
-    this.fold(partition, target, input, value, records, origin)
+    this.folded(partition, target, input, records, origin)
     return true
   }
 
@@ -461,6 +506,17 @@ export class WindowOperator<A, K, S, O> {
     origin: number
   ): void {
     window.state = this.spec.aggregate.add(window.state, value)
+    this.folded(partition, window, input, records, origin)
+  }
+
+  /** The bookkeeping of a value added to a window. */
+  private folded(
+    partition: Partition<K, S>,
+    window: WindowState<K, S>,
+    input: Input,
+    records: ReadonlyArray<SourceRecord>,
+    origin: number
+  ): void {
     window.count++
     // The first record of a shard in a window is its earliest (records arrive in shard order): a replay
     // that must include it starts after the record before it.
@@ -478,7 +534,7 @@ export class WindowOperator<A, K, S, O> {
   }
 
   /** Fires windows the watermark passed, re-emits updated ones, and drops those past their lateness. */
-  private fire(partition: Partition<K, S>, now: number, results: Array<WindowResult<K, O>>): void {
+  private fire(partition: Partition<K, S>, now: number, emitted: Emitted<K, O>): void {
     const due: Array<WindowState<K, S>> = []
     partition.fireTimers.popUntil(partition.watermark, due, (w) => w.end)
     due.sort(byEndThenStart)
@@ -488,7 +544,7 @@ export class WindowOperator<A, K, S, O> {
       window.dirty = false
       partition.dirty.delete(window)
       window.lastEmit = now
-      this.emit(window, "onTime", results)
+      this.emit(window, "onTime", emitted)
       partition.purgeTimers.push(window.end + this.spec.allowedLateness, window)
     }
     if (partition.dirty.size > 0) {
@@ -498,7 +554,7 @@ export class WindowOperator<A, K, S, O> {
         window.dirty = false
         partition.dirty.delete(window)
         window.lastEmit = now
-        this.emit(window, window.fired ? "late" : "update", results)
+        this.emit(window, window.fired ? "late" : "update", emitted)
       }
     }
     const expired: Array<WindowState<K, S>> = []
@@ -523,8 +579,14 @@ export class WindowOperator<A, K, S, O> {
     }
   }
 
-  private emit(window: WindowState<K, S>, firing: WindowResult<K, O>["firing"], results: Array<WindowResult<K, O>>): void {
-    if (!this.closedBeforeResume(window)) results.push(this.resultOf(window, firing))
+  private emit(window: WindowState<K, S>, firing: WindowResult<K, O>["firing"], emitted: Emitted<K, O>): void {
+    // a window all of whose values failed to be added holds nothing to tell
+    if (window.count === 0 || this.closedBeforeResume(window)) return
+    try {
+      emitted.results.push(this.resultOf(window, firing))
+    } catch (error) {
+      emitted.failedWindows.push({ window: { key: window.key, start: window.start, end: window.end }, reason: thrownReason(error) })
+    }
   }
 
   /** A window every shard of which had closed it for good before the checkpoint it resumed from. */
