@@ -380,10 +380,15 @@ const make = <A, I>(
 }
 
 /**
- * One entry per wrong field, `path: message`, so a person sees every problem at once; the alternatives of a
- * union are folded into one `Expected "a" | "b", actual "c"`.
+ * Explains a Schema parse issue the way decode failures do: one entry per wrong field, `path: message`, so
+ * a person sees every problem at once; the alternatives of a union are folded into one
+ * `Expected "a" | "b", actual "c"`. For decoders of other packages (wrap the issue in a
+ * `ParseResult.Pointer` to prefix its paths).
+ *
+ * @since 0.1.0
+ * @category utils
  */
-const explain = (error: ParseResult.ParseIssue): string => {
+export const explain = (error: ParseResult.ParseIssue): string => {
   const byPath = new Map<string, { expected: Array<string>; actual: string | undefined; others: Array<string> }>()
   for (const issue of ParseResult.ArrayFormatter.formatIssueSync(error)) {
     const path = issue.path.length === 0 ? "value" : issue.path.join(".")

@@ -27,7 +27,7 @@
  */
 import { unmarshall } from "@aws-sdk/util-dynamodb"
 import type { Decoder } from "@tributary/core/Decoder"
-import { TypeId as DecoderTypeId } from "@tributary/core/Decoder"
+import { explain, TypeId as DecoderTypeId } from "@tributary/core/Decoder"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
 import { DecodeFailure } from "@tributary/core/TributaryError"
 import * as Either from "effect/Either"
@@ -260,7 +260,7 @@ export const decoder = <A, I>(item: Schema.Schema<A, I>, options: DecoderOptions
   const image = (name: "newImage" | "oldImage", json: ItemJson | undefined): A | undefined => {
     if (json === undefined) return undefined
     const decoded = decodeImage(toNative(json, name, numbers, wrapNumbers))
-    if (Either.isLeft(decoded)) throw new Unreadable(explain(name, decoded.left))
+    if (Either.isLeft(decoded)) throw new Unreadable(explain(new ParseResult.Pointer(name, json, decoded.left)))
     return decoded.right
   }
 
@@ -274,7 +274,7 @@ export const decoder = <A, I>(item: Schema.Schema<A, I>, options: DecoderOptions
       }
       const envelope = decodeEnvelope(raw)
       if (Either.isLeft(envelope)) {
-        throw new Unreadable(`not a DynamoDB change record: ${explain("", envelope.left.issue)}`)
+        throw new Unreadable(`not a DynamoDB change record: ${explain(envelope.left.issue)}`)
       }
       const change = envelope.right
       const fromKinesis = change.recordFormat !== undefined
@@ -559,13 +559,6 @@ const preview = (value: unknown): string => {
   const text = JSON.stringify(value) ?? String(value)
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
-
-/** One entry per wrong field, `<prefix>.<path>: message`. */
-const explain = (prefix: string, issue: ParseResult.ParseIssue): string =>
-  ParseResult.ArrayFormatter.formatIssueSync(issue).map((entry) => {
-    const path = [prefix, ...entry.path.map(String)].filter((part) => part !== "").join(".")
-    return `${path === "" ? "value" : path}: ${entry.message}`
-  }).join("; ")
 
 const valueSize = (value: AttributeValueJson): number => {
   const v = value as Record<string, unknown>
