@@ -1036,6 +1036,7 @@ describe("docs", () => {
     "storage-archive.md",
     "storage-results.md",
     "lambda.md",
+    "dynamodb-streams.md",
     "server.md",
     "cli.md",
     "examples.md"
