@@ -272,11 +272,14 @@ export const decoder = <A, I>(item: Schema.Schema<A, I>, options: DecoderOptions
       } catch (error) {
         throw new Unreadable(`not JSON: ${error instanceof Error ? error.message : String(error)}`)
       }
-      const envelope = decodeEnvelope(raw)
-      if (Either.isLeft(envelope)) {
-        throw new Unreadable(`not a DynamoDB change record: ${explain(envelope.left.issue)}`)
+      // the hand-written check is the hot path; the Schema only explains what it refused
+      if (!isEnvelope(raw)) {
+        const envelope = decodeEnvelope(raw)
+        throw new Unreadable(
+          `not a DynamoDB change record: ${Either.isLeft(envelope) ? explain(envelope.left.issue) : "unexpected shape"}`
+        )
       }
-      const change = envelope.right
+      const change = raw
       const fromKinesis = change.recordFormat !== undefined
       const sequenceNumber = fromKinesis ? record.sequenceNumber : change.dynamodb.SequenceNumber
       if (sequenceNumber === undefined) throw new Unreadable("dynamodb.SequenceNumber is missing")
@@ -432,6 +435,32 @@ const Envelope = Schema.Struct({
   })
 })
 
+type Envelope = typeof Envelope.Type
+
+const eventNames = new Set(["INSERT", "MODIFY", "REMOVE"])
+const viewTypes = new Set(["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"])
+
+const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+const isOptional = (u: unknown, test: (u: unknown) => boolean) => u === undefined || test(u)
+const isString = (u: unknown) => typeof u === "string"
+
+/** What `Envelope` accepts, checked by hand (the Schema's decode costs more than the rest of a change). */
+const isEnvelope = (u: unknown): u is Envelope => {
+  if (!isObject(u)) return false
+  const d = u.dynamodb
+  const identity = u.userIdentity
+  return isString(u.eventID) && eventNames.has(u.eventName as string) && isString(u.awsRegion) &&
+    isOptional(u.eventSourceARN, isString) && isOptional(u.tableName, isString) &&
+    (u.recordFormat === undefined || u.recordFormat === "application/json") &&
+    (identity === undefined || identity === null ||
+      (isObject(identity) && isString(identity.type) && isString(identity.principalId))) &&
+    isObject(d) && isObject(d.Keys) && isOptional(d.NewImage, isObject) && isOptional(d.OldImage, isObject) &&
+    typeof d.SizeBytes === "number" && isOptional(d.ApproximateCreationDateTime, (t) => typeof t === "number") &&
+    (d.ApproximateCreationDateTimePrecision === undefined || d.ApproximateCreationDateTimePrecision === "MILLISECOND" ||
+      d.ApproximateCreationDateTimePrecision === "MICROSECOND") &&
+    isOptional(d.SequenceNumber, isString) && isOptional(d.StreamViewType, (v) => viewTypes.has(v as string))
+}
+
 /**
  * Epoch milliseconds from DynamoDB's ApproximateCreationDateTime: seconds in DynamoDB Streams,
  * milliseconds or microseconds from Kinesis. Without a precision field the magnitude tells (any time after
@@ -454,68 +483,89 @@ const toNative = (
   numbers: Numbers,
   wrapNumbers: (text: string) => unknown
 ): Record<string, unknown> => {
-  const checked: Record<string, unknown> = {}
-  for (const attribute of Object.keys(item)) {
-    checked[attribute] = checkValue(item[attribute], `${name}.${attribute}`, numbers)
+  let checked: Record<string, unknown> = item
+  for (const attribute in item) {
+    const value = checkValue(item[attribute], `${name}.${attribute}`, numbers)
+    if (value !== item[attribute]) {
+      if (checked === item) checked = { ...item }
+      checked[attribute] = value
+    }
   }
   return unmarshall(checked as never, { wrapNumbers })
 }
 
+/** Checks an attribute value; returns it as is, or a copy with its binaries as bytes. */
 const checkValue = (value: unknown, path: string, numbers: Numbers): unknown => {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new Unreadable(`${path}: not a DynamoDB attribute value: ${preview(value)}`)
+  if (!isObject(value)) throw new Unreadable(`${path}: not a DynamoDB attribute value: ${preview(value)}`)
+  let type: string | undefined
+  for (const key in value) {
+    if (type !== undefined) throw new Unreadable(`${path}: an attribute value has one type, found ${preview(Object.keys(value))}`)
+    type = key
   }
-  const types = Object.keys(value)
-  if (types.length !== 1) throw new Unreadable(`${path}: an attribute value has one type, found ${preview(types)}`)
-  const type = types[0]
-  const v = (value as Record<string, unknown>)[type]
-  const fail = (what: string) => new Unreadable(`${path}: ${type} must be ${what}, got ${preview(v)}`)
+  if (type === undefined) throw new Unreadable(`${path}: an attribute value has one type, found []`)
+  const v = value[type]
   switch (type) {
     case "S":
-      if (typeof v !== "string") throw fail("a string")
+      if (typeof v !== "string") throw mustBe(path, type, "a string", v)
       return value
     case "N":
-      if (typeof v !== "string") throw fail("a decimal string")
+      if (typeof v !== "string") throw mustBe(path, type, "a decimal string", v)
       checkNumber(v, path, numbers)
       return value
     case "B":
-      if (typeof v !== "string") throw fail("base64")
+      if (typeof v !== "string") throw mustBe(path, type, "base64", v)
       return { B: fromBase64(v) }
     case "BOOL":
-      if (typeof v !== "boolean") throw fail("a boolean")
+      if (typeof v !== "boolean") throw mustBe(path, type, "a boolean", v)
       return value
     case "NULL":
-      if (v !== true) throw fail("true")
+      if (v !== true) throw mustBe(path, type, "true", v)
       return value
     case "SS":
-      if (!isArrayOf(v, "string")) throw fail("an array of strings")
+      if (!isArrayOf(v, "string")) throw mustBe(path, type, "an array of strings", v)
       return value
     case "NS":
-      if (!isArrayOf(v, "string")) throw fail("an array of decimal strings")
+      if (!isArrayOf(v, "string")) throw mustBe(path, type, "an array of decimal strings", v)
       for (const n of v) checkNumber(n, path, numbers)
       return value
     case "BS":
-      if (!isArrayOf(v, "string")) throw fail("an array of base64 strings")
+      if (!isArrayOf(v, "string")) throw mustBe(path, type, "an array of base64 strings", v)
       return { BS: v.map(fromBase64) }
-    case "L":
-      if (!Array.isArray(v)) throw fail("an array")
-      return { L: v.map((element, i) => checkValue(element, `${path}[${i}]`, numbers)) }
+    case "L": {
+      if (!Array.isArray(v)) throw mustBe(path, type, "an array", v)
+      let copy: Array<unknown> | undefined
+      for (let i = 0; i < v.length; i++) {
+        const checked = checkValue(v[i], `${path}[${i}]`, numbers)
+        if (checked !== v[i]) (copy ??= v.slice())[i] = checked
+      }
+      return copy === undefined ? value : { L: copy }
+    }
     case "M": {
-      if (v === null || typeof v !== "object" || Array.isArray(v)) throw fail("an object")
-      const out: Record<string, unknown> = {}
-      for (const key of Object.keys(v)) out[key] = checkValue((v as Record<string, unknown>)[key], `${path}.${key}`, numbers)
-      return { M: out }
+      if (!isObject(v)) throw mustBe(path, type, "an object", v)
+      let copy: Record<string, unknown> | undefined
+      for (const key in v) {
+        const checked = checkValue(v[key], `${path}.${key}`, numbers)
+        if (checked !== v[key]) (copy ??= { ...v })[key] = checked
+      }
+      return copy === undefined ? value : { M: copy }
     }
     default:
       throw new Unreadable(`${path}: unknown attribute type ${JSON.stringify(type)}`)
   }
 }
 
+const mustBe = (path: string, type: string, what: string, value: unknown) =>
+  new Unreadable(`${path}: ${type} must be ${what}, got ${preview(value)}`)
+
 const decimal = /^[+-]?(\d+)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$|^[+-]?\.(\d+)(?:[eE]([+-]?\d+))?$/
 
 const checkNumber = (text: string, path: string, numbers: Numbers): void => {
-  const parts = decimal.exec(text)
-  if (parts === null) throw new Unreadable(`${path}: ${JSON.stringify(text)} is not a number`)
+  // the common case: a number that reads back as written is a valid decimal, held exactly
+  if (numbers === "number") {
+    const n = Number(text)
+    if (Number.isFinite(n) && String(n) === text) return
+  }
+  if (!decimal.test(text)) throw new Unreadable(`${path}: ${JSON.stringify(text)} is not a number`)
   if (numbers === "string") return
   if (numbers === "bigint") {
     if (!/^[+-]?\d+$/.test(text)) {

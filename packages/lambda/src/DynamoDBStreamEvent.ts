@@ -14,7 +14,6 @@
  */
 import type { SourceRecord } from "@tributary/core/SourceRecord"
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda"
-import type { EventShard } from "./internal/eventSource.js"
 import { InvalidEvent } from "./internal/eventSource.js"
 
 /**
@@ -88,21 +87,6 @@ export const toRecords = (event: DynamoDBStreamEvent): ReadonlyArray<SourceRecor
       data: encoder.encode(JSON.stringify(record))
     }
   })
-}
-
-/**
- * The event as the handlers read it: one shard, one item per change.
- *
- * @internal
- */
-export const toShards = (event: DynamoDBStreamEvent): ReadonlyArray<EventShard> => {
-  const records = toRecords(event)
-  if (records.length === 0) return []
-  return [{
-    shardId: records[0].shardId,
-    stream: records[0].stream,
-    items: records.map((record) => ({ sequenceNumber: record.sequenceNumber, records: [record] }))
-  }]
 }
 
 /**

@@ -191,7 +191,16 @@ const kinesisSource: EventSource<KinesisStreamEvent> = {
 
 const dynamoDBSource: EventSource<DynamoDBEvent> = {
   name: "DynamoDB stream",
-  toShards: DynamoDBStreamEvent.toShards
+  // an event holds one shard's changes; each change is an item of its own
+  toShards: (event) => {
+    const records = DynamoDBStreamEvent.toRecords(event)
+    if (records.length === 0) return []
+    return [{
+      shardId: records[0].shardId,
+      stream: records[0].stream,
+      items: records.map((record) => ({ sequenceNumber: record.sequenceNumber, records: [record] }))
+    }]
+  }
 }
 
 /** The batch handler of every source: partial batch responses per shard, in order, within the time margin. */
