@@ -23,6 +23,9 @@
  * Binary attributes (`B`, `BS`), base64 in the JSON, become `Uint8Array`s; sets become `Set`s; `NULL`
  * becomes `null`.
  *
+ * The decoder lives here, beside the DynamoDB SDK packages it needs, so that `@tributary/core` stays free
+ * of AWS dependencies and a Lambda function bundles `@aws-sdk/util-dynamodb` only when it decodes changes.
+ *
  * @since 0.1.0
  */
 import { unmarshall } from "@aws-sdk/util-dynamodb"
