@@ -12,7 +12,7 @@
  * - `ApproximateCreationDateTime` is the Clock's time in whole seconds, as DynamoDB Streams writes it.
  * - `kinesisRecords` gives the same changes as Kinesis Data Streams for DynamoDB writes them into a
  *   Kinesis stream: the change JSON as data, under a partition key derived from the item's partition key,
- *   time in milliseconds.
+ *   the Clock's time in milliseconds.
  *
  * Writes through one `TableStream` are serialized, so the images are exact as long as nothing else
  * writes the table meanwhile. Not reproduced: the 24-hour retention, shard splits over time, and the
@@ -144,6 +144,8 @@ export const make = (options: Options): Effect.Effect<TableStream, DynamoDBError
     )
     const shards = shardIds.map((): Array<StreamRecordJson> => [])
     const all: Array<StreamRecordJson> = []
+    // the time of each change in milliseconds: DynamoDB Streams rounds it to seconds, Kinesis does not
+    const millis: Array<number> = []
     let sequence = 0n
     const lock = yield* Effect.makeSemaphore(1)
 
@@ -179,6 +181,7 @@ export const make = (options: Options): Effect.Effect<TableStream, DynamoDBError
         }
         shards[shard].push(change)
         all.push(change)
+        millis.push(now)
       })
 
     const keysOf = (item: Record<string, AttributeValue>): ItemJson => {
@@ -240,9 +243,11 @@ export const make = (options: Options): Effect.Effect<TableStream, DynamoDBError
       shards: () => shardIds.map((shardId, i) => ({ shardId, records: shards[i].slice() })),
       records: () => all.slice(),
       kinesisRecords: () =>
-        all.map((change) => ({
+        all.map((change, i) => ({
           partitionKey: hex(JSON.stringify(change.dynamodb.Keys[partitionKey])).toUpperCase(),
-          data: new TextEncoder().encode(JSON.stringify(ChangeRecord.toKinesisChange(change)))
+          data: new TextEncoder().encode(
+            JSON.stringify(ChangeRecord.toKinesisChange(change, { approximateCreationDateTime: millis[i] }))
+          )
         }))
     }
     return stream

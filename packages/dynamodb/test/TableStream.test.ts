@@ -31,9 +31,9 @@ const ordersTable = (options: Partial<TableStream.Options> = {}) =>
   })
 
 /** The recorded changes decoded, as a pipeline would see them. */
-const decoded = (records: ReadonlyArray<ChangeRecord.StreamRecordJson>) => {
+const decoded = <A, I>(records: ReadonlyArray<ChangeRecord.StreamRecordJson>, item: Schema.Schema<A, I>) => {
   const batch = Decoder.decodeAll(
-    ChangeRecord.decoder(Order),
+    ChangeRecord.decoder(item),
     records.map((r) => ({
       stream: "orders",
       shardId: "s",
@@ -77,7 +77,7 @@ describe("TableStream (dynalite)", () => {
       yield* stream.delete({ customer: "c1", orderId: "o1" }) // already gone: no record
       yield* stream.delete({ customer: "c2", orderId: "o2" }, { timeToLive: true })
 
-      const changes = decoded(stream.records())
+      const changes = decoded(stream.records(), Order)
       expect(changes.map((c) => [c.eventName, c.keys, c.oldImage?.status, c.newImage?.status])).toEqual([
         ["INSERT", { customer: "c1", orderId: "o1" }, undefined, "placed"],
         ["MODIFY", { customer: "c1", orderId: "o1" }, "placed", "paid"],
@@ -88,6 +88,23 @@ describe("TableStream (dynalite)", () => {
       expect(changes.every((c) => c.approximateCreationDateTime === 1_767_268_805_000 && c.tableName === stream.tableName)).toBe(true)
       expect(changes.map((c) => ChangeRecord.isTimeToLiveDelete(c))).toEqual([false, false, false, false, true])
       expect(stream.records().every((r) => r.eventSourceARN === stream.streamArn && r.dynamodb.SizeBytes > 0)).toBe(true)
+      // Kinesis Data Streams for DynamoDB keeps the milliseconds
+      const kinesis = stream.kinesisRecords().map((k) => JSON.parse(new TextDecoder().decode(k.data)) as ChangeRecord.KinesisChangeJson)
+      expect(kinesis.map((k) => k.dynamodb.ApproximateCreationDateTime)).toEqual(changes.map(() => 1_767_268_805_500))
+    }).pipe(Effect.provide(dynalite)), 30_000)
+
+  it.scoped("records binary, set and map attributes so that the decoder reads them back", () =>
+    Effect.gen(function*() {
+      const stream = yield* ordersTable()
+      const bytes = new Uint8Array([0, 1, 2, 253, 254, 255])
+      yield* stream.put({ customer: "c", orderId: "o", blob: bytes, tags: new Set(["a", "b"]), meta: { lines: [1, "two"] } })
+      const Item = Schema.Struct({
+        blob: Schema.Uint8ArrayFromSelf,
+        tags: Schema.ReadonlySetFromSelf(Schema.String),
+        meta: Schema.Struct({ lines: Schema.Array(Schema.Union(Schema.Number, Schema.String)) })
+      })
+      const [change] = decoded(stream.records(), Item)
+      expect(change.newImage).toEqual({ blob: bytes, tags: new Set(["a", "b"]), meta: { lines: [1, "two"] } })
     }).pipe(Effect.provide(dynalite)), 30_000)
 
   it.scoped("shows the images each StreamViewType shows", () =>
