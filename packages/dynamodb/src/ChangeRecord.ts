@@ -187,7 +187,8 @@ export interface ChangeRecord<A> {
   readonly streamViewType: StreamViewType | undefined
   /**
    * When the change was made, epoch milliseconds: whole seconds from DynamoDB Streams, milliseconds (or a
-   * fraction of them, with microsecond precision) from Kinesis Data Streams for DynamoDB.
+   * fraction of them, with microsecond precision) from Kinesis Data Streams for DynamoDB. A change without
+   * one (AWS's older sample events) gets its record's arrival time.
    */
   readonly approximateCreationDateTime: number
   /** Set for a deletion by Time to Live (see `isTimeToLiveDelete`). */
@@ -306,8 +307,11 @@ export const decoder = <A, I>(item: Schema.Schema<A, I>, options: DecoderOptions
         recordFormat: change.recordFormat
       }
     } catch (error) {
-      if (error instanceof Unreadable) return new DecodeFailure({ format, reason: error.message, record })
-      throw error
+      // no change makes the decoder throw: what escaped the checks (a Schema transform that threw) is a failure too
+      const reason = error instanceof Unreadable
+        ? error.message
+        : `decoding threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`
+      return new DecodeFailure({ format, reason, record })
     }
   }
 

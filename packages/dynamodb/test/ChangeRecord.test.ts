@@ -197,6 +197,17 @@ describe("ChangeRecord.decoder", () => {
     expect(reason(decode(decoder, change({ NewImage: { orderId: { Q: "1" } } })))).toBe("newImage.orderId: unknown attribute type \"Q\"")
     expect(reason(decode(decoder, change({ NewImage: { orderId: { S: "1", N: "1" } } })))).toMatch(/^newImage\.orderId: an attribute value has one type/)
     expect(reason(decode(decoder, change({ NewImage: { orderId: { N: "twelve" } } })))).toBe("newImage.orderId: \"twelve\" is not a number")
+    // a Schema transform that throws is a failure of its change, not of the decoder
+    const throwing = ChangeRecord.decoder(Schema.Struct({
+      orderId: Schema.transform(Schema.String, Schema.String, {
+        strict: true,
+        decode: () => {
+          throw new Error("boom")
+        },
+        encode: (s) => s
+      })
+    }))
+    expect(reason(decode(throwing, change({ NewImage: { orderId: { S: "o-1" } } })))).toBe("decoding threw Error: boom")
     const failures = Decoder.decodeAll(decoder, [asRecord("[]"), asRecord(change({ NewImage: image({ N: "1" }) }))])
     expect(failures.values).toHaveLength(1)
     expect(failures.failureOrigins).toEqual([0])
