@@ -16,7 +16,7 @@ import * as compiledCheck from "./internal/compiledCheck.js"
 import * as FieldPlan from "./internal/fieldPlan.js"
 import { type ApacheLogEntry as ApacheLogFields, parseApacheLog } from "./internal/syntax/apacheLog.js"
 import { parseCsv } from "./internal/syntax/csv.js"
-import { explain } from "./internal/issues.js"
+import * as Issues from "./internal/issues.js"
 import { thrownReason } from "./internal/reason.js"
 import { checkJsonDepth, locateJsonError, maxJsonDepth as maxDepth } from "./internal/syntax/jsonError.js"
 import { parseKeyValue } from "./internal/syntax/keyValue.js"
@@ -348,7 +348,7 @@ const make = <A, I>(
     if (assignsAnyKey) raw = dropProtoKeys(raw)
     const decoded = decodeUnknown(raw)
     if (Either.isRight(decoded)) return decoded.right
-    return failure(record, explain(decoded.left), formatOf(text))
+    return failure(record, Issues.explain(decoded.left), formatOf(text))
   }
 
   // Whatever throws for one record (a Schema's filter or transformation, a stack overflow) fails that record.
@@ -544,3 +544,14 @@ const sniff = (text: string, plan: FieldPlan.FieldPlan, delimiter: string): Form
 }
 
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 0xfeff
+
+/**
+ * Explains a Schema parse issue the way decode failures do: one entry per wrong field, `path: message`, the
+ * alternatives of a union folded into one `Expected "a" | "b", actual "c"`, the work and the length bounded
+ * (see `maxReasonLength` in DeadLetter). For decoders of other packages (wrap the issue in a
+ * `ParseResult.Pointer` to prefix its paths).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const explain: (issue: ParseResult.ParseIssue) => string = Issues.explain

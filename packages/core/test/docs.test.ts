@@ -1076,6 +1076,7 @@ describe("docs", () => {
     "storage-archive.md",
     "storage-results.md",
     "lambda.md",
+    "dynamodb-streams.md",
     "server.md",
     "cli.md",
     "examples.md"

@@ -8,6 +8,8 @@
  * Prints `bench results-sink: <x> results/s` for the default mode ("auto": on-time results through
  * BatchWriteItem), then the same for the "conditional" mode (a conditional PutItem per result, 16 in flight).
  *
+ * First prints the change-record decoding benchmark (`bench/changeRecord.ts`).
+ *
  * Run from the root: `pnpm exec tsx packages/dynamodb/bench/main.ts`.
  * BENCH_RESULTS sets results per round (default 5,000), BENCH_ROUNDS the rounds (3).
  */
@@ -20,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as DynamoDBClient from "../src/DynamoDBClient.js"
 import * as ResultsTable from "../src/ResultsTable.js"
+import * as ChangeRecordBench from "./changeRecord.js"
 
 const total = Number(process.env.BENCH_RESULTS ?? 5_000)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -73,6 +76,7 @@ const round = (mode: ResultsTable.WriteMode, data: ReadonlyArray<ReadonlyArray<W
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 const main = Effect.gen(function*() {
+  yield* Effect.promise(ChangeRecordBench.run)
   const data = makeResults(total)
   for (const mode of ["auto", "conditional"] as const) {
     yield* round(mode, makeResults(2_000)) // warm-up

@@ -17,22 +17,16 @@ import type {
   KinesisStreamRecord,
   KinesisStreamTumblingWindowEvent
 } from "aws-lambda"
-import * as Data from "effect/Data"
+import { InvalidEvent, recordsOf } from "./internal/eventSource.js"
 
 /**
- * An event that does not have the Kinesis shape (a test event for another source, a hand-written one).
+ * An event that does not have the shape its handler expects (a test event for another source, a
+ * hand-written one); `source` names the shape expected ("Kinesis" when absent).
  *
  * @since 0.1.0
  * @category errors
  */
-export class InvalidEvent extends Data.TaggedError("InvalidEvent")<{
-  readonly reason: string
-}> {
-  /** @since 0.1.0 */
-  override get message(): string {
-    return `not a Kinesis event: ${this.reason}`
-  }
-}
+export { InvalidEvent } from "./internal/eventSource.js"
 
 /**
  * The records of one shard in one event, in shard order: `kinesis` holds the Kinesis records as
@@ -138,12 +132,7 @@ export const toShards = (
  * @since 0.1.0
  * @category parsing
  */
-export const userRecords = (kinesis: ReadonlyArray<KinesisRecord>): ReadonlyArray<SourceRecord> => {
-  if (kinesis.length === 1) return kinesis[0].records
-  const out: Array<SourceRecord> = []
-  for (const k of kinesis) for (const r of k.records) out.push(r)
-  return out
-}
+export const userRecords = (kinesis: ReadonlyArray<KinesisRecord>): ReadonlyArray<SourceRecord> => recordsOf(kinesis)
 
 /**
  * Where the event source mapping says it reads from.

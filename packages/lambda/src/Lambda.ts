@@ -1,13 +1,17 @@
 /**
- * Lambda handlers for Kinesis event source mappings.
+ * Lambda handlers for Kinesis and DynamoDB Streams event source mappings.
  *
- * `handler(pipeline, layer)` runs a pipeline over each event and answers with a partial batch response
- * (`FunctionResponseTypes: ["ReportBatchItemFailures"]`): the sequence number of the first Kinesis record
- * that is not durable, so Lambda checkpoints before it and retries from there.
+ * `handler(pipeline, layer)` (Kinesis) and `dynamoDBStreamHandler(pipeline, layer)` (DynamoDB Streams) run
+ * a pipeline over each event and answer with a partial batch response
+ * (`FunctionResponseTypes: ["ReportBatchItemFailures"]`): the sequence number of the first record that is
+ * not durable, so Lambda checkpoints before it and retries from there.
  *
- * `tumblingWindowHandler(...)` aggregates per key over Lambda's tumbling windows (`TumblingWindowInSeconds`),
- * carrying the aggregate state between the invocations of a window in the returned `state` and writing the
- * results on the window's final invocation.
+ * `tumblingWindowHandler(...)` and `dynamoDBTumblingWindowHandler(...)` aggregate per key over Lambda's
+ * tumbling windows (`TumblingWindowInSeconds`), carrying the aggregate state between the invocations of a
+ * window in the returned `state` and writing the results on the window's final invocation.
+ *
+ * Both sources share one mechanism: the handlers differ only in how an event is read (an internal event
+ * source: the records per shard, and the identifier a batch item failure names).
  *
  * In both, the layer is built once per container: a `ManagedRuntime` made on the first invocation and
  * reused by every later one (clients, connection pools and sinks outlive the invocation, as Lambda intends
@@ -32,6 +36,8 @@ import type { SinkError } from "@tributary/core/TributaryError"
 import { isTransient } from "@tributary/core/TributaryError"
 import type { WindowResult } from "@tributary/core/Window"
 import type {
+  DynamoDBBatchResponse,
+  DynamoDBStreamEvent as DynamoDBEvent,
   KinesisStreamBatchResponse,
   KinesisStreamEvent,
   KinesisStreamStateResponse,
@@ -46,7 +52,10 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import type { KinesisRecord, ShardBatch } from "./KinesisEvent.js"
+import type { DynamoDBStreamStateResponse, DynamoDBStreamTumblingWindowEvent } from "./DynamoDBStreamEvent.js"
+import * as DynamoDBStreamEvent from "./DynamoDBStreamEvent.js"
+import type { EventItem, EventShard, EventSource } from "./internal/eventSource.js"
+import { InvalidEvent, recordsOf } from "./internal/eventSource.js"
 import * as KinesisEvent from "./KinesisEvent.js"
 
 /**
@@ -87,6 +96,24 @@ export interface KinesisHandler extends LambdaHandler<KinesisStreamEvent, Kinesi
  */
 export interface TumblingWindowHandler
   extends LambdaHandler<KinesisStreamTumblingWindowEvent, KinesisStreamStateResponse>
+{}
+
+/**
+ * The handler `dynamoDBStreamHandler` makes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DynamoDBStreamHandler extends LambdaHandler<DynamoDBEvent, DynamoDBBatchResponse> {}
+
+/**
+ * The handler `dynamoDBTumblingWindowHandler` makes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DynamoDBTumblingWindowHandler
+  extends LambdaHandler<DynamoDBStreamTumblingWindowEvent, DynamoDBStreamStateResponse>
 {}
 
 /**
@@ -133,14 +160,63 @@ export const handler = <A, R, E>(
   pipeline: Pipeline<A, R>,
   layer: Layer.Layer<R | DeadLetterSink, E>,
   options: HandlerOptions = {}
-): KinesisHandler => {
+): KinesisHandler => batchHandler(kinesisSource, pipeline, layer, options)
+
+/**
+ * Makes a Lambda handler that runs `pipeline` over DynamoDB stream events, with the guarantees of
+ * `handler`: the event's changes are processed in order, in chunks of `chunkSize`; the first chunk that
+ * fails after the pipeline's retries stops the batch, and the answer names the `SequenceNumber` of the
+ * first change that is not durable (the partial batch response of DynamoDB Streams mappings). Changes that
+ * cannot be decoded go to the dead-letter sink, within the time margin as for Kinesis.
+ *
+ * Each change reaches the pipeline as a record whose payload is its JSON: decode it with
+ * `ChangeRecord.decoder(Item)` of `@tributary/dynamodb` (see `DynamoDBStreamEvent`). Lambda's DynamoDB
+ * events do not say which shard they come from: dead letters carry `DynamoDBStreamEvent.unknownShard`, and
+ * the change itself (its `eventSourceARN` and `SequenceNumber`) in their data.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dynamoDBStreamHandler = <A, R, E>(
+  pipeline: Pipeline<A, R>,
+  layer: Layer.Layer<R | DeadLetterSink, E>,
+  options: HandlerOptions = {}
+): DynamoDBStreamHandler => batchHandler(dynamoDBSource, pipeline, layer, options)
+
+const kinesisSource: EventSource<KinesisStreamEvent> = {
+  name: "Kinesis",
+  toShards: (event) =>
+    KinesisEvent.toShards(event).map((shard) => ({ shardId: shard.shardId, stream: shard.stream, items: shard.kinesis }))
+}
+
+const dynamoDBSource: EventSource<DynamoDBEvent> = {
+  name: "DynamoDB stream",
+  // an event holds one shard's changes; each change is an item of its own
+  toShards: (event) => {
+    const records = DynamoDBStreamEvent.toRecords(event)
+    if (records.length === 0) return []
+    return [{
+      shardId: records[0].shardId,
+      stream: records[0].stream,
+      items: records.map((record) => ({ sequenceNumber: record.sequenceNumber, records: [record] }))
+    }]
+  }
+}
+
+/** The batch handler of every source: partial batch responses per shard, in order, within the time margin. */
+const batchHandler = <Event, A, R, E>(
+  source: EventSource<Event>,
+  pipeline: Pipeline<A, R>,
+  layer: Layer.Layer<R | DeadLetterSink, E>,
+  options: HandlerOptions
+): LambdaHandler<Event, { batchItemFailures: Array<{ itemIdentifier: string }> }> => {
   const chunkSize = Math.max(1, Math.floor(options.chunkSize ?? 100))
   const margin = Duration.toMillis(Duration.decode(options.timeMargin ?? "5 seconds"))
   const runtime = lazyRuntime(layer)
 
   const processShard = (
     running: Effect.Effect.Success<ReturnType<typeof processor>>,
-    shard: ShardBatch,
+    shard: EventShard,
     deadline: number | undefined
   ) =>
     Effect.gen(function*() {
@@ -151,13 +227,13 @@ export const handler = <A, R, E>(
             `shard ${shard.shardId}: ${reason}; reporting the first record not yet durable`,
             ...(cause === undefined ? [] : [cause])
           ),
-          firstAfter(shard.kinesis, durable)
+          firstAfter(shard.items, durable)
         )
       yield* running.startShard(shard.shardId)
-      for (let from = 0; from < shard.kinesis.length; from += chunkSize) {
+      for (let from = 0; from < shard.items.length; from += chunkSize) {
         const left = deadline === undefined ? Infinity : deadline - Date.now()
         if (left <= 0) return yield* failAt("too close to the function's timeout to start another chunk")
-        const chunk = KinesisEvent.userRecords(shard.kinesis.slice(from, from + chunkSize))
+        const chunk = recordsOf(shard.items.slice(from, from + chunkSize))
         const outcome = yield* running.process(shard.shardId, chunk).pipe(
           left === Infinity ? Effect.asSome : Effect.timeoutOption(Duration.millis(left)),
           Effect.either
@@ -172,7 +248,7 @@ export const handler = <A, R, E>(
       return undefined
     })
 
-  const invoke = Effect.fn("Lambda.handler")(function*(shards: ReadonlyArray<ShardBatch>, deadline: number | undefined) {
+  const invoke = Effect.fn("Lambda.handler")(function*(shards: ReadonlyArray<EventShard>, deadline: number | undefined) {
     const running = yield* processor(pipeline)
     // shards are independent: one failing does not hold the others back
     const failed = yield* Effect.forEach(shards, (shard) => processShard(running, shard, deadline), {
@@ -183,13 +259,13 @@ export const handler = <A, R, E>(
         sequenceNumber === undefined ? [] : [{ itemIdentifier: sequenceNumber }]
       )
     }
-  })
+  }, Effect.annotateSpans("source", source.name))
 
-  const handle = async (event: KinesisStreamEvent, context?: InvocationContext): Promise<KinesisStreamBatchResponse> => {
+  const handle = async (event: Event, context?: InvocationContext) => {
     const deadline = context?.getRemainingTimeInMillis === undefined
       ? undefined
       : Date.now() + context.getRemainingTimeInMillis() - margin
-    const shards = KinesisEvent.toShards(event)
+    const shards = source.toShards(event)
     if (shards.length === 0) return { batchItemFailures: [] }
     return runtime.run(invoke(shards, deadline))
   }
@@ -280,7 +356,40 @@ export class InvalidState extends Data.TaggedError("InvalidState")<{
  */
 export const tumblingWindowHandler = <A, K extends string | number, S, O, R, E>(
   options: TumblingWindowOptions<A, K, S, O, R, E>
-): TumblingWindowHandler => {
+): TumblingWindowHandler => windowHandler<KinesisStreamTumblingWindowEvent, A, K, S, O, R, E>(kinesisSource, options)
+
+/**
+ * `tumblingWindowHandler` for DynamoDB stream mappings with `TumblingWindowInSeconds`: the same state,
+ * results, retries and early ends, over the changes of the window (decode them with
+ * `ChangeRecord.decoder(Item)` of `@tributary/dynamodb`). A batch item failure names the first change's
+ * `SequenceNumber`; results carry the event's `shardId`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dynamoDBTumblingWindowHandler = <A, K extends string | number, S, O, R, E>(
+  options: TumblingWindowOptions<A, K, S, O, R, E>
+): DynamoDBTumblingWindowHandler =>
+  windowHandler<DynamoDBStreamTumblingWindowEvent, A, K, S, O, R, E>(dynamoDBSource, options)
+
+/** What the tumbling-window handlers read of an event besides its records. */
+interface WindowEvent {
+  readonly window: { readonly start: string; readonly end: string }
+  readonly state?: { readonly [key: string]: any } | undefined
+  readonly shardId?: string
+  readonly isFinalInvokeForWindow: boolean
+  readonly isWindowTerminatedEarly: boolean
+}
+
+interface WindowResponse {
+  state: { [key: string]: any }
+  batchItemFailures: Array<{ itemIdentifier: string }>
+}
+
+const windowHandler = <Event extends WindowEvent, A, K extends string | number, S, O, R, E>(
+  source: EventSource<Event>,
+  options: TumblingWindowOptions<A, K, S, O, R, E>
+): LambdaHandler<Event, WindowResponse> => {
   const name = options.name ?? "lambda-tumbling-window"
   const maxStateBytes = options.maxStateBytes ?? 1_048_576
   const retry = options.retry ?? (Retry.exponential({ times: 5, cap: "2 seconds" }) as Schedule.Schedule<unknown, SinkError>)
@@ -336,17 +445,17 @@ export const tumblingWindowHandler = <A, K extends string | number, S, O, R, E>(
       terminatedEarly
     }))
 
-  const invoke = Effect.fn("Lambda.tumblingWindowHandler")(function*(event: KinesisStreamTumblingWindowEvent) {
-    const shards = KinesisEvent.toShards(event)
-    const kinesis: ReadonlyArray<KinesisRecord> = shards.flatMap((shard) => shard.kinesis)
-    const shardId = (event as { readonly shardId?: string }).shardId ?? shards[0]?.shardId ?? "unknown"
+  const invoke = Effect.fn("Lambda.tumblingWindowHandler")(function*(event: Event) {
+    const shards = source.toShards(event)
+    const items: ReadonlyArray<EventItem> = shards.flatMap((shard) => shard.items)
+    const shardId = event.shardId ?? shards[0]?.shardId ?? "unknown"
     const window = { start: Date.parse(event.window.start), end: Date.parse(event.window.end) }
     const given = event.state ?? {}
     const state = readState(given)
     const now = Date.now()
 
     // records at or before the last one folded in were counted by an earlier invocation
-    const fresh = KinesisEvent.userRecords(kinesis).filter((r) => state.through === undefined || isAfter(r, state.through))
+    const fresh = recordsOf(items).filter((r) => state.through === undefined || isAfter(r, state.through))
     const decoded = decodeAll(decoder, fresh)
     const letters: Array<DeadLetter> = decoded.failures.map((failure, i) =>
       DeadLetters.fromRecord(fresh[decoded.failureOrigins[i]], {
@@ -392,7 +501,7 @@ export const tumblingWindowHandler = <A, K extends string | number, S, O, R, E>(
       })
 
     const final = event.isFinalInvokeForWindow || event.isWindowTerminatedEarly
-    let response: KinesisStreamStateResponse
+    let response: WindowResponse
     let results: Array<TumblingWindowResult<K, O>> = []
     if (final) {
       results = resultsOf(state, window, shardId, event.isWindowTerminatedEarly)
@@ -416,15 +525,15 @@ export const tumblingWindowHandler = <A, K extends string | number, S, O, R, E>(
     }
     const written = yield* Effect.either(write(results))
     if (Either.isRight(written)) return response
-    if (kinesis.length === 0) return yield* Effect.die(written.left)
+    if (items.length === 0) return yield* Effect.die(written.left)
     yield* Effect.logWarning(`shard ${shardId}: writing the window failed; the batch will be retried`, written.left)
     // the state given is handed back unchanged, so the retry folds these records in again from it
-    return { state: given, batchItemFailures: [{ itemIdentifier: kinesis[0].sequenceNumber }] }
-  })
+    return { state: given, batchItemFailures: [{ itemIdentifier: items[0].sequenceNumber }] }
+  }, Effect.annotateSpans("source", source.name))
 
-  const handle = async (event: KinesisStreamTumblingWindowEvent): Promise<KinesisStreamStateResponse> => {
+  const handle = async (event: Event): Promise<WindowResponse> => {
     if (event === null || typeof event !== "object" || typeof event.window !== "object" || event.window === null) {
-      throw new KinesisEvent.InvalidEvent({ reason: "no window: is TumblingWindowInSeconds set on the mapping?" })
+      throw new InvalidEvent({ reason: "no window: is TumblingWindowInSeconds set on the mapping?", source: source.name })
     }
     return runtime.run(invoke(event))
   }
@@ -473,9 +582,9 @@ const isAfter = (record: SourceRecord, position: { readonly sequenceNumber: stri
   return order > 0 || (order === 0 && record.subSequenceNumber > position.subSequenceNumber)
 }
 
-/** The first Kinesis record with a user record after `durable` (the first record when nothing is durable). */
-const firstAfter = (kinesis: ReadonlyArray<KinesisRecord>, durable: Checkpoint | undefined): string | undefined => {
-  for (const k of kinesis) {
+/** The first item with a record after `durable` (the first item when nothing is durable). */
+const firstAfter = (items: ReadonlyArray<EventItem>, durable: Checkpoint | undefined): string | undefined => {
+  for (const k of items) {
     if (durable === undefined) return k.sequenceNumber
     const lastUser = k.records[k.records.length - 1]
     if (lastUser === undefined || isAfter(lastUser, durable)) return k.sequenceNumber

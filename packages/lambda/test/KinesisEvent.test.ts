@@ -1,3 +1,4 @@
+import { KinesisDataStreamSchema } from "@aws-lambda-powertools/parser/schemas/kinesis"
 import { describe, expect, it } from "@effect/vitest"
 import * as Aggregation from "@tributary/kinesis/Aggregation"
 import type { KinesisStreamEvent } from "aws-lambda"
@@ -62,5 +63,19 @@ describe("KinesisEvent", () => {
     expect(() => KinesisEvent.toShards({ Records: [{ ...awsSampleEvent.Records[0], eventID: "no-colon" }] })).toThrow(
       /eventID/
     )
+  })
+
+  it("AWS's sample and the events built here pass Powertools' Kinesis schema", () => {
+    expect(KinesisDataStreamSchema.safeParse(awsSampleEvent).success).toBe(true)
+    expect(KinesisDataStreamSchema.safeParse(KinesisEvent.fromRecords(records(["a", "b"]))).success).toBe(true)
+    const windowEvent = KinesisEvent.tumblingWindowEvent({
+      stream: "events",
+      shardId: "shardId-000000000000",
+      records: records(["a"]),
+      window: { start: Date.UTC(2026, 0, 1, 12), end: Date.UTC(2026, 0, 1, 12, 5) },
+      state: { tributary: { version: 1, segment: 0, groups: [] } }
+    })
+    expect(KinesisDataStreamSchema.safeParse(windowEvent).success).toBe(true)
+    expect(KinesisDataStreamSchema.safeParse({ Records: [{ kinesis: {} }] }).success).toBe(false)
   })
 })
