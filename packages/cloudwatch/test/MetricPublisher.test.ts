@@ -1,69 +1,15 @@
 /**
- * The PutMetricData publisher against a local HTTP endpoint that speaks CloudWatch's JSON 1.0 protocol
- * (what this SDK version sends: `X-Amz-Target: GraniteServiceVersion20100801.PutMetricData`, bodies gzipped
- * above 10 KB) and records every call. The SDK client is the real one; only the service is stood in for.
+ * The PutMetricData publisher against a local HTTP endpoint that speaks CloudWatch's JSON 1.0 protocol and
+ * records every call (test-utils/LocalEndpoint.ts). The SDK client is the real one.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Metric, MetricBoundaries, Schedule } from "effect"
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
-import * as Zlib from "node:zlib"
 import { MetricPublisher } from "../src/index.js"
+import * as LocalEndpoint from "../test-utils/LocalEndpoint.js"
 
-interface Call {
-  readonly target: string
-  readonly body: {
-    readonly Namespace: string
-    readonly MetricData: ReadonlyArray<{
-      readonly MetricName: string
-      readonly Dimensions?: ReadonlyArray<{ readonly Name: string; readonly Value: string }>
-      readonly Timestamp: number
-      readonly Unit: string
-      readonly StorageResolution: number
-      readonly Value?: number
-      readonly Values?: ReadonlyArray<number>
-      readonly Counts?: ReadonlyArray<number>
-    }>
-  }
-}
+const endpoint = LocalEndpoint.make
 
-/** A CloudWatch endpoint on loopback: answers `failures` calls with an error first, then accepts. */
-const endpoint = (options: { failures?: number; status?: number; type?: string } = {}) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly url: string; readonly calls: Array<Call>; readonly refused: Array<Call> }>((resume) => {
-      const calls: Array<Call> = []
-      const refused: Array<Call> = []
-      let failures = options.failures ?? 0
-      const server = Http.createServer((request, response) => {
-        const chunks: Array<Buffer> = []
-        request.on("data", (chunk: Buffer) => chunks.push(chunk))
-        request.on("end", () => {
-          const raw = Buffer.concat(chunks)
-          const text = (request.headers["content-encoding"] === "gzip" ? Zlib.gunzipSync(raw) : raw).toString("utf8")
-          const call: Call = { target: String(request.headers["x-amz-target"]), body: JSON.parse(text) }
-          if (failures > 0) {
-            failures--
-            refused.push(call)
-            const type = options.type ?? "Throttling"
-            response.writeHead(options.status ?? 400, {
-              "content-type": "application/x-amz-json-1.0",
-              "x-amzn-query-error": `${type};Sender`
-            })
-            response.end(JSON.stringify({ __type: `com.amazonaws.cloudwatch#${type}`, message: "Rate exceeded" }))
-            return
-          }
-          calls.push(call)
-          response.writeHead(200, { "content-type": "application/x-amz-json-1.0" })
-          response.end("{}")
-        })
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as AddressInfo
-        resume(Effect.succeed(Object.assign(server, { url: `http://127.0.0.1:${port}`, calls, refused })))
-      })
-    }),
-    (server) => Effect.async<void>((resume) => void (server as unknown as Http.Server).close(() => resume(Effect.void)))
-  )
+type Call = LocalEndpoint.MetricCall
 
 const client = (url: string) =>
   MetricPublisher.layerClient({
@@ -90,15 +36,15 @@ describe("MetricPublisher", () => {
       const sent = yield* publisher.publish
       const mine = (calls: ReadonlyArray<Call>) =>
         calls.flatMap((call) => call.body.MetricData).filter((d) => d.Dimensions?.[0]?.Value === "pub-orders")
-      expect(mine(server.calls)).toHaveLength(1_200)
+      expect(mine(server.metricCalls)).toHaveLength(1_200)
       expect(sent).toBeGreaterThanOrEqual(1_200)
-      expect(server.calls.length).toBeGreaterThanOrEqual(2)
-      for (const call of server.calls) {
+      expect(server.metricCalls.length).toBeGreaterThanOrEqual(2)
+      for (const call of server.metricCalls) {
         expect(call.target).toBe("GraniteServiceVersion20100801.PutMetricData")
         expect(call.body.Namespace).toBe("Orders")
         expect(call.body.MetricData.length).toBeLessThanOrEqual(1_000)
       }
-      const shard7 = mine(server.calls).filter((d) => d.Dimensions?.length === 2 && d.Dimensions[1].Value === "shardId-000000000007")
+      const shard7 = mine(server.metricCalls).filter((d) => d.Dimensions?.length === 2 && d.Dimensions[1].Value === "shardId-000000000007")
       expect(shard7).toStrictEqual([expect.objectContaining({
         MetricName: "RecordsProcessed",
         Dimensions: [{ Name: "StreamName", Value: "pub-orders" }, { Name: "ShardId", Value: "shardId-000000000007" }],
@@ -106,14 +52,14 @@ describe("MetricPublisher", () => {
         StorageResolution: 60,
         Value: 8
       })])
-      const byStream = mine(server.calls).filter((d) => d.Dimensions?.length === 1)
+      const byStream = mine(server.metricCalls).filter((d) => d.Dimensions?.length === 1)
       expect(byStream.reduce((total, d) => total + d.Value!, 0)).toBe((600 * 601) / 2)
 
       // the next round sends only the increase
       yield* Metric.incrementBy(Metric.tagged(records, "shard", "shardId-000000000007"), 5)
-      const before = server.calls.length
+      const before = server.metricCalls.length
       yield* publisher.publish
-      const next = mine(server.calls.slice(before)).filter((d) => d.Dimensions?.length === 2 && d.Value !== 0)
+      const next = mine(server.metricCalls.slice(before)).filter((d) => d.Dimensions?.length === 2 && d.Value !== 0)
       expect(next.map((d) => [d.Dimensions![1].Value, d.Value])).toStrictEqual([["shardId-000000000007", 5]])
     }))
 
@@ -125,7 +71,7 @@ describe("MetricPublisher", () => {
       for (const v of [0.002, 0.003, 0.05, 7]) yield* Metric.update(duration, v)
       const publisher = yield* MetricPublisher.make().pipe(Effect.provide(client(server.url)))
       yield* publisher.publish
-      const data = server.calls.flatMap((c) => c.body.MetricData).filter((d) => d.Dimensions?.[0]?.Value === "pub-ingest")
+      const data = server.metricCalls.flatMap((c) => c.body.MetricData).filter((d) => d.Dimensions?.[0]?.Value === "pub-ingest")
       expect(data).toStrictEqual([expect.objectContaining({
         MetricName: "GatewayRequestDuration",
         Unit: "Seconds",
@@ -147,11 +93,11 @@ describe("MetricPublisher", () => {
       yield* Metric.incrementBy(dead, 2)
       yield* publisher.publish
       expect(yield* publisher.pending).toBe(0)
-      const values = server.calls.flatMap((c) => c.body.MetricData).filter((d) => d.Dimensions?.[0]?.Value === "pub-dl")
+      const values = server.metricCalls.flatMap((c) => c.body.MetricData).filter((d) => d.Dimensions?.[0]?.Value === "pub-dl")
         .map((d) => d.Value)
       expect(values).toStrictEqual([3, 2])
 
-      const refusing = yield* endpoint({ failures: 5, type: "InvalidParameterValue" })
+      const refusing = yield* endpoint({ failures: 5, errorType: "InvalidParameterValue" })
       const other = yield* MetricPublisher.make().pipe(Effect.provide(client(refusing.url)))
       const refused = yield* Effect.flip(other.publish)
       expect(refused.retryability).toBe("permanent")
@@ -165,7 +111,7 @@ describe("MetricPublisher", () => {
       yield* Metric.incrementBy(retries, 4)
       // built, then closed at once: no round ran in between
       yield* Effect.scoped(Layer.build(MetricPublisher.layer({ interval: "1 hour" }).pipe(Layer.provide(client(server.url)))))
-      const values = server.calls.flatMap((c) => c.body.MetricData).filter((d) => d.Dimensions?.[0]?.Value === "pub-layer")
+      const values = server.metricCalls.flatMap((c) => c.body.MetricData).filter((d) => d.Dimensions?.[0]?.Value === "pub-layer")
         .map((d) => d.Value)
       expect(values).toStrictEqual([4])
     }))
