@@ -207,6 +207,23 @@ describe("Emf", () => {
       expect(next.map((p) => p.values)).toStrictEqual([[1]])
     }))
 
+  it.effect("layer: writes every interval, and once more when it closes", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_700_000_000_000)
+      const written: Array<string> = []
+      const retries = Metric.counter("tributary_sink_retries_total", { incremental: true }).pipe(Metric.tagged("pipeline", "emf-layer"))
+      const valuesOf = () =>
+        written.map((line) => JSON.parse(line)).filter((line) => line.Pipeline === "emf-layer").map((line) => line.SinkRetries)
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Layer.build(Emf.layer({ interval: "1 minute", write: (line) => written.push(line) }))
+        yield* Metric.incrementBy(retries, 2)
+        yield* TestClock.adjust("1 minute")
+        expect(valuesOf()).toStrictEqual([2])
+        yield* Metric.incrementBy(retries, 3)
+      }))
+      expect(valuesOf()).toStrictEqual([2, 3])
+    }))
+
   it("handler: a Lambda handler writes the invocation's metrics, also when it throws, and keeps its members", async () => {
     const written: Array<string> = []
     const counter = Metric.counter("tributary_sink_retries_total", { incremental: true }).pipe(Metric.tagged("pipeline", "emf-lambda"))
