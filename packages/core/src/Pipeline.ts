@@ -615,7 +615,7 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
       batch: BatchState
     ): Effect.Effect<void, SinkError> =>
       withRetry(sink.write(values).pipe(
-        Effect.withSpan("RecordSink.write", { attributes: { sink: sink.name, values: values.length } })
+        Effect.withSpan("RecordSink.write", { attributes: { sink: sink.name, values: values.length }, captureStackTrace: false })
       )).pipe(
         Effect.catchIf((error) => isTransient(error) && self.whenRetriesExhausted === "dead-letter", (error) =>
           Effect.sync(() => {
@@ -642,7 +642,10 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
 
     const writeDeadLetters = (letters: ReadonlyArray<DeadLetter>) =>
       withRetry(deadLetters.write(letters).pipe(
-        Effect.withSpan("DeadLetterSink.write", { attributes: { sink: deadLetters.name, letters: letters.length } })
+        Effect.withSpan("DeadLetterSink.write", {
+          attributes: { sink: deadLetters.name, letters: letters.length },
+          captureStackTrace: false
+        })
       )).pipe(
         Effect.mapError((error) =>
           new SinkError({
@@ -745,6 +748,8 @@ export const runShard = (processor: Processor, shard: ShardReader): Effect.Effec
     const shardSpan = yield* Effect.option(Effect.currentSpan)
     const batchSpan = {
       root: true,
+      // made per page: no stack trace to capture
+      captureStackTrace: false,
       attributes: { shardId: shard.shardId },
       links: Option.toArray(Option.map(shardSpan, (span): Tracer.SpanLink => ({ _tag: "SpanLink", span, attributes: {} })))
     }
