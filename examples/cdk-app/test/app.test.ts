@@ -5,7 +5,9 @@
  * with a Kinesis event, against dynalite.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import * as SourceRecord from "@tributary/core/SourceRecord"
 import { DynamoDBClient, DynamoDBDeadLetters, ResultsTable } from "@tributary/dynamodb"
+import { KinesisEvent } from "@tributary/lambda"
 import * as LocalDynamoDB from "@tributary/local/LocalDynamoDB"
 import { App } from "aws-cdk-lib"
 import { Match, Template } from "aws-cdk-lib/assertions"
@@ -112,31 +114,22 @@ describe("examples/cdk-app", () => {
       const write = process.stdout.write
       try {
         const bundle = yield* Effect.promise(() => import(pathToFileURL(join(assetPath, "index.mjs")).href))
-        const record = (sequenceNumber: string, data: string) => ({
-          kinesis: {
-            kinesisSchemaVersion: "1.0",
-            partitionKey: "c1",
-            sequenceNumber,
-            data: Buffer.from(data).toString("base64"),
-            approximateArrivalTimestamp: 1_700_000_000
-          },
-          eventSource: "aws:kinesis",
-          eventVersion: "1.0",
-          eventID: `shardId-000000000000:${sequenceNumber}`,
-          eventName: "aws:kinesis:record",
-          invokeIdentityArn: "arn:aws:iam::123456789012:role/lambda-role",
-          awsRegion: "eu-west-1",
-          eventSourceARN: "arn:aws:kinesis:eu-west-1:123456789012:stream/activities"
-        })
         process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write
         const response = yield* Effect.promise(() =>
-          bundle.handler({
-            Records: [
-              record("1000", `{"CustomerId":"c1","DateUnixMs":1000,"Activity":"search","DurationMs":120}`),
-              record("1001", "Activity,CustomerId,DateUnixMs,DurationMs\nsearch,c2,2000,80"),
-              record("1002", "not an activity")
-            ]
-          })
+          bundle.handler(KinesisEvent.fromRecords([
+            `{"CustomerId":"c1","DateUnixMs":1000,"Activity":"search","DurationMs":120}`,
+            "Activity,CustomerId,DateUnixMs,DurationMs\nsearch,c2,2000,80",
+            "not an activity"
+          ].map((data, i) =>
+            SourceRecord.make({
+              stream: "activities",
+              shardId: "shardId-000000000000",
+              sequenceNumber: String(1000 + i),
+              partitionKey: "c1",
+              arrivalTime: 1_700_000_000_000,
+              data: new TextEncoder().encode(data)
+            })
+          )))
         )
         process.stdout.write = write
         yield* Effect.promise(() => bundle.handler.dispose())

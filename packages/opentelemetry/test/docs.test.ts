@@ -14,10 +14,11 @@ import * as DeadLetter from "@tributary/core/DeadLetter"
 import * as Decoder from "@tributary/core/Decoder"
 import * as Pipeline from "@tributary/core/Pipeline"
 import * as RecordSink from "@tributary/core/RecordSink"
+import * as SourceRecord from "@tributary/core/SourceRecord"
 import * as DocBlocks from "@tributary/core/test-utils/DocBlocks"
 import { DynamoDBClient, DynamoDBLeaseStore } from "@tributary/dynamodb"
 import { Kinesis, StreamAdmin } from "@tributary/kinesis"
-import { Lambda } from "@tributary/lambda"
+import { KinesisEvent, Lambda } from "@tributary/lambda"
 import * as Environment from "@tributary/local/Environment"
 import * as LocalDynamoDB from "@tributary/local/LocalDynamoDB"
 import * as LocalKinesis from "@tributary/local/LocalKinesis"
@@ -45,22 +46,18 @@ const capturingStdout = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     ({ write }) => Effect.sync(() => void (process.stdout.write = write))
   )
 
-const kinesisRecord = (sequenceNumber: string, data: string) => ({
-  kinesis: {
-    kinesisSchemaVersion: "1.0",
-    partitionKey: "k",
-    sequenceNumber,
-    data: Buffer.from(data).toString("base64"),
-    approximateArrivalTimestamp: 1_700_000_000
-  },
-  eventSource: "aws:kinesis",
-  eventVersion: "1.0",
-  eventID: `shardId-000000000000:${sequenceNumber}`,
-  eventName: "aws:kinesis:record",
-  invokeIdentityArn: "arn:aws:iam::123456789012:role/lambda-role",
-  awsRegion: "eu-west-1",
-  eventSourceARN: "arn:aws:kinesis:eu-west-1:123456789012:stream/orders"
-})
+/** The event Lambda sends for records with these payloads, on one shard. */
+const eventOf = (...payloads: ReadonlyArray<string>) =>
+  KinesisEvent.fromRecords(payloads.map((data, i) =>
+    SourceRecord.make({
+      stream: "orders",
+      shardId: "shardId-000000000000",
+      sequenceNumber: String(1000 + i),
+      partitionKey: "k",
+      arrivalTime: 1_700_000_000_000,
+      data: new TextEncoder().encode(data)
+    })
+  ))
 
 it.effect("docs/operations.md, CloudWatch: a Lambda handler writes each invocation's metrics as EMF lines", () =>
   Effect.gen(function*() {
@@ -74,7 +71,7 @@ it.effect("docs/operations.md, CloudWatch: a Lambda handler writes each invocati
     // --- end of the example ---
 
     const [response, lines] = yield* capturingStdout(Effect.promise(() =>
-      handler({ Records: [kinesisRecord("1", `{"orderId":"o-1","amount":3}`), kinesisRecord("2", "broken")] })
+      handler(eventOf(`{"orderId":"o-1","amount":3}`, "broken"))
     ))
     yield* Effect.promise(() => handler.dispose())
     expect(response).toStrictEqual({ batchItemFailures: [] })
