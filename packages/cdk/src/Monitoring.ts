@@ -17,7 +17,8 @@
  *
  * @since 0.1.0
  */
-import { CloudWatchMetrics } from "@tributary/cloudwatch"
+// the names only: not the package index, which loads the CloudWatch SDK client
+import * as CloudWatchMetrics from "@tributary/cloudwatch/CloudWatchMetrics"
 import { Duration } from "aws-cdk-lib"
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch"
 import type * as kinesis from "aws-cdk-lib/aws-kinesis"

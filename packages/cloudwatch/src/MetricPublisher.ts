@@ -234,7 +234,7 @@ export const make = (options: Options = {}): Effect.Effect<Publisher, never, Clo
     const publish = Effect.gen(function*() {
       const pairs = yield* Metric.snapshot
       const now = yield* Clock.currentTimeMillis
-      pending.push(...toMetricData(collector.collect(pairs), now, options.storageResolution))
+      pending = pending.concat(toMetricData(collector.collect(pairs), now, options.storageResolution))
       if (pending.length > maxPending) {
         const dropped = pending.length - maxPending
         pending = pending.slice(dropped)

@@ -738,10 +738,14 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
 export const runShard = (processor: Processor, shard: ShardReader): Effect.Effect<void, PipelineError> =>
   Effect.gen(function*() {
     let stored = shard.resumeFrom
+    // the batch's span says what was stored
     const store = (checkpoint: Checkpoint | undefined) =>
       checkpoint === undefined || (stored !== undefined && sameCheckpoint(stored, checkpoint))
-        ? Effect.void
-        : Effect.zipRight(shard.checkpoint(checkpoint), Effect.sync(() => void (stored = checkpoint)))
+        ? Effect.annotateCurrentSpan("checkpoint", "unchanged")
+        : Effect.zipRight(
+          Effect.annotateCurrentSpan("checkpoint", checkpoint.sequenceNumber),
+          Effect.zipRight(shard.checkpoint(checkpoint), Effect.sync(() => void (stored = checkpoint)))
+        )
     yield* processor.startShard(shard.shardId, shard.resumeFrom)
     // Each batch is a trace of its own (processing, sink writes, checkpoint), linked to the shard's span: a
     // shard's span lasts as long as its lease, and one trace per shard would grow without bound.
@@ -753,11 +757,6 @@ export const runShard = (processor: Processor, shard: ShardReader): Effect.Effec
       attributes: { shardId: shard.shardId },
       links: Option.toArray(Option.map(shardSpan, (span): Tracer.SpanLink => ({ _tag: "SpanLink", span, attributes: {} })))
     }
-    const storeTraced = (checkpoint: Checkpoint | undefined) =>
-      Effect.zipRight(
-        store(checkpoint),
-        Effect.annotateCurrentSpan("checkpoint", checkpoint === undefined ? "unchanged" : checkpoint.sequenceNumber)
-      )
     const pages = shard.batches.pipe(Stream.map((records): ReadonlyArray<SourceRecord> | undefined => records))
     const events = processor.tickEvery === undefined ? pages : Stream.merge(
       pages,
@@ -767,9 +766,9 @@ export const runShard = (processor: Processor, shard: ShardReader): Effect.Effec
     yield* Stream.runForEach(events, (records) =>
       Effect.flatMap(
         records === undefined ? processor.tick(shard.shardId) : processor.process(shard.shardId, records),
-        (outcome) => storeTraced(outcome.checkpoint)
+        (outcome) => store(outcome.checkpoint)
       ).pipe(Effect.withSpan("Pipeline.batch", batchSpan)))
-    yield* Effect.flatMap(processor.endShard(shard.shardId), (flushed) => storeTraced(flushed.checkpoint)).pipe(
+    yield* Effect.flatMap(processor.endShard(shard.shardId), (flushed) => store(flushed.checkpoint)).pipe(
       Effect.withSpan("Pipeline.batch", batchSpan)
     )
   }).pipe(Effect.withSpan("Pipeline.runShard", { attributes: { shardId: shard.shardId } }))
