@@ -1,5 +1,5 @@
 /**
- * The `tributary` command: `demo`, `provision`, `produce`, `tail`, `leases` and `replay` (see docs/cli.md).
+ * The `tributary` command: `demo`, `provision`, `produce`, `tail`, `leases`, `replay` and `synth` (see docs/cli.md).
  *
  * The commands need the Kinesis, DynamoDB and S3 client services; `layer` makes them from the standard AWS
  * settings (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_KINESIS`, ...). Tests run the commands in process
@@ -23,6 +23,7 @@ import * as Leases from "./commands/leases.js"
 import * as Produce from "./commands/produce.js"
 import * as Provision from "./commands/provision.js"
 import * as Replay from "./commands/replay.js"
+import * as Synth from "./commands/synth.js"
 import * as Tail from "./commands/tail.js"
 import * as Errors from "./internal/errors.js"
 import * as Output from "./internal/output.js"
@@ -42,7 +43,8 @@ export const command = Command.make("tributary").pipe(
       [Span.text("produce"), HelpDoc.p(Produce.summary)],
       [Span.text("tail"), HelpDoc.p(Tail.summary)],
       [Span.text("leases"), HelpDoc.p(Leases.summary)],
-      [Span.text("replay"), HelpDoc.p(Replay.summary)]
+      [Span.text("replay"), HelpDoc.p(Replay.summary)],
+      [Span.text("synth"), HelpDoc.p(Synth.summary)]
     ]),
     HelpDoc.p("`tributary <command> --help` shows a command's options."),
     HelpDoc.p(
@@ -52,7 +54,15 @@ export const command = Command.make("tributary").pipe(
     ),
     HelpDoc.p("Exit codes: 0 done, 1 failed (one line on stderr says why), 2 wrong usage, 130 interrupted.")
   ])),
-  Command.withSubcommands([Demo.command, Provision.command, Produce.command, Tail.command, Leases.command, Replay.command])
+  Command.withSubcommands([
+    Demo.command,
+    Provision.command,
+    Produce.command,
+    Tail.command,
+    Leases.command,
+    Replay.command,
+    Synth.command
+  ])
 )
 
 /**

@@ -512,7 +512,7 @@ export const make = <E, R>(
       }
     })).pipe(
       logFailures("shard sync failed"),
-      Effect.withSpan("LeaseCoordinator.syncShards"),
+      Effect.withSpan("LeaseCoordinator.syncShards", { root: true }),
       annotate
     )
 
@@ -636,7 +636,7 @@ export const make = <E, R>(
       }
     })).pipe(
       logFailures("take round failed"),
-      Effect.withSpan("LeaseCoordinator.takeLeases"),
+      Effect.withSpan("LeaseCoordinator.takeLeases", { root: true }),
       annotate
     )
 
@@ -667,7 +667,11 @@ export const make = <E, R>(
     const every = (interval: Duration.Duration, effect: Effect.Effect<void>) =>
       Effect.forever(Effect.zipRight(Effect.sleep(interval), effect))
 
-    yield* Effect.forkScoped(annotate(every(config.renewInterval, logFailures("renewals failed")(renewAll))))
+    // every round is a trace of its own (see Pipeline.runShard): a worker's life would be one endless trace
+    yield* Effect.forkScoped(annotate(every(
+      config.renewInterval,
+      logFailures("renewals failed")(renewAll).pipe(Effect.withSpan("LeaseCoordinator.renewLeases", { root: true }))
+    )))
     yield* Effect.forkScoped(Effect.zipRight(
       Effect.zipRight(syncShards, takeLeases),
       Effect.zipRight(

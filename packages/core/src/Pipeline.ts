@@ -16,10 +16,12 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import { pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import type { DeadLetter } from "./DeadLetter.js"
 import { DeadLetterSink } from "./DeadLetter.js"
 import type { DecodedBatch, Decoder } from "./Decoder.js"
@@ -622,7 +624,9 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
       origins: ReadonlyArray<number> | null,
       batch: BatchState
     ): Effect.Effect<void, SinkError> =>
-      withRetry(sink.write(values)).pipe(
+      withRetry(sink.write(values).pipe(
+        Effect.withSpan("RecordSink.write", { attributes: { sink: sink.name, values: values.length }, captureStackTrace: false })
+      )).pipe(
         Effect.catchIf((error) => isTransient(error) && self.whenRetriesExhausted === "dead-letter", (error) =>
           Effect.sync(() => {
             const reason = `retries exhausted: ${error.reason}`
@@ -647,7 +651,12 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
       )
 
     const writeDeadLetters = (letters: ReadonlyArray<DeadLetter>) =>
-      withRetry(deadLetters.write(letters)).pipe(
+      withRetry(deadLetters.write(letters).pipe(
+        Effect.withSpan("DeadLetterSink.write", {
+          attributes: { sink: deadLetters.name, letters: letters.length },
+          captureStackTrace: false
+        })
+      )).pipe(
         Effect.mapError((error) =>
           new SinkError({
             sink: deadLetters.name,
@@ -704,6 +713,7 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
       for (const [sink, output] of batch.sideOutputs) yield* writeBisecting(sink, output.values, output.origins, batch)
       if (batch.deadLetters.length > 0) yield* writeDeadLetters(batch.deadLetters)
       const counts = batch.count(lane)
+      yield* Effect.annotateCurrentSpan({ shardId, event, ...counts })
       if (event === "records") totals.batches++
       totals.recordsIn += counts.recordsIn
       totals.recordsOut += counts.recordsOut
@@ -749,11 +759,25 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
 export const runShard = (processor: Processor, shard: ShardReader): Effect.Effect<void, PipelineError> =>
   Effect.gen(function*() {
     let stored = shard.resumeFrom
+    // the batch's span says what was stored
     const store = (checkpoint: Checkpoint | undefined) =>
       checkpoint === undefined || (stored !== undefined && sameCheckpoint(stored, checkpoint))
-        ? Effect.void
-        : Effect.zipRight(shard.checkpoint(checkpoint), Effect.sync(() => void (stored = checkpoint)))
+        ? Effect.annotateCurrentSpan("checkpoint", "unchanged")
+        : Effect.zipRight(
+          Effect.annotateCurrentSpan("checkpoint", checkpoint.sequenceNumber),
+          Effect.zipRight(shard.checkpoint(checkpoint), Effect.sync(() => void (stored = checkpoint)))
+        )
     yield* processor.startShard(shard.shardId, shard.resumeFrom)
+    // Each batch is a trace of its own (processing, sink writes, checkpoint), linked to the shard's span: a
+    // shard's span lasts as long as its lease, and one trace per shard would grow without bound.
+    const shardSpan = yield* Effect.option(Effect.currentSpan)
+    const batchSpan = {
+      root: true,
+      // made per page: no stack trace to capture
+      captureStackTrace: false,
+      attributes: { shardId: shard.shardId },
+      links: Option.toArray(Option.map(shardSpan, (span): Tracer.SpanLink => ({ _tag: "SpanLink", span, attributes: {} })))
+    }
     const pages = shard.batches.pipe(Stream.map((records): ReadonlyArray<SourceRecord> | undefined => records))
     const events = processor.tickEvery === undefined ? pages : Stream.merge(
       pages,
@@ -764,9 +788,10 @@ export const runShard = (processor: Processor, shard: ShardReader): Effect.Effec
       Effect.flatMap(
         records === undefined ? processor.tick(shard.shardId) : processor.process(shard.shardId, records),
         (outcome) => store(outcome.checkpoint)
-      ))
-    const flushed = yield* processor.endShard(shard.shardId)
-    yield* store(flushed.checkpoint)
+      ).pipe(Effect.withSpan("Pipeline.batch", batchSpan)))
+    yield* Effect.flatMap(processor.endShard(shard.shardId), (flushed) => store(flushed.checkpoint)).pipe(
+      Effect.withSpan("Pipeline.batch", batchSpan)
+    )
   }).pipe(Effect.withSpan("Pipeline.runShard", { attributes: { shardId: shard.shardId } }))
 
 /**

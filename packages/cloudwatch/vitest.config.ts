@@ -1,0 +1,10 @@
+import { defineProject } from "vitest/config"
+
+export default defineProject({
+  test: {
+    name: "cloudwatch",
+    include: ["test/**/*.test.ts"],
+    // the AWS SDK warns once per process that its 2027 releases will need Node 22 (versions are pinned)
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" }
+  }
+})
