@@ -15,6 +15,7 @@
  *
  * @since 0.1.0
  */
+import type { AwsError } from "@tributary/aws"
 import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import type { DeadLetter } from "@tributary/core/DeadLetter"
 import { DeadLetterSink } from "@tributary/core/DeadLetter"
@@ -23,7 +24,7 @@ import { SinkError } from "@tributary/core/TributaryError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { DynamoDBClient } from "./DynamoDBClient.js"
-import type { DynamoDBError, TableNotReady } from "./DynamoDBError.js"
+import type { DynamoDBError } from "./DynamoDBError.js"
 import type { BatchRetry, Item } from "./internal/tables.js"
 import { batchPut, ensureTable, keyNames, n, num, s, str } from "./internal/tables.js"
 
@@ -117,7 +118,7 @@ const fromItem = (item: Record<string, AttributeValue>): StoredDeadLetter => {
  */
 export const make = (
   options: Options
-): Effect.Effect<RecordSink<DeadLetter>, DynamoDBError | TableNotReady, DynamoDBClient> =>
+): Effect.Effect<RecordSink<DeadLetter>, DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   Effect.gen(function*() {
     const dynamodb = yield* DynamoDBClient
     const { tableName } = options
@@ -144,7 +145,7 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<DeadLetterSink, DynamoDBError | TableNotReady, DynamoDBClient> =>
+export const layer = (options: Options): Layer.Layer<DeadLetterSink, DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   Layer.effect(DeadLetterSink, make(options))
 
 /**

@@ -15,6 +15,7 @@
  *
  * @since 0.1.0
  */
+import type { AwsError } from "@tributary/aws"
 import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import type { JobRun } from "@tributary/core/Job"
 import { RunLog } from "@tributary/core/Job"
@@ -22,7 +23,7 @@ import * as Retry from "@tributary/core/Retry"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { DynamoDBClient } from "./DynamoDBClient.js"
-import type { DynamoDBError, TableNotReady } from "./DynamoDBError.js"
+import type { DynamoDBError } from "./DynamoDBError.js"
 import type { Item } from "./internal/tables.js"
 import { ensureTable, keyNames, n, num, pad, s, str } from "./internal/tables.js"
 
@@ -74,10 +75,7 @@ const fromItem = (item: Record<string, AttributeValue>): JobRun => {
 }
 
 const retryTransient = <A, R>(effect: Effect.Effect<A, DynamoDBError, R>) =>
-  Effect.retry(effect, {
-    schedule: Retry.exponential({ base: "100 millis", cap: "2 seconds", times: 5 }),
-    while: (error) => error.retryability === "transient"
-  })
+  Retry.transient(Retry.exponential({ base: "100 millis", cap: "2 seconds", times: 5 }))(effect)
 
 /**
  * The run log over a table (made unless `createTable: false`).
@@ -87,7 +85,7 @@ const retryTransient = <A, R>(effect: Effect.Effect<A, DynamoDBError, R>) =>
  */
 export const make = (
   options: Options
-): Effect.Effect<RunLog["Type"], DynamoDBError | TableNotReady, DynamoDBClient> =>
+): Effect.Effect<RunLog["Type"], DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   Effect.gen(function*() {
     const dynamodb = yield* DynamoDBClient
     const { tableName } = options
@@ -129,5 +127,5 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<RunLog, DynamoDBError | TableNotReady, DynamoDBClient> =>
+export const layer = (options: Options): Layer.Layer<RunLog, DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   Layer.effect(RunLog, make(options))

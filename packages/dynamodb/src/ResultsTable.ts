@@ -25,6 +25,7 @@
  *
  * @since 0.1.0
  */
+import type { AwsError } from "@tributary/aws"
 import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import type { Aggregate, Json } from "@tributary/core/Aggregate"
 import { make as makeAggregate } from "@tributary/core/Aggregate"
@@ -36,7 +37,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { DynamoDBClient } from "./DynamoDBClient.js"
-import type { DynamoDBError, TableNotReady } from "./DynamoDBError.js"
+import type { DynamoDBError } from "./DynamoDBError.js"
 import type { BatchCounters, BatchRetry, Item } from "./internal/tables.js"
 import { batchPut, ensureTable, n, num, pad, s, str, toSinkError } from "./internal/tables.js"
 
@@ -216,7 +217,7 @@ const conditionExpression = "attribute_not_exists(#pk) OR #count <= :count"
  */
 export const sink = <K extends string | number, O>(
   options: SinkOptions<K>
-): Effect.Effect<ResultsSink<K, O>, DynamoDBError | TableNotReady, DynamoDBClient> =>
+): Effect.Effect<ResultsSink<K, O>, DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   Effect.gen(function*() {
     const dynamodb = yield* DynamoDBClient
     const { tableName, pipeline } = options
@@ -248,7 +249,7 @@ export const sink = <K extends string | number, O>(
         Effect.matchEffect({
           onSuccess: () => Effect.sync(() => void counters.written++),
           onFailure: (error) =>
-            error._tag === "ConditionalCheckFailed"
+            error._tag === "DynamoDBError" && error.reason === "ConditionFailed"
               ? Effect.sync(() => void counters.skippedOlder++)
               : Effect.fail(toSinkError(name)(error))
         })
@@ -590,5 +591,5 @@ export const query = <K extends string | number, S = unknown, O = unknown>(
  * @since 0.1.0
  * @category admin
  */
-export const ensure = (tableName: string): Effect.Effect<void, DynamoDBError | TableNotReady, DynamoDBClient> =>
+export const ensure = (tableName: string): Effect.Effect<void, DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   ensureTable(tableName)

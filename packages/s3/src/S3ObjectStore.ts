@@ -62,13 +62,17 @@ export const make = (options: S3ObjectStoreOptions): Effect.Effect<ObjectStoreSh
             Bucket,
             Key: key,
             Body: body,
-            ...(putOptions?.contentType === undefined ? {} : { ContentType: putOptions.contentType })
+            ContentType: putOptions?.contentType
           }).pipe(Effect.asVoid, Effect.mapError(storeError("put", key)))),
       get: (key) =>
         checked("get", key, () =>
           s3.getObjectBytes({ Bucket, Key: key }).pipe(
             Effect.map(Option.some),
-            Effect.catchIf((error) => error._tag === "NoSuchKey", () => Effect.succeed(Option.none<Uint8Array>())),
+            // no such object (a missing bucket stays an error)
+            Effect.catchIf(
+              (error) => error.reason === "NotFound" && error.awsName !== "NoSuchBucket",
+              () => Effect.succeed(Option.none<Uint8Array>())
+            ),
             Effect.mapError(storeError("get", key))
           )),
       list: (prefix, listOptions = {}) => {
@@ -81,7 +85,7 @@ export const make = (options: S3ObjectStoreOptions): Effect.Effect<ObjectStoreSh
           Bucket,
           MaxKeys: limit,
           ...(prefix.length === 0 ? {} : { Prefix: prefix }),
-          ...(listOptions.cursor === undefined ? {} : { ContinuationToken: listOptions.cursor })
+          ContinuationToken: listOptions.cursor
         }).pipe(
           Effect.map((output) => ({
             objects: (output.Contents ?? []).flatMap((object) =>

@@ -238,7 +238,7 @@ describe("Archive on S3 (s3rver)", () => {
           expect(error.retryability).toBe("transient")
           // SinkError <- ObjectStoreError <- S3Error
           const s3Error = ((error.cause as Archive.ObjectStoreError).cause as S3Error.S3Error)
-          expect(s3Error._tag).toBe(rule.reset === undefined ? "InternalError" : "NetworkError")
+          expect([s3Error._tag, s3Error.reason]).toEqual(["S3Error", rule.reset === undefined ? "ServerError" : "NetworkError"])
           expect(yield* keysOf(direct)).toEqual([])
         }
         yield* proxy.clearFaults

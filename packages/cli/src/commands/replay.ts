@@ -89,7 +89,7 @@ const prefixPath = (prefix: string) => {
 
 /** Whether a failure (of the store, or of the archive source reading it) says the bucket is not there. */
 const isNoSuchBucket = (error: unknown): boolean =>
-  Predicate.hasProperty(error, "cause") && Predicate.isTagged(error.cause, "NoSuchBucket") ||
+  Predicate.hasProperty(error, "cause") && Predicate.hasProperty(error.cause, "awsName") && error.cause.awsName === "NoSuchBucket" ||
   Predicate.isTagged(error, "SourceError") && Predicate.hasProperty(error, "cause") && isNoSuchBucket(error.cause)
 
 /** The start of the hour of the archive's oldest object (keys sort by time), or none for an empty archive. */
