@@ -5,7 +5,7 @@
 import { expect, layer } from "@effect/vitest"
 import * as DeadLetter from "@tributary/core/DeadLetter"
 import * as Decoder from "@tributary/core/Decoder"
-import * as LeaseCoordinator from "@tributary/core/LeaseCoordinator"
+import * as LeaseCoordinator from "../src/LeaseCoordinator.js"
 import * as LeaseStore from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
 import * as RecordSink from "@tributary/core/RecordSink"

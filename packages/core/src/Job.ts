@@ -12,9 +12,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Check from "./internal/options.js"
 import * as Retry from "./Retry.js"
+import type { InvalidOptions } from "./TributaryError.js"
 
 /**
  * The time range a run covers, epoch milliseconds, `[from, to)`.
@@ -109,6 +112,9 @@ export interface Job<E, R> {
 }
 
 /**
+ * A job. Its timing is checked when it starts: `start` fails with `InvalidOptions` for a cron expression
+ * that does not parse or an interval that is not a positive duration.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -118,18 +124,13 @@ export const make = <E, R>(options: {
   readonly range: (scheduledAt: number) => TimeRange
   readonly run: (range: TimeRange) => Effect.Effect<number, E, R>
   readonly retry?: Schedule.Schedule<unknown, E>
-}): Job<E, R> => {
-  if ("cron" in options.timing && Either.isLeft(Cron.parse(options.timing.cron))) {
-    throw new RangeError(`job ${options.name}: invalid cron expression ${JSON.stringify(options.timing.cron)}`)
-  }
-  return {
-    name: options.name,
-    timing: options.timing,
-    range: options.range,
-    run: options.run,
-    retry: options.retry ?? (Retry.exponential({ base: "1 second", times: 3 }) as Schedule.Schedule<unknown, E>)
-  }
-}
+}): Job<E, R> => ({
+  name: options.name,
+  timing: options.timing,
+  range: options.range,
+  run: options.run,
+  retry: options.retry ?? (Retry.exponential({ base: "1 second", times: 3 }) as Schedule.Schedule<unknown, E>)
+})
 
 /**
  * A started job: it runs on its schedule until its scope closes.
@@ -146,13 +147,15 @@ export interface RunningJob {
 
 /**
  * Starts a job's schedule in a fiber tied to the scope. A scheduled run that finds the previous run still in
- * progress is skipped (and logged as such): runs never overlap and never pile up.
+ * progress is skipped (and logged as such): runs never overlap and never pile up. Fails with
+ * `InvalidOptions` when the job's timing cannot work.
  *
  * @since 0.1.0
  * @category running
  */
-export const start = <E, R>(job: Job<E, R>): Effect.Effect<RunningJob, never, R | RunLog | Scope.Scope> =>
+export const start = <E, R>(job: Job<E, R>): Effect.Effect<RunningJob, InvalidOptions, R | RunLog | Scope.Scope> =>
   Effect.gen(function*() {
+    yield* Check.validate(`Job.start (${job.name})`, [["timing", invalidTiming(job.timing)]])
     const log = yield* RunLog
     // a manual trigger runs with the services the job was started with
     const context = yield* Effect.context<R>()
@@ -215,6 +218,16 @@ export const start = <E, R>(job: Job<E, R>): Effect.Effect<RunningJob, never, R 
       nextRunAt: Effect.sync(() => next)
     }
   })
+
+const invalidTiming = (timing: Timing): string | undefined => {
+  if ("cron" in timing) {
+    return Either.isLeft(Cron.parse(timing.cron)) ? `has an invalid cron expression ${JSON.stringify(timing.cron)}` : undefined
+  }
+  const every = Duration.decodeUnknown(timing.every)
+  return Option.isSome(every) && Duration.isFinite(every.value) && Duration.toMillis(every.value) > 0
+    ? undefined
+    : `every must be a positive finite duration, got ${String(timing.every)}`
+}
 
 const nextTime = (timing: Timing, after: number): number => {
   if ("every" in timing) {

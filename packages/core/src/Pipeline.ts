@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import type { Aggregate } from "./Aggregate.js"
+import { validate as validateAggregate } from "./Aggregate.js"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -33,7 +34,7 @@ import type { RecordSink } from "./RecordSink.js"
 import * as Retry from "./Retry.js"
 import * as SequenceNumber from "./SequenceNumber.js"
 import type { SourceRecord } from "./SourceRecord.js"
-import type { CheckpointError, SourceError } from "./TributaryError.js"
+import type { CheckpointError, InvalidOptions, SourceError } from "./TributaryError.js"
 import { isTransient, SinkError } from "./TributaryError.js"
 import type { WindowAssigner, WindowResult } from "./Window.js"
 
@@ -87,7 +88,8 @@ export type Step = TransformStep | SinkStep
 export interface TransformStep {
   readonly _tag: "Transform"
   readonly stage: string
-  readonly make: Effect.Effect<Stage, never, unknown>
+  /** Fails when the stage was given options that cannot work (an invalid aggregate). */
+  readonly make: Effect.Effect<Stage, InvalidOptions, unknown>
 }
 
 /**
@@ -161,7 +163,7 @@ export interface Outcome extends Counts {
  * @since 0.1.0
  * @category models
  */
-export type PipelineError = SinkError | SourceError | CheckpointError
+export type PipelineError = SinkError | SourceError | CheckpointError | InvalidOptions
 
 /**
  * Runs a pipeline's stages over the batches of any number of shards; the building block of `run`, of
@@ -417,7 +419,8 @@ export const window: {
   return addStep(self, {
     _tag: "Transform",
     stage: "window",
-    make: Effect.map(lateSink, (late): Stage => {
+    // an aggregate made with options that cannot work fails the run before anything is processed
+    make: Effect.zipRight(validateAggregate(options.aggregate), Effect.map(lateSink, (late): Stage => {
       const operator = new WindowOperator(spec)
       return {
         startShard: (shardId, resumeFrom, now) => operator.start(shardId, resumeFrom, now),
@@ -445,7 +448,7 @@ export const window: {
           return { values: emitted.results, origins: emitted.results.map(() => DERIVED) }
         }
       }
-    })
+    }))
   })
 })
 
@@ -575,14 +578,14 @@ export const metrics = {
  * @since 0.1.0
  * @category running
  */
-export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, never, DeadLetterSink | R> =>
+export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, InvalidOptions, DeadLetterSink | R> =>
   Effect.gen(function*() {
     const deadLetters = yield* DeadLetterSink
     const steps: Array<RuntimeStep> = []
     for (const step of self.steps) {
       steps.push(
         step._tag === "Transform"
-          ? { _tag: "Stage", stage: yield* (step.make as Effect.Effect<Stage>) }
+          ? { _tag: "Stage", stage: yield* (step.make as Effect.Effect<Stage, InvalidOptions>) }
           : { _tag: "Sink", sink: yield* (step.sink as Effect.Effect<RecordSink<unknown>>) }
       )
     }

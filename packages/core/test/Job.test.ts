@@ -121,8 +121,16 @@ describe("Job", () => {
       expect(ranges).toStrictEqual([lastHour(10 * 60_000), { from: 0, to: 42 }, lastHour(20 * 60_000)])
     }).pipe(Effect.provide(Job.layerRunLogMemory)))
 
-  it("refuses an invalid cron expression when the job is made", () => {
-    expect(() => Job.make({ name: "x", timing: { cron: "every day" }, range: lastHour, run: () => Effect.succeed(0) }))
-      .toThrow("invalid cron expression")
-  })
+  it.scoped("a timing that cannot work fails the start with InvalidOptions", () =>
+    Effect.gen(function*() {
+      const start = (timing: Job.Timing) =>
+        Effect.flip(Job.start(Job.make({ name: "x", timing, range: lastHour, run: () => Effect.succeed(0) })))
+      const cron = yield* start({ cron: "every day" })
+      expect([cron._tag, cron.option, cron.message]).toStrictEqual([
+        "InvalidOptions",
+        "timing",
+        "Job.start (x): timing has an invalid cron expression \"every day\""
+      ])
+      expect((yield* start({ every: 0 })).message).toBe("Job.start (x): timing every must be a positive finite duration, got 0")
+    }).pipe(Effect.provide(Job.layerRunLogMemory)))
 })

@@ -30,6 +30,7 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import type { Aggregate, Json } from "@tributary/core/Aggregate"
 import { make as makeAggregate } from "@tributary/core/Aggregate"
 import type { RecordSink } from "@tributary/core/RecordSink"
+import type { InvalidOptions } from "@tributary/core/TributaryError"
 import { SinkError } from "@tributary/core/TributaryError"
 import type { WindowResult } from "@tributary/core/Window"
 import * as Clock from "effect/Clock"
@@ -79,7 +80,8 @@ export const withState = <I, S, O>(aggregate: Aggregate<I, S, O>): Aggregate<I, 
     add: aggregate.add,
     merge: aggregate.merge,
     result: (state: S): WithState<O> => new Stateful(result(state), encode(state)),
-    state: aggregate.state
+    state: aggregate.state,
+    invalid: aggregate.invalid
   })
 }
 
@@ -521,8 +523,9 @@ export const scanPartials = <K extends string | number>(
 export const merge = <K extends string | number, S, O>(
   stored: ReadonlyArray<StoredPartial<K>>,
   aggregate?: Aggregate<any, S, O>
-): Effect.Effect<Array<MergedResult<K, O>>, MergeError> =>
-  Effect.suspend(() => {
+): Effect.Effect<Array<MergedResult<K, O>>, MergeError | InvalidOptions> =>
+  Effect.suspend((): Effect.Effect<Array<MergedResult<K, O>>, MergeError | InvalidOptions> => {
+    if (aggregate?.invalid !== undefined) return Effect.fail(aggregate.invalid)
     const windows = new Map<string, Array<StoredPartial<K>>>()
     for (const p of stored) {
       const id = `${typeof p.key}:${p.key}\u0000${pad(p.start)}\u0000${pad(p.end)}`
@@ -582,7 +585,7 @@ export const merge = <K extends string | number, S, O>(
  */
 export const query = <K extends string | number, S = unknown, O = unknown>(
   options: QueryOptions<K> & { readonly aggregate?: Aggregate<any, S, O> }
-): Effect.Effect<Array<MergedResult<K, O>>, DynamoDBError | MergeError, DynamoDBClient> =>
+): Effect.Effect<Array<MergedResult<K, O>>, DynamoDBError | MergeError | InvalidOptions, DynamoDBClient> =>
   Effect.flatMap(partials(options), (stored) => merge(stored, options.aggregate))
 
 /**

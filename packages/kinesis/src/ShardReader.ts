@@ -92,14 +92,14 @@ export interface ReaderOptions {
   /** Default TRIM_HORIZON. */
   readonly position?: StartingPosition
   /** Records per GetRecords call, 1 to 10,000. Default 10,000. */
-  readonly maxRecords?: number
+  readonly maxRecords?: number | undefined
   /**
    * How long to wait after an empty page. Default 1 s; at least 200 ms unless the endpoint is local (the
    * shard's 5 calls per second are shared by every reader of the shard).
    */
-  readonly idleInterval?: Duration.DurationInput
+  readonly idleInterval?: Duration.DurationInput | undefined
   /** GetRecords calls per second, at most. Default 5 (the shard's limit); above 5 only against a local endpoint. */
-  readonly maxCallsPerSecond?: number
+  readonly maxCallsPerSecond?: number | undefined
   /**
    * true (default): keep polling an open shard for new records; false: end as soon as a page is empty and
    * MillisBehindLatest is 0 (a bounded read of what is there). A bounded read of a closed shard may end
@@ -117,7 +117,7 @@ export interface ReaderOptions {
    * Transient failures (5xx, network) in a row before the reader fails with a transient `SourceError`.
    * Throttling is retried without limit. Default 10.
    */
-  readonly maxRetries?: number
+  readonly maxRetries?: number | undefined
   /** Stores a checkpoint (the core `ShardReader.checkpoint`). Default: nothing is stored. */
   readonly checkpoint?: (position: Position) => Effect.Effect<void, CheckpointError>
 }

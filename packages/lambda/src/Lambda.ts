@@ -173,7 +173,8 @@ export const handler = <A, R, E>(
     })
 
   const invoke = Effect.fn("Lambda.handler")(function*(shards: ReadonlyArray<ShardBatch>, deadline: number | undefined) {
-    const running = yield* processor(pipeline)
+    // options that cannot work (an invalid aggregate) fail every invocation: the handler rejects with them
+    const running = yield* Effect.orDie(processor(pipeline))
     // shards are independent: one failing does not hold the others back
     const failed = yield* Effect.forEach(shards, (shard) => processShard(running, shard, deadline), {
       concurrency: "unbounded"
@@ -423,6 +424,8 @@ export const tumblingWindowHandler = <A, K extends string | number, S, O, R, E>(
   })
 
   const handle = async (event: KinesisStreamTumblingWindowEvent): Promise<KinesisStreamStateResponse> => {
+    // an aggregate made with options that cannot work fails every invocation
+    if (aggregate.invalid !== undefined) throw aggregate.invalid
     if (event === null || typeof event !== "object" || typeof event.window !== "object" || event.window === null) {
       throw new KinesisEvent.InvalidEvent({ reason: "no window: is TumblingWindowInSeconds set on the mapping?" })
     }
