@@ -6,6 +6,8 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Cron from "effect/Cron"
 import * as Duration from "effect/Duration"
@@ -112,19 +114,25 @@ export interface Job<E, R> {
 }
 
 /**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<E, R> {
+  readonly name: string
+  readonly timing: Timing
+  readonly range: (scheduledAt: number) => TimeRange
+  readonly run: (range: TimeRange) => Effect.Effect<number, E, R>
+  readonly retry?: Schedule.Schedule<unknown, E> | undefined
+}
+
+/**
  * A job. Its timing is checked when it starts: `start` fails with `InvalidOptions` for a cron expression
  * that does not parse or an interval that is not a positive duration.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <E, R>(options: {
-  readonly name: string
-  readonly timing: Timing
-  readonly range: (scheduledAt: number) => TimeRange
-  readonly run: (range: TimeRange) => Effect.Effect<number, E, R>
-  readonly retry?: Schedule.Schedule<unknown, E>
-}): Job<E, R> => ({
+export const make = <E, R>(options: Options<E, R>): Job<E, R> => ({
   name: options.name,
   timing: options.timing,
   range: options.range,
@@ -218,6 +226,40 @@ export const start = <E, R>(job: Job<E, R>): Effect.Effect<RunningJob, InvalidOp
       nextRunAt: Effect.sync(() => next)
     }
   })
+
+/**
+ * The job running on its schedule while the layer lives (next to a server or a consumer under
+ * `Layer.launch`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <E, R>(job: Job<E, R>): Layer.Layer<never, InvalidOptions, R | RunLog> =>
+  Layer.scopedDiscard(start(job))
+
+/**
+ * A timing from configuration: `JOB_EVERY` (an Effect duration, `15 minutes`) or else `JOB_CRON` (a cron
+ * expression). `Config.nested(Job.timingConfig, "REAGGREGATE")` reads `REAGGREGATE_JOB_EVERY` and so on.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const timingConfig: Config.Config<Timing> = Config.duration("JOB_EVERY").pipe(
+  Config.map((every): Timing => ({ every })),
+  Config.orElse(() => Config.map(Config.nonEmptyString("JOB_CRON"), (cron): Timing => ({ cron })))
+)
+
+/**
+ * The job with its timing from configuration (default: `timingConfig`), running while the layer lives.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = <E, R>(
+  options: Omit<Options<E, R>, "timing">,
+  timing: Config.Config<Timing> = timingConfig
+): Layer.Layer<never, ConfigError.ConfigError | InvalidOptions, R | RunLog> =>
+  Layer.unwrapEffect(Effect.map(timing, (read) => layer(make({ ...options, timing: read }))))
 
 const invalidTiming = (timing: Timing): string | undefined => {
   if ("cron" in timing) {

@@ -39,10 +39,13 @@ export const runMain = <A, E>(program: Effect.Effect<A, E>): void => {
  * `SOME_FLAG` (or the name `aliases` gives the flag), and wins over the environment. Empty values count as
  * unset, so an optional setting given as `X=` keeps its default.
  */
-export const argvConfigProvider = (aliases: Readonly<Record<string, string>> = {}): ConfigProvider.ConfigProvider => {
+export const argvConfigProvider = (
+  aliases: Readonly<Record<string, string>> = {},
+  argv: ReadonlyArray<string> = process.argv.slice(2),
+  env: Readonly<Record<string, string | undefined>> = process.env
+): ConfigProvider.ConfigProvider => {
   const values = new Map<string, string>()
-  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && value !== "") values.set(name, value)
-  const argv = process.argv.slice(2)
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && value !== "") values.set(name, value)
   for (let i = 0; i < argv.length; i++) {
     const match = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/.exec(argv[i])
     if (match === null) continue
