@@ -115,24 +115,24 @@ export const decodeRecords: (bytes: Uint8Array) => Effect.Effect<ReadonlyArray<S
  */
 export interface SinkOptions {
   /** Key prefix (no leading or trailing `/` needed; "" for none). Default "raw". */
-  readonly prefix?: string
+  readonly prefix?: string | undefined
   /**
    * Flush once the buffered records make this many bytes of JSON lines (about; before compression), and
    * cut objects at this size. Default 5 MiB (Firehose's default buffer).
    */
-  readonly maxBytes?: number
+  readonly maxBytes?: number | undefined
   /**
    * Flush once the oldest buffered record has waited this long (measured with the Clock). Default 1
    * second: a shard's next page is read only after its write returns, so this bounds a shard's pace (see
    * `sink`). 0: every `write` flushes at once (an object per batch, shard and hour).
    */
-  readonly maxAge?: Duration.DurationInput
+  readonly maxAge?: Duration.DurationInput | undefined
   /** Objects put at once by one flush. Default 8. */
-  readonly concurrency?: number
+  readonly concurrency?: number | undefined
   /** gzip level, 1 (fastest) to 9 (smallest). Default 6. */
-  readonly compressionLevel?: number
+  readonly compressionLevel?: number | undefined
   /** Sink name in errors and dead letters. Default `archive:<store>/<prefix>`. */
-  readonly name?: string
+  readonly name?: string | undefined
 }
 
 /**
@@ -379,13 +379,13 @@ export interface SourceOptions {
   /** End of the range (exclusive). */
   readonly to: number | Date
   /** The sink's prefix. Default "raw". */
-  readonly prefix?: string
+  readonly prefix?: string | undefined
   /** Read only this stream's objects; needed when the prefix holds streams with the same shard ids. */
-  readonly stream?: string
+  readonly stream?: string | undefined
   /** Keys per listing page (1 to 1,000). Default 1,000. */
-  readonly listPageSize?: number
+  readonly listPageSize?: number | undefined
   /** Source name in errors. Default `archive:<store>/<prefix>`. */
-  readonly name?: string
+  readonly name?: string | undefined
 }
 
 /**

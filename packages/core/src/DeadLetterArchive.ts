@@ -29,13 +29,13 @@ import { SinkError, SourceError } from "./TributaryError.js"
  */
 export interface SinkOptions {
   /** Key prefix. Default "dead-letters". */
-  readonly prefix?: string
+  readonly prefix?: string | undefined
   /** Objects put at once by one write. Default 8. */
-  readonly concurrency?: number
+  readonly concurrency?: number | undefined
   /** gzip level. Default 6. */
-  readonly compressionLevel?: number
+  readonly compressionLevel?: number | undefined
   /** Default `dead-letters:<store>/<prefix>`. */
-  readonly name?: string
+  readonly name?: string | undefined
 }
 
 /**
@@ -123,9 +123,9 @@ export interface ReadOptions {
   /** End of the range (exclusive). */
   readonly to: number | Date
   /** Default "dead-letters". */
-  readonly prefix?: string
+  readonly prefix?: string | undefined
   /** Keys per listing page. Default 1,000. */
-  readonly listPageSize?: number
+  readonly listPageSize?: number | undefined
 }
 
 /**
@@ -201,14 +201,14 @@ export const read = (
  */
 export interface ReplayOptions extends ReadOptions {
   /** Replay only the letters it accepts (e.g. one pipeline, one stage, failures after a time). Default all. */
-  readonly filter?: (letter: DeadLetter) => boolean
+  readonly filter?: ((letter: DeadLetter) => boolean) | undefined
   /** Letters per `write`. Default 500. */
-  readonly batchSize?: number
+  readonly batchSize?: number | undefined
   /**
    * Delete each object once all of its letters were replayed (objects with letters left out by the range
    * or the filter are kept), so a second replay does not send them again. Default false.
    */
-  readonly deleteReplayed?: boolean
+  readonly deleteReplayed?: boolean | undefined
 }
 
 /**

@@ -26,7 +26,7 @@ import * as Layer from "effect/Layer"
 import { DynamoDBClient } from "./DynamoDBClient.js"
 import type { DynamoDBError } from "./DynamoDBError.js"
 import type { BatchRetry, Item } from "./internal/tables.js"
-import { batchPut, ensureTable, keyNames, n, num, s, str } from "./internal/tables.js"
+import { batchPut, ensureTable, keyNames, n, num, s, scanAll, str } from "./internal/tables.js"
 
 /**
  * The largest payload stored whole; larger ones are cut (and flagged).
@@ -157,27 +157,10 @@ export const layer = (options: Options): Layer.Layer<DeadLetterSink, DynamoDBErr
  */
 export const readAll = (
   tableName: string,
-  options: { readonly pipeline?: string } = {}
+  options: { readonly pipeline?: string | undefined } = {}
 ): Effect.Effect<Array<StoredDeadLetter>, DynamoDBError, DynamoDBClient> =>
-  Effect.gen(function*() {
-    const dynamodb = yield* DynamoDBClient
-    const out: Array<{ key: string; letter: StoredDeadLetter }> = []
-    let startKey: Record<string, AttributeValue> | undefined
-    do {
-      const page = yield* dynamodb.scan({
-        TableName: tableName,
-        ConsistentRead: true,
-        ...(options.pipeline === undefined ? {} : {
-          FilterExpression: "#pipeline = :pipeline",
-          ExpressionAttributeNames: { "#pipeline": "pipeline" },
-          ExpressionAttributeValues: { ":pipeline": s(options.pipeline) }
-        }),
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
-      })
-      for (const item of page.Items ?? []) {
-        out.push({ key: `${str(item, keyNames.partition)}\u0000${str(item, keyNames.sort)}`, letter: fromItem(item) })
-      }
-      startKey = page.LastEvaluatedKey
-    } while (startKey !== undefined)
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.letter)
-  })
+  Effect.map(scanAll(tableName, { pipeline: options.pipeline, pipelineAttribute: "pipeline" }), (items) =>
+    items
+      .map((item) => ({ key: `${str(item, keyNames.partition)}\u0000${str(item, keyNames.sort)}`, letter: fromItem(item) }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((x) => x.letter))

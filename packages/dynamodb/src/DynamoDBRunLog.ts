@@ -22,6 +22,7 @@ import { RunLog } from "@tributary/core/Job"
 import * as Retry from "@tributary/core/Retry"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Types from "effect/Types"
 import { DynamoDBClient } from "./DynamoDBClient.js"
 import type { DynamoDBError } from "./DynamoDBError.js"
 import type { Item } from "./internal/tables.js"
@@ -57,21 +58,23 @@ const toItem = (run: JobRun): Item => {
 }
 
 const fromItem = (item: Record<string, AttributeValue>): JobRun => {
-  const endedAt = num(item, "endedAt")
-  const records = num(item, "records")
-  const error = str(item, "error")
-  return {
+  const run: Types.Mutable<JobRun> = {
     job: str(item, "job") ?? "",
     runId: str(item, "runId") ?? "",
     trigger: (str(item, "trigger") ?? "manual") as JobRun["trigger"],
     range: { from: num(item, "rangeFrom") ?? 0, to: num(item, "rangeTo") ?? 0 },
     startedAt: num(item, "startedAt") ?? 0,
-    ...(endedAt === undefined ? {} : { endedAt }),
     attempts: num(item, "attempts") ?? 0,
-    outcome: (str(item, "outcome") ?? "running") as JobRun["outcome"],
-    ...(records === undefined ? {} : { records }),
-    ...(error === undefined ? {} : { error })
+    outcome: (str(item, "outcome") ?? "running") as JobRun["outcome"]
   }
+  // the optional fields only when the item has them
+  const endedAt = num(item, "endedAt")
+  const records = num(item, "records")
+  const error = str(item, "error")
+  if (endedAt !== undefined) run.endedAt = endedAt
+  if (records !== undefined) run.records = records
+  if (error !== undefined) run.error = error
+  return run
 }
 
 const retryTransient = <A, R>(effect: Effect.Effect<A, DynamoDBError, R>) =>
@@ -111,7 +114,7 @@ export const make = (
               ScanIndexForward: false,
               ConsistentRead: true,
               Limit: Math.max(1, limit - out.length),
-              ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
+              ExclusiveStartKey: startKey
             }))
             for (const item of page.Items ?? []) out.push(fromItem(item))
             startKey = page.LastEvaluatedKey

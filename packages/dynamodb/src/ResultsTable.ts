@@ -40,7 +40,7 @@ import * as Schema from "effect/Schema"
 import { DynamoDBClient } from "./DynamoDBClient.js"
 import type { DynamoDBError } from "./DynamoDBError.js"
 import type { BatchCounters, BatchRetry, Item } from "./internal/tables.js"
-import { batchPut, ensureTable, n, num, pad, s, str, toSinkError } from "./internal/tables.js"
+import { batchPut, ensureTable, n, num, pad, s, scanAll, str, toSinkError } from "./internal/tables.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // results that carry their state
@@ -466,7 +466,7 @@ export const partials = <K extends string | number>(
           ":hi": s(`${pad(last)}$`)
         },
         ConsistentRead: true,
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
+        ExclusiveStartKey: startKey
       })
       for (const item of page.Items ?? []) out.push(fromItem<K>(item))
       startKey = page.LastEvaluatedKey
@@ -483,28 +483,12 @@ export const partials = <K extends string | number>(
  */
 export const scanPartials = <K extends string | number>(
   tableName: string,
-  options: { readonly pipeline?: string } = {}
+  options: { readonly pipeline?: string | undefined } = {}
 ): Effect.Effect<Array<StoredPartial<K>>, DynamoDBError, DynamoDBClient> =>
-  Effect.gen(function*() {
-    const dynamodb = yield* DynamoDBClient
-    const out: Array<StoredPartial<K>> = []
-    let startKey: Record<string, AttributeValue> | undefined
-    do {
-      const page = yield* dynamodb.scan({
-        TableName: tableName,
-        ConsistentRead: true,
-        ...(options.pipeline === undefined ? {} : {
-          FilterExpression: "#pipeline = :pipeline",
-          ExpressionAttributeNames: { "#pipeline": attributes.pipeline },
-          ExpressionAttributeValues: { ":pipeline": s(options.pipeline) }
-        }),
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
-      })
-      for (const item of page.Items ?? []) out.push(fromItem<K>(item))
-      startKey = page.LastEvaluatedKey
-    } while (startKey !== undefined)
-    return out
-  })
+  Effect.map(
+    scanAll(tableName, { pipeline: options.pipeline, pipelineAttribute: attributes.pipeline }),
+    (items) => items.map((item) => fromItem<K>(item))
+  )
 
 /**
  * Merges partials into one result per key and window, sorted by key, start, end.

@@ -154,7 +154,7 @@ const replayArchive = (args: Args) =>
       from: from.value,
       to,
       prefix,
-      ...(sourceStream === undefined ? {} : { stream: sourceStream })
+      stream: sourceStream
     }).pipe(Effect.provideService(ObjectStore.ObjectStore, store))
     // one sender, so the records of a partition key keep their order
     const into: RecordSink<SourceRecord> = args.dryRun ? nowhere<SourceRecord>() : yield* Producer.make<SourceRecord>({
@@ -198,7 +198,7 @@ const replayTable = (args: Args, tableName: string) =>
     const to = Option.getOrElse(args.to, () => Number.POSITIVE_INFINITY)
     const sourceStream = Option.getOrUndefined(args.sourceStream)
     const pipeline = Option.getOrUndefined(args.pipeline)
-    const stored = yield* DynamoDBDeadLetters.readAll(tableName, pipeline === undefined ? {} : { pipeline })
+    const stored = yield* DynamoDBDeadLetters.readAll(tableName, { pipeline })
     const chosen = stored.filter((letter) =>
       letter.arrivalTime >= from && letter.arrivalTime < to && (sourceStream === undefined || letter.stream === sourceStream)
     )

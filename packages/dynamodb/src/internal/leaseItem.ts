@@ -4,6 +4,8 @@
 import type { AttributeValue, UpdateItemInput } from "@aws-sdk/client-dynamodb"
 import type { HeldLease, Lease, LeaseCheckpoint, NewLease, ObservedLease } from "@tributary/core/LeaseStore"
 import { checkpointEquals } from "@tributary/core/LeaseStore"
+import type { Checkpoint } from "@tributary/core/RecordSource"
+import type * as Types from "effect/Types"
 import { attributes } from "../LeaseTable.js"
 
 export type Item = Record<string, AttributeValue>
@@ -101,21 +103,17 @@ export const leaseOf = (item: Item): Lease | string => {
   if (sentinels.has(at)) {
     checkpoint = at as LeaseCheckpoint
   } else {
+    const stored: Types.Mutable<Checkpoint> = { sequenceNumber: at, subSequenceNumber: num(attributes.subSequenceNumber) ?? 0 }
+    // the optional fields only when the item has them
     const maxEventTime = num(attributes.maxEventTime)
     const watermark = num(attributes.watermark)
     const processedSequenceNumber = str(attributes.processedSequenceNumber)
-    checkpoint = {
-      sequenceNumber: at,
-      subSequenceNumber: num(attributes.subSequenceNumber) ?? 0,
-      ...(maxEventTime === undefined ? {} : { maxEventTime }),
-      ...(watermark === undefined ? {} : { watermark }),
-      ...(processedSequenceNumber === undefined ? {} : {
-        processed: {
-          sequenceNumber: processedSequenceNumber,
-          subSequenceNumber: num(attributes.processedSubSequenceNumber) ?? 0
-        }
-      })
+    if (maxEventTime !== undefined) stored.maxEventTime = maxEventTime
+    if (watermark !== undefined) stored.watermark = watermark
+    if (processedSequenceNumber !== undefined) {
+      stored.processed = { sequenceNumber: processedSequenceNumber, subSequenceNumber: num(attributes.processedSubSequenceNumber) ?? 0 }
     }
+    checkpoint = stored
   }
   const start = str(attributes.hashKeyStart)
   const end = str(attributes.hashKeyEnd)

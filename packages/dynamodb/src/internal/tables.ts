@@ -114,6 +114,31 @@ export const ensureTable = Effect.fn("ensureTable")(function*(
   yield* LeaseTable.waitForActive(tableName, options)
 })
 
+/**
+ * Every item of a table (a consistent Scan, page after page), or only those of one pipeline: the items'
+ * `pipelineAttribute` equal to `pipeline`.
+ */
+export const scanAll = (
+  tableName: string,
+  options: { readonly pipeline?: string | undefined; readonly pipelineAttribute: string }
+): Effect.Effect<Array<Item>, DynamoDBError, DynamoDBClient> =>
+  Effect.gen(function*() {
+    const dynamodb = yield* DynamoDBClient
+    const filter = options.pipeline === undefined ? {} : {
+      FilterExpression: "#pipeline = :pipeline",
+      ExpressionAttributeNames: { "#pipeline": options.pipelineAttribute },
+      ExpressionAttributeValues: { ":pipeline": s(options.pipeline) }
+    }
+    const items: Array<Item> = []
+    let startKey: Item | undefined
+    do {
+      const page = yield* dynamodb.scan({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey, ...filter })
+      items.push(...(page.Items ?? []))
+      startKey = page.LastEvaluatedKey
+    } while (startKey !== undefined)
+    return items
+  })
+
 // ---------------------------------------------------------------------------------------------------------
 // errors
 // ---------------------------------------------------------------------------------------------------------
