@@ -27,7 +27,8 @@ import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import type { LeaseStoreError } from "@tributary/core/LeaseStore"
 import { LeaseStore } from "@tributary/core/LeaseStore"
-import { InvalidOptions } from "@tributary/core/TributaryError"
+import type { InvalidOptions } from "@tributary/core/TributaryError"
+import { checkOptions } from "@tributary/core/TributaryError"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -287,10 +288,8 @@ export const settings = (options: ConfigOptions): Either.Either<Settings, Invali
         : "must be a positive integer"
     ]
   ]
-  const invalid = checks.find(([, reason]) => reason !== undefined)
-  return invalid === undefined
-    ? Either.right(resolved)
-    : Either.left(new InvalidOptions({ of: "LeaseCoordinator", option: invalid[0], reason: invalid[1]! }))
+  const invalid = checkOptions("LeaseCoordinator", checks)
+  return invalid === undefined ? Either.right(resolved) : Either.left(invalid)
 }
 
 /**

@@ -30,7 +30,8 @@ import * as DDSketch from "./internal/ddSketch.js"
 import * as HyperLogLogSketch from "./internal/hyperLogLog.js"
 import * as SpaceSavingSummary from "./internal/spaceSaving.js"
 import { Count, JsonNumber } from "./internal/stateSchemas.js"
-import { InvalidOptions } from "./TributaryError.js"
+import type { InvalidOptions } from "./TributaryError.js"
+import { checkOptions } from "./TributaryError.js"
 
 // -----------------------------------------------------------------------------
 // Model
@@ -181,11 +182,6 @@ const outOfRange = (value: number, min: number, max: number, integer: boolean): 
     ? undefined
     : `must be ${integer ? "an integer " : ""}in [${min}, ${max}], got ${value}`
 
-/** The first invalid option of `of` as an `InvalidOptions`, or undefined. */
-const invalidOf = (of: string, checks: ReadonlyArray<readonly [option: string, reason: string | undefined]>) => {
-  const found = checks.find(([, reason]) => reason !== undefined)
-  return found === undefined ? undefined : new InvalidOptions({ of, option: found[0], reason: found[1]! })
-}
 
 // -----------------------------------------------------------------------------
 // Numbers
@@ -382,7 +378,7 @@ const sketchAggregate = <O>(
 ): Aggregate<number, Sketch, O> => {
   const a = options?.relativeAccuracy ?? 0.01
   const maxBuckets = options?.maxBuckets ?? 2048
-  const invalid = invalidOf(of, [
+  const invalid = checkOptions(of, [
     ...checks,
     ["relativeAccuracy", outOfRange(a, Number.MIN_VALUE, 0.5, false)],
     ["maxBuckets", outOfRange(maxBuckets, 1, 2 ** 20, true)]
@@ -482,7 +478,7 @@ export const distinctCount = (options?: {
   readonly precision?: number
 }): Aggregate<string | number, HyperLogLog, number> => {
   const p = options?.precision ?? 12
-  const invalid = invalidOf("Aggregate.distinctCount", [["precision", outOfRange(p, 4, 16, true)]])
+  const invalid = checkOptions("Aggregate.distinctCount", [["precision", outOfRange(p, 4, 16, true)]])
   return invalid === undefined ? make(HyperLogLogSketch.parts(p)) : make({ ...HyperLogLogSketch.parts(12), invalid })
 }
 
@@ -533,7 +529,7 @@ export const topK = (
   }
 ): Aggregate<string, SpaceSaving, ReadonlyArray<TopKEntry>> => {
   const capacity = options?.capacity ?? Math.max(10 * k, 100)
-  const invalid = invalidOf("Aggregate.topK", [
+  const invalid = checkOptions("Aggregate.topK", [
     ["k", outOfRange(k, 1, 2 ** 24, true)],
     ["capacity", outOfRange(capacity, Number.isInteger(k) && k >= 1 ? k : 1, 2 ** 24, true)]
   ])

@@ -160,6 +160,23 @@ export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
 }
 
 /**
+ * The first option that cannot work as an `InvalidOptions`, or undefined: each check is an option and why it
+ * is invalid (undefined when it is fine), e.g. `checkOptions("Archive.sink", [["maxBytes", reasonOrUndefined]])`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const checkOptions = (
+  of: string,
+  checks: ReadonlyArray<readonly [option: string, reason: string | undefined]>
+): InvalidOptions | undefined => {
+  for (const [option, reason] of checks) {
+    if (reason !== undefined) return new InvalidOptions({ of, option, reason })
+  }
+  return undefined
+}
+
+/**
  * Any error of the family: the classes above and those of the lease store and object stores.
  *
  * @since 0.1.0
