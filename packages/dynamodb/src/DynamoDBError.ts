@@ -19,12 +19,18 @@ import { AwsError } from "@tributary/aws"
 import * as Predicate from "effect/Predicate"
 
 /**
+ * A failed DynamoDB call: `operation`, `reason` (what went wrong), `retryability`, `awsName`, `description` (the
+ * service's message), `statusCode`, `requestId` and the SDK's `cause`. Catch it with `catchTag("DynamoDBError")`, then
+ * look at the `reason`.
+ *
  * @since 0.1.0
  * @category errors
  */
 export class DynamoDBError extends AwsError.ServiceError("DynamoDBError", "DynamoDB") {}
 
 /**
+ * True for a `DynamoDBError`.
+ *
  * @since 0.1.0
  * @category guards
  */

@@ -17,12 +17,18 @@ import { AwsError } from "@tributary/aws"
 import * as Predicate from "effect/Predicate"
 
 /**
+ * A failed Kinesis call: `operation`, `reason` (what went wrong), `retryability`, `awsName`, `description` (the
+ * service's message), `statusCode`, `requestId` and the SDK's `cause`. Catch it with `catchTag("KinesisError")`, then
+ * look at the `reason`.
+ *
  * @since 0.1.0
  * @category errors
  */
 export class KinesisError extends AwsError.ServiceError("KinesisError", "Kinesis") {}
 
 /**
+ * True for a `KinesisError`.
+ *
  * @since 0.1.0
  * @category guards
  */

@@ -17,12 +17,18 @@ import { AwsError } from "@tributary/aws"
 import * as Predicate from "effect/Predicate"
 
 /**
+ * A failed S3 call: `operation`, `reason` (what went wrong), `retryability`, `awsName`, `description` (the
+ * service's message), `statusCode`, `requestId` and the SDK's `cause`. Catch it with `catchTag("S3Error")`, then
+ * look at the `reason`.
+ *
  * @since 0.1.0
  * @category errors
  */
 export class S3Error extends AwsError.ServiceError("S3Error", "S3") {}
 
 /**
+ * True for an `S3Error`.
+ *
  * @since 0.1.0
  * @category guards
  */
