@@ -5,7 +5,6 @@
 import { expect, layer } from "@effect/vitest"
 import * as DeadLetter from "@tributary/core/DeadLetter"
 import * as Decoder from "@tributary/core/Decoder"
-import * as LeaseCoordinator from "../src/LeaseCoordinator.js"
 import * as LeaseStore from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
 import * as RecordSink from "@tributary/core/RecordSink"
@@ -19,6 +18,7 @@ import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Consumer from "../src/Consumer.js"
+import * as LeaseCoordinator from "../src/LeaseCoordinator.js"
 import { emulators, ownership, produce, setup, split, waitUntil } from "./helpers.js"
 
 const timing = {
