@@ -11,7 +11,7 @@
  * Environment: RECORDS (default 20000), EVERY (the job's interval, default "15 minutes"), DURATION (how long
  * the schedule runs before the program prints its runs and exits, default "5 seconds").
  */
-import { Aggregate, Archive, Decoder, Job, Pipeline, Window } from "@tributary/core"
+import { Aggregate, Archive, Decoder, Job, ObjectStore, Pipeline, Window } from "@tributary/core"
 import type { RecordSink } from "@tributary/core/RecordSink"
 import { DynamoDBClient, DynamoDBDeadLetters, DynamoDBRunLog, ResultsTable } from "@tributary/dynamodb"
 import { Kinesis, Producer, StreamAdmin, StreamSource } from "@tributary/kinesis"
@@ -105,7 +105,7 @@ export const program = (options: Options) =>
       Effect.sync(() => mkdtempSync(join(tmpdir(), "tributary-archive-"))),
       (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
     )
-    const store = Archive.layerFileSystem(directory, { fsync: false })
+    const store = ObjectStore.layerFileSystem(directory, { fsync: false })
     const deadLetters = DynamoDBDeadLetters.layer({ tableName: tables.deadLetters })
     const resultsLayer = (tableName: string) =>
       Layer.effect(Results, ResultsTable.sink({ tableName, pipeline: pipeline.name }))
@@ -149,7 +149,7 @@ export const program = (options: Options) =>
           Effect.provide(Layer.mergeAll(
             Archive.layerSource({ from: range.from, to: range.to, stream }).pipe(Layer.provide(store)),
             // the batch archives nothing: its raw records go to a scratch store
-            Archive.layerSink({ maxAge: 0 }).pipe(Layer.provide(Archive.layerMemory)),
+            Archive.layerSink({ maxAge: 0 }).pipe(Layer.provide(ObjectStore.layerMemory)),
             resultsLayer(tables.batch),
             deadLetters
           )),

@@ -1,4 +1,6 @@
 /**
  * @since 0.1.0
  */
+export * as AwsClient from "./AwsClient.js"
+export * as AwsError from "./AwsError.js"
 export * as AwsSdk from "./AwsSdk.js"

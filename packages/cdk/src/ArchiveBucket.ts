@@ -1,5 +1,5 @@
 /**
- * The raw archive's bucket (`Archive.sink` and `Archive.deadLetterSink` on `S3ObjectStore`): raw records
+ * The raw archive's bucket (`Archive.sink` and `DeadLetterArchive.sink` on `S3ObjectStore`): raw records
  * under `raw/`, dead letters under `dead-letters/`, gzip-compressed JSON lines partitioned by hour.
  *
  * Encrypted at rest (S3 managed keys by default, or a KMS key), public access blocked, TLS required, and

@@ -109,9 +109,9 @@ export const uses = {
   readDeadLetters: ["Scan"],
   /** `DynamoDBRunLog.make`: a job's run log. */
   runLog: ["PutItem", "Query"],
-  /** `Archive.sink`, `Archive.deadLetterSink` on `S3ObjectStore`. */
+  /** `Archive.sink`, `DeadLetterArchive.sink` on `S3ObjectStore`. */
   writeArchive: ["PutObject"],
-  /** `Archive.source`, `Archive.readDeadLetters` on `S3ObjectStore`. */
+  /** `Archive.source`, `DeadLetterArchive.read` on `S3ObjectStore`. */
   readArchive: ["ListObjectsV2", "GetObject"],
   /** `MetricPublisher` of `@tributary/cloudwatch`. */
   publishMetrics: ["PutMetricData"]

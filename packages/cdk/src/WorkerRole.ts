@@ -49,7 +49,7 @@ export interface Sinks {
   readonly resultsTables?: ReadonlyArray<TableRef>
   /** The table of `DynamoDBDeadLetters`. */
   readonly deadLetterTable?: TableRef
-  /** The bucket of `Archive.sink` and `Archive.deadLetterSink` (both prefixes). */
+  /** The bucket of `Archive.sink` and `DeadLetterArchive.sink` (both prefixes). */
   readonly archive?: ArchiveBucket
   /** Streams the pipeline writes to with a `Producer` (or `DeadLetterStream`). */
   readonly writeStreams?: ReadonlyArray<StreamRef>

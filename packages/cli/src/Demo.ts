@@ -20,7 +20,7 @@
  * @since 0.1.0
  */
 import { Consumer } from "@tributary/consumer"
-import { Aggregate, Archive, DeadLetter, Decoder, Job, Pipeline, RecordSink, Window } from "@tributary/core"
+import { Aggregate, Archive, DeadLetter, Decoder, Job, ObjectStore, Pipeline, RecordSink, Window } from "@tributary/core"
 import { LeaseStore as LeaseStoreTag } from "@tributary/core/LeaseStore"
 import { DynamoDBClient, DynamoDBLeaseStore, ResultsTable } from "@tributary/dynamodb"
 import { Kinesis, Producer, StreamAdmin } from "@tributary/kinesis"
@@ -257,7 +257,7 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
       )
     }
     const store = yield* S3ObjectStore.make({ bucket: names.bucket })
-    const storeLayer = Layer.succeed(Archive.ObjectStore, store)
+    const storeLayer = Layer.succeed(ObjectStore.ObjectStore, store)
     print(`stream ${names.stream} (4 shards), tables ${names.leases}, ${names.results}, ${names.batch}`)
     print(`archive: s3://${names.bucket}/${names.archivePrefix}`)
 
@@ -350,7 +350,7 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
             Effect.provide(Layer.mergeAll(
               Archive.layerSource({ from: range.from, to: range.to, stream: names.stream, prefix: names.archivePrefix })
                 .pipe(Layer.provide(storeLayer)),
-              Archive.layerSink({ maxAge: 0 }).pipe(Layer.provide(Archive.layerMemory)),
+              Archive.layerSink({ maxAge: 0 }).pipe(Layer.provide(ObjectStore.layerMemory)),
               Layer.succeed(Results, batchResults),
               DeadLetter.layer(scratch)
             ))

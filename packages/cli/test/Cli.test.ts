@@ -1,6 +1,8 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it, layer } from "@effect/vitest"
 import * as Archive from "@tributary/core/Archive"
+import * as DeadLetterArchive from "@tributary/core/DeadLetterArchive"
+import * as ObjectStore from "@tributary/core/ObjectStore"
 import type { DeadLetter } from "@tributary/core/DeadLetter"
 import * as Decoder from "@tributary/core/Decoder"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
@@ -322,18 +324,18 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("tributar
           data: new Uint8Array([0, 255, shard, i, 10, 13])
         }))
       )
-      const archived = (store: Archive.ObjectStoreShape) =>
+      const archived = (store: ObjectStore.ObjectStoreShape) =>
         Effect.scoped(Effect.gen(function*() {
           const sink = yield* Archive.sink({ maxAge: 0 })
           yield* sink.write(original)
-        }).pipe(Effect.provideService(Archive.ObjectStore, store)))
+        }).pipe(Effect.provideService(ObjectStore.ObjectStore, store)))
       const bytes = (records: ReadonlyArray<{ readonly partitionKey: string; readonly data: Uint8Array }>) =>
         records.map((r) => `${r.partitionKey}:${Buffer.from(r.data).toString("hex")}`).sort()
 
       // a file-system archive
       const directory = mkdtempSync(join(tmpdir(), "tributary-cli-archive-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(directory, { recursive: true, force: true })))
-      yield* archived(yield* Archive.makeFileSystem(directory, { fsync: false }))
+      yield* archived(yield* ObjectStore.makeFileSystem(directory, { fsync: false }))
       const fromDirectory = unique("replayed")
       yield* StreamAdmin.ensureStream(fromDirectory, { shards: 1 })
       const dry = yield* cli("replay", "--stream", fromDirectory, "--archive-dir", directory, "--dry-run")
@@ -395,8 +397,8 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("tributar
       expect(lettersBack.map((r) => r.partitionKey)).toEqual(["dead-key-0-0", "dead-key-0-1", "dead-key-0-2"])
 
       // dead letters in the archive (its dead-letters/ prefix)
-      const store = yield* Archive.makeFileSystem(directory, { fsync: false })
-      yield* (yield* Archive.deadLetterSink().pipe(Effect.provideService(Archive.ObjectStore, store))).write(letters)
+      const store = yield* ObjectStore.makeFileSystem(directory, { fsync: false })
+      yield* (yield* DeadLetterArchive.sink().pipe(Effect.provideService(ObjectStore.ObjectStore, store))).write(letters)
       const fromArchivedLetters = unique("replayed")
       yield* StreamAdmin.ensureStream(fromArchivedLetters, { shards: 1 })
       const archivedLetters = yield* cli("replay", "--stream", fromArchivedLetters, "--archive-dir", directory, "--dead-letters")

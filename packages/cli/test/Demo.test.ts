@@ -80,11 +80,11 @@ describe("Demo", () => {
       expect(stdout).toContain(`deleted stream ${names![1]}`)
       // nothing is left behind
       const stream = yield* StreamAdmin.describe(names![1]).pipe(Effect.flip)
-      expect(stream._tag).toBe("ResourceNotFound")
+      expect(stream._tag === "KinesisError" && stream.reason).toBe("NotFound")
       const client = yield* DynamoDBClient.DynamoDBClient
       for (const table of names!.slice(2)) {
         const missing = yield* client.describeTable({ TableName: table.replace(/,$/, "") }).pipe(Effect.flip)
-        expect(missing._tag).toBe("ResourceNotFound")
+        expect(missing.reason).toBe("NotFound")
       }
     }).pipe(
       Effect.provide(Layer.mergeAll(

@@ -22,17 +22,18 @@
  *
  * @since 0.1.0
  */
-import type { OwnedLease, ShardInfo } from "@tributary/core/LeaseCoordinator"
-import * as LeaseCoordinator from "@tributary/core/LeaseCoordinator"
-import type { LeaseLost, LeaseStore, LeaseStoreError } from "@tributary/core/LeaseStore"
 import type { DeadLetterSink } from "@tributary/core/DeadLetter"
+import type { LeaseLost, LeaseStore, LeaseStoreError } from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
 import type { Checkpoint, ShardReader as CoreShardReader } from "@tributary/core/RecordSource"
+import type { InvalidOptions } from "@tributary/core/TributaryError"
 import { CheckpointError, SourceError } from "@tributary/core/TributaryError"
 import type { Kinesis } from "@tributary/kinesis/Kinesis"
 import * as ShardReader from "@tributary/kinesis/ShardReader"
 import * as StreamAdmin from "@tributary/kinesis/StreamAdmin"
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -42,6 +43,9 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as ConfigReaders from "./internal/config.js"
+import type { OwnedLease, ShardInfo } from "./LeaseCoordinator.js"
+import * as LeaseCoordinator from "./LeaseCoordinator.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // models
@@ -56,44 +60,33 @@ import * as Stream from "effect/Stream"
 export type ReaderOptions = Omit<ShardReader.ReaderOptions, "stream" | "shardId" | "position" | "follow" | "checkpoint">
 
 /**
+ * A worker's options: the stream, its lease coordinator's (`LeaseCoordinator.ConfigOptions`: worker id,
+ * lease duration, intervals, initial position, limits), each shard's reader, and how shards fail and stop.
+ *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
+export interface Options extends LeaseCoordinator.ConfigOptions {
   /** The Kinesis stream to consume. */
   readonly stream: string
-  /** Unique per worker process. Default: `<hostname>:<pid>:<8 random hex digits>`. */
-  readonly workerId?: string
   /**
    * Names the application in the coordinator's lease metrics (tag `application`), e.g. the lease table's
    * name. Default: the stream's name.
    */
-  readonly application?: string
-  /** Where a shard without a checkpoint starts: "LATEST" (default, like the KCL) or "TRIM_HORIZON". */
-  readonly initialPosition?: "TRIM_HORIZON" | "LATEST"
-  /** The coordinator's lease duration (the KCL's failoverTimeMillis). Default 10 seconds. */
-  readonly leaseDuration?: Duration.DurationInput
-  /** Default a third of the lease duration. */
-  readonly renewInterval?: Duration.DurationInput
-  /** Default twice the lease duration. */
-  readonly takeInterval?: Duration.DurationInput
-  /** How often ListShards looks for new shards. Default 1 minute (and at once after a shard ends). */
-  readonly shardSyncInterval?: Duration.DurationInput
-  readonly maxLeasesPerWorker?: number
-  readonly maxLeasesToStealAtOneTime?: number
+  readonly application?: string | undefined
   /** Options of each shard's reader (batch size, idle time, retries). */
-  readonly reader?: ReaderOptions
+  readonly reader?: ReaderOptions | undefined
   /**
    * How long a shard whose processing failed (beyond the pipeline's own retries) keeps its lease before
    * the worker hands it back. Meanwhile no other worker starts on it; afterwards any worker may take it at
    * its next take round. Default 5 seconds.
    */
-  readonly restartDelay?: Duration.DurationInput
+  readonly restartDelay?: Duration.DurationInput | undefined
   /**
    * At shutdown, how long shards may take to finish their batch in flight and checkpoint before they are
    * interrupted (an interrupted batch is processed again by the next owner). Default 30 seconds.
    */
-  readonly shutdownTimeout?: Duration.DurationInput
+  readonly shutdownTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -209,7 +202,7 @@ export const startingPosition = (checkpoint: Checkpoint | "TRIM_HORIZON" | "LATE
 export const make = <A, R>(
   pipeline: Pipeline.Pipeline<A, R>,
   options: Options
-): Effect.Effect<ConsumerShape, never, Kinesis | LeaseStore | DeadLetterSink | Scope.Scope | R> =>
+): Effect.Effect<ConsumerShape, InvalidOptions, Kinesis | LeaseStore | DeadLetterSink | Scope.Scope | R> =>
   Effect.gen(function*() {
     const { stream } = options
     const restartDelay = Duration.decode(options.restartDelay ?? "5 seconds")
@@ -218,19 +211,11 @@ export const make = <A, R>(
     const processor = yield* Pipeline.processor(pipeline)
     const kinesis = yield* Effect.context<Kinesis>()
 
+    // the worker's options are the coordinator's, and more
     const coordinator = yield* LeaseCoordinator.make({
-      listShards: listShards(stream),
-      ...(options.workerId === undefined ? {} : { workerId: options.workerId }),
+      ...options,
       application: options.application ?? stream,
-      ...(options.initialPosition === undefined ? {} : { initialPosition: options.initialPosition }),
-      ...(options.leaseDuration === undefined ? {} : { leaseDuration: options.leaseDuration }),
-      ...(options.renewInterval === undefined ? {} : { renewInterval: options.renewInterval }),
-      ...(options.takeInterval === undefined ? {} : { takeInterval: options.takeInterval }),
-      ...(options.shardSyncInterval === undefined ? {} : { shardSyncInterval: options.shardSyncInterval }),
-      ...(options.maxLeasesPerWorker === undefined ? {} : { maxLeasesPerWorker: options.maxLeasesPerWorker }),
-      ...(options.maxLeasesToStealAtOneTime === undefined
-        ? {}
-        : { maxLeasesToStealAtOneTime: options.maxLeasesToStealAtOneTime })
+      listShards: listShards(stream)
     })
     const { workerId } = coordinator
 
@@ -371,7 +356,7 @@ export const make = <A, R>(
 export const run = <A, R>(
   pipeline: Pipeline.Pipeline<A, R>,
   options: Options
-): Effect.Effect<never, never, Kinesis | LeaseStore | DeadLetterSink | R> =>
+): Effect.Effect<never, InvalidOptions, Kinesis | LeaseStore | DeadLetterSink | R> =>
   Effect.scoped(Effect.zipRight(make(pipeline, options), Effect.never))
 
 /**
@@ -384,7 +369,45 @@ export const run = <A, R>(
 export const layer = <A, R>(
   pipeline: Pipeline.Pipeline<A, R>,
   options: Options
-): Layer.Layer<Consumer, never, Kinesis | LeaseStore | DeadLetterSink | R> => Layer.scoped(Consumer, make(pipeline, options))
+): Layer.Layer<Consumer, InvalidOptions, Kinesis | LeaseStore | DeadLetterSink | R> =>
+  Layer.scoped(Consumer, make(pipeline, options))
+
+/**
+ * The options from configuration: `STREAM` (required), the lease coordinator's variables
+ * (`LeaseCoordinator.config`: `WORKER_ID`, `APPLICATION`, `LEASE_DURATION`, `RENEW_INTERVAL`,
+ * `TAKE_INTERVAL`, `SHARD_SYNC_INTERVAL`, `INITIAL_POSITION`, `MAX_LEASES_PER_WORKER`,
+ * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`), `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`, and of the
+ * readers `IDLE_INTERVAL`, `MAX_RECORDS` and `MAX_CALLS_PER_SECOND`. Durations are Effect durations
+ * (`10 seconds`) or milliseconds; every variable but `STREAM` may be unset (the option's default).
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<Options> = Config.all({
+  coordinator: LeaseCoordinator.config,
+  stream: Config.nonEmptyString("STREAM"),
+  restartDelay: ConfigReaders.optional(ConfigReaders.duration("RESTART_DELAY")),
+  shutdownTimeout: ConfigReaders.optional(ConfigReaders.duration("SHUTDOWN_TIMEOUT")),
+  reader: Config.all({
+    idleInterval: ConfigReaders.optional(ConfigReaders.duration("IDLE_INTERVAL")),
+    maxRecords: ConfigReaders.optional(Config.integer("MAX_RECORDS")),
+    maxCallsPerSecond: ConfigReaders.optional(Config.number("MAX_CALLS_PER_SECOND"))
+  })
+}).pipe(Config.map(({ coordinator, ...options }): Options => ({ ...coordinator, ...options })))
+
+/**
+ * The worker as a layer, its options from configuration (default: `config`, the documented variables), e.g.
+ * `Consumer.layerConfig(pipeline)`, or `Consumer.layerConfig(pipeline, Config.nested(Consumer.config,
+ * "ORDERS"))` for `ORDERS_STREAM` and so on.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = <A, R>(
+  pipeline: Pipeline.Pipeline<A, R>,
+  options: Config.Config.Wrap<Options> = config
+): Layer.Layer<Consumer, ConfigError.ConfigError | InvalidOptions, Kinesis | LeaseStore | DeadLetterSink | R> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(options), (read) => layer(pipeline, read)))
 
 // ---------------------------------------------------------------------------------------------------------
 // internal

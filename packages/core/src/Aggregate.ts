@@ -25,13 +25,17 @@
  *
  * @since 0.1.0
  */
-import * as Either from "effect/Either"
-import * as Encoding from "effect/Encoding"
 import { dual } from "effect/Function"
-import * as ParseResult from "effect/ParseResult"
+import * as Effect from "effect/Effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
+import * as Stages from "./internal/aggregateStages.js"
+import * as DDSketch from "./internal/ddSketch.js"
 import * as HyperLogLogSketch from "./internal/hyperLogLog.js"
+import * as SpaceSavingSummary from "./internal/spaceSaving.js"
+import { Count, JsonNumber } from "./internal/stateSchemas.js"
+import type { InvalidOptions } from "./TributaryError.js"
+import { checkOptions } from "./TributaryError.js"
 
 // -----------------------------------------------------------------------------
 // Model
@@ -77,6 +81,12 @@ export interface Aggregate<in I, in out S, out O> extends Pipeable {
   readonly result: (state: S) => O
   /** How a state is written as JSON-compatible data and read back. */
   readonly state: Schema.Schema<S, Json>
+  /**
+   * Set when the aggregate was made with options that cannot work (a quantile above 1, a precision out of
+   * range): whatever runs it (a pipeline's window, a Lambda tumbling window, a results query) fails with
+   * this error before processing anything. Until then it computes as with the default options.
+   */
+  readonly invalid: InvalidOptions | undefined
 }
 
 /**
@@ -145,6 +155,8 @@ export const make = <I, S, O, E extends Json>(options: {
   readonly merge: (self: S, that: S) => S
   readonly result: (state: S) => O
   readonly state: Schema.Schema<S, E>
+  /** Why the options it was made with cannot work (see `Aggregate.invalid`). */
+  readonly invalid?: InvalidOptions | undefined
 }): Aggregate<I, S, O> => {
   const self = Object.create(Proto)
   // Same property order for every aggregate: one hidden class, monomorphic `agg.add` loads in window operators
@@ -154,40 +166,25 @@ export const make = <I, S, O, E extends Json>(options: {
   self.result = options.result
   // Widening the encoded side is safe: decoding validates its input whatever its static type
   self.state = options.state as unknown as Schema.Schema<S, Json>
-  self[StagesId] = undefined
+  self.invalid = options.invalid
+  self[Stages.StagesId] = undefined
   return self
 }
 
 /**
- * `add` in two steps, for `struct`: `prepare` reads and checks the input (a `mapInput` function, a type
- * check) and may throw; `apply` changes the state and, when `safe`, never throws. A struct prepares the input
- * of every field before it applies any, so a throw leaves every field as it was.
+ * The aggregate, or its `invalid` error: what runs an aggregate checks it first.
+ *
+ * @since 0.1.0
+ * @category guards
  */
-interface Stages {
-  readonly prepare: (input: unknown) => unknown
-  readonly apply: (state: unknown, prepared: unknown) => unknown
-  readonly safe: boolean
-}
+export const validate = <I, S, O>(self: Aggregate<I, S, O>): Effect.Effect<Aggregate<I, S, O>, InvalidOptions> =>
+  self.invalid === undefined ? Effect.succeed(self) : Effect.fail(self.invalid)
 
-const StagesId: unique symbol = Symbol.for("@tributary/core/Aggregate/Stages")
-
-const identityInput = (input: unknown): unknown => input
-
-/** A custom aggregate's: its `add` as one step, which may throw (before changing its state, by contract). */
-const stagesOf = (aggregate: Aggregate.Any): Stages =>
-  (aggregate as unknown as { [StagesId]: Stages | undefined })[StagesId] ??
-    { prepare: identityInput, apply: aggregate.add, safe: false }
-
-const withStages = <A extends Aggregate.Any>(aggregate: A, stages: Stages): A => {
-  ;(aggregate as unknown as { [StagesId]: Stages })[StagesId] = stages
-  return aggregate
-}
-
-const describeType = (u: unknown): string => u === null ? "null" : Array.isArray(u) ? "an array" : typeof u
-
-const wrongInput = (name: string, expected: string, input: unknown): never => {
-  throw new TypeError(`Aggregate.${name} takes ${expected}, got ${describeType(input)}`)
-}
+/** Why a number is not in [min, max] (or not an integer there), or undefined. */
+const outOfRange = (value: number, min: number, max: number, integer: boolean): string | undefined =>
+  (value >= min && value <= max) && (!integer || Number.isInteger(value))
+    ? undefined
+    : `must be ${integer ? "an integer " : ""}in [${min}, ${max}], got ${value}`
 
 /** A built-in aggregate of numbers: its `add` checks that the input is a number, then applies it. */
 const numeric = <S, O, E extends Json>(name: string, options: {
@@ -196,54 +193,10 @@ const numeric = <S, O, E extends Json>(name: string, options: {
   readonly merge: (self: S, that: S) => S
   readonly result: (state: S) => O
   readonly state: Schema.Schema<S, E>
+  readonly invalid?: InvalidOptions | undefined
 }): Aggregate<number, S, O> => {
-  const { apply } = options
-  return withStages(
-    make({
-      empty: options.empty,
-      add: (state: S, x: number): S => typeof x === "number" ? apply(state, x) : wrongInput(name, "numbers", x),
-      merge: options.merge,
-      result: options.result,
-      state: options.state
-    }),
-    {
-      prepare: (x) => typeof x === "number" ? x : wrongInput(name, "numbers", x),
-      apply: apply as Stages["apply"],
-      safe: true
-    }
-  )
-}
-
-// -----------------------------------------------------------------------------
-// Schemas
-// -----------------------------------------------------------------------------
-
-type SpecialNumber = "NaN" | "Infinity" | "-Infinity" | "-0"
-
-const encodeSpecial = (n: number): SpecialNumber =>
-  n > 0 ? "Infinity" : n < 0 ? "-Infinity" : n === 0 ? "-0" : "NaN"
-
-/**
- * A number that JSON can carry exactly: the values JSON loses become strings ("NaN", "Infinity",
- * "-Infinity", and "-0", which `JSON.stringify` would write as 0 although `Math.min` tells them apart).
- */
-const JsonNumber: Schema.Schema<number, number | SpecialNumber> = Schema.transform(
-  Schema.Union(Schema.Number, Schema.Literal("NaN", "Infinity", "-Infinity", "-0")),
-  Schema.Number,
-  {
-    strict: true,
-    decode: (x) => (typeof x === "number" ? x : Number(x)),
-    encode: (n) => (Number.isFinite(n) && !Object.is(n, -0) ? n : encodeSpecial(n))
-  }
-)
-
-const Count = Schema.NonNegativeInt
-
-const checkRange = (name: string, value: number, min: number, max: number, integer: boolean): number => {
-  if (!(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
-    throw new RangeError(`Aggregate: ${name} must be ${integer ? "an integer " : ""}in [${min}, ${max}], got ${value}`)
-  }
-  return value
+  const { add, stages } = Stages.numericAdd(name, options.apply)
+  return Stages.withStages(make({ ...options, add }), stages)
 }
 
 // -----------------------------------------------------------------------------
@@ -256,7 +209,7 @@ const checkRange = (name: string, value: number, min: number, max: number, integ
  * @since 0.1.0
  * @category aggregates
  */
-export const count: Aggregate<unknown, number, number> = withStages(
+export const count: Aggregate<unknown, number, number> = Stages.withStages(
   make({
     empty: () => 0,
     add: (n: number, _: unknown) => n + 1,
@@ -264,7 +217,7 @@ export const count: Aggregate<unknown, number, number> = withStages(
     result: (n) => n,
     state: Count
   }),
-  { prepare: identityInput, apply: (n) => (n as number) + 1, safe: true }
+  { prepare: Stages.identityInput, apply: (n) => (n as number) + 1, safe: true }
 )
 
 const identity = (n: number): number => n
@@ -413,8 +366,6 @@ export const stats: Aggregate<number, StatsState, Stats> = numeric("stats", {
 // Quantiles: DDSketch
 // -----------------------------------------------------------------------------
 
-const SketchTypeId: unique symbol = Symbol.for("@tributary/core/Aggregate/Sketch")
-
 /**
  * A DDSketch (Masson, Rim, Lee: "DDSketch: a fast and fully-mergeable quantile sketch with relative-error
  * guarantees", VLDB 2019): the state of `quantile` and `quantiles`, mutated in place.
@@ -422,126 +373,7 @@ const SketchTypeId: unique symbol = Symbol.for("@tributary/core/Aggregate/Sketch
  * @since 0.1.0
  * @category models
  */
-export interface Sketch {
-  readonly [SketchTypeId]: typeof SketchTypeId
-  readonly relativeAccuracy: number
-  /** Number of values added (`NaN` and infinite inputs are not counted). */
-  readonly count: number
-  /** Smallest value added, `+Infinity` when empty. */
-  readonly min: number
-  /** Largest value added, `-Infinity` when empty. */
-  readonly max: number
-}
-
-const EMPTY_COUNTS = new Float64Array(0)
-
-/**
- * Bucket counts for a contiguous range of keys, kept in a dense array. When the range would exceed
- * `maxBuckets`, the lowest buckets are folded into the lowest kept one (DDSketch's collapsing-lowest store).
- * Entries of `counts` outside [minKey, maxKey] are always 0.
- */
-class Store {
-  counts: Float64Array = EMPTY_COUNTS
-  /** key of counts[0] */
-  offset = 0
-  minKey = 0
-  /** maxKey < minKey: empty */
-  maxKey = -1
-  total = 0
-  constructor(readonly maxBuckets: number) {}
-
-  add(key: number, weight: number): void {
-    if (key < this.minKey || key > this.maxKey) key = this.extend(key)
-    this.counts[key - this.offset] += weight
-    this.total += weight
-  }
-
-  /** Widens [minKey, maxKey] to `key`, collapsing if needed; returns the bucket where `key` now goes. */
-  private extend(key: number): number {
-    const empty = this.maxKey < this.minKey
-    const oldMin = this.minKey
-    const oldMax = this.maxKey
-    const newMax = empty ? key : Math.max(key, oldMax)
-    let newMin = empty ? key : Math.min(key, oldMin)
-    if (newMax - newMin >= this.maxBuckets) newMin = newMax - this.maxBuckets + 1
-    let counts = this.counts
-    let collapsed = 0
-    if (!empty && oldMin < newMin) {
-      const end = Math.min(newMin - 1, oldMax)
-      for (let k = oldMin; k <= end; k++) {
-        collapsed += counts[k - this.offset]
-        counts[k - this.offset] = 0
-      }
-    }
-    if (newMin < this.offset || newMax >= this.offset + counts.length) {
-      const needed = newMax - newMin + 1
-      const length = counts.length
-      // Grow geometrically up to maxBuckets; if the range only moved, shift in place (no allocation)
-      const size = needed <= length ? length : Math.min(this.maxBuckets, Math.max(needed, 2 * length, 32))
-      const newOffset = newMin - ((size - needed) >> 1)
-      const from = empty ? 0 : Math.max(oldMin, newMin)
-      const live = !empty && from <= oldMax
-      if (size === length) {
-        if (live) counts.copyWithin(from - newOffset, from - this.offset, oldMax - this.offset + 1)
-        const start = live ? from - newOffset : 0
-        const end = live ? oldMax - newOffset + 1 : 0
-        counts.fill(0, 0, start)
-        counts.fill(0, end)
-      } else {
-        const grown = new Float64Array(size)
-        if (live) grown.set(counts.subarray(from - this.offset, oldMax - this.offset + 1), from - newOffset)
-        counts = grown
-        this.counts = grown
-      }
-      this.offset = newOffset
-    }
-    counts[newMin - this.offset] += collapsed
-    this.minKey = newMin
-    this.maxKey = newMax
-    return key < newMin ? newMin : key
-  }
-
-  /** The key of the bucket holding the element of 0-based rank `rank` (rank < total). */
-  keyAtRank(rank: number): number {
-    let running = 0
-    for (let k = this.minKey; k <= this.maxKey; k++) {
-      running += this.counts[k - this.offset]
-      if (running > rank) return k
-    }
-    return this.maxKey
-  }
-
-  mergeFrom(that: Store): void {
-    // From the top down, so collapsing (which keeps the highest keys) happens once, at the first overflow
-    for (let k = that.maxKey; k >= that.minKey; k--) {
-      const c = that.counts[k - that.offset]
-      if (c > 0) this.add(k, c)
-    }
-  }
-
-  encode(): { readonly offset: number; readonly counts: ReadonlyArray<number> } {
-    if (this.maxKey < this.minKey) return { offset: 0, counts: [] }
-    return {
-      offset: this.minKey,
-      counts: Array.from(this.counts.subarray(this.minKey - this.offset, this.maxKey - this.offset + 1))
-    }
-  }
-}
-
-class SketchImpl implements Sketch {
-  readonly [SketchTypeId]: typeof SketchTypeId = SketchTypeId
-  /** keys are -index(|x|): ascending keys are ascending values, and collapsing drops the most negative */
-  readonly negative: Store
-  readonly positive: Store
-  zeroCount = 0
-  count = 0
-  min = Infinity
-  max = -Infinity
-  constructor(readonly relativeAccuracy: number, maxBuckets: number) {
-    this.negative = new Store(maxBuckets)
-    this.positive = new Store(maxBuckets)
-  }
-}
+export type Sketch = DDSketch.Sketch
 
 /**
  * Options of `quantile` and `quantiles`.
@@ -556,120 +388,25 @@ export interface SketchOptions {
   readonly maxBuckets?: number
 }
 
-const StoreEncoded = Schema.Struct({ offset: Schema.Int, counts: Schema.Array(Count) })
-
+/** A DDSketch aggregate; with options that cannot work, one of the default accuracy marked invalid. */
 const sketchAggregate = <O>(
+  of: string,
   options: SketchOptions | undefined,
-  read: (sketch: SketchImpl, valueAt: (rank: number) => number) => O
+  checks: ReadonlyArray<readonly [string, string | undefined]>,
+  read: (sketch: DDSketch.SketchImpl, valueAt: (rank: number) => number) => O
 ): Aggregate<number, Sketch, O> => {
-  const a = checkRange("relativeAccuracy", options?.relativeAccuracy ?? 0.01, Number.MIN_VALUE, 0.5, false)
-  const maxBuckets = checkRange("maxBuckets", options?.maxBuckets ?? 2048, 1, 2 ** 20, true)
-  const gamma = (1 + a) / (1 - a)
-  const logGamma = Math.log(gamma)
-  const multiplier = 1 / logGamma
-  // Bucket i holds (gamma^(i-1), gamma^i]; its midpoint in relative terms is within `a` of both ends
-  const valueOf = (index: number): number => (2 * Math.exp(index * logGamma)) / (1 + gamma)
-
-  const apply = (state: Sketch, x: number): Sketch => {
-    const s = state as SketchImpl
-    if (x > 0) {
-      if (x === Infinity) return state
-      s.positive.add(Math.ceil(Math.log(x) * multiplier), 1)
-    } else if (x < 0) {
-      if (x === -Infinity) return state
-      s.negative.add(-Math.ceil(Math.log(-x) * multiplier), 1)
-    } else if (x === 0) {
-      s.zeroCount++
-      x = 0 // -0 and 0 are one value here, so that min/max do not depend on the order of inputs
-    } else {
-      return state // NaN
-    }
-    s.count++
-    if (x < s.min) s.min = x
-    if (x > s.max) s.max = x
-    return state
-  }
-
-  const merge = (self: Sketch, that: Sketch): Sketch => {
-    const s = self as SketchImpl
-    const t = that as SketchImpl
-    if (t.count === 0) return self
-    s.negative.mergeFrom(t.negative)
-    s.positive.mergeFrom(t.positive)
-    s.zeroCount += t.zeroCount
-    s.count += t.count
-    if (t.min < s.min) s.min = t.min
-    if (t.max > s.max) s.max = t.max
-    return self
-  }
-
-  const result = (state: Sketch): O => {
-    const s = state as SketchImpl
-    const last = s.count - 1
-    return read(s, (rank) => {
-      if (rank <= 0) return s.min
-      if (rank >= last) return s.max
-      let r = rank
-      let v: number
-      if (r < s.negative.total) {
-        v = -valueOf(-s.negative.keyAtRank(r))
-      } else {
-        r -= s.negative.total
-        if (r < s.zeroCount) return 0
-        v = valueOf(s.positive.keyAtRank(r - s.zeroCount))
-      }
-      // Clamping to the exact extremes only moves an estimate closer to the true value
-      return v < s.min ? s.min : v > s.max ? s.max : v
-    })
-  }
-
-  const Encoded = Schema.Struct({
-    relativeAccuracy: Schema.Literal(a),
-    zeroCount: Count,
-    min: JsonNumber,
-    max: JsonNumber,
-    negative: StoreEncoded,
-    positive: StoreEncoded
-  })
-  const state = Schema.transform(
-    Encoded,
-    Schema.declare((u: unknown): u is Sketch => u instanceof SketchImpl && u.relativeAccuracy === a, {
-      identifier: "Sketch"
-    }),
-    {
-      strict: true,
-      decode: (e) => {
-        const s = new SketchImpl(a, maxBuckets)
-        for (let i = e.negative.counts.length - 1; i >= 0; i--) {
-          if (e.negative.counts[i] > 0) s.negative.add(e.negative.offset + i, e.negative.counts[i])
-        }
-        for (let i = e.positive.counts.length - 1; i >= 0; i--) {
-          if (e.positive.counts[i] > 0) s.positive.add(e.positive.offset + i, e.positive.counts[i])
-        }
-        s.zeroCount = e.zeroCount
-        s.count = s.negative.total + s.zeroCount + s.positive.total
-        s.min = e.min
-        s.max = e.max
-        return s
-      },
-      encode: (sketch) => {
-        const s = sketch as SketchImpl
-        return {
-          relativeAccuracy: a,
-          zeroCount: s.zeroCount,
-          min: s.min,
-          max: s.max,
-          negative: s.negative.encode(),
-          positive: s.positive.encode()
-        }
-      }
-    }
-  )
-
-  return numeric("quantile", { empty: (): Sketch => new SketchImpl(a, maxBuckets), apply, merge, result, state })
+  const a = options?.relativeAccuracy ?? 0.01
+  const maxBuckets = options?.maxBuckets ?? 2048
+  const invalid = checkOptions(of, [
+    ...checks,
+    ["relativeAccuracy", outOfRange(a, Number.MIN_VALUE, 0.5, false)],
+    ["maxBuckets", outOfRange(maxBuckets, 1, 2 ** 20, true)]
+  ])
+  const { add: apply, ...parts } = invalid === undefined ? DDSketch.parts(a, maxBuckets, read) : DDSketch.parts(0.01, 2048, read)
+  return numeric("quantile", { ...parts, apply, invalid })
 }
 
-const checkQuantile = (q: number): number => checkRange("quantile", q, 0, 1, false)
+const quantileRank = (q: number, count: number): number => Math.floor((q >= 0 && q <= 1 ? q : 0.5) * (count - 1))
 
 /**
  * The `q`-quantile of the inputs, `undefined` for no input, from a DDSketch mutated in place.
@@ -688,10 +425,13 @@ const checkQuantile = (q: number): number => checkRange("quantile", q, 0, 1, fal
  * @since 0.1.0
  * @category aggregates
  */
-export const quantile = (q: number, options?: SketchOptions): Aggregate<number, Sketch, number | undefined> => {
-  checkQuantile(q)
-  return sketchAggregate(options, (s, valueAt) => (s.count === 0 ? undefined : valueAt(Math.floor(q * (s.count - 1)))))
-}
+export const quantile = (q: number, options?: SketchOptions): Aggregate<number, Sketch, number | undefined> =>
+  sketchAggregate(
+    "Aggregate.quantile",
+    options,
+    [["q", outOfRange(q, 0, 1, false)]],
+    (s, valueAt) => (s.count === 0 ? undefined : valueAt(quantileRank(q, s.count)))
+  )
 
 /**
  * Several quantiles from one DDSketch; same guarantee as `quantile`.
@@ -702,11 +442,13 @@ export const quantile = (q: number, options?: SketchOptions): Aggregate<number, 
 export const quantiles = (
   qs: ReadonlyArray<number>,
   options?: SketchOptions
-): Aggregate<number, Sketch, ReadonlyArray<number | undefined>> => {
-  const checked = qs.map(checkQuantile)
-  return sketchAggregate(options, (s, valueAt) =>
-    checked.map((q) => (s.count === 0 ? undefined : valueAt(Math.floor(q * (s.count - 1))))))
-}
+): Aggregate<number, Sketch, ReadonlyArray<number | undefined>> =>
+  sketchAggregate(
+    "Aggregate.quantiles",
+    options,
+    qs.map((q, i) => [`qs[${i}]`, outOfRange(q, 0, 1, false)] as const),
+    (s, valueAt) => qs.map((q) => (s.count === 0 ? undefined : valueAt(quantileRank(q, s.count))))
+  )
 
 // -----------------------------------------------------------------------------
 // Distinct count: HyperLogLog
@@ -720,27 +462,7 @@ export const quantiles = (
  * @since 0.1.0
  * @category models
  */
-export interface HyperLogLog {
-  readonly [HyperLogLogSketch.TypeId]: typeof HyperLogLogSketch.TypeId
-  readonly precision: number
-  /** `"sparse"` while the state counts exactly, `"dense"` once it estimates */
-  readonly mode: "sparse" | "dense"
-}
-
-type HyperLogLogImpl = HyperLogLogSketch.HyperLogLogImpl
-
-// Checked in one pass, each number then by `decode`: `Schema.Array(Schema.Number)` takes 3 to 4 times longer
-const Hashes = Schema.declare(
-  (u: unknown): u is ReadonlyArray<number> => Array.isArray(u) && u.every((x) => typeof x === "number"),
-  { identifier: "Hashes" }
-)
-
-const HllEncoded = <P extends number>(precision: P) =>
-  Schema.Union(
-    Schema.Struct({ precision: Schema.Literal(precision), hashes: Hashes }),
-    Schema.Struct({ precision: Schema.Literal(precision), dense: Schema.String }),
-    Schema.Struct({ precision: Schema.Literal(precision), sparse: Schema.String })
-  )
+export type HyperLogLog = HyperLogLogSketch.HyperLogLog
 
 /**
  * The number of distinct inputs: exact while small, then estimated by HyperLogLog with `2^precision`
@@ -762,13 +484,9 @@ const HllEncoded = <P extends number>(precision: P) =>
  *
  * `merge` is exact: merged states equal the state of a single pass over all the inputs. Two sparse states
  * merge into a sparse one while their union fits, into a dense one otherwise; a sparse key carries its
- * register and rank, so it folds into exactly the registers a dense pass would have set.
- *
- * The state encodes as `{ precision, hashes }` while sparse: the keys ascending, as JSON numbers (at most 11
- * bytes each: 60 bytes of JSON for 3 values). Dense, it encodes as base64: `{ precision, sparse }` (3 bytes
- * per non-zero register) while that is smaller than `{ precision, dense }` (one byte per register). Those
- * two are also what states written before the sparse mode existed look like: they decode as dense states
- * (an empty one as an empty sparse state).
+ * register and rank, so it folds into exactly the registers a dense pass would have set. The state encodes
+ * compactly (sparse: the keys; dense: base64 registers), and states written before the sparse mode existed
+ * still decode.
  *
  * @since 0.1.0
  * @category aggregates
@@ -777,98 +495,16 @@ export const distinctCount = (options?: {
   /** log2 of the number of registers, in [4, 16]; default 12 */
   readonly precision?: number
 }): Aggregate<string | number, HyperLogLog, number> => {
-  const p = checkRange("precision", options?.precision ?? 12, 4, 16, true)
-  const m = 1 << p
-  const Encoded = HllEncoded(p)
-  const state = Schema.transformOrFail(
-    Encoded,
-    Schema.declare(
-      (u: unknown): u is HyperLogLog => u instanceof HyperLogLogSketch.HyperLogLogImpl && u.precision === p,
-      { identifier: "HyperLogLog" }
-    ),
-    {
-      strict: true,
-      decode: (e, _, ast) => {
-        if ("hashes" in e) {
-          const s = new HyperLogLogSketch.HyperLogLogImpl(p)
-          for (const key of e.hashes) {
-            if (!HyperLogLogSketch.isSparseKey(key, p)) {
-              return ParseResult.fail(new ParseResult.Type(ast, e, `invalid hash ${key}`))
-            }
-            // a list longer than the threshold (e.g. written with another one) is read as dense
-            HyperLogLogSketch.addKey(s, key)
-          }
-          return ParseResult.succeed(s)
-        }
-        const sparse = "sparse" in e
-        const bytes = Encoding.decodeBase64(sparse ? e.sparse : e.dense)
-        if (Either.isLeft(bytes)) return ParseResult.fail(new ParseResult.Type(ast, e, "invalid base64"))
-        const b = bytes.right
-        let registers: Uint8Array
-        if (sparse) {
-          if (b.length % 3 !== 0) return ParseResult.fail(new ParseResult.Type(ast, e, "invalid sparse registers"))
-          registers = new Uint8Array(m)
-          for (let i = 0; i < b.length; i += 3) {
-            const index = (b[i] << 8) | b[i + 1]
-            if (index >= m) return ParseResult.fail(new ParseResult.Type(ast, e, "register index out of range"))
-            registers[index] = b[i + 2]
-          }
-        } else {
-          if (b.length !== m) return ParseResult.fail(new ParseResult.Type(ast, e, `expected ${m} registers`))
-          registers = b
-        }
-        for (let i = 0; i < m; i++) {
-          if (registers[i] > HyperLogLogSketch.RANK_BITS + 1) {
-            return ParseResult.fail(new ParseResult.Type(ast, e, "register value out of range"))
-          }
-        }
-        return ParseResult.succeed(HyperLogLogSketch.fromRegisters(p, registers))
-      },
-      encode: (hll) => {
-        const s = hll as HyperLogLogImpl
-        const registers = s.registers
-        if (registers === null) return ParseResult.succeed({ precision: p, hashes: HyperLogLogSketch.sparseKeys(s) })
-        let nonZero = 0
-        for (let i = 0; i < m; i++) if (registers[i] !== 0) nonZero++
-        if (3 * nonZero >= m) return ParseResult.succeed({ precision: p, dense: Encoding.encodeBase64(registers) })
-        const b = new Uint8Array(3 * nonZero)
-        let j = 0
-        for (let i = 0; i < m; i++) {
-          if (registers[i] !== 0) {
-            b[j++] = i >>> 8
-            b[j++] = i & 0xff
-            b[j++] = registers[i]
-          }
-        }
-        return ParseResult.succeed({ precision: p, sparse: Encoding.encodeBase64(b) })
-      }
-    }
-  )
-  // Read once: under a CommonJS transform, a namespace member can be a getter
-  const addValue = HyperLogLogSketch.add
-  const prepare = (value: unknown): string | number =>
-    typeof value === "string" || typeof value === "number" ? value : wrongInput("distinctCount", "strings and numbers", value)
-  const apply = (state: HyperLogLog, value: string | number) => {
-    addValue(state as HyperLogLogImpl, value)
-    return state
-  }
-  return withStages(make({
-    empty: (): HyperLogLog => new HyperLogLogSketch.HyperLogLogImpl(p),
-    add: (state: HyperLogLog, value: string | number) => apply(state, prepare(value)),
-    merge: (self, that) => {
-      HyperLogLogSketch.merge(self as HyperLogLogImpl, that as HyperLogLogImpl)
-      return self
-    },
-    result: (state) => HyperLogLogSketch.estimate(state as HyperLogLogImpl),
-    state
-  }), { prepare, apply: apply as Stages["apply"], safe: true })
+  const p = options?.precision ?? 12
+  const invalid = checkOptions("Aggregate.distinctCount", [["precision", outOfRange(p, 4, 16, true)]])
+  const { add: apply, ...parts } = HyperLogLogSketch.parts(invalid === undefined ? p : 12)
+  const { add, stages } = Stages.checkedAdd(apply, Stages.stringOrNumber("distinctCount"))
+  return Stages.withStages(make({ ...parts, add, invalid }), stages)
 }
 
 // -----------------------------------------------------------------------------
 // Top k: Space-Saving
 // -----------------------------------------------------------------------------
-
-const SpaceSavingTypeId: unique symbol = Symbol.for("@tributary/core/Aggregate/SpaceSaving")
 
 /**
  * A Space-Saving summary (Metwally, Agrawal, El Abbadi 2005) with at most `capacity` counters: the state of
@@ -877,78 +513,7 @@ const SpaceSavingTypeId: unique symbol = Symbol.for("@tributary/core/Aggregate/S
  * @since 0.1.0
  * @category models
  */
-export interface SpaceSaving {
-  readonly [SpaceSavingTypeId]: typeof SpaceSavingTypeId
-  readonly capacity: number
-  /**
-   * An upper bound of the count of any value without a counter; 0 while no counter was ever evicted or
-   * dropped, i.e. while every count is exact.
-   */
-  readonly floor: number
-}
-
-class Counter {
-  constructor(public value: string, public count: number, public error: number, public position: number) {}
-}
-
-class SpaceSavingImpl implements SpaceSaving {
-  readonly [SpaceSavingTypeId]: typeof SpaceSavingTypeId = SpaceSavingTypeId
-  readonly index = new Map<string, Counter>()
-  /** min-heap on count */
-  readonly heap: Array<Counter> = []
-  floor = 0
-  constructor(readonly capacity: number) {}
-}
-
-const siftDown = (heap: Array<Counter>, position: number): void => {
-  const n = heap.length
-  const c = heap[position]
-  for (;;) {
-    let child = 2 * position + 1
-    if (child >= n) break
-    if (child + 1 < n && heap[child + 1].count < heap[child].count) child++
-    if (heap[child].count >= c.count) break
-    heap[position] = heap[child]
-    heap[position].position = position
-    position = child
-  }
-  heap[position] = c
-  c.position = position
-}
-
-const siftUp = (heap: Array<Counter>, position: number): void => {
-  const c = heap[position]
-  while (position > 0) {
-    const parent = (position - 1) >> 1
-    if (heap[parent].count <= c.count) break
-    heap[position] = heap[parent]
-    heap[position].position = position
-    position = parent
-  }
-  heap[position] = c
-  c.position = position
-}
-
-const heapify = (heap: Array<Counter>): void => {
-  for (let i = 0; i < heap.length; i++) heap[i].position = i
-  for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i)
-}
-
-/** count descending, then value ascending (UTF-16 order): the deterministic order of results */
-const byRank = (a: Counter, b: Counter): number =>
-  b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0)
-
-/** Keeps the `capacity` best counters; the count of a dropped one bounds every unmonitored value. */
-const truncate = (s: SpaceSavingImpl): void => {
-  if (s.heap.length <= s.capacity) return
-  s.heap.sort(byRank)
-  for (let i = s.capacity; i < s.heap.length; i++) {
-    const dropped = s.heap[i]
-    s.index.delete(dropped.value)
-    if (dropped.count > s.floor) s.floor = dropped.count
-  }
-  s.heap.length = s.capacity
-}
+export type SpaceSaving = SpaceSavingSummary.SpaceSaving
 
 /**
  * A counted value in the result of `topK`.
@@ -956,18 +521,7 @@ const truncate = (s: SpaceSavingImpl): void => {
  * @since 0.1.0
  * @category models
  */
-export interface TopKEntry {
-  readonly value: string
-  /** Estimated count, never below the true count */
-  readonly count: number
-  /** Maximum over-estimation: the true count is in [count - error, count] */
-  readonly error: number
-}
-
-const SpaceSavingEncoded = Schema.Struct({
-  floor: Count,
-  counters: Schema.Array(Schema.Tuple(Schema.String, Count, Count))
-})
+export type TopKEntry = SpaceSavingSummary.Entry
 
 /**
  * The `k` most frequent inputs, by count descending then value ascending, from a Space-Saving summary with
@@ -984,9 +538,6 @@ const SpaceSavingEncoded = Schema.Struct({
  * `floor`. The guarantees above still hold for the merged stream, but the summary can differ from a single
  * pass over the same inputs.
  *
- * `add` creates an object only when a value gets a counter while the summary is not full yet; once full,
- * the evicted counter is reused for the new value.
- *
  * @since 0.1.0
  * @category aggregates
  */
@@ -997,110 +548,14 @@ export const topK = (
     readonly capacity?: number
   }
 ): Aggregate<string, SpaceSaving, ReadonlyArray<TopKEntry>> => {
-  checkRange("k", k, 1, 2 ** 24, true)
-  const capacity = checkRange("capacity", options?.capacity ?? Math.max(10 * k, 100), k, 2 ** 24, true)
-  const state = Schema.transformOrFail(
-    SpaceSavingEncoded,
-    Schema.declare((u: unknown): u is SpaceSaving => u instanceof SpaceSavingImpl && u.capacity === capacity, {
-      identifier: "SpaceSaving"
-    }),
-    {
-      strict: true,
-      decode: (e, _, ast) => {
-        const s = new SpaceSavingImpl(capacity)
-        s.floor = e.floor
-        for (const [value, count, error] of e.counters) {
-          if (count < 1 || error > count || s.index.has(value)) {
-            return ParseResult.fail(new ParseResult.Type(ast, e, `invalid counter for ${JSON.stringify(value)}`))
-          }
-          const c = new Counter(value, count, error, s.heap.length)
-          s.heap.push(c)
-          s.index.set(value, c)
-        }
-        // A state written with a larger capacity is cut down the way merge does it
-        truncate(s)
-        heapify(s.heap)
-        return ParseResult.succeed(s)
-      },
-      encode: (summary) => {
-        const s = summary as SpaceSavingImpl
-        const sorted = s.heap.slice().sort(byRank)
-        return ParseResult.succeed({
-          floor: s.floor,
-          counters: sorted.map((c) => [c.value, c.count, c.error] as const)
-        })
-      }
-    }
-  )
-
-  const apply = (summary: SpaceSaving, value: string) => {
-    const s = summary as SpaceSavingImpl
-    const existing = s.index.get(value)
-    if (existing !== undefined) {
-      existing.count++
-      siftDown(s.heap, existing.position)
-    } else if (s.heap.length < capacity) {
-      const c = new Counter(value, 1, 0, s.heap.length)
-      s.heap.push(c)
-      s.index.set(value, c)
-      siftUp(s.heap, c.position)
-    } else {
-      // Evict the smallest counter and reuse it for the new value
-      const c = s.heap[0]
-      s.index.delete(c.value)
-      // The evicted value had at most c.count (a state read with a larger capacity may have a higher floor)
-      if (c.count > s.floor) s.floor = c.count
-      c.value = value
-      c.error = c.count
-      c.count++
-      s.index.set(value, c)
-      siftDown(s.heap, 0)
-    }
-    return summary
-  }
-  const prepare = (value: unknown): string => typeof value === "string" ? value : wrongInput("topK", "strings", value)
-
-  return withStages(make({
-    empty: (): SpaceSaving => new SpaceSavingImpl(capacity),
-    add: (summary: SpaceSaving, value: string) => apply(summary, prepare(value)),
-    merge: (self, that) => {
-      const s = self as SpaceSavingImpl
-      const t = that as SpaceSavingImpl
-      if (t.heap.length === 0) return self
-      const selfFloor = s.floor
-      for (const c of s.heap) {
-        const o = t.index.get(c.value)
-        if (o !== undefined) {
-          c.count += o.count
-          c.error += o.error
-        } else {
-          c.count += t.floor
-          c.error += t.floor
-        }
-      }
-      for (const o of t.heap) {
-        if (!s.index.has(o.value)) {
-          const c = new Counter(o.value, o.count + selfFloor, o.error + selfFloor, s.heap.length)
-          s.heap.push(c)
-          s.index.set(o.value, c)
-        }
-      }
-      // A value in neither summary had at most selfFloor + t.floor; truncate raises it to the largest drop
-      s.floor = selfFloor + t.floor
-      truncate(s)
-      heapify(s.heap)
-      return self
-    },
-    result: (summary): ReadonlyArray<TopKEntry> => {
-      const s = summary as SpaceSavingImpl
-      const sorted = s.heap.slice().sort(byRank)
-      const n = Math.min(k, sorted.length)
-      const out = new Array<TopKEntry>(n)
-      for (let i = 0; i < n; i++) out[i] = { value: sorted[i].value, count: sorted[i].count, error: sorted[i].error }
-      return out
-    },
-    state
-  }), { prepare, apply: apply as Stages["apply"], safe: true })
+  const capacity = options?.capacity ?? Math.max(10 * k, 100)
+  const invalid = checkOptions("Aggregate.topK", [
+    ["k", outOfRange(k, 1, 2 ** 24, true)],
+    ["capacity", outOfRange(capacity, Number.isInteger(k) && k >= 1 ? k : 1, 2 ** 24, true)]
+  ])
+  const { add: apply, ...parts } = invalid === undefined ? SpaceSavingSummary.parts(k, capacity) : SpaceSavingSummary.parts(10, 100)
+  const { add, stages } = Stages.checkedAdd(apply, Stages.string("topK"))
+  return Stages.withStages(make({ ...parts, add, invalid }), stages)
 }
 
 // -----------------------------------------------------------------------------
@@ -1167,54 +622,19 @@ export const struct = <Fields extends Record<string, Aggregate.Any>>(
   type State = Record<string, unknown>
   const keys = Object.keys(fields)
   const aggregates: ReadonlyArray<Aggregate<unknown, unknown, unknown>> = keys.map((key) => fields[key])
-  const n = keys.length
   const schemas: Record<string, Schema.Schema<unknown, Json>> = {}
-  for (let i = 0; i < n; i++) schemas[keys[i]] = aggregates[i].state
-  // Every field's input is prepared (mapped, checked) before any field changes, so an input one field
-  // cannot take leaves all of them as they were. Custom aggregates apply in one step that may throw: they
-  // go first, so one of them throwing still changes nothing.
-  const stages = aggregates.map(stagesOf)
-  const order = [...stages.keys()].sort((a, b) => Number(stages[a].safe) - Number(stages[b].safe))
-  const prepareAll = (input: unknown, into: Array<unknown>): Array<unknown> => {
-    for (let i = 0; i < n; i++) into[i] = stages[i].prepare(input)
-    return into
-  }
-  const applyAll = (s: State, prepared: ReadonlyArray<unknown>): State => {
-    for (let j = 0; j < n; j++) {
-      const i = order[j]
-      s[keys[i]] = stages[i].apply(s[keys[i]], prepared[i])
-    }
-    return s
-  }
-  // `add` is not re-entered while it runs, so it reuses one array; `prepare` (a struct in a struct) cannot
-  const scratch = new Array<unknown>(n)
-  const aggregate: Aggregate<unknown, State, State> = make({
-    empty: () => {
-      const s: State = {}
-      for (let i = 0; i < n; i++) s[keys[i]] = aggregates[i].empty()
-      return s
-    },
-    add: (s: State, input: unknown) => applyAll(s, prepareAll(input, scratch)),
-    merge: (self, that) => {
-      for (let i = 0; i < n; i++) {
-        const key = keys[i]
-        self[key] = aggregates[i].merge(self[key], that[key])
-      }
-      return self
-    },
-    result: (s) => {
-      const out: State = {}
-      for (let i = 0; i < n; i++) out[keys[i]] = aggregates[i].result(s[keys[i]])
-      return out
-    },
-    // The struct's decoded object is fresh and mutable, so it can be updated in place like `empty()`'s
-    state: Schema.mutable(Schema.Struct(schemas)) as Schema.Schema<State, { readonly [key: string]: Json }>
-  })
-  withStages(aggregate, {
-    prepare: (input) => prepareAll(input, new Array<unknown>(n)),
-    apply: (s, prepared) => applyAll(s as State, prepared as ReadonlyArray<unknown>),
-    safe: stages.every((stage) => stage.safe)
-  })
+  for (let i = 0; i < keys.length; i++) schemas[keys[i]] = aggregates[i].state
+  // Every field's input is prepared (mapped, checked) before any field changes (see `structParts`)
+  const { stages, ...parts } = Stages.structParts(keys, aggregates)
+  const aggregate: Aggregate<unknown, State, State> = Stages.withStages(
+    make({
+      ...parts,
+      // The struct's decoded object is fresh and mutable, so it can be updated in place like `empty()`'s
+      state: Schema.mutable(Schema.Struct(schemas)) as Schema.Schema<State, { readonly [key: string]: Json }>,
+      invalid: aggregates.find((field) => field.invalid !== undefined)?.invalid
+    }),
+    stages
+  )
   return aggregate as unknown as Aggregate<StructInput<Fields>, StructState<Fields>, StructOutput<Fields>>
 }
 
@@ -1229,16 +649,16 @@ export const mapInput: {
   <I, S, O, A>(self: Aggregate<I, S, O>, f: (a: A) => I): Aggregate<A, S, O>
 } = dual(2, <I, S, O, A>(self: Aggregate<I, S, O>, f: (a: A) => I): Aggregate<A, S, O> => {
   const add = self.add
-  const stages = stagesOf(self)
-  return withStages(
+  return Stages.withStages(
     make({
       empty: self.empty,
       add: (s: S, a: A) => add(s, f(a)),
       merge: self.merge,
       result: self.result,
-      state: self.state
+      state: self.state,
+      invalid: self.invalid
     }),
-    { prepare: (a) => stages.prepare(f(a as A)), apply: stages.apply, safe: stages.safe }
+    Stages.mapInputStages(self, f as (input: unknown) => unknown)
   )
 })
 
@@ -1264,14 +684,15 @@ export const map: {
   <I, S, O, O2>(self: Aggregate<I, S, O>, f: (o: O) => O2): Aggregate<I, S, O2>
 } = dual(2, <I, S, O, O2>(self: Aggregate<I, S, O>, f: (o: O) => O2): Aggregate<I, S, O2> => {
   const result = self.result
-  return withStages(
+  return Stages.withStages(
     make({
       empty: self.empty,
       add: self.add,
       merge: self.merge,
       result: (s: S) => f(result(s)),
-      state: self.state
+      state: self.state,
+      invalid: self.invalid
     }),
-    stagesOf(self)
+    Stages.stagesOf(self)
   )
 })

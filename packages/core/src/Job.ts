@@ -6,15 +6,20 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Cron from "effect/Cron"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Check from "./internal/options.js"
 import * as Retry from "./Retry.js"
+import type { InvalidOptions } from "./TributaryError.js"
 
 /**
  * The time range a run covers, epoch milliseconds, `[from, to)`.
@@ -110,26 +115,30 @@ export interface Job<E, R> {
 
 /**
  * @since 0.1.0
- * @category constructors
+ * @category models
  */
-export const make = <E, R>(options: {
+export interface Options<E, R> {
   readonly name: string
   readonly timing: Timing
   readonly range: (scheduledAt: number) => TimeRange
   readonly run: (range: TimeRange) => Effect.Effect<number, E, R>
-  readonly retry?: Schedule.Schedule<unknown, E>
-}): Job<E, R> => {
-  if ("cron" in options.timing && Either.isLeft(Cron.parse(options.timing.cron))) {
-    throw new RangeError(`job ${options.name}: invalid cron expression ${JSON.stringify(options.timing.cron)}`)
-  }
-  return {
-    name: options.name,
-    timing: options.timing,
-    range: options.range,
-    run: options.run,
-    retry: options.retry ?? (Retry.exponential({ base: "1 second", times: 3 }) as Schedule.Schedule<unknown, E>)
-  }
+  readonly retry?: Schedule.Schedule<unknown, E> | undefined
 }
+
+/**
+ * A job. Its timing is checked when it starts: `start` fails with `InvalidOptions` for a cron expression
+ * that does not parse or an interval that is not a positive duration.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E, R>(options: Options<E, R>): Job<E, R> => ({
+  name: options.name,
+  timing: options.timing,
+  range: options.range,
+  run: options.run,
+  retry: options.retry ?? (Retry.exponential({ base: "1 second", times: 3 }) as Schedule.Schedule<unknown, E>)
+})
 
 /**
  * A started job: it runs on its schedule until its scope closes.
@@ -146,13 +155,15 @@ export interface RunningJob {
 
 /**
  * Starts a job's schedule in a fiber tied to the scope. A scheduled run that finds the previous run still in
- * progress is skipped (and logged as such): runs never overlap and never pile up.
+ * progress is skipped (and logged as such): runs never overlap and never pile up. Fails with
+ * `InvalidOptions` when the job's timing cannot work.
  *
  * @since 0.1.0
  * @category running
  */
-export const start = <E, R>(job: Job<E, R>): Effect.Effect<RunningJob, never, R | RunLog | Scope.Scope> =>
+export const start = <E, R>(job: Job<E, R>): Effect.Effect<RunningJob, InvalidOptions, R | RunLog | Scope.Scope> =>
   Effect.gen(function*() {
+    yield* Check.validate(`Job.start (${job.name})`, [["timing", invalidTiming(job.timing)]])
     const log = yield* RunLog
     // a manual trigger runs with the services the job was started with
     const context = yield* Effect.context<R>()
@@ -215,6 +226,50 @@ export const start = <E, R>(job: Job<E, R>): Effect.Effect<RunningJob, never, R 
       nextRunAt: Effect.sync(() => next)
     }
   })
+
+/**
+ * The job running on its schedule while the layer lives (next to a server or a consumer under
+ * `Layer.launch`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <E, R>(job: Job<E, R>): Layer.Layer<never, InvalidOptions, R | RunLog> =>
+  Layer.scopedDiscard(start(job))
+
+/**
+ * A timing from configuration: `JOB_EVERY` (an Effect duration, `15 minutes`) or else `JOB_CRON` (a cron
+ * expression). `Config.nested(Job.timingConfig, "REAGGREGATE")` reads `REAGGREGATE_JOB_EVERY` and so on.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const timingConfig: Config.Config<Timing> = Config.duration("JOB_EVERY").pipe(
+  Config.map((every): Timing => ({ every })),
+  Config.orElse(() => Config.map(Config.nonEmptyString("JOB_CRON"), (cron): Timing => ({ cron })))
+)
+
+/**
+ * The job with its timing from configuration (default: `timingConfig`), running while the layer lives.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = <E, R>(
+  options: Omit<Options<E, R>, "timing">,
+  timing: Config.Config<Timing> = timingConfig
+): Layer.Layer<never, ConfigError.ConfigError | InvalidOptions, R | RunLog> =>
+  Layer.unwrapEffect(Effect.map(timing, (read) => layer(make({ ...options, timing: read }))))
+
+const invalidTiming = (timing: Timing): string | undefined => {
+  if ("cron" in timing) {
+    return Either.isLeft(Cron.parse(timing.cron)) ? `has an invalid cron expression ${JSON.stringify(timing.cron)}` : undefined
+  }
+  const every = Duration.decodeUnknown(timing.every)
+  return Option.isSome(every) && Duration.isFinite(every.value) && Duration.toMillis(every.value) > 0
+    ? undefined
+    : `every must be a positive finite duration, got ${String(timing.every)}`
+}
 
 const nextTime = (timing: Timing, after: number): number => {
   if ("every" in timing) {

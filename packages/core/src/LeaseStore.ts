@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import type * as Types from "effect/Types"
 import type { Checkpoint, Position } from "./RecordSource.js"
 import { isSequenceNumber } from "./SequenceNumber.js"
 import type { Retryability } from "./TributaryError.js"
@@ -416,16 +417,15 @@ export const unsafeMakeMemory = (): LeaseStoreShape => {
 }
 
 // Stored checkpoints are copies with only the fields a checkpoint has, as a database would return them.
-const copyCheckpoint = (checkpoint: LeaseCheckpoint): LeaseCheckpoint =>
-  typeof checkpoint === "string" ? checkpoint : {
-    sequenceNumber: checkpoint.sequenceNumber,
-    subSequenceNumber: checkpoint.subSequenceNumber,
-    ...(checkpoint.maxEventTime === undefined ? {} : { maxEventTime: checkpoint.maxEventTime }),
-    ...(checkpoint.watermark === undefined ? {} : { watermark: checkpoint.watermark }),
-    ...(checkpoint.processed === undefined ? {} : {
-      processed: { sequenceNumber: checkpoint.processed.sequenceNumber, subSequenceNumber: checkpoint.processed.subSequenceNumber }
-    })
-  }
+const copyCheckpoint = (checkpoint: LeaseCheckpoint): LeaseCheckpoint => {
+  if (typeof checkpoint === "string") return checkpoint
+  const { maxEventTime, processed, watermark } = checkpoint
+  const copy: Types.Mutable<Checkpoint> = { sequenceNumber: checkpoint.sequenceNumber, subSequenceNumber: checkpoint.subSequenceNumber }
+  if (maxEventTime !== undefined) copy.maxEventTime = maxEventTime
+  if (watermark !== undefined) copy.watermark = watermark
+  if (processed !== undefined) copy.processed = { sequenceNumber: processed.sequenceNumber, subSequenceNumber: processed.subSequenceNumber }
+  return copy
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // utils

@@ -10,35 +10,29 @@
  * @since 0.1.0
  */
 import type { Aggregate } from "./Aggregate.js"
-import * as Clock from "effect/Clock"
+import { validate as validateAggregate } from "./Aggregate.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { dual } from "effect/Function"
-import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import { pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
-import * as Stream from "effect/Stream"
-import type * as Tracer from "effect/Tracer"
-import type { DeadLetter } from "./DeadLetter.js"
 import { DeadLetterSink } from "./DeadLetter.js"
 import type { DecodedBatch, Decoder } from "./Decoder.js"
 import { valueOrigins } from "./Decoder.js"
-import type { BatchEvent, Lane } from "./internal/batch.js"
-import { BatchState, DERIVED, emptyLane, originOf } from "./internal/batch.js"
+import { DERIVED, originOf } from "./internal/batch.js"
 import { isoTime, thrownReason } from "./internal/reason.js"
+import * as Runner from "./internal/runner.js"
 import type { WindowSpec } from "./internal/windowOperator.js"
 import { emptyEmitted, WindowOperator } from "./internal/windowOperator.js"
-import type { Checkpoint, Position, ShardReader } from "./RecordSource.js"
+import type { ShardReader } from "./RecordSource.js"
 import { RecordSource } from "./RecordSource.js"
 import type { RecordSink } from "./RecordSink.js"
 import * as Retry from "./Retry.js"
-import * as SequenceNumber from "./SequenceNumber.js"
 import type { SourceRecord } from "./SourceRecord.js"
-import type { CheckpointError, SourceError } from "./TributaryError.js"
-import { DecodeFailure, isTransient, SinkError } from "./TributaryError.js"
+import type { InvalidOptions, SinkError } from "./TributaryError.js"
+import { DecodeFailure } from "./TributaryError.js"
 import type { WindowAssigner, WindowResult } from "./Window.js"
 
 /**
@@ -79,51 +73,31 @@ export interface Pipeline<out A, out R = never> extends Pipeable {
  * @since 0.1.0
  * @category internal
  */
-export type Step = TransformStep | SinkStep
+export type Step = Runner.Step
 
 /**
- * A stage over whole batches. `make` builds the stage's state for one run (and may read services, e.g. a
- * side-output sink).
+ * A stage over whole batches (see `Step`).
  *
  * @since 0.1.0
  * @category internal
  */
-export interface TransformStep {
-  readonly _tag: "Transform"
-  readonly stage: string
-  readonly make: Effect.Effect<Stage, never, unknown>
-}
+export type TransformStep = Runner.TransformStep
 
 /**
- * The running form of a transform step.
+ * The running form of a transform step (see `Step`).
  *
  * @since 0.1.0
  * @category internal
  */
-export interface Stage {
-  /** Runs over a page of records, or over an empty lane on a timer tick or at the end of a shard. */
-  readonly run: (lane: Lane, batch: BatchState) => Lane
-  /** Called when a shard starts, with the checkpoint it resumes after. */
-  readonly startShard?: (shardId: string, resumeFrom: Checkpoint | undefined, now: number) => void
-  /** Called when this process stops processing a shard (its lease moved): drop what is held for it. */
-  readonly stopShard?: (shardId: string) => void
-  /**
-   * How far the shard may be checkpointed given what the stage still holds (undefined: not at all yet).
-   * Stages without it hold nothing back.
-   */
-  readonly checkpoint?: (shardId: string) => Checkpoint | undefined
-  /** Set when the stage must see time pass without records (processing time, idleness, rate limits). */
-  readonly tickEvery?: Duration.Duration
-}
+export type Stage = Runner.Stage
 
 /**
+ * A step writing to a sink (see `Step`).
+ *
  * @since 0.1.0
  * @category internal
  */
-export interface SinkStep {
-  readonly _tag: "Sink"
-  readonly sink: Effect.Effect<RecordSink<never>, never, unknown>
-}
+export type SinkStep = Runner.SinkStep
 
 /**
  * Counts of records, each counted once: `recordsIn = recordsOut + deadLettered + late + filtered`.
@@ -131,41 +105,32 @@ export interface SinkStep {
  * @since 0.1.0
  * @category models
  */
-export interface Counts {
-  readonly recordsIn: number
-  /** Records that reached the end of the pipeline, or were absorbed into a window. */
-  readonly recordsOut: number
-  readonly deadLettered: number
-  /** Records behind their windows' allowed lateness, sent to the late output. */
-  readonly late: number
-  /** Records a filter or flatMap dropped. */
-  readonly filtered: number
-}
+export type Counts = Runner.Counts
 
 /**
- * @since 0.1.0
- * @category models
- */
-export interface Summary extends Counts {
-  readonly batches: number
-}
-
-/**
- * What one batch (or tick, or shard end) produced.
+ * The counts and the batches of a run.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Outcome extends Counts {
-  /** Where the shard may now be checkpointed; undefined: leave the checkpoint where it is. */
-  readonly checkpoint: Checkpoint | undefined
-}
+export type Summary = Runner.Summary
 
 /**
+ * What one batch (or tick, or shard end) produced, and where the shard may now be checkpointed.
+ *
  * @since 0.1.0
  * @category models
  */
-export type PipelineError = SinkError | SourceError | CheckpointError
+export type Outcome = Runner.Outcome
+
+/**
+ * What a run can fail with: a sink or a source no retry could overcome, a checkpoint that could not be
+ * stored, or options that cannot work (an invalid aggregate).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PipelineError = Runner.PipelineError
 
 /**
  * Runs a pipeline's stages over the batches of any number of shards; the building block of `run`, of
@@ -175,25 +140,7 @@ export type PipelineError = SinkError | SourceError | CheckpointError
  * @since 0.1.0
  * @category models
  */
-export interface Processor {
-  /** Registers a shard before its first batch (again for a shard already started: nothing happens). */
-  readonly startShard: (shardId: string, resumeFrom?: Checkpoint) => Effect.Effect<void>
-  /**
-   * Forgets a shard this process no longer processes (its lease moved to another worker): stages drop what
-   * they hold for it, and a later `startShard` begins afresh from the checkpoint it is given.
-   */
-  readonly stopShard: (shardId: string) => Effect.Effect<void>
-  /** Processes one page of one shard: returns once its outputs and dead letters are durable. */
-  readonly process: (shardId: string, records: ReadonlyArray<SourceRecord>) => Effect.Effect<Outcome, SinkError>
-  /** Lets time pass for the shard's stages (processing-time windows, idleness). */
-  readonly tick: (shardId: string) => Effect.Effect<Outcome, SinkError>
-  /** The shard ended: stages flush what it held (windows fire). */
-  readonly endShard: (shardId: string) => Effect.Effect<Outcome, SinkError>
-  /** How often `tick` is needed; undefined when no stage needs time to pass. */
-  readonly tickEvery: Duration.Duration | undefined
-  /** Totals over every batch processed so far. */
-  readonly summary: Effect.Effect<Summary>
-}
+export type Processor = Runner.Processor
 
 // ---------------------------------------------------------------------------------------------------------
 // constructors and stages
@@ -420,7 +367,8 @@ export const window: {
   return addStep(self, {
     _tag: "Transform",
     stage: "window",
-    make: Effect.map(lateSink, (late): Stage => {
+    // an aggregate made with options that cannot work fails the run before anything is processed
+    make: Effect.zipRight(validateAggregate(options.aggregate), Effect.map(lateSink, (late): Stage => {
       const operator = new WindowOperator(spec)
       return {
         startShard: (shardId, resumeFrom, now) => operator.start(shardId, resumeFrom, now),
@@ -457,7 +405,7 @@ export const window: {
           return { values: emitted.results, origins: emitted.results.map(() => DERIVED) }
         }
       }
-    })
+    }))
   })
 })
 
@@ -566,187 +514,23 @@ export const isPipeline = (u: unknown): u is Pipeline<unknown, unknown> =>
 // ---------------------------------------------------------------------------------------------------------
 
 /**
- * Effect metrics of every pipeline, tagged with `pipeline`.
+ * Effect metrics of every pipeline, tagged with `pipeline`: records in, out, dead-lettered, late and
+ * filtered, and sink retries.
  *
  * @since 0.1.0
  * @category metrics
  */
-export const metrics = {
-  recordsIn: Metric.counter("tributary_records_in_total", { description: "records read from sources", incremental: true }),
-  recordsOut: Metric.counter("tributary_records_out_total", { description: "records whose outputs were written", incremental: true }),
-  deadLettered: Metric.counter("tributary_records_dead_lettered_total", { description: "records sent to the dead-letter sink", incremental: true }),
-  late: Metric.counter("tributary_records_late_total", { description: "records behind their windows' allowed lateness", incremental: true }),
-  filtered: Metric.counter("tributary_records_filtered_total", { description: "records dropped by filters", incremental: true }),
-  sinkRetries: Metric.counter("tributary_sink_retries_total", { description: "transient sink failures retried", incremental: true })
-} as const
+export const metrics = Runner.metrics
 
 /**
  * Prepares a pipeline to process batches: resolves its sinks and the dead-letter sink once, and builds
- * the state of its stages.
+ * the state of its stages. Fails with `InvalidOptions` when a stage was given options that cannot work.
  *
  * @since 0.1.0
  * @category running
  */
-export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, never, DeadLetterSink | R> =>
-  Effect.gen(function*() {
-    const deadLetters = yield* DeadLetterSink
-    const steps: Array<RuntimeStep> = []
-    for (const step of self.steps) {
-      steps.push(
-        step._tag === "Transform"
-          ? { _tag: "Stage", name: step.stage, stage: yield* (step.make as Effect.Effect<Stage>) }
-          : { _tag: "Sink", sink: yield* (step.sink as Effect.Effect<RecordSink<unknown>>) }
-      )
-    }
-    const stages = steps.flatMap((step) => step._tag === "Stage" ? [step.stage] : [])
-    const holders = stages.filter((stage) => stage.checkpoint !== undefined)
-    const ticks = stages.flatMap((stage) => stage.tickEvery === undefined ? [] : [stage.tickEvery])
-    const tag = (metric: Metric.Metric.Counter<number>) => Metric.tagged(metric, "pipeline", self.name)
-    const counters = {
-      recordsIn: tag(metrics.recordsIn),
-      recordsOut: tag(metrics.recordsOut),
-      deadLettered: tag(metrics.deadLettered),
-      late: tag(metrics.late),
-      filtered: tag(metrics.filtered),
-      sinkRetries: tag(metrics.sinkRetries)
-    }
-    const totals = { batches: 0, recordsIn: 0, recordsOut: 0, deadLettered: 0, late: 0, filtered: 0 }
-
-    // Transient failures are retried; the counter sees each retry the schedule allows.
-    const schedule = self.retrySchedule.pipe(Schedule.tapOutput(() => Metric.increment(counters.sinkRetries)))
-    const withRetry = <E extends SinkError>(write: Effect.Effect<void, E>) =>
-      Effect.retry(write, { schedule, while: isTransient })
-
-    // A permanent failure is narrowed down by halves until the rejected values are alone.
-    const writeBisecting = (
-      sink: RecordSink<unknown>,
-      values: ReadonlyArray<unknown>,
-      origins: ReadonlyArray<number> | null,
-      batch: BatchState
-    ): Effect.Effect<void, SinkError> =>
-      withRetry(sink.write(values).pipe(
-        Effect.withSpan("RecordSink.write", { attributes: { sink: sink.name, values: values.length }, captureStackTrace: false })
-      )).pipe(
-        Effect.catchIf((error) => isTransient(error) && self.whenRetriesExhausted === "dead-letter", (error) =>
-          Effect.sync(() => {
-            const reason = `retries exhausted: ${error.reason}`
-            for (let i = 0; i < values.length; i++) {
-              batch.deadLetter(origins === null ? i : origins[i], `sink:${sink.name}`, reason, undefined, values[i])
-            }
-          })),
-        Effect.catchIf((error) => !isTransient(error), (error) => {
-          if (values.length === 1) {
-            return Effect.sync(() =>
-              batch.deadLetter(origins === null ? 0 : origins[0], `sink:${sink.name}`, error.reason, undefined, values[0])
-            )
-          }
-          const half = values.length >>> 1
-          const originsOf = (from: number, to: number) =>
-            origins === null ? Array.from({ length: to - from }, (_, i) => from + i) : origins.slice(from, to)
-          return Effect.zipRight(
-            writeBisecting(sink, values.slice(0, half), originsOf(0, half), batch),
-            Effect.suspend(() => writeBisecting(sink, values.slice(half), originsOf(half, values.length), batch))
-          )
-        })
-      )
-
-    const writeDeadLetters = (letters: ReadonlyArray<DeadLetter>) =>
-      withRetry(deadLetters.write(letters).pipe(
-        Effect.withSpan("DeadLetterSink.write", {
-          attributes: { sink: deadLetters.name, letters: letters.length },
-          captureStackTrace: false
-        })
-      )).pipe(
-        Effect.mapError((error) =>
-          new SinkError({
-            sink: deadLetters.name,
-            reason: `dead letters could not be stored, the batch stays unacknowledged: ${error.reason}`,
-            retryability: error.retryability,
-            cause: error
-          })
-        )
-      )
-
-    // Where the shard may be checkpointed: the earliest position a stage still holds, else the batch's end.
-    const checkpointOf = (shardId: string, records: ReadonlyArray<SourceRecord>): Checkpoint | undefined => {
-      if (holders.length === 0) {
-        const last = records[records.length - 1]
-        return last === undefined ? undefined : { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber }
-      }
-      let earliest: Checkpoint | undefined
-      for (const stage of holders) {
-        const held = stage.checkpoint!(shardId)
-        if (held === undefined) return undefined
-        if (earliest === undefined || comparePosition(held, earliest) < 0) earliest = held
-      }
-      return earliest
-    }
-
-    const handle = Effect.fn("Pipeline.process")(function*(
-      shardId: string,
-      event: BatchEvent,
-      records: ReadonlyArray<SourceRecord>
-    ) {
-      const now = yield* Clock.currentTimeMillis
-      const batch = new BatchState(shardId, event, records, self.name, now)
-      let lane: Lane = event === "records" ? { values: records, origins: null } : emptyLane
-      for (const step of steps) {
-        if (step._tag === "Stage") {
-          try {
-            lane = step.stage.run(lane, batch)
-          } catch (error) {
-            // Stages fail records one at a time; this is the backstop for a fault of the stage itself, so
-            // that even then the shard moves on, the page's records dead-lettered with the reason.
-            const reason = `the ${step.name} stage failed for the whole page: ${thrownReason(error)}`
-            yield* Effect.logError(reason)
-            for (let i = 0; i < lane.values.length; i++) {
-              batch.deadLetter(originOf(lane, i), step.name, reason, undefined, lane.values[i])
-            }
-            lane = emptyLane
-          }
-        } else if (lane.values.length > 0) {
-          const before = batch.deadLetters.length
-          yield* writeBisecting(step.sink, lane.values, lane.origins, batch)
-          if (batch.deadLetters.length > before) lane = batch.withoutDeadLetters(lane)
-        }
-      }
-      for (const [sink, output] of batch.sideOutputs) yield* writeBisecting(sink, output.values, output.origins, batch)
-      if (batch.deadLetters.length > 0) yield* writeDeadLetters(batch.deadLetters)
-      const counts = batch.count(lane)
-      yield* Effect.annotateCurrentSpan({ shardId, event, ...counts })
-      if (event === "records") totals.batches++
-      totals.recordsIn += counts.recordsIn
-      totals.recordsOut += counts.recordsOut
-      totals.deadLettered += counts.deadLettered
-      totals.late += counts.late
-      totals.filtered += counts.filtered
-      if (counts.recordsIn > 0) {
-        yield* Metric.incrementBy(counters.recordsIn, counts.recordsIn)
-        yield* Metric.incrementBy(counters.recordsOut, counts.recordsOut)
-        if (counts.deadLettered > 0) yield* Metric.incrementBy(counters.deadLettered, counts.deadLettered)
-        if (counts.late > 0) yield* Metric.incrementBy(counters.late, counts.late)
-        if (counts.filtered > 0) yield* Metric.incrementBy(counters.filtered, counts.filtered)
-      }
-      return { ...counts, checkpoint: checkpointOf(shardId, records) }
-    })
-
-    const running: Processor = {
-      startShard: (shardId, resumeFrom) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          for (const stage of stages) stage.startShard?.(shardId, resumeFrom, now)
-        }),
-      stopShard: (shardId) =>
-        Effect.sync(() => {
-          for (const stage of stages) stage.stopShard?.(shardId)
-        }),
-      process: (shardId, records) => handle(shardId, "records", records),
-      tick: (shardId) => handle(shardId, "tick", []),
-      endShard: (shardId) => handle(shardId, "end", []),
-      tickEvery: ticks.length === 0 ? undefined : ticks.reduce((a, b) => Duration.min(a, b)),
-      summary: Effect.sync(() => ({ ...totals }))
-    }
-    return running
-  })
+export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, InvalidOptions, DeadLetterSink | R> =>
+  Runner.processor(self) as Effect.Effect<Processor, InvalidOptions, DeadLetterSink | R>
 
 /**
  * Processes one shard: each batch in order, checkpointed once it is durable (and, with windows, no further
@@ -756,43 +540,7 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
  * @since 0.1.0
  * @category running
  */
-export const runShard = (processor: Processor, shard: ShardReader): Effect.Effect<void, PipelineError> =>
-  Effect.gen(function*() {
-    let stored = shard.resumeFrom
-    // the batch's span says what was stored
-    const store = (checkpoint: Checkpoint | undefined) =>
-      checkpoint === undefined || (stored !== undefined && sameCheckpoint(stored, checkpoint))
-        ? Effect.annotateCurrentSpan("checkpoint", "unchanged")
-        : Effect.zipRight(
-          Effect.annotateCurrentSpan("checkpoint", checkpoint.sequenceNumber),
-          Effect.zipRight(shard.checkpoint(checkpoint), Effect.sync(() => void (stored = checkpoint)))
-        )
-    yield* processor.startShard(shard.shardId, shard.resumeFrom)
-    // Each batch is a trace of its own (processing, sink writes, checkpoint), linked to the shard's span: a
-    // shard's span lasts as long as its lease, and one trace per shard would grow without bound.
-    const shardSpan = yield* Effect.option(Effect.currentSpan)
-    const batchSpan = {
-      root: true,
-      // made per page: no stack trace to capture
-      captureStackTrace: false,
-      attributes: { shardId: shard.shardId },
-      links: Option.toArray(Option.map(shardSpan, (span): Tracer.SpanLink => ({ _tag: "SpanLink", span, attributes: {} })))
-    }
-    const pages = shard.batches.pipe(Stream.map((records): ReadonlyArray<SourceRecord> | undefined => records))
-    const events = processor.tickEvery === undefined ? pages : Stream.merge(
-      pages,
-      Stream.tick(processor.tickEvery).pipe(Stream.as(undefined)),
-      { haltStrategy: "left" }
-    )
-    yield* Stream.runForEach(events, (records) =>
-      Effect.flatMap(
-        records === undefined ? processor.tick(shard.shardId) : processor.process(shard.shardId, records),
-        (outcome) => store(outcome.checkpoint)
-      ).pipe(Effect.withSpan("Pipeline.batch", batchSpan)))
-    yield* Effect.flatMap(processor.endShard(shard.shardId), (flushed) => store(flushed.checkpoint)).pipe(
-      Effect.withSpan("Pipeline.batch", batchSpan)
-    )
-  }).pipe(Effect.withSpan("Pipeline.runShard", { attributes: { shardId: shard.shardId } }))
+export const runShard: (processor: Processor, shard: ShardReader) => Effect.Effect<void, PipelineError> = Runner.runShard
 
 /**
  * Runs the pipeline over every shard of the `RecordSource`, each shard in its own fiber. Completes when
@@ -802,39 +550,12 @@ export const runShard = (processor: Processor, shard: ShardReader): Effect.Effec
  * @since 0.1.0
  * @category running
  */
-export const run = <A, R>(
-  self: Pipeline<A, R>
-): Effect.Effect<Summary, PipelineError, RecordSource | DeadLetterSink | R> =>
-  Effect.gen(function*() {
-    const source = yield* RecordSource
-    const running = yield* processor(self)
-    yield* source.shards.pipe(
-      // every shard the source hands over together is registered before any of them runs, so a window
-      // shared by shards never advances on the first shard alone
-      Stream.mapChunksEffect((shards) =>
-        Effect.as(Effect.forEach(shards, (shard) => running.startShard(shard.shardId, shard.resumeFrom)), shards)
-      ),
-      Stream.mapEffect((shard) => runShard(running, shard), { concurrency: "unbounded", unordered: true }),
-      Stream.runDrain
-    )
-    return yield* running.summary
-  }).pipe(Effect.withSpan("Pipeline.run", { attributes: { pipeline: self.name } }))
+export const run = <A, R>(self: Pipeline<A, R>): Effect.Effect<Summary, PipelineError, RecordSource | DeadLetterSink | R> =>
+  Runner.run(self) as Effect.Effect<Summary, PipelineError, RecordSource | DeadLetterSink | R>
 
 // ---------------------------------------------------------------------------------------------------------
 // internal
 // ---------------------------------------------------------------------------------------------------------
-
-type RuntimeStep =
-  | { readonly _tag: "Stage"; readonly name: string; readonly stage: Stage }
-  | { readonly _tag: "Sink"; readonly sink: RecordSink<unknown> }
-
-const comparePosition = (a: Position, b: Position): number =>
-  SequenceNumber.compare(a.sequenceNumber, b.sequenceNumber) || a.subSequenceNumber - b.subSequenceNumber
-
-const sameCheckpoint = (a: Checkpoint, b: Checkpoint): boolean =>
-  comparePosition(a, b) === 0 && a.maxEventTime === b.maxEventTime && a.watermark === b.watermark &&
-  (a.processed === b.processed ||
-    (a.processed !== undefined && b.processed !== undefined && comparePosition(a.processed, b.processed) === 0))
 
 /** A sink given as a value or as an Effect providing one (a `Context.Tag`, say). */
 const sinkEffect = <A, R>(sink: RecordSink<A> | Effect.Effect<RecordSink<A>, never, R>): Effect.Effect<RecordSink<A>, never, R> =>

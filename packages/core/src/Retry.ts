@@ -1,29 +1,53 @@
 /**
- * Retry policies for transient failures.
+ * Retry policies for transient failures: the one backoff every package uses (sinks, shard readers, the
+ * producer, lease stores, control-plane calls), as Effect `Schedule`s run by `Effect.retry`, or stepped by
+ * `Schedule.driver` where each retry sends something else (the entries a partial failure left).
+ *
+ * Delays are jittered with Effect's `Random` and slept with its `Clock`, so a test seeds the one and drives
+ * the other with the `TestClock`.
  *
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
+import type { Retryability } from "./TributaryError.js"
 
 /**
- * Exponential backoff from `base`, doubled each time, capped at `cap`, with each delay jittered (x0.8 to
- * x1.2, so workers that failed together do not retry together), for at most `times` retries.
+ * @since 0.1.0
+ * @category models
+ */
+export interface BackoffOptions {
+  /** The first delay, doubled after each retry. Default 100 ms. */
+  readonly base?: Duration.DurationInput | undefined
+  /** The longest delay before jitter. Default 30 seconds. */
+  readonly cap?: Duration.DurationInput | undefined
+  /** Retries at most; `Infinity` for no limit. Default 12. */
+  readonly times?: number | undefined
+  /**
+   * Each delay is multiplied by a random factor from `min` to `max`, so that workers that failed together
+   * do not retry together: [0.8, 1.2] (default), [0.5, 1] ("equal jitter", never above the cap), [0, 1]
+   * ("full jitter"), or false for none.
+   */
+  readonly jitter?: readonly [min: number, max: number] | false | undefined
+}
+
+/**
+ * Exponential backoff from `base`, doubled each time, capped at `cap`, jittered, for at most `times`
+ * retries.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const exponential = (options: {
-  readonly base?: Duration.DurationInput
-  readonly cap?: Duration.DurationInput
-  readonly times?: number
-} = {}): Schedule.Schedule<unknown> =>
-  Schedule.exponential(options.base ?? "100 millis").pipe(
-    Schedule.union(Schedule.spaced(options.cap ?? "30 seconds")),
-    Schedule.jittered,
-    Schedule.intersect(Schedule.recurs(options.times ?? 12)),
-    Schedule.asVoid
+export const exponential = (options: BackoffOptions = {}): Schedule.Schedule<unknown> => {
+  const capped = Schedule.exponential(options.base ?? "100 millis").pipe(
+    Schedule.union(Schedule.spaced(options.cap ?? "30 seconds"))
   )
+  const jitter = options.jitter ?? [0.8, 1.2]
+  const jittered = jitter === false ? capped : Schedule.jitteredWith(capped, { min: jitter[0], max: jitter[1] })
+  const times = options.times ?? 12
+  return Number.isFinite(times) ? Schedule.asVoid(Schedule.intersect(jittered, Schedule.recurs(times))) : Schedule.asVoid(jittered)
+}
 
 /**
  * The default for sinks: 100 ms doubling to a 30 s cap, jittered, 12 retries (about 2.5 minutes of
@@ -33,3 +57,17 @@ export const exponential = (options: {
  * @category constructors
  */
 export const defaultSinkRetry: Schedule.Schedule<unknown> = exponential()
+
+/**
+ * Retries the transient failures of an effect (those whose `retryability` is "transient") on the schedule;
+ * a permanent failure, or the last transient one, fails the effect.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const transient = (schedule: Schedule.Schedule<unknown>) =>
+<A, E extends { readonly retryability: Retryability }, R>(
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => Effect.retry(self, { schedule, while: isTransient })
+
+const isTransient = (error: { readonly retryability: Retryability }): boolean => error.retryability === "transient"

@@ -1,13 +1,17 @@
 /**
  * The error family of @tributary/core. Every failure a pipeline can report is one of these, told apart by
- * `_tag`, and each says whether trying again can help.
+ * `_tag`, and each says whether trying again can help. The errors of the lease store (`LeaseLost`,
+ * `LeaseConflict`, `LeaseStoreError`) and of object stores (`ObjectStoreError`) live beside their services
+ * and belong to the family too (`isTributaryError`).
+ *
+ * `SinkError` and `SourceError` keep what caused them in `cause`, typed where the sink or source knows it
+ * (a Kinesis producer's `SinkError<KinesisError>`), so a caller can tell a throttled stream from a missing
+ * one: `Effect.catchTag("SinkError", (e) => e.cause?.reason === "Throttled" ? ... : Effect.fail(e))`.
  *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import * as Predicate from "effect/Predicate"
-import type { ObjectStoreError } from "./Archive.js"
-import type { LeaseConflict, LeaseLost, LeaseStoreError } from "./LeaseStore.js"
 import type { SourceRecord } from "./SourceRecord.js"
 
 /**
@@ -68,16 +72,17 @@ export class DecodeFailure extends Data.TaggedError("DecodeFailure")<{
 }
 
 /**
- * A sink could not make a batch durable.
+ * A sink could not make a batch durable. `Cause` is the type of `cause` where the sink knows it (the
+ * service's error, e.g. `KinesisError`, whose `reason` says what went wrong).
  *
  * @since 0.1.0
  * @category errors
  */
-export class SinkError extends Data.TaggedError("SinkError")<{
+export class SinkError<out Cause = unknown> extends Data.TaggedError("SinkError")<{
   readonly sink: string
   readonly reason: string
   readonly retryability: Retryability
-  readonly cause?: unknown
+  readonly cause?: Cause
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
@@ -88,16 +93,17 @@ export class SinkError extends Data.TaggedError("SinkError")<{
 }
 
 /**
- * A source could not deliver records.
+ * A source could not deliver records. `Cause` is the type of `cause` where the source knows it (the
+ * service's error, e.g. `KinesisError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class SourceError extends Data.TaggedError("SourceError")<{
+export class SourceError<out Cause = unknown> extends Data.TaggedError("SourceError")<{
   readonly source: string
   readonly reason: string
   readonly retryability: Retryability
-  readonly cause?: unknown
+  readonly cause?: Cause
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
@@ -129,21 +135,59 @@ export class CheckpointError extends Data.TaggedError("CheckpointError")<{
 }
 
 /**
- * Every error of @tributary/core: these, and those of the lease store (`LeaseLost`, `LeaseConflict`,
- * `LeaseStoreError`) and of object stores (`ObjectStoreError`), which live beside their services.
+ * Options that cannot work (a negative size, a cron expression that does not parse, a renewal interval
+ * longer than the lease): the constructor that was given them fails with this, naming the option.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
+  /** What was being made, e.g. "Archive.sink". */
+  readonly of: string
+  /** The option, e.g. "maxBytes". */
+  readonly option: string
+  /** What is wrong with it. */
+  readonly reason: string
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** Repeating with the same options fails the same way. */
+  readonly retryability: Retryability = "permanent"
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `${this.of}: ${this.option} ${this.reason}`
+  }
+}
+
+/**
+ * The first option that cannot work as an `InvalidOptions`, or undefined: each check is an option and why it
+ * is invalid (undefined when it is fine), e.g. `checkOptions("Archive.sink", [["maxBytes", reasonOrUndefined]])`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const checkOptions = (
+  of: string,
+  checks: ReadonlyArray<readonly [option: string, reason: string | undefined]>
+): InvalidOptions | undefined => {
+  for (const [option, reason] of checks) {
+    if (reason !== undefined) return new InvalidOptions({ of, option, reason })
+  }
+  return undefined
+}
+
+/**
+ * Any error of the family: the classes above and those of the lease store and object stores.
  *
  * @since 0.1.0
  * @category models
  */
-export type TributaryError =
-  | DecodeFailure
-  | SinkError
-  | SourceError
-  | CheckpointError
-  | LeaseLost
-  | LeaseConflict
-  | LeaseStoreError
-  | ObjectStoreError
+export interface TributaryError {
+  readonly [TypeId]: TypeId
+  readonly _tag: string
+  readonly retryability: Retryability
+  readonly message: string
+}
 
 /**
  * @since 0.1.0

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as fc from "fast-check"
 import * as Aggregate from "../src/Aggregate.js"
@@ -333,12 +334,29 @@ describe("quantile (DDSketch)", () => {
     ])
   })
 
-  it("rejects invalid parameters", () => {
-    expect(() => Aggregate.quantile(1.5)).toThrow(RangeError)
-    expect(() => Aggregate.quantile(NaN)).toThrow(RangeError)
-    expect(() => Aggregate.quantiles([0.5, -0.1])).toThrow(RangeError)
-    expect(() => Aggregate.quantile(0.5, { relativeAccuracy: 0 })).toThrow(RangeError)
-    expect(() => Aggregate.quantile(0.5, { maxBuckets: 0.5 })).toThrow(RangeError)
+  it("marks invalid parameters, for whatever runs the aggregate to fail with", () => {
+    const invalid = (aggregate: Aggregate.Aggregate.Any) => aggregate.invalid?.message
+    expect(invalid(Aggregate.quantile(1.5))).toBe("Aggregate.quantile: q must be in [0, 1], got 1.5")
+    expect(invalid(Aggregate.quantile(NaN))).toBe("Aggregate.quantile: q must be in [0, 1], got NaN")
+    expect(invalid(Aggregate.quantiles([0.5, -0.1]))).toBe("Aggregate.quantiles: qs[1] must be in [0, 1], got -0.1")
+    expect(invalid(Aggregate.quantile(0.5, { relativeAccuracy: 0 }))).toBe(
+      "Aggregate.quantile: relativeAccuracy must be in [5e-324, 0.5], got 0"
+    )
+    expect(invalid(Aggregate.quantile(0.5, { maxBuckets: 0.5 }))).toBe(
+      "Aggregate.quantile: maxBuckets must be an integer in [1, 1048576], got 0.5"
+    )
+    expect(invalid(Aggregate.quantile(0.5))).toBeUndefined()
+    // combinators carry the mark; Aggregate.validate turns it into the error
+    const inStruct = Aggregate.struct({ n: Aggregate.count, p: Aggregate.quantile(2) })
+    expect(invalid(inStruct)).toBe("Aggregate.quantile: q must be in [0, 1], got 2")
+    expect(invalid(Aggregate.quantile(2).pipe(Aggregate.map((x) => x), Aggregate.mapInput((s: string) => s.length)))).toBe(
+      "Aggregate.quantile: q must be in [0, 1], got 2"
+    )
+    const failure = Effect.runSync(Effect.flip(Aggregate.validate(inStruct)))
+    expect([failure._tag, failure.of, failure.option]).toStrictEqual(["InvalidOptions", "Aggregate.quantile", "q"])
+    // until something checks it, an invalid aggregate computes as with the defaults
+    const marked = Aggregate.quantile(2)
+    expect(marked.result(fold(marked, [1, 2, 3]))).toBeCloseTo(2, 1)
   })
 })
 
@@ -618,8 +636,10 @@ describe("distinctCount (HyperLogLog)", () => {
     expect(() => decode({ precision: 12, hashes: [(34 << 1) | 1] })).toThrow() // rank 34 is impossible
     expect(decode({ precision: 12, hashes: [(33 << 1) | 1, 2, 2] }).mode).toBe("sparse")
     expect(agg.result(decode({ precision: 12, hashes: [(33 << 1) | 1, 2, 2] }))).toBe(2)
-    expect(() => Aggregate.distinctCount({ precision: 3 })).toThrow(RangeError)
-    expect(() => Aggregate.distinctCount({ precision: 17 })).toThrow(RangeError)
+    expect(Aggregate.distinctCount({ precision: 3 }).invalid?.message).toBe(
+      "Aggregate.distinctCount: precision must be an integer in [4, 16], got 3"
+    )
+    expect(Aggregate.distinctCount({ precision: 17 }).invalid?.option).toBe("precision")
   })
 })
 
@@ -731,7 +751,9 @@ describe("topK (Space-Saving)", () => {
     expect(() =>
       Schema.decodeUnknownSync(narrow.state)({ floor: 0, counters: [["a", 1, 2]] })
     ).toThrow()
-    expect(() => Aggregate.topK(5, { capacity: 4 })).toThrow(RangeError)
+    expect(Aggregate.topK(5, { capacity: 4 }).invalid?.message).toBe(
+      "Aggregate.topK: capacity must be an integer in [5, 16777216], got 4"
+    )
   })
 })
 

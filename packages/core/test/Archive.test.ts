@@ -1,5 +1,4 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -9,15 +8,15 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Zlib from "node:zlib"
-import type { ObjectStoreShape } from "../src/Archive.js"
+import type { ObjectStoreShape } from "../src/ObjectStore.js"
 import * as Archive from "../src/Archive.js"
+import * as ObjectStore from "../src/ObjectStore.js"
 import * as DeadLetter from "../src/DeadLetter.js"
 import * as Decoder from "../src/Decoder.js"
 import * as MemoryStream from "../src/MemoryStream.js"
@@ -25,78 +24,14 @@ import * as Pipeline from "../src/Pipeline.js"
 import { RecordSource } from "../src/RecordSource.js"
 import * as RecordSink from "../src/RecordSink.js"
 import type { SourceRecord } from "../src/SourceRecord.js"
+import type { InvalidOptions } from "../src/TributaryError.js"
 import { SinkError } from "../src/TributaryError.js"
-
-// ---------------------------------------------------------------------------------------------------------
-// helpers
-// ---------------------------------------------------------------------------------------------------------
-
-const t0 = Date.UTC(2024, 2, 5, 17, 0, 0) // 2024-03-05T17:00Z
-const hour = 3_600_000
-const seq = (n: number | bigint) =>
-  (49_590_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000n + BigInt(n) * 7_919n).toString()
-
-const payload = (shard: number, i: number): Uint8Array => {
-  const bytes = new Uint8Array((i * 37 + shard) % 120)
-  for (let j = 0; j < bytes.length; j++) bytes[j] = (i * 31 + j * 7 + shard) & 0xff
-  return bytes
-}
-
-const records = (
-  shard: number,
-  from: number,
-  count: number,
-  arrival: (i: number) => number = () => t0,
-  stream = "orders"
-): Array<SourceRecord> =>
-  Array.from({ length: count }, (_, k) => {
-    const i = from + k
-    return {
-      stream,
-      shardId: `shardId-${String(shard).padStart(12, "0")}`,
-      sequenceNumber: seq(i),
-      subSequenceNumber: 0,
-      partitionKey: `key-${i % 17}`,
-      arrivalTime: arrival(i),
-      data: payload(shard, i)
-    }
-  })
-
-const keysOf = (store: ObjectStoreShape, prefix = "") =>
-  Effect.map(Stream.runCollect(Archive.listAll(store, prefix)), (objects) => Chunk.toReadonlyArray(objects).map((o) => o.key))
-
-const textOf = (store: ObjectStoreShape, key: string) =>
-  Effect.map(store.get(key), (body) => Zlib.gunzipSync(Option.getOrThrow(body)).toString("utf8"))
-
-/** Everything a source delivers: per shard, its chunks in order. */
-const readSource = (source: RecordSource["Type"]) =>
-  Effect.gen(function*() {
-    const shards = Chunk.toReadonlyArray(yield* Stream.runCollect(source.shards))
-    const out = new Map<string, Array<ReadonlyArray<SourceRecord>>>()
-    for (const shard of shards) {
-      out.set(shard.shardId, Chunk.toReadonlyArray(yield* Stream.runCollect(shard.batches)).slice())
-    }
-    return out
-  })
+import { failing, hour, keysOf, plain, readSource, records, seq, t0, textOf, withStore } from "./archiveHelpers.js"
 
 const Purchase = Schema.Struct({ customer: Schema.String, amount: Schema.Number })
 type Purchase = typeof Purchase.Type
 class Out extends Context.Tag("Archive.test/Out")<Out, RecordSink.RecordSink<Purchase>>() {}
 
-const plain = (record: SourceRecord) => ({ ...record, data: Array.from(record.data) })
-
-/** A store whose puts fail with the given retryability. */
-const failing = (inner: ObjectStoreShape, retryability: "transient" | "permanent"): ObjectStoreShape => ({
-  ...inner,
-  put: (key) =>
-    Effect.fail(new Archive.ObjectStoreError({ store: "failing", operation: "put", key, reason: "injected", retryability }))
-})
-
-const withStore = <A, E>(body: (store: ObjectStoreShape) => Effect.Effect<A, E, Archive.ObjectStore | Scope.Scope>) =>
-  Effect.gen(function*() {
-    const store = yield* Archive.makeMemory()
-    return yield* Effect.provideService(body(store), Archive.ObjectStore, store)
-  })
 
 // ---------------------------------------------------------------------------------------------------------
 // layout
@@ -235,6 +170,27 @@ describe("Archive layout", () => {
 // flushing and acknowledgement
 // ---------------------------------------------------------------------------------------------------------
 
+describe("Archive options", () => {
+  it.scoped("options that cannot work fail the constructor with InvalidOptions naming the option", () =>
+    withStore(() =>
+      Effect.gen(function*() {
+        const invalid = (effect: Effect.Effect<unknown, unknown, ObjectStore.ObjectStore | Scope.Scope>) =>
+          Effect.map(Effect.flip(effect), (error) => (error as InvalidOptions).message)
+        expect(yield* invalid(Archive.sink({ maxBytes: 0 }))).toBe("Archive.sink: maxBytes must be a positive integer, got 0")
+        expect(yield* invalid(Archive.sink({ compressionLevel: 10 }))).toBe(
+          "Archive.sink: compressionLevel must be an integer from 1 to 9, got 10"
+        )
+        expect(yield* invalid(Archive.sink({ prefix: "a//b" }))).toBe(
+          "Archive.sink: prefix \"a//b\" is not a valid key prefix: a key must not have empty segments (leading, trailing or double /)"
+        )
+        expect(yield* invalid(Archive.source({ from: 0, to: 1, listPageSize: 1001 }))).toBe(
+          "Archive.source: listPageSize must be an integer from 1 to 1000, got 1001"
+        )
+        const error = yield* Effect.flip(Archive.sink({ concurrency: 1.5 }))
+        expect([error._tag, error.of, error.option, error.retryability]).toEqual(["InvalidOptions", "Archive.sink", "concurrency", "permanent"])
+      })))
+})
+
 describe("Archive sink flushing", () => {
   it.scoped("by age: writes wait until the oldest buffered record is maxAge old (TestClock)", () =>
     withStore((store) =>
@@ -334,7 +290,7 @@ describe("Archive sink flushing", () => {
 
   it.scoped("a write returns only after its objects are stored", () =>
     Effect.gen(function*() {
-      const inner = yield* Archive.makeMemory()
+      const inner = yield* ObjectStore.makeMemory()
       const entered = yield* Deferred.make<void>()
       const gate = yield* Deferred.make<void>()
       const slow: ObjectStoreShape = {
@@ -342,7 +298,7 @@ describe("Archive sink flushing", () => {
         put: (key, body) =>
           Deferred.succeed(entered, undefined).pipe(Effect.zipRight(Deferred.await(gate)), Effect.zipRight(inner.put(key, body)))
       }
-      const sink = yield* Effect.provideService(Archive.sink({ maxAge: 0 }), Archive.ObjectStore, slow)
+      const sink = yield* Effect.provideService(Archive.sink({ maxAge: 0 }), ObjectStore.ObjectStore, slow)
       const writer = yield* Effect.fork(sink.write(records(0, 0, 5)))
       yield* Deferred.await(entered)
       yield* Effect.yieldNow()
@@ -355,9 +311,9 @@ describe("Archive sink flushing", () => {
 
   it.scoped("a failed put fails every write of the flush with the store's retryability", () =>
     Effect.gen(function*() {
-      const inner = yield* Archive.makeMemory()
+      const inner = yield* ObjectStore.makeMemory()
       for (const retryability of ["transient", "permanent"] as const) {
-        const sink = yield* Effect.provideService(Archive.sink({ maxAge: "1 second" }), Archive.ObjectStore, failing(inner, retryability))
+        const sink = yield* Effect.provideService(Archive.sink({ maxAge: "1 second" }), ObjectStore.ObjectStore, failing(inner, retryability))
         const writers = yield* Effect.fork(Effect.all([
           Effect.flip(sink.write(records(0, 0, 5))),
           Effect.flip(sink.write(records(1, 0, 5)))
@@ -490,7 +446,7 @@ describe("Archive source", () => {
           Pipeline.decode(Decoder.json(Purchase)),
           Pipeline.to(Out)
         )
-        const runOver = (source: Layer.Layer<RecordSource, never, Archive.ObjectStore>) =>
+        const runOver = (source: Layer.Layer<RecordSource, unknown, ObjectStore.ObjectStore>) =>
           Effect.gen(function*() {
             const out = yield* RecordSink.memory<Purchase>()
             const letters = yield* RecordSink.memory<DeadLetter.DeadLetter>()
@@ -514,103 +470,6 @@ describe("Archive source", () => {
 })
 
 // ---------------------------------------------------------------------------------------------------------
-// dead letters
-// ---------------------------------------------------------------------------------------------------------
-
-describe("Archive dead letters", () => {
-  const letter = (r: SourceRecord, overrides: Partial<DeadLetter.DeadLetter> = {}): DeadLetter.DeadLetter => ({
-    ...DeadLetter.fromRecord(r, { pipeline: "orders", stage: "decode", reason: "bad", format: "json", failedAt: t0 + 5 }),
-    ...overrides
-  })
-
-  it.scoped("are stored with the archive layout and a digest, read back exactly, written again to the same key", () =>
-    withStore((store) =>
-      Effect.gen(function*() {
-        const sink = yield* Archive.deadLetterSink()
-        const letters = records(2, 0, 4).map((r) => letter(r))
-        yield* sink.write(letters)
-        const keys = yield* keysOf(store)
-        expect(keys.length).toBe(1)
-        expect(keys[0]).toMatch(new RegExp(`^dead-letters/2024/03/05/17/orders-shardId-000000000002-${seq(0)}-${seq(3)}-[0-9a-f]{16}\\.jsonl\\.gz$`))
-        const line = JSON.parse((yield* textOf(store, keys[0])).split("\n")[0])
-        expect(line).toEqual(Schema.encodeSync(DeadLetter.DeadLetter)(letters[0]))
-        // the same failures again (another reason text, a later failure time): the same key
-        yield* sink.write(letters.map((l) => ({ ...l, reason: "bad again", failedAt: t0 + 99 })))
-        expect(yield* keysOf(store)).toEqual(keys)
-        // another stage, or window results of another tick: keys of their own
-        yield* sink.write(letters.map((l) => ({ ...l, stage: "sink:out" })))
-        const derived = (data: string) => letter(records(2, 0, 1)[0], { stream: "", sequenceNumber: "0", data: new TextEncoder().encode(data) })
-        yield* sink.write([derived("{\"window\":1}")])
-        yield* sink.write([derived("{\"window\":2}")])
-        expect((yield* keysOf(store)).length).toBe(4)
-        const read = yield* Stream.runCollect(Archive.readDeadLetters({ from: t0, to: t0 + hour }))
-        const all = Chunk.toReadonlyArray(read).flatMap((object) => object.letters)
-        expect(all.length).toBe(10)
-        expect(all.filter((l) => l.stage === "sink:out").map((l) => ({ ...l, data: Array.from(l.data) }))).toEqual(
-          letters.map((l) => ({ ...l, stage: "sink:out", data: Array.from(l.data) }))
-        )
-      })))
-
-  it.scoped("a failing store fails the write with its retryability", () =>
-    Effect.gen(function*() {
-      const inner = yield* Archive.makeMemory()
-      const sink = yield* Effect.provideService(Archive.deadLetterSink(), Archive.ObjectStore, failing(inner, "transient"))
-      const error = yield* Effect.flip(sink.write([letter(records(0, 0, 1)[0])]))
-      expect(error.retryability).toBe("transient")
-    }))
-
-  it.scoped("a pipeline's dead letters go to the store and are replayed into a stream after the fix", () =>
-    withStore((store) =>
-      Effect.gen(function*() {
-        yield* TestClock.setTime(t0)
-        const stream = yield* MemoryStream.make({ name: "orders", shards: 2 })
-        yield* stream.put(Array.from({ length: 60 }, (_, i) => ({
-          partitionKey: `k${i}`,
-          data: i % 10 === 3 ? `{"id":${i},"amount":"${i}"}` : `{"id":${i},"amount":${i}}`
-        })))
-        const Order = Schema.Struct({ id: Schema.Number, amount: Schema.Number })
-        const out = yield* RecordSink.memory<typeof Order.Type>()
-        const summary = yield* Pipeline.run(Pipeline.make("orders").pipe(Pipeline.decode(Decoder.json(Order)), Pipeline.to(out))).pipe(
-          Effect.provide(Layer.merge(MemoryStream.layerSource(stream), Archive.layerDeadLetterSink()))
-        )
-        expect(summary.deadLettered).toBe(6)
-        expect((yield* keysOf(store, "dead-letters/")).length).toBeGreaterThan(0)
-
-        // after the fix, the letters go back to a stream (here: a new one) with their partition keys
-        const fixed = yield* MemoryStream.make({ name: "orders-replay", shards: 1 })
-        const producer = MemoryStream.sink(fixed, (l: DeadLetter.DeadLetter) => ({ partitionKey: l.partitionKey, data: l.data }))
-        const replay = yield* Archive.replayDeadLetters(producer, {
-          from: t0,
-          to: t0 + 1,
-          filter: (l) => l.stage === "decode",
-          batchSize: 4,
-          deleteReplayed: true
-        })
-        expect(replay).toEqual({ objects: replay.objects, replayed: 6, skipped: 0, deletedObjects: replay.objects })
-        const texts = fixed.records(fixed.shardIds[0]).map((r) => new TextDecoder().decode(r.data)).sort()
-        expect(texts).toEqual([3, 13, 23, 33, 43, 53].map((i) => `{"id":${i},"amount":"${i}"}`).sort())
-        expect(fixed.records(fixed.shardIds[0]).map((r) => r.partitionKey).sort()).toEqual(["k13", "k23", "k3", "k33", "k43", "k53"])
-        // deleted once replayed: a second replay sends nothing
-        expect(yield* keysOf(store, "dead-letters/")).toEqual([])
-        expect((yield* Archive.replayDeadLetters(producer, { from: t0, to: t0 + 1 })).replayed).toBe(0)
-      })))
-
-  it.scoped("replay keeps objects whose letters the filter left out, and stops at a failed write", () =>
-    withStore((store) =>
-      Effect.gen(function*() {
-        const sink = yield* Archive.deadLetterSink()
-        yield* sink.write([...records(0, 0, 3).map((r) => letter(r)), ...records(1, 0, 2).map((r) => letter(r, { stage: "map" }))])
-        const target = yield* RecordSink.memory<DeadLetter.DeadLetter>()
-        const summary = yield* Archive.replayDeadLetters(target, { from: t0, to: t0 + 1, filter: (l) => l.stage === "map", deleteReplayed: true })
-        expect(summary).toEqual({ objects: 2, replayed: 2, skipped: 3, deletedObjects: 1 })
-        expect((yield* keysOf(store)).length).toBe(1)
-        yield* target.failNext(1, "permanent")
-        const error = yield* Effect.flip(Archive.replayDeadLetters(target, { from: t0, to: t0 + 1 }))
-        expect(error._tag).toBe("SinkError")
-      })))
-})
-
-// ---------------------------------------------------------------------------------------------------------
 // file system
 // ---------------------------------------------------------------------------------------------------------
 
@@ -621,18 +480,18 @@ describe("Archive on the file system", () => {
         Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "tributary-archive-test-"))),
         (directory) => Effect.promise(() => Fs.rm(directory, { recursive: true, force: true }))
       )
-      const store = yield* Archive.makeFileSystem(directory)
+      const store = yield* ObjectStore.makeFileSystem(directory)
       const batch = [...records(0, 0, 50, (i) => t0 + i * 1_000), ...records(1, 0, 50, (i) => t0 + hour - 25_000 + i * 1_000)]
       yield* Effect.gen(function*() {
         const sink = yield* Archive.sink({ maxAge: 0 })
         yield* sink.write(batch)
-      }).pipe(Effect.provideService(Archive.ObjectStore, store))
+      }).pipe(Effect.provideService(ObjectStore.ObjectStore, store))
       // a crash mid-put leaves a temporary file behind
       yield* Effect.promise(() => Fs.writeFile(Path.join(directory, "raw/2024/03/05/17/.tributary-tmp-0123-x.jsonl.gz"), "partial"))
       const keys = yield* keysOf(store)
       expect(keys.length).toBe(3)
       expect(keys.every((key) => !key.includes(".tributary-tmp-"))).toBe(true)
-      const read = yield* readSource(yield* Effect.provideService(Archive.source({ from: t0, to: t0 + 2 * hour }), Archive.ObjectStore, store))
+      const read = yield* readSource(yield* Effect.provideService(Archive.source({ from: t0, to: t0 + 2 * hour }), ObjectStore.ObjectStore, store))
       for (const shard of [0, 1]) {
         expect(read.get(`shardId-00000000000${shard}`)!.flat().map(plain)).toEqual(batch.filter((r) => r.shardId.endsWith(String(shard))).map(plain))
       }

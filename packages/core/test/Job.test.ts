@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
 import * as Job from "../src/Job.js"
@@ -121,8 +124,33 @@ describe("Job", () => {
       expect(ranges).toStrictEqual([lastHour(10 * 60_000), { from: 0, to: 42 }, lastHour(20 * 60_000)])
     }).pipe(Effect.provide(Job.layerRunLogMemory)))
 
-  it("refuses an invalid cron expression when the job is made", () => {
-    expect(() => Job.make({ name: "x", timing: { cron: "every day" }, range: lastHour, run: () => Effect.succeed(0) }))
-      .toThrow("invalid cron expression")
-  })
+  it.scoped("a timing that cannot work fails the start with InvalidOptions", () =>
+    Effect.gen(function*() {
+      const start = (timing: Job.Timing) =>
+        Effect.flip(Job.start(Job.make({ name: "x", timing, range: lastHour, run: () => Effect.succeed(0) })))
+      const cron = yield* start({ cron: "every day" })
+      expect([cron._tag, cron.option, cron.message]).toStrictEqual([
+        "InvalidOptions",
+        "timing",
+        "Job.start (x): timing has an invalid cron expression \"every day\""
+      ])
+      expect((yield* start({ every: 0 })).message).toBe("Job.start (x): timing every must be a positive finite duration, got 0")
+    }).pipe(Effect.provide(Job.layerRunLogMemory)))
+
+  it.scoped("layerConfig: the timing from JOB_EVERY or JOB_CRON, the job running while the layer lives", () =>
+    Effect.gen(function*() {
+      const timing = (entries: ReadonlyArray<readonly [string, string]>) =>
+        Job.timingConfig.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries))))
+      expect(yield* timing([["JOB_CRON", "0 * * * *"]])).toStrictEqual({ cron: "0 * * * *" })
+      const every = yield* timing([["JOB_EVERY", "5 minutes"]])
+      expect("every" in every && Duration.toMillis(Duration.decode(every.every))).toBe(300_000)
+      const ranges: Array<Job.TimeRange> = []
+      yield* Layer.build(Job.layerConfig({
+        name: "configured",
+        range: lastHour,
+        run: (range) => Effect.sync(() => ranges.push(range)).pipe(Effect.as(1))
+      })).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["JOB_EVERY", "10 minutes"]]))))
+      yield* TestClock.adjust("20 minutes")
+      expect(ranges).toStrictEqual([10, 20].map((m) => lastHour(m * 60_000)))
+    }).pipe(Effect.provide(Job.layerRunLogMemory)))
 })

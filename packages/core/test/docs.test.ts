@@ -8,7 +8,7 @@
  * packages share. Change an example in both places.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Context, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Metric, Schedule, Schema, TestClock } from "effect"
+import { Cause, Context, Data, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Metric, Option, Schedule, Schema, TestClock } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import {
@@ -613,6 +613,38 @@ describe("docs/errors-and-retries.md", () => {
       return stream
     })
 
+  it.effect("the cause of a SinkError, and an AWS error's reason", () =>
+    Effect.gen(function*() {
+      // stand-ins for a Kinesis producer and client (@tributary/kinesis), failing as they do
+      class KinesisError extends Data.TaggedError("KinesisError")<{ readonly reason: string }> {}
+      const orders = [{ orderId: "o-1" }]
+      const producer = {
+        write: (_: ReadonlyArray<unknown>) =>
+          Effect.fail(new TributaryError.SinkError<KinesisError>({
+            sink: "kinesis:orders",
+            reason: "throttled",
+            retryability: "transient",
+            cause: new KinesisError({ reason: "Throttled" })
+          }))
+      }
+      const kinesis = { describeStreamSummary: (_: { readonly StreamName: string }) => Effect.fail(new KinesisError({ reason: "NotFound" })) }
+
+      // --- the docs' example ---
+      const stored = producer.write(orders).pipe(
+        Effect.catchTag("SinkError", (error) =>
+          error.cause?.reason === "Throttled" ? Effect.logWarning("throttled: add shards") : Effect.fail(error))
+      )
+
+      // on the service itself, catchTag its class, then look at the reason
+      const missing = kinesis.describeStreamSummary({ StreamName: "orders" }).pipe(
+        Effect.catchTag("KinesisError", (error) => error.reason === "NotFound" ? Effect.succeedNone : Effect.fail(error))
+      )
+      // --- end of the example ---
+
+      expect(yield* Effect.exit(stored)).toStrictEqual(Exit.void)
+      expect(yield* missing).toStrictEqual(Option.none())
+    }))
+
   it.effect("retry policies", () =>
     Effect.gen(function*() {
       // 200 ms doubling to at most 10 s, jittered, 5 retries
@@ -1065,6 +1097,7 @@ describe("docs", () => {
     "windows.md",
     "batch-and-scheduling.md",
     // no TypeScript examples: only their links are checked
+    "architecture.md",
     "comparison.md"
   ]
   // Pages whose examples are tested by other packages (or that have none): their links are checked here.

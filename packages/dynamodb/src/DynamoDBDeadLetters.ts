@@ -19,6 +19,7 @@
  *
  * @since 0.1.0
  */
+import type { AwsError } from "@tributary/aws"
 import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import type { DeadLetter } from "@tributary/core/DeadLetter"
 import { DeadLetterSink, maxReasonLength } from "@tributary/core/DeadLetter"
@@ -27,9 +28,9 @@ import { SinkError } from "@tributary/core/TributaryError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { DynamoDBClient } from "./DynamoDBClient.js"
-import type { DynamoDBError, TableNotReady } from "./DynamoDBError.js"
+import type { DynamoDBError } from "./DynamoDBError.js"
 import type { BatchRetry, Item } from "./internal/tables.js"
-import { batchPut, ensureTable, keyNames, n, num, s, str } from "./internal/tables.js"
+import { batchPut, ensureTable, keyNames, n, num, s, scanAll, str } from "./internal/tables.js"
 
 /**
  * The largest payload stored whole; larger ones are cut (and flagged). Less fits when the rest of the item
@@ -153,7 +154,7 @@ const fromItem = (item: Record<string, AttributeValue>): StoredDeadLetter => {
  */
 export const make = (
   options: Options
-): Effect.Effect<RecordSink<DeadLetter>, DynamoDBError | TableNotReady, DynamoDBClient> =>
+): Effect.Effect<RecordSink<DeadLetter>, DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   Effect.gen(function*() {
     const dynamodb = yield* DynamoDBClient
     const { tableName } = options
@@ -180,7 +181,7 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<DeadLetterSink, DynamoDBError | TableNotReady, DynamoDBClient> =>
+export const layer = (options: Options): Layer.Layer<DeadLetterSink, DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   Layer.effect(DeadLetterSink, make(options))
 
 /**
@@ -192,27 +193,10 @@ export const layer = (options: Options): Layer.Layer<DeadLetterSink, DynamoDBErr
  */
 export const readAll = (
   tableName: string,
-  options: { readonly pipeline?: string } = {}
+  options: { readonly pipeline?: string | undefined } = {}
 ): Effect.Effect<Array<StoredDeadLetter>, DynamoDBError, DynamoDBClient> =>
-  Effect.gen(function*() {
-    const dynamodb = yield* DynamoDBClient
-    const out: Array<{ key: string; letter: StoredDeadLetter }> = []
-    let startKey: Record<string, AttributeValue> | undefined
-    do {
-      const page = yield* dynamodb.scan({
-        TableName: tableName,
-        ConsistentRead: true,
-        ...(options.pipeline === undefined ? {} : {
-          FilterExpression: "#pipeline = :pipeline",
-          ExpressionAttributeNames: { "#pipeline": "pipeline" },
-          ExpressionAttributeValues: { ":pipeline": s(options.pipeline) }
-        }),
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
-      })
-      for (const item of page.Items ?? []) {
-        out.push({ key: `${str(item, keyNames.partition)}\u0000${str(item, keyNames.sort)}`, letter: fromItem(item) })
-      }
-      startKey = page.LastEvaluatedKey
-    } while (startKey !== undefined)
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.letter)
-  })
+  Effect.map(scanAll(tableName, { pipeline: options.pipeline, pipelineAttribute: "pipeline" }), (items) =>
+    items
+      .map((item) => ({ key: `${str(item, keyNames.partition)}\u0000${str(item, keyNames.sort)}`, letter: fromItem(item) }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((x) => x.letter))

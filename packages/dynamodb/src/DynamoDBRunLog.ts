@@ -15,14 +15,16 @@
  *
  * @since 0.1.0
  */
+import type { AwsError } from "@tributary/aws"
 import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import type { JobRun } from "@tributary/core/Job"
 import { RunLog } from "@tributary/core/Job"
 import * as Retry from "@tributary/core/Retry"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Types from "effect/Types"
 import { DynamoDBClient } from "./DynamoDBClient.js"
-import type { DynamoDBError, TableNotReady } from "./DynamoDBError.js"
+import type { DynamoDBError } from "./DynamoDBError.js"
 import type { Item } from "./internal/tables.js"
 import { ensureTable, keyNames, n, num, pad, s, str } from "./internal/tables.js"
 
@@ -56,28 +58,27 @@ const toItem = (run: JobRun): Item => {
 }
 
 const fromItem = (item: Record<string, AttributeValue>): JobRun => {
-  const endedAt = num(item, "endedAt")
-  const records = num(item, "records")
-  const error = str(item, "error")
-  return {
+  const run: Types.Mutable<JobRun> = {
     job: str(item, "job") ?? "",
     runId: str(item, "runId") ?? "",
     trigger: (str(item, "trigger") ?? "manual") as JobRun["trigger"],
     range: { from: num(item, "rangeFrom") ?? 0, to: num(item, "rangeTo") ?? 0 },
     startedAt: num(item, "startedAt") ?? 0,
-    ...(endedAt === undefined ? {} : { endedAt }),
     attempts: num(item, "attempts") ?? 0,
-    outcome: (str(item, "outcome") ?? "running") as JobRun["outcome"],
-    ...(records === undefined ? {} : { records }),
-    ...(error === undefined ? {} : { error })
+    outcome: (str(item, "outcome") ?? "running") as JobRun["outcome"]
   }
+  // the optional fields only when the item has them
+  const endedAt = num(item, "endedAt")
+  const records = num(item, "records")
+  const error = str(item, "error")
+  if (endedAt !== undefined) run.endedAt = endedAt
+  if (records !== undefined) run.records = records
+  if (error !== undefined) run.error = error
+  return run
 }
 
 const retryTransient = <A, R>(effect: Effect.Effect<A, DynamoDBError, R>) =>
-  Effect.retry(effect, {
-    schedule: Retry.exponential({ base: "100 millis", cap: "2 seconds", times: 5 }),
-    while: (error) => error.retryability === "transient"
-  })
+  Retry.transient(Retry.exponential({ base: "100 millis", cap: "2 seconds", times: 5 }))(effect)
 
 /**
  * The run log over a table (made unless `createTable: false`).
@@ -87,7 +88,7 @@ const retryTransient = <A, R>(effect: Effect.Effect<A, DynamoDBError, R>) =>
  */
 export const make = (
   options: Options
-): Effect.Effect<RunLog["Type"], DynamoDBError | TableNotReady, DynamoDBClient> =>
+): Effect.Effect<RunLog["Type"], DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   Effect.gen(function*() {
     const dynamodb = yield* DynamoDBClient
     const { tableName } = options
@@ -113,7 +114,7 @@ export const make = (
               ScanIndexForward: false,
               ConsistentRead: true,
               Limit: Math.max(1, limit - out.length),
-              ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
+              ExclusiveStartKey: startKey
             }))
             for (const item of page.Items ?? []) out.push(fromItem(item))
             startKey = page.LastEvaluatedKey
@@ -129,5 +130,5 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<RunLog, DynamoDBError | TableNotReady, DynamoDBClient> =>
+export const layer = (options: Options): Layer.Layer<RunLog, DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   Layer.effect(RunLog, make(options))

@@ -9,11 +9,12 @@
  *
  * @since 0.1.0
  */
+import type { AwsError } from "@tributary/aws"
 import type { RecordSink } from "@tributary/core/RecordSink"
 import { SinkError } from "@tributary/core/TributaryError"
 import * as Effect from "effect/Effect"
 import { DynamoDBClient } from "./DynamoDBClient.js"
-import type { DynamoDBError, TableNotReady } from "./DynamoDBError.js"
+import type { DynamoDBError } from "./DynamoDBError.js"
 import type { BatchCounters, BatchRetry, Item } from "./internal/tables.js"
 import { batchPut, ensureTable, fromAttribute, keyNames, s, toAttribute } from "./internal/tables.js"
 
@@ -66,7 +67,7 @@ export interface ItemSink<A> extends RecordSink<A> {
  */
 export const make = <A>(
   options: ItemSinkOptions<A>
-): Effect.Effect<ItemSink<A>, DynamoDBError | TableNotReady, DynamoDBClient> =>
+): Effect.Effect<ItemSink<A>, DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   Effect.gen(function*() {
     const dynamodb = yield* DynamoDBClient
     const { tableName } = options

@@ -5,12 +5,13 @@
  *
  * @since 0.1.0
  */
+import { AwsError } from "@tributary/aws"
+import * as Retry from "@tributary/core/Retry"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { DynamoDBClient } from "./DynamoDBClient.js"
 import type { DynamoDBError } from "./DynamoDBError.js"
-import { TableNotReady } from "./DynamoDBError.js"
 
 /**
  * The attribute names of a lease item.
@@ -70,13 +71,13 @@ export const status = Effect.fn("LeaseTable.status")(function*(tableName: string
   const dynamodb = yield* DynamoDBClient
   return yield* dynamodb.describeTable({ TableName: tableName }).pipe(
     Effect.map((output): string | undefined => output.Table?.TableStatus ?? "UNKNOWN"),
-    Effect.catchTag("ResourceNotFound", () => Effect.succeed(undefined))
+    Effect.catchIf(AwsError.hasReason("NotFound"), () => Effect.succeed(undefined))
   )
 })
 
 /**
- * Waits until the table is ACTIVE; fails with `ResourceNotFound` if it does not exist (or is deleted while
- * waiting), with `TableNotReady` on timeout.
+ * Waits until the table is ACTIVE; fails with a `NotFound` `DynamoDBError` if it does not exist (or is
+ * deleted while waiting), with `AwsError.NotReady` on timeout.
  *
  * @since 0.1.0
  * @category describe
@@ -92,7 +93,7 @@ export const waitForActive = Effect.fn("LeaseTable.waitForActive")(function*(tab
     if (current === "ACTIVE") return
     const waited = Duration.millis((yield* Clock.currentTimeMillis) - started)
     if (Duration.greaterThanOrEqualTo(waited, timeout)) {
-      return yield* new TableNotReady({ tableName, status: current, waited })
+      return yield* new AwsError.NotReady({ resource: `DynamoDB table ${tableName}`, status: current, waited })
     }
     yield* Effect.sleep(interval)
   }
@@ -109,7 +110,7 @@ export const waitForActive = Effect.fn("LeaseTable.waitForActive")(function*(tab
 export const ensure = Effect.fn("LeaseTable.ensure")(function*(
   tableName: string,
   options: WaitOptions = {}
-): Effect.fn.Return<void, DynamoDBError | TableNotReady, DynamoDBClient> {
+): Effect.fn.Return<void, DynamoDBError | AwsError.NotReady, DynamoDBClient> {
   const dynamodb = yield* DynamoDBClient
   const current = yield* retryTransient(status(tableName))
   if (current === undefined) {
@@ -120,7 +121,7 @@ export const ensure = Effect.fn("LeaseTable.ensure")(function*(
       BillingMode: "PAY_PER_REQUEST"
     }).pipe(
       // another worker created it first
-      Effect.catchTag("ResourceInUse", () => Effect.void)
+      Effect.catchIf(AwsError.hasReason("ResourceInUse"), () => Effect.void)
     ))
   }
   yield* waitForActive(tableName, options)
@@ -135,20 +136,18 @@ export const ensure = Effect.fn("LeaseTable.ensure")(function*(
 export const remove = Effect.fn("LeaseTable.remove")(function*(tableName: string) {
   const dynamodb = yield* DynamoDBClient
   yield* retryTransient(dynamodb.deleteTable({ TableName: tableName })).pipe(
-    Effect.catchTag("ResourceNotFound", () => Effect.void)
+    Effect.catchIf(AwsError.hasReason("NotFound"), () => Effect.void)
   )
 })
 
-/** Control-plane calls: a few retries of transient failures, with jittered backoff. */
-const retryTransient = <A, E extends { readonly retryability: "transient" | "permanent"; readonly _tag: string }, R>(
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> => {
-  const loop = (attempt: number): Effect.Effect<A, E, R> =>
-    Effect.catchIf(
-      effect,
-      // ResourceInUse from CreateTable means "exists": the caller handles it
-      (error) => error.retryability === "transient" && error._tag !== "ResourceInUse" && attempt < 8,
-      () => Effect.zipRight(Effect.sleep(Duration.millis(Math.min(5_000, 100 * 2 ** attempt))), loop(attempt + 1))
-    )
-  return loop(0)
-}
+const controlPlaneRetry = Retry.exponential({ base: "100 millis", cap: "5 seconds", times: 8 })
+
+/**
+ * Control-plane calls: a few retries of transient failures, with jittered backoff. ResourceInUse from
+ * CreateTable means "it exists": the caller handles it.
+ */
+const retryTransient = <A, R>(effect: Effect.Effect<A, DynamoDBError, R>): Effect.Effect<A, DynamoDBError, R> =>
+  Effect.retry(effect, {
+    schedule: controlPlaneRetry,
+    while: (error) => error.retryability === "transient" && error.reason !== "ResourceInUse"
+  })

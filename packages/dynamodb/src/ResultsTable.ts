@@ -25,10 +25,12 @@
  *
  * @since 0.1.0
  */
+import type { AwsError } from "@tributary/aws"
 import type { AttributeValue } from "@aws-sdk/client-dynamodb"
 import type { Aggregate, Json } from "@tributary/core/Aggregate"
 import { make as makeAggregate } from "@tributary/core/Aggregate"
 import type { RecordSink } from "@tributary/core/RecordSink"
+import type { InvalidOptions } from "@tributary/core/TributaryError"
 import { SinkError } from "@tributary/core/TributaryError"
 import type { WindowResult } from "@tributary/core/Window"
 import * as Clock from "effect/Clock"
@@ -36,9 +38,9 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { DynamoDBClient } from "./DynamoDBClient.js"
-import type { DynamoDBError, TableNotReady } from "./DynamoDBError.js"
+import type { DynamoDBError } from "./DynamoDBError.js"
 import type { BatchCounters, BatchRetry, Item } from "./internal/tables.js"
-import { batchPut, ensureTable, n, num, pad, s, str, toSinkError } from "./internal/tables.js"
+import { batchPut, ensureTable, n, num, pad, s, scanAll, str, toSinkError } from "./internal/tables.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // results that carry their state
@@ -78,7 +80,8 @@ export const withState = <I, S, O>(aggregate: Aggregate<I, S, O>): Aggregate<I, 
     add: aggregate.add,
     merge: aggregate.merge,
     result: (state: S): WithState<O> => new Stateful(result(state), encode(state)),
-    state: aggregate.state
+    state: aggregate.state,
+    invalid: aggregate.invalid
   })
 }
 
@@ -216,7 +219,7 @@ const conditionExpression = "attribute_not_exists(#pk) OR #count <= :count"
  */
 export const sink = <K extends string | number, O>(
   options: SinkOptions<K>
-): Effect.Effect<ResultsSink<K, O>, DynamoDBError | TableNotReady, DynamoDBClient> =>
+): Effect.Effect<ResultsSink<K, O>, DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   Effect.gen(function*() {
     const dynamodb = yield* DynamoDBClient
     const { tableName, pipeline } = options
@@ -248,7 +251,7 @@ export const sink = <K extends string | number, O>(
         Effect.matchEffect({
           onSuccess: () => Effect.sync(() => void counters.written++),
           onFailure: (error) =>
-            error._tag === "ConditionalCheckFailed"
+            error._tag === "DynamoDBError" && error.reason === "ConditionFailed"
               ? Effect.sync(() => void counters.skippedOlder++)
               : Effect.fail(toSinkError(name)(error))
         })
@@ -463,7 +466,7 @@ export const partials = <K extends string | number>(
           ":hi": s(`${pad(last)}$`)
         },
         ConsistentRead: true,
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
+        ExclusiveStartKey: startKey
       })
       for (const item of page.Items ?? []) out.push(fromItem<K>(item))
       startKey = page.LastEvaluatedKey
@@ -480,28 +483,12 @@ export const partials = <K extends string | number>(
  */
 export const scanPartials = <K extends string | number>(
   tableName: string,
-  options: { readonly pipeline?: string } = {}
+  options: { readonly pipeline?: string | undefined } = {}
 ): Effect.Effect<Array<StoredPartial<K>>, DynamoDBError, DynamoDBClient> =>
-  Effect.gen(function*() {
-    const dynamodb = yield* DynamoDBClient
-    const out: Array<StoredPartial<K>> = []
-    let startKey: Record<string, AttributeValue> | undefined
-    do {
-      const page = yield* dynamodb.scan({
-        TableName: tableName,
-        ConsistentRead: true,
-        ...(options.pipeline === undefined ? {} : {
-          FilterExpression: "#pipeline = :pipeline",
-          ExpressionAttributeNames: { "#pipeline": attributes.pipeline },
-          ExpressionAttributeValues: { ":pipeline": s(options.pipeline) }
-        }),
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
-      })
-      for (const item of page.Items ?? []) out.push(fromItem<K>(item))
-      startKey = page.LastEvaluatedKey
-    } while (startKey !== undefined)
-    return out
-  })
+  Effect.map(
+    scanAll(tableName, { pipeline: options.pipeline, pipelineAttribute: attributes.pipeline }),
+    (items) => items.map((item) => fromItem<K>(item))
+  )
 
 /**
  * Merges partials into one result per key and window, sorted by key, start, end.
@@ -520,8 +507,9 @@ export const scanPartials = <K extends string | number>(
 export const merge = <K extends string | number, S, O>(
   stored: ReadonlyArray<StoredPartial<K>>,
   aggregate?: Aggregate<any, S, O>
-): Effect.Effect<Array<MergedResult<K, O>>, MergeError> =>
-  Effect.suspend(() => {
+): Effect.Effect<Array<MergedResult<K, O>>, MergeError | InvalidOptions> =>
+  Effect.suspend((): Effect.Effect<Array<MergedResult<K, O>>, MergeError | InvalidOptions> => {
+    if (aggregate?.invalid !== undefined) return Effect.fail(aggregate.invalid)
     const windows = new Map<string, Array<StoredPartial<K>>>()
     for (const p of stored) {
       const id = `${typeof p.key}:${p.key}\u0000${pad(p.start)}\u0000${pad(p.end)}`
@@ -581,7 +569,7 @@ export const merge = <K extends string | number, S, O>(
  */
 export const query = <K extends string | number, S = unknown, O = unknown>(
   options: QueryOptions<K> & { readonly aggregate?: Aggregate<any, S, O> }
-): Effect.Effect<Array<MergedResult<K, O>>, DynamoDBError | MergeError, DynamoDBClient> =>
+): Effect.Effect<Array<MergedResult<K, O>>, DynamoDBError | MergeError | InvalidOptions, DynamoDBClient> =>
   Effect.flatMap(partials(options), (stored) => merge(stored, options.aggregate))
 
 /**
@@ -590,5 +578,5 @@ export const query = <K extends string | number, S = unknown, O = unknown>(
  * @since 0.1.0
  * @category admin
  */
-export const ensure = (tableName: string): Effect.Effect<void, DynamoDBError | TableNotReady, DynamoDBClient> =>
+export const ensure = (tableName: string): Effect.Effect<void, DynamoDBError | AwsError.NotReady, DynamoDBClient> =>
   ensureTable(tableName)

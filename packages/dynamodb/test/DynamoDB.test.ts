@@ -19,60 +19,30 @@ const sdkError = (name: string, extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: 400, requestId: "r-1" }, ...extra })
 
 describe("DynamoDBError.fromSdkError", () => {
-  it("maps AWS names to tags with their retryability", () => {
-    const cases: ReadonlyArray<readonly [unknown, string, string]> = [
-      [sdkError("ProvisionedThroughputExceededException"), "ProvisionedThroughputExceeded", "transient"],
-      [sdkError("ThrottlingException"), "Throttling", "transient"],
-      [sdkError("RequestLimitExceeded"), "Throttling", "transient"],
-      [sdkError("LimitExceededException"), "LimitExceeded", "transient"],
-      [sdkError("ResourceInUseException"), "ResourceInUse", "transient"],
-      [sdkError("TransactionConflictException"), "TransactionConflict", "transient"],
-      [sdkError("InternalServerError", { $metadata: { httpStatusCode: 500 } }), "InternalServerError", "transient"],
-      [sdkError("SomethingNew", { $metadata: { httpStatusCode: 503 } }), "InternalServerError", "transient"],
-      [sdkError("SomethingElse", { $metadata: { httpStatusCode: 429 } }), "Throttling", "transient"],
-      [Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }), "NetworkError", "transient"],
-      [Object.assign(new Error("timed out"), { name: "TimeoutError" }), "NetworkError", "transient"],
-      [sdkError("ConditionalCheckFailedException"), "ConditionalCheckFailed", "permanent"],
-      [sdkError("ResourceNotFoundException"), "ResourceNotFound", "permanent"],
-      [sdkError("ValidationException"), "ValidationError", "permanent"],
-      [sdkError("AccessDeniedException"), "AccessDenied", "permanent"],
-      [sdkError("UnrecognizedClientException"), "AccessDenied", "permanent"],
-      [sdkError("Mystery"), "UnknownDynamoDBError", "permanent"],
-      [sdkError("Mystery", { $retryable: {} }), "UnknownDynamoDBError", "transient"],
-      ["not even an error", "UnknownDynamoDBError", "permanent"]
-    ]
-    for (const [error, tag, retryability] of cases) {
-      const mapped = DynamoDBError.fromSdkError("UpdateItem", error)
-      expect([mapped._tag, mapped.retryability], String((error as Error).name ?? error)).toStrictEqual([tag, retryability])
-      expect(DynamoDBError.isDynamoDBError(mapped)).toBe(true)
-      expect(mapped.operation).toBe("UpdateItem")
-    }
+  it("is the AWS classification as a DynamoDBError", () => {
     const throttled = DynamoDBError.fromSdkError("Scan", sdkError("ProvisionedThroughputExceededException"))
+    expect(throttled).toBeInstanceOf(DynamoDBError.DynamoDBError)
+    expect([throttled._tag, throttled.operation, throttled.reason, throttled.retryability, throttled.requestId]).toStrictEqual([
+      "DynamoDBError", "Scan", "Throttled", "transient", "r-1"
+    ])
     expect(throttled.message).toBe(
-      "DynamoDB Scan failed with ProvisionedThroughputExceededException (transient): ProvisionedThroughputExceededException happened"
+      "DynamoDB Scan failed with ProvisionedThroughputExceededException (Throttled, transient): ProvisionedThroughputExceededException happened"
     )
-    expect(throttled.requestId).toBe("r-1")
-    expect(DynamoDBError.isThrottling(throttled)).toBe(true)
-    expect(DynamoDBError.isUnknownOutcome(throttled)).toBe(false)
-    expect(DynamoDBError.isUnknownOutcome(DynamoDBError.fromSdkError("PutItem", sdkError("InternalServerError")))).toBe(true)
-  })
-
-  it("isLoopback", () => {
-    expect(DynamoDBClient.isLoopback("http://127.0.0.1:8000")).toBe(true)
-    expect(DynamoDBClient.isLoopback("http://localhost:8000")).toBe(true)
-    expect(DynamoDBClient.isLoopback("https://dynamodb.eu-west-1.amazonaws.com")).toBe(false)
-    expect(DynamoDBClient.isLoopback(undefined)).toBe(false)
+    expect(DynamoDBError.isDynamoDBError(throttled)).toBe(true)
+    const conflict = DynamoDBError.fromSdkError("PutItem", sdkError("ConditionalCheckFailedException"))
+    expect([conflict.reason, conflict.retryability]).toStrictEqual(["ConditionFailed", "permanent"])
   })
 })
 
 layer(dynalite, { excludeTestServices: true })("DynamoDBClient on dynalite", (it) => {
-  it.effect("real SDK errors: ResourceNotFound, ValidationError (a reserved word without #name), ConditionalCheckFailed", () =>
+  it.effect("real SDK errors: NotFound, InvalidRequest (a reserved word without #name), ConditionFailed", () =>
     Effect.gen(function*() {
       const dynamodb = yield* DynamoDBClient.DynamoDBClient
       expect(dynamodb.isLocal).toBe(true)
       const missing = yield* Effect.flip(dynamodb.getItem({ TableName: "no-such-table", Key: { leaseKey: { S: "a" } } }))
-      expect([missing._tag, missing.retryability, missing.awsName]).toStrictEqual([
-        "ResourceNotFound",
+      expect([missing._tag, missing.reason, missing.retryability, missing.awsName]).toStrictEqual([
+        "DynamoDBError",
+        "NotFound",
         "permanent",
         "ResourceNotFoundException"
       ])
@@ -85,7 +55,7 @@ layer(dynalite, { excludeTestServices: true })("DynamoDBClient on dynalite", (it
         UpdateExpression: "SET status = :s",
         ExpressionAttributeValues: { ":s": { S: "x" } }
       }))
-      expect([reserved._tag, reserved.retryability]).toStrictEqual(["ValidationError", "permanent"])
+      expect([reserved.reason, reserved.retryability]).toStrictEqual(["InvalidRequest", "permanent"])
 
       yield* dynamodb.putItem({ TableName: table, Item: { leaseKey: { S: "a" } } })
       const conflict = yield* Effect.flip(dynamodb.putItem({
@@ -93,7 +63,7 @@ layer(dynalite, { excludeTestServices: true })("DynamoDBClient on dynalite", (it
         Item: { leaseKey: { S: "a" } },
         ConditionExpression: "attribute_not_exists(leaseKey)"
       }))
-      expect([conflict._tag, conflict.retryability]).toStrictEqual(["ConditionalCheckFailed", "permanent"])
+      expect([conflict.reason, conflict.retryability]).toStrictEqual(["ConditionFailed", "permanent"])
     }))
 
   it.effect("layerConfig reads the endpoint, region, keys and max attempts from Config", () =>
@@ -144,7 +114,7 @@ layer(dynalite, { excludeTestServices: true })("DynamoDBClient on dynalite", (it
       const error = yield* Effect.flip(store.list)
       expect(error).toBeInstanceOf(LeaseStore.LeaseStoreError)
       expect(error.retryability).toBe("permanent")
-      expect((error.cause as DynamoDBError.DynamoDBError)._tag).toBe("ResourceNotFound")
+      expect((error.cause as DynamoDBError.DynamoDBError).reason).toBe("NotFound")
     }))
 
   it.effect("items use the documented attribute names (KCL's where they agree)", () =>
@@ -231,17 +201,17 @@ layer(proxied, { excludeTestServices: true })("DynamoDB through a fault proxy", 
       const get = dynamodb.getItem({ TableName: table, Key: { leaseKey: { S: "a" } } })
       yield* proxy.setFaults({ rules: { GetItem: { throttle: 1 } } })
       const throttled = yield* Effect.flip(get)
-      expect([throttled._tag, throttled.retryability, throttled.statusCode]).toStrictEqual([
-        "ProvisionedThroughputExceeded",
+      expect([throttled.reason, throttled.retryability, throttled.statusCode]).toStrictEqual([
+        "Throttled",
         "transient",
         400
       ])
       yield* proxy.setFaults({ rules: { GetItem: { internalFailure: 1 } } })
       const internal = yield* Effect.flip(get)
-      expect([internal._tag, internal.retryability, internal.statusCode]).toStrictEqual(["InternalServerError", "transient", 500])
+      expect([internal.reason, internal.retryability, internal.statusCode]).toStrictEqual(["ServerError", "transient", 500])
       yield* proxy.setFaults({ rules: { GetItem: { reset: 1 } }, resetAfterForward: 0 })
       const reset = yield* Effect.flip(get)
-      expect([reset._tag, reset.retryability]).toStrictEqual(["NetworkError", "transient"])
+      expect([reset.reason, reset.retryability]).toStrictEqual(["NetworkError", "transient"])
       yield* proxy.clearFaults
       expect((yield* get).Item).toBeUndefined()
     }))

@@ -72,7 +72,7 @@ describe("TableStream (dynalite)", () => {
         conditionExpression: "amount > :a",
         values: { ":a": 100 }
       }))
-      expect(refused._tag === "Left" && refused.left._tag).toBe("ConditionalCheckFailed")
+      expect(refused._tag === "Left" && refused.left.reason).toBe("ConditionFailed")
       yield* stream.delete({ customer: "c1", orderId: "o1" })
       yield* stream.delete({ customer: "c1", orderId: "o1" }) // already gone: no record
       yield* stream.delete({ customer: "c2", orderId: "o2" }, { timeToLive: true })

@@ -20,22 +20,27 @@
  * @since 0.1.0
  */
 import type * as Sdk from "@aws-sdk/client-kinesis"
+import { AwsError } from "@tributary/aws"
 import type { RecordSink } from "@tributary/core/RecordSink"
+import * as Retry from "@tributary/core/Retry"
+import type { Retryability } from "@tributary/core/TributaryError"
 import { SinkError } from "@tributary/core/TributaryError"
 import * as Clock from "effect/Clock"
-import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import * as Aggregation from "./Aggregation.js"
-import { sleepJittered } from "./internal/backoff.js"
-import { hashKeyOf, maxHashKey, ShardMap } from "./internal/shardMap.js"
-import { TokenBuckets } from "./internal/tokenBucket.js"
+import type { Entry } from "./internal/producerEntry.js"
+import * as ProducerEntry from "./internal/producerEntry.js"
+import * as RateBudget from "./internal/rateBudget.js"
+import { hashKeyOf, ShardMap } from "./internal/shardMap.js"
+import type { KinesisShape } from "./Kinesis.js"
 import { Kinesis } from "./Kinesis.js"
-import { isThrottling, isUnknownOutcome } from "./KinesisError.js"
+import type { KinesisError } from "./KinesisError.js"
 import * as Metrics from "./Metrics.js"
 import * as StreamAdmin from "./StreamAdmin.js"
 
@@ -144,16 +149,13 @@ export interface Producer<A> extends RecordSink<A> {
  * @since 0.1.0
  * @category errors
  */
-export class InvalidRecord extends Data.TaggedError("InvalidRecord")<{
-  /** Index of the item in its write. */
-  readonly index: number
-  readonly reason: string
-}> {
-  /** @since 0.1.0 */
-  override get message(): string {
-    return `item ${this.index}: ${this.reason}`
-  }
-}
+export const InvalidRecord = ProducerEntry.InvalidRecord
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidRecord = ProducerEntry.InvalidRecord
 
 /**
  * Starts a producer; its senders run until the scope closes, which first sends everything buffered.
@@ -163,336 +165,41 @@ export class InvalidRecord extends Data.TaggedError("InvalidRecord")<{
  */
 export const make = Effect.fn("Producer.make")(function*<A>(options: ProducerOptions<A>) {
   const kinesis = yield* Kinesis
-  const { stream } = options
-  const name = options.name ?? `kinesis:${stream}`
-  const maxBatchRecords = clamp(options.maxBatchRecords ?? limits.maxRecordsPerPut, 1, limits.maxRecordsPerPut)
-  const maxBatchBytes = clamp(options.maxBatchBytes ?? limits.maxBytesPerPut, 1, limits.maxBytesPerPut)
-  const maxRecordBytes = options.maxRecordBytes ?? limits.maxRecordBytes
-  const concurrency = Math.max(1, options.concurrency ?? 4)
-  const capacity = Math.max(1, options.maxBufferedRecords ?? 20_000)
-  const linger = Duration.decode(options.lingerTime ?? 0)
-  const maxRetries = options.maxRetries ?? 10
-  const base = Duration.decode(options.backoffBase ?? "100 millis")
-  const cap = Duration.decode(options.backoffCap ?? "5 seconds")
-  const rate = options.rateLimit === undefined || options.rateLimit === false
-    ? undefined
-    : options.rateLimit === true
-    ? new TokenBuckets(limits.recordsPerSecond, limits.bytesPerSecond)
-    : new TokenBuckets(options.rateLimit.recordsPerSecond ?? limits.recordsPerSecond, options.rateLimit.bytesPerSecond ?? limits.bytesPerSecond)
-  const aggregationBytes = options.aggregation === undefined || options.aggregation === false
-    ? undefined
-    : options.aggregation === true
-    ? Aggregation.defaultMaxBytes
-    : options.aggregation.maxBytes ?? Aggregation.defaultMaxBytes
-  const needsShards = rate !== undefined || aggregationBytes !== undefined
-
-  const metrics = {
-    records: Metric.tagged(Metrics.producer.records, "stream", stream),
-    bytes: Metric.tagged(Metrics.producer.bytes, "stream", stream),
-    calls: Metric.tagged(Metrics.producer.putRecordsCalls, "stream", stream),
-    retried: Metric.tagged(Metrics.producer.retriedEntries, "stream", stream),
-    throttled: Metric.tagged(Metrics.producer.throttledEntries, "stream", stream),
-    failed: Metric.tagged(Metrics.producer.failedRecords, "stream", stream),
-    buffered: Metric.tagged(Metrics.producer.buffered, "stream", stream)
-  }
-  const stats = {
-    records: 0,
-    kinesisRecords: 0,
-    putRecordsCalls: 0,
-    retriedEntries: 0,
-    throttledEntries: 0,
-    possibleDuplicates: 0,
-    failedRecords: 0
-  }
-
-  const queue = yield* Queue.unbounded<Entry>()
-  const permits = yield* Effect.makeSemaphore(capacity)
-  // flushes waiting for the buffer to empty
-  let drained: Array<Deferred.Deferred<void>> = []
-  let buffered = 0
-  let closed = false
-  let shardMap: ShardMap | undefined
-  let shardMapStale = needsShards
-
-  // The buffered gauge is shared by every producer of the stream in the process: each adds and subtracts
-  // its own records, in the same synchronous step as `buffered` (so an interruption never separates the
-  // two) and with the gauge's own tags only (fiber metric labels could send the +n and the -n to
-  // different series).
-  const addBuffered = (records: number) => {
-    buffered += records
-    metrics.buffered.unsafeModify(records, [])
-  }
-
-  const sinkError = (reason: string, retryability: "transient" | "permanent", cause?: unknown) =>
-    new SinkError(cause === undefined ? { sink: name, reason, retryability } : { sink: name, reason, retryability, cause })
-
-  // ---- settling: plain loops over a whole batch, one Effect per batch ----
-
-  const settle = (entries: ReadonlyArray<Entry>, error: SinkError | undefined) =>
-    Effect.suspend(() => {
-      let users = 0
-      let bytes = 0
-      for (const entry of entries) {
-        users += entry.users
-        if (error === undefined) bytes += entry.userBytes
-        forEachTicket(entry, (ticket) => {
-          if (error !== undefined) ticket.fail(error)
-          else ticket.succeedOne()
-        })
-      }
-      addBuffered(-users)
-      if (buffered === 0 && drained.length > 0) {
-        for (const waiter of drained) Deferred.unsafeDone(waiter, Exit.void)
-        drained = []
-      }
-      if (error === undefined) {
-        stats.records += users
-        stats.kinesisRecords += entries.length
-      } else {
-        stats.failedRecords += users
-      }
-      return Effect.all([
-        error === undefined ? Metric.incrementBy(metrics.records, users) : Metric.incrementBy(metrics.failed, users),
-        error === undefined ? Metric.incrementBy(metrics.bytes, bytes) : Effect.void,
-        permits.release(users)
-      ], { discard: true })
-    })
-
-  // ---- shard prediction (only with rate limiting or aggregation) ----
-
-  const refreshShards = Effect.gen(function*() {
-    if (!shardMapStale) return
-    const listed = yield* Effect.either(StreamAdmin.listShards(stream).pipe(Effect.provideService(Kinesis, kinesis)))
-    if (listed._tag === "Right") {
-      shardMap = new ShardMap(listed.right)
-      shardMapStale = false
-    } else {
-      yield* Effect.logWarning(`producer ${name}: cannot list shards, sending without shard prediction`, listed.left)
-    }
-  })
-
-  const predict = (entries: ReadonlyArray<Entry>) => {
-    const map = shardMap
-    if (map === undefined) return
-    for (const entry of entries) {
-      if (entry.shard >= 0) continue
-      const hash = entry.explicitHashKey !== undefined ? BigInt(entry.explicitHashKey) : hashKeyOf(entry.partitionKey)
-      entry.hash = hash
-      entry.shard = map.indexOf(hash)
-    }
-  }
-
-  // ---- sending ----
-
-  const aggregate = (entries: ReadonlyArray<Entry>, maxBytes: number): Array<Entry> => {
-    const open = new Map<number, { aggregator: Aggregation.Aggregator; members: Array<Entry> }>()
-    const out: Array<Entry> = []
-    const close = (group: { aggregator: Aggregation.Aggregator; members: Array<Entry> }) => {
-      if (group.members.length === 1) out.push(group.members[0])
-      else out.push(aggregatedEntry(group.members, group.aggregator.bytes()))
-    }
-    for (const entry of entries) {
-      // a record too large to share a Kinesis record goes alone
-      if (entry.data.length + entry.partitionKey.length + 64 > maxBytes) {
-        out.push(entry)
-        continue
-      }
-      let group = open.get(entry.shard)
-      if (group === undefined) open.set(entry.shard, group = { aggregator: new Aggregation.Aggregator(maxBytes), members: [] })
-      if (!group.aggregator.add(entry.partitionKey, entry.explicitHashKey, entry.data)) {
-        close(group)
-        group = { aggregator: new Aggregation.Aggregator(maxBytes), members: [] }
-        open.set(entry.shard, group)
-        group.aggregator.add(entry.partitionKey, entry.explicitHashKey, entry.data)
-      }
-      group.members.push(entry)
-    }
-    for (const group of open.values()) close(group)
-    return out
-  }
-
-  const throttle = (entries: ReadonlyArray<Entry>) =>
-    Effect.gen(function*() {
-      if (rate === undefined || shardMap === undefined) return
-      const map = shardMap
-      const demand = new Map<string, { records: number; bytes: number }>()
-      for (const entry of entries) {
-        const shard = entry.shard >= 0 ? map.shardIds[entry.shard] : "unknown"
-        const need = demand.get(shard)
-        if (need === undefined) demand.set(shard, { records: 1, bytes: entry.bytes })
-        else {
-          need.records++
-          need.bytes += entry.bytes
-        }
-      }
-      const wait = rate.reserve(yield* Clock.currentTimeMillis, demand)
-      if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
-    })
-
-  /** Sends one call's worth of entries until each is stored or given up; never fails. */
-  const send = (initial: ReadonlyArray<Entry>): Effect.Effect<void> =>
-    Effect.gen(function*() {
-      let batch = initial
-      let attempt = 0
-      while (batch.length > 0) {
-        yield* throttle(batch)
-        stats.putRecordsCalls++
-        yield* Metric.increment(metrics.calls)
-        const result = yield* Effect.either(kinesis.putRecords({ StreamName: stream, Records: batch.map(toRequestEntry) }))
-        let retry: Array<Entry> = []
-        if (result._tag === "Left") {
-          const error = result.left
-          if (error.retryability === "permanent") {
-            return yield* settle(batch, sinkError(`PutRecords failed: ${error.message}`, "permanent", error))
-          }
-          retry = batch.slice()
-          if (isThrottling(error)) {
-            stats.throttledEntries += batch.length
-            yield* Metric.incrementBy(metrics.throttled, batch.length)
-          }
-          if (isUnknownOutcome(error)) for (const entry of batch) stats.possibleDuplicates += entry.users
-        } else {
-          const answers = result.right.Records ?? []
-          const stored: Array<Entry> = []
-          const rejected: Array<Entry> = []
-          let throttled = 0
-          let unknownShard = false
-          for (let i = 0; i < batch.length; i++) {
-            const answer = answers[i]
-            if (answer === undefined) {
-              // an answer without the entry: its outcome is unknown
-              stats.possibleDuplicates += batch[i].users
-              retry.push(batch[i])
-            } else if (answer.ErrorCode === undefined || answer.ErrorCode === null) {
-              stored.push(batch[i])
-              if (shardMap !== undefined && answer.ShardId !== undefined && !shardMap.has(answer.ShardId)) unknownShard = true
-            } else if (permanentEntryCodes.has(answer.ErrorCode)) {
-              rejected.push(batch[i])
-            } else {
-              if (answer.ErrorCode === "ProvisionedThroughputExceededException") throttled++
-              retry.push(batch[i])
-            }
-          }
-          // a record went to a shard the map does not know: the stream was resharded
-          if (unknownShard) shardMapStale = true
-          if (throttled > 0) {
-            stats.throttledEntries += throttled
-            yield* Metric.incrementBy(metrics.throttled, throttled)
-          }
-          if (stored.length > 0) yield* settle(stored, undefined)
-          if (rejected.length > 0) {
-            const code = answers.find((a) => a.ErrorCode !== undefined && permanentEntryCodes.has(a.ErrorCode))
-            yield* settle(rejected, sinkError(`PutRecords rejected entries: ${code?.ErrorCode}: ${code?.ErrorMessage}`, "permanent"))
-          }
-        }
-        if (retry.length === 0) return
-        if (attempt >= maxRetries) {
-          return yield* settle(retry, sinkError(`${retry.length} entries still failing after ${maxRetries} retries`, "transient"))
-        }
-        yield* sleepJittered(attempt, base, cap)
-        attempt++
-        stats.retriedEntries += retry.length
-        yield* Metric.incrementBy(metrics.retried, retry.length)
-        batch = retry
-      }
-    })
-
-  /** Cuts entries into calls of at most `maxBatchRecords` and `maxBatchBytes`. */
-  const calls = (entries: ReadonlyArray<Entry>): Array<Array<Entry>> => {
-    const out: Array<Array<Entry>> = []
-    let current: Array<Entry> = []
-    let bytes = 0
-    for (const entry of entries) {
-      if (current.length > 0 && (current.length >= maxBatchRecords || bytes + entry.bytes > maxBatchBytes)) {
-        out.push(current)
-        current = []
-        bytes = 0
-      }
-      current.push(entry)
-      bytes += entry.bytes
-    }
-    if (current.length > 0) out.push(current)
-    return out
-  }
+  const settings = settingsOf(options)
+  const ledger = yield* makeLedger(settings)
+  const send = makeSend(kinesis, settings, ledger)
+  const prediction = makePrediction(kinesis, settings)
 
   // With aggregation many user records make one Kinesis record, so a sender takes more at once.
-  const takeAtMost = aggregationBytes === undefined ? maxBatchRecords : 20 * maxBatchRecords
-
+  const takeAtMost = settings.aggregationBytes === undefined ? settings.maxBatchRecords : 20 * settings.maxBatchRecords
   const sender = Effect.gen(function*() {
     // a sender that waited on an empty queue is handed a single entry: take what came with it too
-    let taken: Array<Entry> = [yield* Queue.take(queue)]
-    if (taken.length < takeAtMost) taken = taken.concat(Array.from(yield* Queue.takeUpTo(queue, takeAtMost - taken.length)))
-    if (Duration.toMillis(linger) > 0 && taken.length < takeAtMost) {
-      yield* Effect.sleep(linger)
-      taken = taken.concat(Array.from(yield* Queue.takeUpTo(queue, takeAtMost - taken.length)))
+    let taken: Array<Entry> = [yield* Queue.take(ledger.queue)]
+    if (taken.length < takeAtMost) taken = taken.concat(Array.from(yield* Queue.takeUpTo(ledger.queue, takeAtMost - taken.length)))
+    if (Duration.toMillis(settings.linger) > 0 && taken.length < takeAtMost) {
+      yield* Effect.sleep(settings.linger)
+      taken = taken.concat(Array.from(yield* Queue.takeUpTo(ledger.queue, takeAtMost - taken.length)))
     }
-    if (needsShards) {
-      yield* refreshShards
-      predict(taken)
-    }
-    const entries = aggregationBytes === undefined ? taken : aggregate(taken, aggregationBytes)
-    for (const call of calls(entries)) {
+    const shardMap = yield* prediction.predict(taken)
+    const entries = settings.aggregationBytes === undefined ? taken : ProducerEntry.aggregate(taken, settings.aggregationBytes)
+    for (const call of ProducerEntry.cutCalls(entries, settings.maxBatchRecords, settings.maxBatchBytes)) {
       // a defect must not leave the writes of these entries waiting forever
       yield* Effect.catchAllDefect(
-        send(call),
-        (defect) => settle(call, sinkError(`producer defect: ${String(defect)}`, "transient", defect))
+        send(call, shardMap, prediction.markStale),
+        (defect) => ledger.settle(call, ledger.sinkError(`producer defect: ${String(defect)}`, "transient", defect))
       )
     }
   })
-
-  for (let i = 0; i < concurrency; i++) yield* Effect.forkScoped(Effect.forever(sender))
-
-  const flush: Effect.Effect<void> = Effect.suspend(() => {
-    if (buffered === 0) return Effect.void
-    return Effect.flatMap(Deferred.make<void>(), (waiter) => {
-      drained.push(waiter)
-      return Deferred.await(waiter)
-    })
-  })
+  for (let i = 0; i < settings.concurrency; i++) yield* Effect.forkScoped(Effect.forever(sender))
 
   // Runs before the senders are interrupted (finalizers run in reverse order).
-  yield* Effect.addFinalizer(() =>
-    Effect.zipRight(
-      Effect.sync(() => {
-        closed = true
-      }),
-      flush
-    )
-  )
-
-  const write = (items: ReadonlyArray<A>): Effect.Effect<void, SinkError> =>
-    Effect.suspend(() => {
-      if (items.length === 0) return Effect.void
-      if (closed) return Effect.fail(sinkError("the producer is closed", "transient"))
-      const prepared = prepare(items, options, maxRecordBytes)
-      if (prepared instanceof InvalidRecord) return Effect.fail(sinkError(prepared.message, "permanent", prepared))
-      return Effect.gen(function*() {
-        const deferred = yield* Deferred.make<void, SinkError>()
-        const ticket = new Ticket(prepared.length, deferred)
-        for (const entry of prepared) entry.ticket = ticket
-        // in slices the buffer can hold, each waiting for room; once its room is taken a slice is always
-        // offered (an interrupted writer leaves no permit behind, and what it offered is still sent)
-        for (let i = 0; i < prepared.length; i += capacity) {
-          const part = prepared.slice(i, i + capacity)
-          yield* Effect.uninterruptibleMask((restore) =>
-            Effect.zipRight(
-              restore(permits.take(part.length)),
-              Effect.suspend(() => {
-                addBuffered(part.length)
-                return Queue.offerAll(queue, part)
-              })
-            )
-          )
-        }
-        yield* Deferred.await(deferred)
-      })
-    })
+  yield* Effect.addFinalizer(() => Effect.zipRight(ledger.close, ledger.flush))
 
   const producer: Producer<A> = {
-    name,
-    write,
-    flush,
-    stats: Effect.sync(() => ({ ...stats, buffered }))
+    name: settings.name,
+    write: (items) => ledger.write(items, options),
+    flush: ledger.flush,
+    stats: ledger.stats
   }
   return producer
 })
@@ -500,6 +207,345 @@ export const make = Effect.fn("Producer.make")(function*<A>(options: ProducerOpt
 // ---------------------------------------------------------------------------------------------------------
 // internal
 // ---------------------------------------------------------------------------------------------------------
+
+/** The options in force. */
+interface Settings {
+  readonly stream: string
+  readonly name: string
+  readonly maxBatchRecords: number
+  readonly maxBatchBytes: number
+  readonly maxRecordBytes: number
+  readonly concurrency: number
+  readonly capacity: number
+  readonly linger: Duration.Duration
+  readonly maxRetries: number
+  readonly retry: Schedule.Schedule<unknown>
+  readonly rate: RateBudget.RateBudget | undefined
+  readonly aggregationBytes: number | undefined
+}
+
+const settingsOf = <A>(options: ProducerOptions<A>): Settings => {
+  const { aggregation, rateLimit } = options
+  const maxRetries = options.maxRetries ?? 10
+  return {
+    stream: options.stream,
+    name: options.name ?? `kinesis:${options.stream}`,
+    maxBatchRecords: clamp(options.maxBatchRecords ?? limits.maxRecordsPerPut, 1, limits.maxRecordsPerPut),
+    maxBatchBytes: clamp(options.maxBatchBytes ?? limits.maxBytesPerPut, 1, limits.maxBytesPerPut),
+    maxRecordBytes: options.maxRecordBytes ?? limits.maxRecordBytes,
+    concurrency: Math.max(1, options.concurrency ?? 4),
+    capacity: Math.max(1, options.maxBufferedRecords ?? 20_000),
+    linger: Duration.decode(options.lingerTime ?? 0),
+    maxRetries,
+    // equal jitter: between half and all of the doubled delay, never above the cap
+    retry: Retry.exponential({
+      base: options.backoffBase ?? "100 millis",
+      cap: options.backoffCap ?? "5 seconds",
+      times: maxRetries,
+      jitter: [0.5, 1]
+    }),
+    rate: rateLimit === undefined || rateLimit === false
+      ? undefined
+      : rateLimit === true
+      ? RateBudget.make(limits.recordsPerSecond, limits.bytesPerSecond)
+      : RateBudget.make(rateLimit.recordsPerSecond ?? limits.recordsPerSecond, rateLimit.bytesPerSecond ?? limits.bytesPerSecond),
+    aggregationBytes: aggregation === undefined || aggregation === false
+      ? undefined
+      : aggregation === true
+      ? Aggregation.defaultMaxBytes
+      : aggregation.maxBytes ?? Aggregation.defaultMaxBytes
+  }
+}
+
+/**
+ * The buffer and its accounts: the queue of entries, the permits bounding it, the writes' tickets, the
+ * counters and metrics. Every entry leaves through `settle`, stored or failed, once.
+ */
+interface Ledger {
+  readonly queue: Queue.Queue<Entry>
+  readonly stats: Effect.Effect<ProducerStats>
+  readonly counts: {
+    retriedEntries: number
+    throttledEntries: number
+    possibleDuplicates: number
+    putRecordsCalls: number
+  }
+  readonly metrics: {
+    readonly calls: Metric.Metric.Counter<number>
+    readonly retried: Metric.Metric.Counter<number>
+    readonly throttled: Metric.Metric.Counter<number>
+  }
+  readonly sinkError: (reason: string, retryability: Retryability, cause?: unknown) => SinkError
+  /** Entries stored (error undefined) or given up on: their writes are told, their room is freed. */
+  readonly settle: (entries: ReadonlyArray<Entry>, error: SinkError | undefined) => Effect.Effect<void>
+  /** Buffers a write's items and waits until they are stored. */
+  readonly write: <A>(items: ReadonlyArray<A>, recordOf: ProducerEntry.RecordOf<A>) => Effect.Effect<void, SinkError>
+  readonly flush: Effect.Effect<void>
+  /** Refuses writes from now on. */
+  readonly close: Effect.Effect<void>
+}
+
+const makeLedger = (settings: Settings): Effect.Effect<Ledger> =>
+  Effect.gen(function*() {
+    const { capacity, name, stream } = settings
+    const queue = yield* Queue.unbounded<Entry>()
+    const permits = yield* Effect.makeSemaphore(capacity)
+    const tag = (metric: Metric.Metric.Counter<number>) => Metric.tagged(metric, "stream", stream)
+    const metrics = {
+      records: tag(Metrics.producer.records),
+      bytes: tag(Metrics.producer.bytes),
+      calls: tag(Metrics.producer.putRecordsCalls),
+      retried: tag(Metrics.producer.retriedEntries),
+      throttled: tag(Metrics.producer.throttledEntries),
+      failed: tag(Metrics.producer.failedRecords),
+      buffered: Metric.tagged(Metrics.producer.buffered, "stream", stream)
+    }
+    const counts = {
+      records: 0,
+      kinesisRecords: 0,
+      putRecordsCalls: 0,
+      retriedEntries: 0,
+      throttledEntries: 0,
+      possibleDuplicates: 0,
+      failedRecords: 0
+    }
+    // flushes waiting for the buffer to empty
+    let drained: Array<Deferred.Deferred<void>> = []
+    let buffered = 0
+    let closed = false
+
+    // The buffered gauge is shared by every producer of the stream in the process: each adds and subtracts
+    // its own records, in the same synchronous step as `buffered` (so an interruption never separates the
+    // two) and with the gauge's own tags only (fiber metric labels could send the +n and the -n to
+    // different series).
+    const addBuffered = (records: number) => {
+      buffered += records
+      metrics.buffered.unsafeModify(records, [])
+    }
+
+    const sinkError = (reason: string, retryability: Retryability, cause?: unknown) =>
+      new SinkError(cause === undefined ? { sink: name, reason, retryability } : { sink: name, reason, retryability, cause })
+
+    // a plain loop over a whole batch, one Effect per batch
+    const settle = (entries: ReadonlyArray<Entry>, error: SinkError | undefined) =>
+      Effect.suspend(() => {
+        let users = 0
+        let bytes = 0
+        for (const entry of entries) {
+          users += entry.users
+          if (error === undefined) bytes += entry.userBytes
+          ProducerEntry.forEachTicket(entry, (ticket) => {
+            if (error !== undefined) ticket.fail(error)
+            else ticket.succeedOne()
+          })
+        }
+        addBuffered(-users)
+        if (buffered === 0 && drained.length > 0) {
+          for (const waiter of drained) Deferred.unsafeDone(waiter, Exit.void)
+          drained = []
+        }
+        if (error === undefined) {
+          counts.records += users
+          counts.kinesisRecords += entries.length
+        } else {
+          counts.failedRecords += users
+        }
+        return Effect.all([
+          error === undefined ? Metric.incrementBy(metrics.records, users) : Metric.incrementBy(metrics.failed, users),
+          error === undefined ? Metric.incrementBy(metrics.bytes, bytes) : Effect.void,
+          permits.release(users)
+        ], { discard: true })
+      })
+
+    const write = <A>(items: ReadonlyArray<A>, recordOf: ProducerEntry.RecordOf<A>): Effect.Effect<void, SinkError> =>
+      Effect.suspend(() => {
+        if (items.length === 0) return Effect.void
+        if (closed) return Effect.fail(sinkError("the producer is closed", "transient"))
+        const prepared = ProducerEntry.prepare(items, recordOf, {
+          maxPartitionKeyLength: limits.maxPartitionKeyLength,
+          maxRecordBytes: settings.maxRecordBytes
+        })
+        if (prepared instanceof ProducerEntry.InvalidRecord) return Effect.fail(sinkError(prepared.message, "permanent", prepared))
+        return Effect.gen(function*() {
+          const deferred = yield* Deferred.make<void, SinkError>()
+          const ticket = new ProducerEntry.Ticket(prepared.length, deferred)
+          for (const entry of prepared) entry.ticket = ticket
+          // in slices the buffer can hold, each waiting for room; once its room is taken a slice is always
+          // offered (an interrupted writer leaves no permit behind, and what it offered is still sent)
+          for (let i = 0; i < prepared.length; i += capacity) {
+            const part = prepared.slice(i, i + capacity)
+            yield* Effect.uninterruptibleMask((restore) =>
+              Effect.zipRight(
+                restore(permits.take(part.length)),
+                Effect.suspend(() => {
+                  addBuffered(part.length)
+                  return Queue.offerAll(queue, part)
+                })
+              )
+            )
+          }
+          yield* Deferred.await(deferred)
+        })
+      })
+
+    const flush: Effect.Effect<void> = Effect.suspend(() => {
+      if (buffered === 0) return Effect.void
+      return Effect.flatMap(Deferred.make<void>(), (waiter) => {
+        drained.push(waiter)
+        return Deferred.await(waiter)
+      })
+    })
+
+    return {
+      queue,
+      stats: Effect.sync(() => ({ ...counts, buffered })),
+      counts,
+      metrics,
+      sinkError,
+      settle,
+      write,
+      flush,
+      close: Effect.sync(() => {
+        closed = true
+      })
+    }
+  })
+
+/**
+ * Which shard each entry goes to (only with rate limiting or aggregation): the shard map from ListShards,
+ * listed again once a record lands on a shard the map does not know (the stream was resharded).
+ */
+const makePrediction = (kinesis: KinesisShape, settings: Settings) => {
+  const needed = settings.rate !== undefined || settings.aggregationBytes !== undefined
+  let shardMap: ShardMap | undefined
+  let stale = needed
+
+  const refresh = Effect.gen(function*() {
+    if (!stale) return
+    const listed = yield* Effect.either(StreamAdmin.listShards(settings.stream).pipe(Effect.provideService(Kinesis, kinesis)))
+    if (listed._tag === "Right") {
+      shardMap = new ShardMap(listed.right)
+      stale = false
+    } else {
+      yield* Effect.logWarning(`producer ${settings.name}: cannot list shards, sending without shard prediction`, listed.left)
+    }
+  })
+
+  return {
+    /** Predicts the shard of each entry; answers the map used, undefined without prediction. */
+    predict: (entries: ReadonlyArray<Entry>): Effect.Effect<ShardMap | undefined> =>
+      !needed ? Effect.succeed(undefined) : Effect.map(refresh, () => {
+        const map = shardMap
+        if (map === undefined) return undefined
+        for (const entry of entries) {
+          if (entry.shard >= 0) continue
+          const hash = entry.explicitHashKey !== undefined ? BigInt(entry.explicitHashKey) : hashKeyOf(entry.partitionKey)
+          entry.hash = hash
+          entry.shard = map.indexOf(hash)
+        }
+        return map
+      }),
+    markStale: () => {
+      stale = true
+    }
+  }
+}
+
+/**
+ * Sends one call's entries until each is stored or given up: PutRecords, then only the entries that failed
+ * again after a jittered backoff (a failed call whole), at most `maxRetries` times. Never fails.
+ */
+const makeSend = (kinesis: KinesisShape, settings: Settings, ledger: Ledger) => {
+  const { counts, metrics, settle, sinkError } = ledger
+
+  const throttle = (entries: ReadonlyArray<Entry>, shardMap: ShardMap | undefined) =>
+    Effect.gen(function*() {
+      if (settings.rate === undefined || shardMap === undefined) return
+      const wait = settings.rate.reserve(entries, shardMap, yield* Clock.currentTimeMillis)
+      if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+    })
+
+  const countThrottled = (entries: number) =>
+    Effect.suspend(() => {
+      counts.throttledEntries += entries
+      return Metric.incrementBy(metrics.throttled, entries)
+    })
+
+  /** The entries to send again after a failed call, or its settlement when it can never succeed. */
+  const afterFailure = (batch: ReadonlyArray<Entry>, error: KinesisError) =>
+    Effect.gen(function*() {
+      if (error.retryability === "permanent") {
+        yield* settle(batch, sinkError(`PutRecords failed: ${error.message}`, "permanent", error))
+        return []
+      }
+      if (AwsError.isThrottled(error)) yield* countThrottled(batch.length)
+      if (AwsError.isUnknownOutcome(error)) for (const entry of batch) counts.possibleDuplicates += entry.users
+      return batch.slice()
+    })
+
+  /** Settles what an answered call stored or rejected; answers the entries to send again. */
+  const afterAnswer = (
+    batch: ReadonlyArray<Entry>,
+    answers: ReadonlyArray<Sdk.PutRecordsResultEntry>,
+    shardMap: ShardMap | undefined,
+    markStale: () => void
+  ) =>
+    Effect.gen(function*() {
+      const retry: Array<Entry> = []
+      const stored: Array<Entry> = []
+      const rejected: Array<Entry> = []
+      let throttled = 0
+      for (let i = 0; i < batch.length; i++) {
+        const answer = answers[i]
+        if (answer === undefined) {
+          // an answer without the entry: its outcome is unknown
+          counts.possibleDuplicates += batch[i].users
+          retry.push(batch[i])
+        } else if (answer.ErrorCode === undefined || answer.ErrorCode === null) {
+          stored.push(batch[i])
+          // a record went to a shard the map does not know: the stream was resharded
+          if (shardMap !== undefined && answer.ShardId !== undefined && !shardMap.has(answer.ShardId)) markStale()
+        } else if (permanentEntryCodes.has(answer.ErrorCode)) {
+          rejected.push(batch[i])
+        } else {
+          if (answer.ErrorCode === "ProvisionedThroughputExceededException") throttled++
+          retry.push(batch[i])
+        }
+      }
+      if (throttled > 0) yield* countThrottled(throttled)
+      if (stored.length > 0) yield* settle(stored, undefined)
+      if (rejected.length > 0) {
+        const code = answers.find((a) => a.ErrorCode !== undefined && permanentEntryCodes.has(a.ErrorCode))
+        yield* settle(rejected, sinkError(`PutRecords rejected entries: ${code?.ErrorCode}: ${code?.ErrorMessage}`, "permanent"))
+      }
+      return retry
+    })
+
+  return (initial: ReadonlyArray<Entry>, shardMap: ShardMap | undefined, markStale: () => void): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      const retries = yield* Schedule.driver(settings.retry)
+      let batch = initial
+      while (batch.length > 0) {
+        yield* throttle(batch, shardMap)
+        counts.putRecordsCalls++
+        yield* Metric.increment(metrics.calls)
+        const result = yield* Effect.either(
+          kinesis.putRecords({ StreamName: settings.stream, Records: batch.map(ProducerEntry.toRequestEntry) })
+        )
+        const retry = result._tag === "Left"
+          ? yield* afterFailure(batch, result.left)
+          : yield* afterAnswer(batch, result.right.Records ?? [], shardMap, markStale)
+        if (retry.length === 0) return
+        // sleeps the backoff; fails once the retries are spent
+        if ((yield* Effect.either(retries.next(undefined)))._tag === "Left") {
+          return yield* settle(retry, sinkError(`${retry.length} entries still failing after ${settings.maxRetries} retries`, "transient"))
+        }
+        counts.retriedEntries += retry.length
+        yield* Metric.incrementBy(metrics.retried, retry.length)
+        batch = retry
+      }
+    })
+}
 
 const permanentEntryCodes = new Set([
   "KMSDisabledException",
@@ -511,131 +557,5 @@ const permanentEntryCodes = new Set([
   "ValidationException",
   "InvalidArgumentException"
 ])
-
-/** What one `write` waits for: all of its user records stored, or the first failure. */
-class Ticket {
-  private remaining: number
-  private done = false
-  constructor(count: number, readonly deferred: Deferred.Deferred<void, SinkError>) {
-    this.remaining = count
-  }
-  succeedOne(): void {
-    if (this.done) return
-    if (--this.remaining === 0) {
-      this.done = true
-      Deferred.unsafeDone(this.deferred, Exit.void)
-    }
-  }
-  fail(error: SinkError): void {
-    if (this.done) return
-    this.done = true
-    Deferred.unsafeDone(this.deferred, Exit.fail(error))
-  }
-}
-
-/** A Kinesis record to send: one user record, or an aggregate of several (`members`). */
-interface Entry {
-  readonly partitionKey: string
-  explicitHashKey: string | undefined
-  readonly data: Uint8Array
-  /** Data and partition key bytes: what counts toward the limits. */
-  readonly bytes: number
-  /** User records inside, and their data bytes. */
-  readonly users: number
-  readonly userBytes: number
-  ticket: Ticket | undefined
-  readonly members: ReadonlyArray<Entry> | undefined
-  /** Predicted shard index in the shard map (-1: unknown) and hash key. */
-  shard: number
-  hash: bigint | undefined
-}
-
-const forEachTicket = (entry: Entry, f: (ticket: Ticket) => void): void => {
-  if (entry.members !== undefined) {
-    for (const member of entry.members) forEachTicket(member, f)
-  } else if (entry.ticket !== undefined) {
-    f(entry.ticket)
-  }
-}
-
-const aggregatedEntry = (members: ReadonlyArray<Entry>, data: Uint8Array): Entry => {
-  const first = members[0]
-  let userBytes = 0
-  for (const member of members) userBytes += member.userBytes
-  return {
-    partitionKey: first.partitionKey,
-    // the aggregate must land on the shard its members were grouped for: the first member's hash key
-    explicitHashKey: first.explicitHashKey ?? (first.hash === undefined ? undefined : first.hash.toString()),
-    data,
-    bytes: data.length + Buffer.byteLength(first.partitionKey, "utf8"),
-    users: members.length,
-    userBytes,
-    ticket: undefined,
-    members,
-    shard: first.shard,
-    hash: first.hash
-  }
-}
-
-const toRequestEntry = (entry: Entry): Sdk.PutRecordsRequestEntry =>
-  entry.explicitHashKey === undefined
-    ? { PartitionKey: entry.partitionKey, Data: entry.data }
-    : { PartitionKey: entry.partitionKey, Data: entry.data, ExplicitHashKey: entry.explicitHashKey }
-
-const encoder = new TextEncoder()
-const decimal = /^[0-9]{1,39}$/
-
-/** Turns items into entries, checking every limit; the first invalid item fails the whole write. */
-const prepare = <A>(
-  items: ReadonlyArray<A>,
-  options: ProducerOptions<A>,
-  maxRecordBytes: number
-): Array<Entry> | InvalidRecord => {
-  const out: Array<Entry> = new Array(items.length)
-  for (let i = 0; i < items.length; i++) {
-    let partitionKey: string
-    let raw: Uint8Array | string
-    let explicitHashKey: string | undefined
-    try {
-      partitionKey = options.partitionKey(items[i])
-      raw = options.data(items[i])
-      explicitHashKey = options.explicitHashKey?.(items[i])
-    } catch (error) {
-      return new InvalidRecord({ index: i, reason: `cannot make the record: ${error instanceof Error ? error.message : String(error)}` })
-    }
-    if (typeof partitionKey !== "string" || partitionKey.length < 1 || partitionKey.length > limits.maxPartitionKeyLength) {
-      return new InvalidRecord({ index: i, reason: `the partition key must have 1 to ${limits.maxPartitionKeyLength} characters` })
-    }
-    if (explicitHashKey !== undefined && (!decimal.test(explicitHashKey) || BigInt(explicitHashKey) > maxHashKey)) {
-      return new InvalidRecord({ index: i, reason: `the explicit hash key ${explicitHashKey} is not a decimal from 0 to 2^128-1` })
-    }
-    const data = typeof raw === "string" ? encoder.encode(raw) : raw
-    const bytes = data.length + (hasOnlyAscii(partitionKey) ? partitionKey.length : Buffer.byteLength(partitionKey, "utf8"))
-    if (bytes > maxRecordBytes) {
-      return new InvalidRecord({
-        index: i,
-        reason: `the record has ${bytes} bytes with its partition key; at most ${maxRecordBytes} are allowed`
-      })
-    }
-    out[i] = {
-      partitionKey,
-      explicitHashKey,
-      data,
-      bytes,
-      users: 1,
-      userBytes: data.length,
-      ticket: undefined,
-      members: undefined,
-      shard: -1,
-      hash: undefined
-    }
-  }
-  return out
-}
-
-const hasOnlyAscii = (s: string): boolean => {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
-  return true
-}
 
 const clamp = (value: number, min: number, max: number): number => Math.max(min, Math.min(max, value))

@@ -18,9 +18,11 @@
  * @since 0.1.0
  */
 import type * as Sdk from "@aws-sdk/client-kinesis"
+import { AwsError } from "@tributary/aws"
 import type { Position, ShardReader } from "@tributary/core/RecordSource"
 import type { SequenceNumber } from "@tributary/core/SequenceNumber"
 import * as Sequence from "@tributary/core/SequenceNumber"
+import * as Retry from "@tributary/core/Retry"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
 import type { CheckpointError } from "@tributary/core/TributaryError"
 import { SourceError } from "@tributary/core/TributaryError"
@@ -30,12 +32,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Aggregation from "./Aggregation.js"
-import { sleepJittered } from "./internal/backoff.js"
 import { Kinesis } from "./Kinesis.js"
 import type { KinesisError } from "./KinesisError.js"
-import { isThrottling } from "./KinesisError.js"
 import * as Metrics from "./Metrics.js"
 import * as StreamAdmin from "./StreamAdmin.js"
 
@@ -91,14 +92,14 @@ export interface ReaderOptions {
   /** Default TRIM_HORIZON. */
   readonly position?: StartingPosition
   /** Records per GetRecords call, 1 to 10,000. Default 10,000. */
-  readonly maxRecords?: number
+  readonly maxRecords?: number | undefined
   /**
    * How long to wait after an empty page. Default 1 s; at least 200 ms unless the endpoint is local (the
    * shard's 5 calls per second are shared by every reader of the shard).
    */
-  readonly idleInterval?: Duration.DurationInput
+  readonly idleInterval?: Duration.DurationInput | undefined
   /** GetRecords calls per second, at most. Default 5 (the shard's limit); above 5 only against a local endpoint. */
-  readonly maxCallsPerSecond?: number
+  readonly maxCallsPerSecond?: number | undefined
   /**
    * true (default): keep polling an open shard for new records; false: end as soon as a page is empty and
    * MillisBehindLatest is 0 (a bounded read of what is there). A bounded read of a closed shard may end
@@ -116,7 +117,7 @@ export interface ReaderOptions {
    * Transient failures (5xx, network) in a row before the reader fails with a transient `SourceError`.
    * Throttling is retried without limit. Default 10.
    */
-  readonly maxRetries?: number
+  readonly maxRetries?: number | undefined
   /** Stores a checkpoint (the core `ShardReader.checkpoint`). Default: nothing is stored. */
   readonly checkpoint?: (position: Position) => Effect.Effect<void, CheckpointError>
 }
@@ -165,9 +166,14 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
   const spacing = 1000 / callsPerSecond
   const follow = options.follow ?? true
   const deaggregate = options.deaggregate ?? true
-  const base = Duration.decode(options.backoffBase ?? "200 millis")
-  const cap = Duration.decode(options.backoffCap ?? "10 seconds")
   const maxRetries = options.maxRetries ?? 10
+  // equal jitter: between half and all of the doubled delay, never above the cap
+  const backoff = Retry.exponential({
+    base: options.backoffBase ?? "200 millis",
+    cap: options.backoffCap ?? "10 seconds",
+    times: Infinity,
+    jitter: [0.5, 1]
+  })
   const start = options.position ?? StartingPosition.trimHorizon
   const source = `kinesis:${stream}/${shardId}`
 
@@ -197,23 +203,13 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
     new SourceError({ source, reason: error.message, retryability: error.retryability, cause: error })
 
   /** Runs a call, retrying throttling without limit and other transient failures up to maxRetries. */
-  const withRetries = <A>(call: Effect.Effect<A, KinesisError>, recover?: (error: KinesisError) => boolean) => {
-    const loop = (throttles: number, failures: number): Effect.Effect<A | "recovered", SourceError> =>
-      Effect.catchAll(call, (error): Effect.Effect<A | "recovered", SourceError> => {
-        if (recover?.(error) === true) return Effect.succeed("recovered" as const)
-        if (isThrottling(error)) {
-          return Metric.increment(metrics.throttled).pipe(
-            Effect.zipRight(sleepJittered(throttles, base, cap)),
-            Effect.zipRight(Effect.suspend(() => loop(throttles + 1, failures)))
-          )
-        }
-        if (error.retryability === "transient" && failures < maxRetries) {
-          return Effect.zipRight(sleepJittered(failures, base, cap), Effect.suspend(() => loop(throttles, failures + 1)))
-        }
-        return Effect.fail(toSourceError(error))
-      })
-    return loop(0, 0)
-  }
+  const withRetries = <A>(call: Effect.Effect<A, KinesisError>): Effect.Effect<A, SourceError> =>
+    call.pipe(
+      Effect.tapError((error) => AwsError.isThrottled(error) ? Metric.increment(metrics.throttled) : Effect.void),
+      Effect.retry({ schedule: backoff, while: AwsError.isThrottled }),
+      Retry.transient(Schedule.intersect(backoff, Schedule.recurs(maxRetries))),
+      Effect.mapError(toSourceError)
+    )
 
   const iteratorInput = (): Sdk.GetShardIteratorInput => {
     const common = { StreamName: stream, ShardId: shardId }
@@ -285,16 +281,19 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
       }
       if (iterator === undefined) {
         const obtained = yield* Effect.mapError(withRetries(kinesis.getShardIterator(iteratorInput())), Option.some)
-        if (obtained === "recovered" || obtained.ShardIterator === undefined) {
+        if (obtained.ShardIterator === undefined) {
           return yield* Effect.fail(Option.some(transientError("GetShardIterator returned no iterator")))
         }
         iterator = obtained.ShardIterator
       }
-      const output = yield* withRetries(
-        Effect.zipRight(pace, kinesis.getRecords({ ShardIterator: iterator, Limit: maxRecords })),
-        (error) => error._tag === "ExpiredIterator"
+      const read = yield* withRetries(
+        Effect.zipRight(pace, kinesis.getRecords({ ShardIterator: iterator, Limit: maxRecords })).pipe(
+          Effect.map(Option.some),
+          // the iterator is older than 5 minutes: recovered below with a new one
+          Effect.catchIf(AwsError.hasReason("Expired"), () => Effect.succeedNone)
+        )
       ).pipe(Effect.mapError(Option.some))
-      if (output === "recovered") {
+      if (Option.isNone(read)) {
         // a new iterator after the last record delivered; fresh iterators that keep expiring (a clock far
         // off) must not loop forever
         iterator = undefined
@@ -305,6 +304,7 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
         continue
       }
       expiredInARow = 0
+      const output = read.value
       iterator = output.NextShardIterator ?? undefined
       const receivedAt = yield* Clock.currentTimeMillis
       const page = toRecords(output.Records ?? [], stream, shardId, receivedAt)

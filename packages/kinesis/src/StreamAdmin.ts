@@ -6,12 +6,13 @@
  * @since 0.1.0
  */
 import type * as Sdk from "@aws-sdk/client-kinesis"
+import { AwsError } from "@tributary/aws"
+import * as Retry from "@tributary/core/Retry"
+import type { Retryability } from "@tributary/core/TributaryError"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { Retryability } from "@tributary/core/TributaryError"
-import { sleepJittered } from "./internal/backoff.js"
 import { Kinesis } from "./Kinesis.js"
 import type { KinesisError } from "./KinesisError.js"
 
@@ -43,25 +44,6 @@ export interface StreamDescription {
   readonly retentionHours: number | undefined
   readonly encryption: string | undefined
   readonly mode: string | undefined
-}
-
-/**
- * The stream did not reach the expected state in time.
- *
- * @since 0.1.0
- * @category errors
- */
-export class StreamNotReady extends Data.TaggedError("StreamNotReady")<{
-  readonly stream: string
-  readonly status: string
-  readonly waited: Duration.Duration
-}> {
-  /** @since 0.1.0 */
-  readonly retryability: Retryability = "transient"
-  /** @since 0.1.0 */
-  override get message(): string {
-    return `stream ${this.stream} is still ${this.status} after ${Duration.format(this.waited)}`
-  }
 }
 
 /**
@@ -103,16 +85,10 @@ export interface WaitOptions {
 export const retryTransient = <A, E extends { readonly retryability: Retryability }, R>(
   effect: Effect.Effect<A, E, R>,
   options: { readonly times?: number } = {}
-): Effect.Effect<A, E, R> => {
-  const times = options.times ?? 10
-  const loop = (attempt: number): Effect.Effect<A, E, R> =>
-    Effect.catchIf(
-      effect,
-      (error) => error.retryability === "transient" && attempt < times,
-      () => Effect.zipRight(sleepJittered(attempt, Duration.millis(100), Duration.seconds(5)), loop(attempt + 1))
-    )
-  return loop(0)
-}
+): Effect.Effect<A, E, R> =>
+  Retry.transient(Retry.exponential({ base: "100 millis", cap: "5 seconds", times: options.times ?? 10, jitter: [0.5, 1] }))(
+    effect
+  )
 
 /**
  * @since 0.1.0
@@ -125,8 +101,8 @@ export const describe = Effect.fn("StreamAdmin.describe")(function*(stream: stri
 })
 
 /**
- * Waits until the stream is ACTIVE (fails with `ResourceNotFound` if it does not exist, or is deleted while
- * waiting).
+ * Waits until the stream is ACTIVE (fails with a `NotFound` `KinesisError` if it does not exist, or is
+ * deleted while waiting).
  *
  * @since 0.1.0
  * @category describe
@@ -141,7 +117,7 @@ export const waitForActive = Effect.fn("StreamAdmin.waitForActive")(function*(st
     if (description.status === "ACTIVE") return description
     const waited = Duration.millis((yield* Clock.currentTimeMillis) - started)
     if (Duration.greaterThanOrEqualTo(waited, timeout)) {
-      return yield* new StreamNotReady({ stream, status: description.status, waited })
+      return yield* new AwsError.NotReady({ resource: `Kinesis stream ${stream}`, status: description.status, waited })
     }
     yield* Effect.sleep(interval)
   }
@@ -171,13 +147,13 @@ export const ensureStream = Effect.fn("StreamAdmin.ensureStream")(function*(
     existing = yield* Effect.either(kinesis.describeStreamSummary({ StreamName: stream }).pipe(retryTransient))
   }
   if (existing._tag === "Left") {
-    if (existing.left._tag !== "ResourceNotFound") return yield* existing.left
+    if (existing.left.reason !== "NotFound") return yield* existing.left
     const input: Sdk.CreateStreamInput = options.mode === "ON_DEMAND"
       ? { StreamName: stream, StreamModeDetails: { StreamMode: "ON_DEMAND" } }
       : { StreamName: stream, ShardCount: options.shards }
     // ResourceInUse: someone else created it meanwhile
     yield* kinesis.createStream(input).pipe(
-      Effect.catchTag("ResourceInUse", () => Effect.void),
+      Effect.catchIf(AwsError.hasReason("ResourceInUse"), () => Effect.void),
       retryTransient
     )
   }
@@ -194,7 +170,7 @@ export const deleteStream = Effect.fn("StreamAdmin.deleteStream")(function*(stre
   const kinesis = yield* Kinesis
   yield* kinesis.deleteStream({ StreamName: stream, EnforceConsumerDeletion: true }).pipe(
     retryTransient,
-    Effect.catchTag("ResourceNotFound", () => Effect.void)
+    Effect.catchIf(AwsError.hasReason("NotFound"), () => Effect.void)
   )
   yield* waitForDeletion(stream, options)
 })
@@ -208,11 +184,11 @@ const waitForDeletion = Effect.fn("StreamAdmin.waitForDeletion")(function*(strea
     const found = yield* kinesis.describeStreamSummary({ StreamName: stream }).pipe(
       retryTransient,
       Effect.map((output) => output.StreamDescriptionSummary?.StreamStatus ?? "UNKNOWN"),
-      Effect.catchTag("ResourceNotFound", () => Effect.succeed(undefined))
+      Effect.catchIf(AwsError.hasReason("NotFound"), () => Effect.succeed(undefined))
     )
     if (found === undefined) return
     const waited = Duration.millis((yield* Clock.currentTimeMillis) - started)
-    if (Duration.greaterThanOrEqualTo(waited, timeout)) return yield* new StreamNotReady({ stream, status: found, waited })
+    if (Duration.greaterThanOrEqualTo(waited, timeout)) return yield* new AwsError.NotReady({ resource: `Kinesis stream ${stream}`, status: found, waited })
     yield* Effect.sleep(interval)
   }
 })
@@ -315,7 +291,8 @@ export const mergeShards = Effect.fn("StreamAdmin.mergeShards")(function*(
 
 /**
  * Scales the stream to `target` open shards (UNIFORM_SCALING) and waits for ACTIVE. Real AWS and
- * kinesis-mock support it; kinesalite answers `UnsupportedOperation` (use `splitShard`/`mergeShards`).
+ * kinesis-mock support it; kinesalite answers an `Unsupported` `KinesisError` (use `splitShard` and
+ * `mergeShards`).
  *
  * @since 0.1.0
  * @category reshard
@@ -336,7 +313,7 @@ export const updateShardCount = Effect.fn("StreamAdmin.updateShardCount")(functi
  * @since 0.1.0
  * @category models
  */
-export type StreamAdminError = KinesisError | StreamNotReady | InvalidReshard
+export type StreamAdminError = KinesisError | AwsError.NotReady | InvalidReshard
 
 const toShard = (shard: Sdk.Shard): Shard => ({
   shardId: shard.ShardId ?? "",

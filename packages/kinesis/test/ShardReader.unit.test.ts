@@ -10,6 +10,7 @@ import * as TestClock from "effect/TestClock"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
 import * as Aggregation from "../src/Aggregation.js"
 import { Kinesis } from "../src/Kinesis.js"
+import type * as KinesisError from "../src/KinesisError.js"
 import * as Metrics from "../src/Metrics.js"
 import type { ReaderOptions } from "../src/ShardReader.js"
 import * as ShardReader from "../src/ShardReader.js"
@@ -120,7 +121,7 @@ describe("ShardReader (time logic, TestClock)", () => {
       expect(Exit.isFailure(yield* Fiber.await(fiber))).toBe(true)
       const error = yield* Effect.flip(reader.ended)
       expect(error.retryability).toBe("permanent")
-      expect((error.cause as { _tag: string })._tag).toBe("ResourceNotFound")
+      expect((error.cause as KinesisError.KinesisError).reason).toBe("NotFound")
       expect(times(fake).length).toBe(1)
     }))
 

@@ -128,7 +128,7 @@ export const makeFake = (shards: ReadonlyArray<FakeShard>, options: { readonly l
       Effect.zipRight(log("ListShards", input), Effect.succeed({
         Shards: shards.map((s) => ({
           ShardId: s.shardId,
-          ...(s.parentShardId === undefined ? {} : { ParentShardId: s.parentShardId }),
+          ParentShardId: s.parentShardId,
           HashKeyRange: { StartingHashKey: "0", EndingHashKey: "1" },
           SequenceNumberRange: { StartingSequenceNumber: "0", ...(s.closed ? { EndingSequenceNumber: "9" } : {}) }
         })),

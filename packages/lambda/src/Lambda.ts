@@ -249,7 +249,8 @@ const batchHandler = <Event, A, R, E>(
     })
 
   const invoke = Effect.fn("Lambda.handler")(function*(shards: ReadonlyArray<EventShard>, deadline: number | undefined) {
-    const running = yield* processor(pipeline)
+    // options that cannot work (an invalid aggregate) fail every invocation: the handler rejects with them
+    const running = yield* Effect.orDie(processor(pipeline))
     // shards are independent: one failing does not hold the others back
     const failed = yield* Effect.forEach(shards, (shard) => processShard(running, shard, deadline), {
       concurrency: "unbounded"
@@ -532,6 +533,8 @@ const windowHandler = <Event extends WindowEvent, A, K extends string | number, 
   }, Effect.annotateSpans("source", source.name))
 
   const handle = async (event: Event): Promise<WindowResponse> => {
+    // an aggregate made with options that cannot work fails every invocation
+    if (aggregate.invalid !== undefined) throw aggregate.invalid
     if (event === null || typeof event !== "object" || typeof event.window !== "object" || event.window === null) {
       throw new InvalidEvent({ reason: "no window: is TumblingWindowInSeconds set on the mapping?", source: source.name })
     }

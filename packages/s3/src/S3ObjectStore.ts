@@ -1,11 +1,11 @@
 /**
- * An S3 bucket as the core `Archive.ObjectStore`: PutObject, GetObject, ListObjectsV2 (paginated with
- * continuation tokens) and DeleteObject through the `S3Client` service, with the same contract as the
- * in-memory and file-system stores (one test suite runs against all three). With it, the raw archive,
- * the archive source and the dead-letter sink of `@tributary/core/Archive` work on S3:
+ * An S3 bucket as the `ObjectStore` of @tributary/core: PutObject, GetObject, ListObjectsV2 (paginated
+ * with continuation tokens) and DeleteObject through the `S3Client` service, with the same contract as
+ * the in-memory and file-system stores (one test suite runs against all three). With it, the raw archive
+ * (`Archive`) and the dead-letter archive (`DeadLetterArchive`) of @tributary/core work on S3:
  *
  * ```ts
- * const storage = Layer.mergeAll(Archive.layerSink({ prefix: "raw" }), Archive.layerDeadLetterSink()).pipe(
+ * const storage = Layer.mergeAll(Archive.layerSink({ prefix: "raw" }), DeadLetterArchive.layer()).pipe(
  *   Layer.provide(S3ObjectStore.layer({ bucket: "my-archive" })),
  *   Layer.provide(S3Client.layerConfig())
  * )
@@ -13,8 +13,8 @@
  *
  * @since 0.1.0
  */
-import type { ObjectStoreShape } from "@tributary/core/Archive"
-import { invalidKeyReason, maxListLimit, ObjectStore, ObjectStoreError } from "@tributary/core/Archive"
+import type { ObjectStoreShape } from "@tributary/core/ObjectStore"
+import { invalidKeyReason, maxListLimit, ObjectStore, ObjectStoreError } from "@tributary/core/ObjectStore"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -62,13 +62,17 @@ export const make = (options: S3ObjectStoreOptions): Effect.Effect<ObjectStoreSh
             Bucket,
             Key: key,
             Body: body,
-            ...(putOptions?.contentType === undefined ? {} : { ContentType: putOptions.contentType })
+            ContentType: putOptions?.contentType
           }).pipe(Effect.asVoid, Effect.mapError(storeError("put", key)))),
       get: (key) =>
         checked("get", key, () =>
           s3.getObjectBytes({ Bucket, Key: key }).pipe(
             Effect.map(Option.some),
-            Effect.catchIf((error) => error._tag === "NoSuchKey", () => Effect.succeed(Option.none<Uint8Array>())),
+            // no such object (a missing bucket stays an error)
+            Effect.catchIf(
+              (error) => error.reason === "NotFound" && error.awsName !== "NoSuchBucket",
+              () => Effect.succeed(Option.none<Uint8Array>())
+            ),
             Effect.mapError(storeError("get", key))
           )),
       list: (prefix, listOptions = {}) => {
@@ -81,7 +85,7 @@ export const make = (options: S3ObjectStoreOptions): Effect.Effect<ObjectStoreSh
           Bucket,
           MaxKeys: limit,
           ...(prefix.length === 0 ? {} : { Prefix: prefix }),
-          ...(listOptions.cursor === undefined ? {} : { ContinuationToken: listOptions.cursor })
+          ContinuationToken: listOptions.cursor
         }).pipe(
           Effect.map((output) => ({
             objects: (output.Contents ?? []).flatMap((object) =>

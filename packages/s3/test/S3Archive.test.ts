@@ -3,8 +3,10 @@
  * for the file, a new bucket per test; live clock (`it.scopedLive`): real sockets and real time.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import type { ObjectStoreShape } from "@tributary/core/Archive"
+import type { ObjectStoreShape } from "@tributary/core/ObjectStore"
 import * as Archive from "@tributary/core/Archive"
+import * as DeadLetterArchive from "@tributary/core/DeadLetterArchive"
+import * as ObjectStore from "@tributary/core/ObjectStore"
 import * as DeadLetter from "@tributary/core/DeadLetter"
 import * as Decoder from "@tributary/core/Decoder"
 import * as MemoryStream from "@tributary/core/MemoryStream"
@@ -32,7 +34,7 @@ import { freshBucket, gated, s3rver, seq } from "./helpers.js"
 const storeOnNewBucket = Effect.flatMap(freshBucket(), (bucket) => S3ObjectStore.make({ bucket }))
 
 const keysOf = (store: ObjectStoreShape, prefix = "") =>
-  Effect.map(Stream.runCollect(Archive.listAll(store, prefix)), (objects) => Chunk.toReadonlyArray(objects).map((o) => o.key))
+  Effect.map(Stream.runCollect(ObjectStore.listAll(store, prefix)), (objects) => Chunk.toReadonlyArray(objects).map((o) => o.key))
 
 const readSource = (source: RecordSource["Type"]) =>
   Effect.gen(function*() {
@@ -96,7 +98,7 @@ describe("Archive on S3 (s3rver)", () => {
           }))
         }
         // several shards' pages wait for each other up to 50 ms and share a flush
-        const archive = yield* Effect.provideService(Archive.sink({ maxAge: "50 millis" }), Archive.ObjectStore, store)
+        const archive = yield* Effect.provideService(Archive.sink({ maxAge: "50 millis" }), ObjectStore.ObjectStore, store)
         const summary = yield* Pipeline.run(Pipeline.make("archive").pipe(Pipeline.to(archive))).pipe(
           Effect.provide(Layer.merge(MemoryStream.layerSource(stream, { maxRecords: 700 }), DeadLetter.layerMemory))
         )
@@ -107,7 +109,7 @@ describe("Archive on S3 (s3rver)", () => {
 
         // listed 3 keys a page: ListObjectsV2 continuation tokens all the way
         const read = yield* readSource(
-          yield* Effect.provideService(Archive.source({ from: start - 1, to: Date.now() + 1, listPageSize: 3 }), Archive.ObjectStore, store)
+          yield* Effect.provideService(Archive.source({ from: start - 1, to: Date.now() + 1, listPageSize: 3 }), ObjectStore.ObjectStore, store)
         )
         expect([...read.keys()].sort()).toEqual([...stream.shardIds])
         let total = 0
@@ -130,11 +132,11 @@ describe("Archive on S3 (s3rver)", () => {
         yield* Effect.gen(function*() {
           const sink = yield* Archive.sink({ maxAge: 0 })
           for (let i = 0; i < all.length; i += 30) yield* sink.write(all.slice(i, i + 30))
-        }).pipe(Effect.provideService(Archive.ObjectStore, store))
+        }).pipe(Effect.provideService(ObjectStore.ObjectStore, store))
         const from = t0 + 61 * 60_000 + 1
         const to = t0 + 3 * hour + 7 * 60_000 + 1
         const read = yield* readSource(
-          yield* Effect.provideService(Archive.source({ from, to, listPageSize: 2 }), Archive.ObjectStore, store)
+          yield* Effect.provideService(Archive.source({ from, to, listPageSize: 2 }), ObjectStore.ObjectStore, store)
         )
         for (const [shardId, chunks] of read) {
           expect(chunks.flat().map(plain)).toEqual(
@@ -161,7 +163,7 @@ describe("Archive on S3 (s3rver)", () => {
             yield* Pipeline.run(Pipeline.make("archive").pipe(Pipeline.to(archive))).pipe(
               Effect.provide(Layer.merge(MemoryStream.layerSource(stream, { maxRecords, application }), DeadLetter.layerMemory))
             )
-          }).pipe(Effect.scoped, Effect.provideService(Archive.ObjectStore, store))
+          }).pipe(Effect.scoped, Effect.provideService(ObjectStore.ObjectStore, store))
         yield* run("first")
         const keys = yield* keysOf(store)
         const bodies = yield* Effect.forEach(keys, (key) => store.get(key))
@@ -172,7 +174,7 @@ describe("Archive on S3 (s3rver)", () => {
         // delivered again in other pages: objects overlap, readers still see every record once
         yield* run("third", 333)
         expect((yield* keysOf(store)).length).toBeGreaterThan(keys.length)
-        const source = yield* Effect.provideService(Archive.source({ from: 0, to: Date.now() + 1 }), Archive.ObjectStore, store)
+        const source = yield* Effect.provideService(Archive.source({ from: 0, to: Date.now() + 1 }), ObjectStore.ObjectStore, store)
         const read = yield* readSource(source)
         for (const shardId of stream.shardIds) {
           expect(read.get(shardId)!.flat().map(plain)).toEqual(stream.records(shardId).map(plain))
@@ -183,13 +185,13 @@ describe("Archive on S3 (s3rver)", () => {
       Effect.gen(function*() {
         const store = yield* storeOnNewBucket
         const shard = records("shardId-000000000007", 0, 900, () => t0)
-        const sink = yield* Effect.provideService(Archive.sink({ maxAge: 0 }), Archive.ObjectStore, store)
+        const sink = yield* Effect.provideService(Archive.sink({ maxAge: 0 }), ObjectStore.ObjectStore, store)
         for (const size of [300, 250, 900]) {
           for (let i = 0; i < shard.length; i += size) yield* sink.write(shard.slice(i, i + size))
         }
         expect((yield* keysOf(store)).length).toBe(3 + 4 + 1)
         const read = yield* readSource(
-          yield* Effect.provideService(Archive.source({ from: t0, to: t0 + 1 }), Archive.ObjectStore, store)
+          yield* Effect.provideService(Archive.source({ from: t0, to: t0 + 1 }), ObjectStore.ObjectStore, store)
         )
         expect(read.get("shardId-000000000007")!.flat().map(plain)).toEqual(shard.map(plain))
       }))
@@ -200,7 +202,7 @@ describe("Archive on S3 (s3rver)", () => {
       Effect.gen(function*() {
         const store = yield* storeOnNewBucket
         const slow = yield* gated(store)
-        const sink = yield* Effect.provideService(Archive.sink({ maxAge: 0 }), Archive.ObjectStore, slow.store)
+        const sink = yield* Effect.provideService(Archive.sink({ maxAge: 0 }), ObjectStore.ObjectStore, slow.store)
         const writer = yield* Effect.fork(sink.write(records("shardId-000000000000", 0, 10, () => t0)))
         yield* slow.entered
         yield* Effect.sleep("50 millis")
@@ -214,7 +216,7 @@ describe("Archive on S3 (s3rver)", () => {
     test("a put into a missing bucket fails the write permanently", () =>
       Effect.gen(function*() {
         const store = yield* S3ObjectStore.make({ bucket: "no-such-bucket" })
-        const sink = yield* Effect.provideService(Archive.sink({ maxAge: 0 }), Archive.ObjectStore, store)
+        const sink = yield* Effect.provideService(Archive.sink({ maxAge: 0 }), ObjectStore.ObjectStore, store)
         const error = yield* Effect.flip(sink.write(records("shardId-000000000000", 0, 3, () => t0)))
         expect(error).toBeInstanceOf(SinkError)
         expect(error.retryability).toBe("permanent")
@@ -230,15 +232,15 @@ describe("Archive on S3 (s3rver)", () => {
         const client = yield* S3Client.make({ ...local.clientConfig, endpoint: proxy.endpoint, maxAttempts: 1 })
         const store = yield* Effect.provideService(S3ObjectStore.make({ bucket }), S3Client.S3Client, client)
         const direct = yield* S3ObjectStore.make({ bucket })
-        const sink = yield* Effect.provideService(Archive.sink({ maxAge: 0 }), Archive.ObjectStore, store)
+        const sink = yield* Effect.provideService(Archive.sink({ maxAge: 0 }), ObjectStore.ObjectStore, store)
         const batch = records("shardId-000000000000", 0, 10, () => t0)
         for (const rule of [{ internalFailure: 1 }, { reset: 1 }]) {
           yield* proxy.setFaults({ rules: { PUT: rule }, resetAfterForward: 0 })
           const error = yield* Effect.flip(sink.write(batch))
           expect(error.retryability).toBe("transient")
           // SinkError <- ObjectStoreError <- S3Error
-          const s3Error = ((error.cause as Archive.ObjectStoreError).cause as S3Error.S3Error)
-          expect(s3Error._tag).toBe(rule.reset === undefined ? "InternalError" : "NetworkError")
+          const s3Error = ((error.cause as ObjectStore.ObjectStoreError).cause as S3Error.S3Error)
+          expect([s3Error._tag, s3Error.reason]).toEqual(["S3Error", rule.reset === undefined ? "ServerError" : "NetworkError"])
           expect(yield* keysOf(direct)).toEqual([])
         }
         yield* proxy.clearFaults
@@ -260,16 +262,16 @@ describe("Archive on S3 (s3rver)", () => {
         const Order = Schema.Struct({ id: Schema.Number, amount: Schema.Number })
         const out = yield* RecordSink.memory<typeof Order.Type>()
         const summary = yield* Pipeline.run(Pipeline.make("orders").pipe(Pipeline.decode(Decoder.json(Order)), Pipeline.to(out))).pipe(
-          Effect.provide(Layer.merge(MemoryStream.layerSource(stream, { maxRecords: 50 }), Archive.layerDeadLetterSink())),
-          Effect.provideService(Archive.ObjectStore, store)
+          Effect.provide(Layer.merge(MemoryStream.layerSource(stream, { maxRecords: 50 }), DeadLetterArchive.layer())),
+          Effect.provideService(ObjectStore.ObjectStore, store)
         )
         expect(summary.deadLettered).toBe(10)
         expect((yield* keysOf(store, "dead-letters/")).length).toBeGreaterThan(0)
 
         const fixed = yield* MemoryStream.make({ name: "orders-retry", shards: 1 })
         const producer = MemoryStream.sink(fixed, (l: DeadLetter.DeadLetter) => ({ partitionKey: l.partitionKey, data: l.data }))
-        const replay = yield* Archive.replayDeadLetters(producer, { from: start - 1, to: Date.now() + 1, deleteReplayed: true }).pipe(
-          Effect.provideService(Archive.ObjectStore, store)
+        const replay = yield* DeadLetterArchive.replay(producer, { from: start - 1, to: Date.now() + 1, deleteReplayed: true }).pipe(
+          Effect.provideService(ObjectStore.ObjectStore, store)
         )
         expect(replay.replayed).toBe(10)
         expect(replay.deletedObjects).toBe(replay.objects)

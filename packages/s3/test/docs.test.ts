@@ -6,7 +6,7 @@
  * @tributary/core). Change an example in both places.
  */
 import { expect, it, layer } from "@effect/vitest"
-import { Archive, DeadLetter, Decoder, Pipeline, RecordSink, SourceRecord } from "@tributary/core"
+import { Archive, DeadLetter, DeadLetterArchive, Decoder, Pipeline, RecordSink, SourceRecord } from "@tributary/core"
 import * as DocBlocks from "@tributary/core/test-utils/DocBlocks"
 import { Kinesis, Producer, StreamAdmin, StreamSource } from "@tributary/kinesis"
 import * as Environment from "@tributary/local/Environment"
@@ -115,7 +115,7 @@ layer(s3rver, { excludeTestServices: true, timeout: "30 seconds" })("docs/storag
       const store = S3ObjectStore.layer({ bucket: "orders-archive" }).pipe(Layer.provide(S3Client.layerConfig()))
       const storage = Layer.mergeAll(
         Archive.layerSink({ prefix: "raw", maxAge: "5 seconds" }),
-        Archive.layerDeadLetterSink() // dead letters under dead-letters/
+        DeadLetterArchive.layer() // dead letters under dead-letters/
       ).pipe(Layer.provideMerge(store))
 
       const live = Pipeline.run(pipeline).pipe(
@@ -143,7 +143,7 @@ layer(s3rver, { excludeTestServices: true, timeout: "30 seconds" })("docs/storag
         Records: messages.map((data, i) => ({ PartitionKey: `p-${i}`, Data: Buffer.from(data) }))
       })
       const now = { from: started - 60_000, to: Date.now() + 60_000 }
-      const liveLetters = Archive.readDeadLetters(now).pipe(
+      const liveLetters = DeadLetterArchive.read(now).pipe(
         Stream.runCollect,
         Effect.map((objects) => Chunk.toReadonlyArray(objects).flatMap((object) => object.letters)),
         Effect.provide(bucket)
@@ -185,7 +185,7 @@ layer(s3rver, { excludeTestServices: true, timeout: "30 seconds" })("docs/storag
       const summary = yield* Effect.withClock(rerun, fast)
       expect(summary).toMatchObject({ recordsIn: 3, recordsOut: 2, deadLettered: 1, late: 0, filtered: 0 })
       expect((yield* results.items).slice(before)).toStrictEqual([{ orderId: "r-1", amount: 1.5 }, { orderId: "r-3", amount: 3 }])
-      const rerunLetters = yield* Archive.readDeadLetters({ from: hour, to: hour + 3_600_000 }).pipe(
+      const rerunLetters = yield* DeadLetterArchive.read({ from: hour, to: hour + 3_600_000 }).pipe(
         Stream.runCollect,
         Effect.provide(bucket)
       )
@@ -203,7 +203,7 @@ layer(s3rver, { excludeTestServices: true, timeout: "30 seconds" })("docs/storag
       const letter = (n: number, arrivalTime: number, stage: string, data: string) =>
         DeadLetter.fromRecord(archived(n, arrivalTime, data), { pipeline: "orders", stage, reason: "test", failedAt: arrivalTime })
       yield* Effect.gen(function*() {
-        const deadLetters = yield* Archive.deadLetterSink()
+        const deadLetters = yield* DeadLetterArchive.sink()
         yield* deadLetters.write([letter(1, hour, "decode", "broken-1"), letter(2, hour + 60_000, "decode", "broken-2")])
         yield* deadLetters.write([letter(3, hour + 120_000, "sink:results", "rejected")])
         yield* deadLetters.write([letter(4, Date.UTC(2024, 6, 2, 9), "decode", "broken-next-day")])
@@ -216,7 +216,7 @@ layer(s3rver, { excludeTestServices: true, timeout: "30 seconds" })("docs/storag
           partitionKey: (letter) => letter.partitionKey,
           data: (letter) => letter.data
         })
-        return yield* Archive.replayDeadLetters(orders, {
+        return yield* DeadLetterArchive.replay(orders, {
           from: Date.UTC(2024, 6, 1),
           to: Date.UTC(2024, 6, 2),
           filter: (letter) => letter.pipeline === "orders" && letter.stage === "decode",
@@ -232,7 +232,7 @@ layer(s3rver, { excludeTestServices: true, timeout: "30 seconds" })("docs/storag
         ["p-2", "broken-2"]
       ])
       // the replayed object is gone: the sink failure and the next day's letter stay
-      const left = yield* Archive.readDeadLetters({ from: Date.UTC(2024, 6, 1), to: Date.UTC(2024, 6, 3) }).pipe(Stream.runCollect)
+      const left = yield* DeadLetterArchive.read({ from: Date.UTC(2024, 6, 1), to: Date.UTC(2024, 6, 3) }).pipe(Stream.runCollect)
       expect(Chunk.toReadonlyArray(left).flatMap((object) => object.letters.map((l) => text(l.data)))).toStrictEqual([
         "rejected",
         "broken-next-day"

@@ -1,5 +1,5 @@
-import type { ObjectStoreShape } from "@tributary/core/Archive"
-import { ObjectStore } from "@tributary/core/Archive"
+import type { ObjectStoreShape } from "@tributary/core/ObjectStore"
+import { ObjectStore } from "@tributary/core/ObjectStore"
 import * as LocalS3 from "@tributary/local/LocalS3"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"

@@ -51,7 +51,8 @@ const number = (value: number | bigint): string => {
 interface Family {
   type: "counter" | "gauge" | "histogram" | "summary"
   help: string | undefined
-  lines: Array<string>
+  /** One entry per series (a set of tags), its lines in the order the format wants them. */
+  series: Array<{ readonly labels: string; readonly lines: ReadonlyArray<string> }>
 }
 
 /**
@@ -62,7 +63,7 @@ export const renderPairs = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>)
   const families = new Map<string, Family>()
   const family = (name: string, type: Family["type"], help: string | undefined): Family => {
     let f = families.get(name)
-    if (f === undefined) families.set(name, f = { type, help, lines: [] })
+    if (f === undefined) families.set(name, f = { type, help, series: [] })
     return f
   }
   for (const pair of pairs) {
@@ -70,30 +71,35 @@ export const renderPairs = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>)
     const help = Option.getOrUndefined(pair.metricKey.description)
     const tags: Array<readonly [string, string]> = pair.metricKey.tags.map((t) => [t.key, t.value] as const)
     const state = pair.metricState
+    const add = (type: Family["type"], lines: ReadonlyArray<string>) =>
+      family(name, type, help).series.push({ labels: labels(tags), lines })
     if (MetricState.isCounterState(state)) {
-      family(name, "counter", help).lines.push(`${name}${labels(tags)} ${number(state.count)}`)
+      add("counter", [`${name}${labels(tags)} ${number(state.count)}`])
     } else if (MetricState.isGaugeState(state)) {
-      family(name, "gauge", help).lines.push(`${name}${labels(tags)} ${number(state.value)}`)
+      add("gauge", [`${name}${labels(tags)} ${number(state.value)}`])
     } else if (MetricState.isHistogramState(state)) {
-      const f = family(name, "histogram", help)
-      let sawInf = false
-      for (const [bound, count] of state.buckets) {
-        if (bound === Infinity) sawInf = true
-        f.lines.push(`${name}_bucket${labels([...tags, ["le", number(bound)]])} ${count}`)
-      }
-      if (!sawInf) f.lines.push(`${name}_bucket${labels([...tags, ["le", "+Inf"]])} ${state.count}`)
-      f.lines.push(`${name}_sum${labels(tags)} ${number(state.sum)}`)
-      f.lines.push(`${name}_count${labels(tags)} ${state.count}`)
+      // buckets by increasing bound, +Inf last, as the exposition format requires (not sorted as text)
+      const buckets = [...state.buckets].filter(([bound]) => bound !== Infinity).sort(([a], [b]) => a - b)
+      add("histogram", [
+        ...buckets.map(([bound, count]) => `${name}_bucket${labels([...tags, ["le", number(bound)]])} ${count}`),
+        `${name}_bucket${labels([...tags, ["le", "+Inf"]])} ${state.count}`,
+        `${name}_sum${labels(tags)} ${number(state.sum)}`,
+        `${name}_count${labels(tags)} ${state.count}`
+      ])
     } else if (MetricState.isSummaryState(state)) {
-      const f = family(name, "summary", help)
-      for (const [quantile, value] of state.quantiles) {
-        f.lines.push(`${name}${labels([...tags, ["quantile", number(quantile)]])} ${Option.match(value, { onNone: () => "NaN", onSome: number })}`)
-      }
-      f.lines.push(`${name}_sum${labels(tags)} ${number(state.sum)}`)
-      f.lines.push(`${name}_count${labels(tags)} ${state.count}`)
+      const quantiles = [...state.quantiles].sort(([a], [b]) => a - b)
+      add("summary", [
+        ...quantiles.map(([quantile, value]) =>
+          `${name}${labels([...tags, ["quantile", number(quantile)]])} ${Option.match(value, { onNone: () => "NaN", onSome: number })}`
+        ),
+        `${name}_sum${labels(tags)} ${number(state.sum)}`,
+        `${name}_count${labels(tags)} ${state.count}`
+      ])
     } else if (MetricState.isFrequencyState(state)) {
-      const f = family(name, "counter", help)
-      for (const [key, count] of state.occurrences) f.lines.push(`${name}${labels([...tags, ["key", key]])} ${count}`)
+      for (const [key, count] of state.occurrences) {
+        const keyed: ReadonlyArray<readonly [string, string]> = [...tags, ["key", key]]
+        family(name, "counter", help).series.push({ labels: labels(keyed), lines: [`${name}${labels(keyed)} ${count}`] })
+      }
     }
   }
   const out: Array<string> = []
@@ -101,7 +107,9 @@ export const renderPairs = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>)
     const f = families.get(name)!
     if (f.help !== undefined) out.push(`# HELP ${name} ${escapeHelp(f.help)}`)
     out.push(`# TYPE ${name} ${f.type}`)
-    for (const line of f.lines.sort()) out.push(line)
+    // series in a stable order (by their labels), each series' lines as they were made
+    const series = f.series.slice().sort((a, b) => (a.labels < b.labels ? -1 : a.labels > b.labels ? 1 : 0))
+    for (const entry of series) for (const line of entry.lines) out.push(line)
   }
   return out.join("\n") + "\n"
 }

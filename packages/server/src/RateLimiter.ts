@@ -1,9 +1,11 @@
 /**
- * Token buckets per API key: each key holds up to `burst` tokens, refilled at `perSecond`; a request
- * takes one. A request without a token is refused with the seconds until one is available.
+ * Rate limits per API key, on the token buckets of @tributary/core: each key holds up to `burst` tokens,
+ * refilled at `perSecond`; a request takes one. A request without a token is refused with the seconds
+ * until one is available.
  *
  * @since 0.1.0
  */
+import * as TokenBucket from "@tributary/core/TokenBucket"
 
 /**
  * @since 0.1.0
@@ -28,20 +30,13 @@ export interface RateLimiter {
  * @category constructors
  */
 export const make = (): RateLimiter => {
-  const buckets = new Map<string, { tokens: number; at: number }>()
+  const buckets = TokenBucket.make()
   return {
     take: (key, limit, now, cost = 1) => {
-      let bucket = buckets.get(key)
-      if (bucket === undefined) buckets.set(key, bucket = { tokens: limit.burst, at: now })
-      const elapsed = Math.max(0, now - bucket.at) / 1000
-      bucket.tokens = Math.min(limit.burst, bucket.tokens + elapsed * limit.perSecond)
-      bucket.at = now
-      if (bucket.tokens >= cost) {
-        bucket.tokens -= cost
-        return 0
-      }
-      if (limit.perSecond <= 0) return 3600
-      return Math.max(1, Math.ceil((cost - bucket.tokens) / limit.perSecond))
+      const wait = buckets.tryTake(key, limit, now, cost)
+      if (wait === 0) return 0
+      // a key without refill waits an hour (a Retry-After clients can act on)
+      return Number.isFinite(wait) ? Math.max(1, Math.ceil(wait / 1000)) : 3600
     }
   }
 }

@@ -1,11 +1,15 @@
 /**
- * A small TTL cache in front of a results reader: answers are kept `ttl` milliseconds, and dropped at
+ * A TTL cache in front of a results reader, on Effect's `Cache`: answers are kept `ttl` milliseconds,
+ * concurrent requests for the same query share one read, failures are not kept, and answers are dropped at
  * once when told new results landed for a pipeline (or one of its keys).
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
+import * as Cache from "effect/Cache"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 
 /**
  * @since 0.1.0
@@ -44,31 +48,26 @@ export interface ResultsCache {
  * @category constructors
  */
 export const make = (reader: ResultsReader, options: { readonly ttlMillis?: number; readonly maxEntries?: number } = {}): ResultsCache => {
-  const ttl = options.ttlMillis ?? 2_000
-  const maxEntries = options.maxEntries ?? 10_000
-  const entries = new Map<string, { readonly expires: number; readonly value: ReadonlyArray<unknown>; readonly pipeline: string; readonly key: string }>()
-  const keyOf = (q: ResultsQuery) => JSON.stringify([q.pipeline, q.key, q.from, q.to])
+  const ttl = Duration.millis(options.ttlMillis ?? 2_000)
+  // queries as keys with structural equality; `Cache.makeWith` needs no service, so it is built at once
+  const cache = Effect.runSync(Cache.makeWith({
+    capacity: options.maxEntries ?? 10_000,
+    lookup: (query: ResultsQuery) => reader(query),
+    timeToLive: (exit) => Exit.isSuccess(exit) ? ttl : Duration.zero
+  }))
   return {
-    get: (query) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const id = keyOf(query)
-        const hit = entries.get(id)
-        if (hit !== undefined && hit.expires > now) return Effect.succeed(hit.value)
-        return Effect.tap(reader(query), (value) =>
-          Effect.sync(() => {
-            if (entries.size >= maxEntries) {
-              for (const [k, v] of entries) if (v.expires <= now) entries.delete(k)
-              if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!)
-            }
-            entries.set(id, { expires: now + ttl, value, pipeline: query.pipeline, key: query.key })
-          }))
-      }),
+    get: (query) => {
+      const key = Data.struct({ pipeline: query.pipeline, key: query.key, from: query.from, to: query.to })
+      // a failure is shared by the requests that waited on it, then forgotten
+      return Effect.tapError(cache.get(key), () => cache.invalidate(key))
+    },
     invalidate: (pipeline, key) =>
-      Effect.sync(() => {
-        for (const [id, entry] of entries) {
-          if (entry.pipeline === pipeline && (key === undefined || entry.key === key)) entries.delete(id)
-        }
-      }),
-    size: Effect.sync(() => entries.size)
+      Effect.flatMap(cache.keys, (queries) =>
+        Effect.forEach(
+          queries.filter((q) => q.pipeline === pipeline && (key === undefined || q.key === key)),
+          (q) => cache.invalidate(q),
+          { discard: true }
+        )),
+    size: cache.size
   }
 }

@@ -58,7 +58,7 @@ const stream = (name: string, shards: number) =>
     // a few tries only: an endpoint that does not answer is told at once
     const existing = yield* StreamAdmin.retryTransient(kinesis.describeStreamSummary({ StreamName: name }), { times: 3 }).pipe(
       Effect.map(Option.some),
-      Effect.catchTag("ResourceNotFound", () => Effect.succeedNone)
+      Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone)
     )
     const description = yield* StreamAdmin.ensureStream(name, { shards })
     if (Option.isNone(existing)) return `stream ${name}: created, ${description.openShardCount} shards, ${description.status}`
@@ -91,7 +91,7 @@ const bucket = (name: string) =>
     const s3 = yield* S3Client.S3Client
     const exists = yield* s3.listObjectsV2({ Bucket: name, MaxKeys: 1 }).pipe(
       Effect.as(true),
-      Effect.catchTag("NoSuchBucket", () => Effect.succeed(false))
+      Effect.catchIf((error) => error.awsName === "NoSuchBucket", () => Effect.succeed(false))
     )
     if (exists) return `bucket ${name}: exists`
     const region = yield* Effect.tryPromise(() => s3.client.config.region()).pipe(Effect.orElseSucceed(() => "us-east-1"))
@@ -115,7 +115,7 @@ export const summary = "Create a stream, tables and a bucket, idempotently."
 
 type Task = Effect.Effect<
   string,
-  StreamAdmin.StreamAdminError | DynamoDBError.DynamoDBError | DynamoDBError.TableNotReady | S3Error.S3Error,
+  StreamAdmin.StreamAdminError | DynamoDBError.DynamoDBError | S3Error.S3Error,
   Kinesis.Kinesis | DynamoDBClient.DynamoDBClient | S3Client.S3Client
 >
 

@@ -9,6 +9,8 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Archive from "@tributary/core/Archive"
+import * as DeadLetterArchive from "@tributary/core/DeadLetterArchive"
+import * as ObjectStore from "@tributary/core/ObjectStore"
 import type { DeadLetter } from "@tributary/core/DeadLetter"
 import type { RecordSink } from "@tributary/core/RecordSink"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
@@ -89,11 +91,11 @@ const prefixPath = (prefix: string) => {
 
 /** Whether a failure (of the store, or of the archive source reading it) says the bucket is not there. */
 const isNoSuchBucket = (error: unknown): boolean =>
-  Predicate.hasProperty(error, "cause") && Predicate.isTagged(error.cause, "NoSuchBucket") ||
+  Predicate.hasProperty(error, "cause") && Predicate.hasProperty(error.cause, "awsName") && error.cause.awsName === "NoSuchBucket" ||
   Predicate.isTagged(error, "SourceError") && Predicate.hasProperty(error, "cause") && isNoSuchBucket(error.cause)
 
 /** The start of the hour of the archive's oldest object (keys sort by time), or none for an empty archive. */
-const oldest = (store: Archive.ObjectStoreShape, prefix: string, deadLetters: boolean) =>
+const oldest = (store: ObjectStore.ObjectStoreShape, prefix: string, deadLetters: boolean) =>
   Effect.map(store.list(prefixPath(prefix), { limit: 100 }), (page) => {
     for (const object of page.objects) {
       const name = Archive.parseKey(prefix, object.key, deadLetters)
@@ -108,7 +110,7 @@ const archiveStore = (args: Args) =>
     const directory = Path.resolve(Option.getOrElse(args.archiveDir, () => "."))
     const fs = yield* FileSystem.FileSystem
     if (!(yield* fs.exists(directory))) return yield* new NotFound({ kind: "directory", name: directory })
-    return yield* Archive.makeFileSystem(directory, { fsync: false })
+    return yield* ObjectStore.makeFileSystem(directory, { fsync: false })
   })
 
 /** For `--dry-run`: takes everything, puts nothing (the counts are taken on the way). */
@@ -134,13 +136,13 @@ const replayArchive = (args: Args) =>
     if (args.deadLetters) {
       const pipeline = Option.getOrUndefined(args.pipeline)
       const into = args.dryRun ? nowhere<DeadLetter>() : yield* DeadLetterStream.replaySink({ stream: args.stream, concurrency: 1 })
-      const summary = yield* Archive.replayDeadLetters(into, {
+      const summary = yield* DeadLetterArchive.replay(into, {
         from: from.value,
         to,
         prefix,
         filter: (letter) =>
           (pipeline === undefined || letter.pipeline === pipeline) && (sourceStream === undefined || letter.stream === sourceStream)
-      }).pipe(Effect.provideService(Archive.ObjectStore, store))
+      }).pipe(Effect.provideService(ObjectStore.ObjectStore, store))
       const skipped = summary.skipped > 0 ? ` (${Output.count(summary.skipped)} left out by --pipeline or --source-stream)` : ""
       return yield* Output.line(
         `${args.dryRun ? "dry run: " : ""}${Output.plural(summary.replayed, "dead letter")} from ${Output.plural(summary.objects, "object")} ` +
@@ -152,8 +154,8 @@ const replayArchive = (args: Args) =>
       from: from.value,
       to,
       prefix,
-      ...(sourceStream === undefined ? {} : { stream: sourceStream })
-    }).pipe(Effect.provideService(Archive.ObjectStore, store))
+      stream: sourceStream
+    }).pipe(Effect.provideService(ObjectStore.ObjectStore, store))
     // one sender, so the records of a partition key keep their order
     const into: RecordSink<SourceRecord> = args.dryRun ? nowhere<SourceRecord>() : yield* Producer.make<SourceRecord>({
       stream: args.stream,
@@ -196,7 +198,7 @@ const replayTable = (args: Args, tableName: string) =>
     const to = Option.getOrElse(args.to, () => Number.POSITIVE_INFINITY)
     const sourceStream = Option.getOrUndefined(args.sourceStream)
     const pipeline = Option.getOrUndefined(args.pipeline)
-    const stored = yield* DynamoDBDeadLetters.readAll(tableName, pipeline === undefined ? {} : { pipeline })
+    const stored = yield* DynamoDBDeadLetters.readAll(tableName, { pipeline })
     const chosen = stored.filter((letter) =>
       letter.arrivalTime >= from && letter.arrivalTime < to && (sourceStream === undefined || letter.stream === sourceStream)
     )

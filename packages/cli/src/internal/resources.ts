@@ -14,7 +14,10 @@ export const requireStream = (stream: string) =>
   Effect.flatMap(Kinesis.Kinesis, (kinesis) =>
     StreamAdmin.retryTransient(kinesis.describeStreamSummary({ StreamName: stream }), { times: 3 }).pipe(
       Effect.asVoid,
-      Effect.catchTag("ResourceNotFound", (error) => Effect.fail(new NotFound({ kind: "stream", name: stream, awsName: error.awsName })))
+      Effect.catchIf(
+        (error) => error.reason === "NotFound",
+        (error) => Effect.fail(new NotFound({ kind: "stream", name: stream, awsName: error.awsName }))
+      )
     ))
 
 /** The table's status; `NotFound` when there is no such table. */

@@ -4,33 +4,35 @@
  *
  *   tsx packages/consumer/src/bin/leases.ts --lease-table orders-app [--stream orders] [--watch 2000]
  *
- * Arguments fall back to `LEASE_TABLE`, `STREAM` and `WATCH_MS`; AWS settings are the SDK's own
+ * Settings through Effect's `Config`, a flag standing for its variable: `LEASE_TABLE` (required), `STREAM`,
+ * `WATCH` (a duration or milliseconds; `WATCH_MS` too). AWS settings are the standard ones
  * (`AWS_ENDPOINT_URL_KINESIS`, `AWS_ENDPOINT_URL_DYNAMODB` for local endpoints).
  */
 import { DynamoDBClient, DynamoDBLeaseStore } from "@tributary/dynamodb"
 import { Kinesis } from "@tributary/kinesis"
-import * as Duration from "effect/Duration"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { arg, runMain } from "../internal/main.js"
+import * as ConfigReaders from "../internal/config.js"
+import { argvConfigProvider, exitOnConfigError, runMain } from "../internal/main.js"
 import * as LeaseView from "../LeaseView.js"
 
-const tableName = arg("lease-table", "LEASE_TABLE")
-if (tableName === undefined) {
-  process.stderr.write("missing --lease-table (or LEASE_TABLE)\n")
-  process.exit(2)
-}
-const stream = arg("stream", "STREAM")
-const watch = arg("watch", "WATCH_MS")
+const settings = Config.all({
+  tableName: Config.nonEmptyString("LEASE_TABLE"),
+  stream: ConfigReaders.optional(Config.nonEmptyString("STREAM")),
+  watch: ConfigReaders.optional(ConfigReaders.duration("WATCH").pipe(Config.orElse(() => ConfigReaders.duration("WATCH_MS"))))
+})
 
-const show = Effect.flatMap(LeaseView.rows(stream), (rows) =>
-  Effect.sync(() => process.stdout.write(`${new Date().toISOString()}\n${LeaseView.format(rows)}\n\n`)))
+const program = Effect.gen(function*() {
+  const { stream, tableName, watch } = yield* settings
+  const show = Effect.flatMap(LeaseView.rows(stream), (rows) =>
+    Effect.sync(() => process.stdout.write(`${new Date().toISOString()}\n${LeaseView.format(rows)}\n\n`)))
+  return yield* (watch === undefined ? show : Effect.forever(Effect.zipRight(show, Effect.sleep(watch)))).pipe(
+    Effect.provide(Layer.mergeAll(
+      Kinesis.layerConfig(),
+      DynamoDBLeaseStore.layer({ tableName, createTable: false }).pipe(Layer.provide(DynamoDBClient.layerConfig()))
+    ))
+  )
+})
 
-const program = watch === undefined ? show : Effect.forever(Effect.zipRight(show, Effect.sleep(Duration.millis(Number(watch)))))
-
-runMain(program.pipe(
-  Effect.provide(Layer.mergeAll(
-    Kinesis.layerConfig(),
-    DynamoDBLeaseStore.layer({ tableName, createTable: false }).pipe(Layer.provide(DynamoDBClient.layerConfig()))
-  ))
-))
+runMain(program.pipe(exitOnConfigError, Effect.withConfigProvider(argvConfigProvider())))

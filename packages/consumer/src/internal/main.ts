@@ -5,6 +5,8 @@
  * signal, 1 after a failure (logged).
  */
 import * as Cause from "effect/Cause"
+import * as ConfigError from "effect/ConfigError"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -32,13 +34,32 @@ export const runMain = <A, E>(program: Effect.Effect<A, E>): void => {
   void Fiber.await(fiber)
 }
 
-/** `--name value` or `--name=value` from argv, else the environment variable, else undefined. */
-export const arg = (name: string, env: string): string | undefined => {
-  const argv = process.argv.slice(2)
+/**
+ * The scripts' settings: `--some-flag value` (or `--some-flag=value`) on the command line is the variable
+ * `SOME_FLAG` (or the name `aliases` gives the flag), and wins over the environment. Empty values count as
+ * unset, so an optional setting given as `X=` keeps its default.
+ */
+export const argvConfigProvider = (
+  aliases: Readonly<Record<string, string>> = {},
+  argv: ReadonlyArray<string> = process.argv.slice(2),
+  env: Readonly<Record<string, string | undefined>> = process.env
+): ConfigProvider.ConfigProvider => {
+  const values = new Map<string, string>()
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && value !== "") values.set(name, value)
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === `--${name}`) return argv[i + 1]
-    if (argv[i].startsWith(`--${name}=`)) return argv[i].slice(name.length + 3)
+    const match = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/.exec(argv[i])
+    if (match === null) continue
+    const value = match[2] ?? argv[++i]
+    const name = aliases[match[1]] ?? match[1].toUpperCase().replace(/-/g, "_")
+    if (value !== undefined && value !== "") values.set(name, value)
   }
-  const value = process.env[env]
-  return value === undefined || value === "" ? undefined : value
+  return ConfigProvider.fromMap(values)
 }
+
+/** A missing or invalid setting: says which, and exits with 2 (a usage error). */
+export const exitOnConfigError = <A, E, R>(program: Effect.Effect<A, E | ConfigError.ConfigError, R>) =>
+  Effect.catchIf(program, ConfigError.isConfigError, (error) =>
+    Effect.sync(() => {
+      process.stderr.write(`${String(error)}\n`)
+      process.exit(2)
+    }))

@@ -1,8 +1,11 @@
 /**
  * Leases as DynamoDB items, and the expressions of the lease store's conditional writes.
  */
-import type { AttributeValue } from "@aws-sdk/client-dynamodb"
-import type { Lease, LeaseCheckpoint, NewLease } from "@tributary/core/LeaseStore"
+import type { AttributeValue, UpdateItemInput } from "@aws-sdk/client-dynamodb"
+import type { HeldLease, Lease, LeaseCheckpoint, NewLease, ObservedLease } from "@tributary/core/LeaseStore"
+import { checkpointEquals } from "@tributary/core/LeaseStore"
+import type { Checkpoint } from "@tributary/core/RecordSource"
+import type * as Types from "effect/Types"
 import { attributes } from "../LeaseTable.js"
 
 export type Item = Record<string, AttributeValue>
@@ -100,21 +103,17 @@ export const leaseOf = (item: Item): Lease | string => {
   if (sentinels.has(at)) {
     checkpoint = at as LeaseCheckpoint
   } else {
+    const stored: Types.Mutable<Checkpoint> = { sequenceNumber: at, subSequenceNumber: num(attributes.subSequenceNumber) ?? 0 }
+    // the optional fields only when the item has them
     const maxEventTime = num(attributes.maxEventTime)
     const watermark = num(attributes.watermark)
     const processedSequenceNumber = str(attributes.processedSequenceNumber)
-    checkpoint = {
-      sequenceNumber: at,
-      subSequenceNumber: num(attributes.subSequenceNumber) ?? 0,
-      ...(maxEventTime === undefined ? {} : { maxEventTime }),
-      ...(watermark === undefined ? {} : { watermark }),
-      ...(processedSequenceNumber === undefined ? {} : {
-        processed: {
-          sequenceNumber: processedSequenceNumber,
-          subSequenceNumber: num(attributes.processedSubSequenceNumber) ?? 0
-        }
-      })
+    if (maxEventTime !== undefined) stored.maxEventTime = maxEventTime
+    if (watermark !== undefined) stored.watermark = watermark
+    if (processedSequenceNumber !== undefined) {
+      stored.processed = { sequenceNumber: processedSequenceNumber, subSequenceNumber: num(attributes.processedSubSequenceNumber) ?? 0 }
     }
+    checkpoint = stored
   }
   const start = str(attributes.hashKeyStart)
   const end = str(attributes.hashKeyEnd)
@@ -127,5 +126,76 @@ export const leaseOf = (item: Item): Lease | string => {
     parentShardIds: [...(item[attributes.parentShardIds]?.SS ?? [])].sort(),
     hashRange: { start, end },
     ownerSwitchesSinceCheckpoint: num(attributes.ownerSwitches) ?? 0
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// conditional writes
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A conditional UpdateItem of a lease, and how to recognise the lease it makes: the owner and counter a
+ * write sets tell who made them, so a write retried after a lost answer can tell its own success from a
+ * conflict.
+ */
+export interface ConditionalWrite {
+  readonly input: Pick<UpdateItemInput, "UpdateExpression" | "ConditionExpression" | "ExpressionAttributeValues">
+  readonly madeByThisWrite: (lease: Lease) => boolean
+}
+
+const heldCondition = "#leaseOwner = :owner AND #leaseCounter = :expected"
+
+const heldValues = (held: HeldLease): Item => ({
+  ":owner": { S: held.owner },
+  ":expected": { N: String(held.counter) },
+  ":next": { N: String(held.counter + 1) }
+})
+
+/** Takes the lease as it was observed (its owner and counter unchanged since). */
+export const acquireWrite = (observed: ObservedLease, owner: string): ConditionalWrite => ({
+  input: {
+    UpdateExpression:
+      "SET #leaseOwner = :owner, #leaseCounter = :next, #ownerSwitchesSinceCheckpoint = if_not_exists(#ownerSwitchesSinceCheckpoint, :zero) + :switched",
+    ConditionExpression: observed.owner === null
+      ? "#leaseCounter = :expected AND attribute_not_exists(#leaseOwner)"
+      : "#leaseCounter = :expected AND #leaseOwner = :observedOwner",
+    ExpressionAttributeValues: {
+      ":owner": { S: owner },
+      ":expected": { N: String(observed.counter) },
+      ":next": { N: String(observed.counter + 1) },
+      ":zero": { N: "0" },
+      ":switched": { N: observed.owner !== owner ? "1" : "0" },
+      ...(observed.owner === null ? {} : { ":observedOwner": { S: observed.owner } })
+    }
+  },
+  madeByThisWrite: (lease) => lease.owner === owner && lease.counter === observed.counter + 1
+})
+
+export const renewWrite = (held: HeldLease): ConditionalWrite => ({
+  input: { UpdateExpression: "SET #leaseCounter = :next", ConditionExpression: heldCondition, ExpressionAttributeValues: heldValues(held) },
+  madeByThisWrite: (lease) => lease.owner === held.owner && lease.counter === held.counter + 1
+})
+
+export const releaseWrite = (held: HeldLease): ConditionalWrite => ({
+  input: {
+    UpdateExpression: "SET #leaseCounter = :next REMOVE #leaseOwner",
+    ConditionExpression: heldCondition,
+    ExpressionAttributeValues: heldValues(held)
+  },
+  // only the owner writes "no owner" at the next counter
+  madeByThisWrite: (lease) => lease.owner === null && lease.counter === held.counter + 1
+})
+
+export const checkpointWrite = (held: HeldLease, checkpoint: LeaseCheckpoint): ConditionalWrite => {
+  const update = checkpointUpdate(checkpoint)
+  const set = ["#leaseCounter = :next", "#ownerSwitchesSinceCheckpoint = :zero", ...update.set].join(", ")
+  return {
+    input: {
+      UpdateExpression: `SET ${set}${update.remove.length === 0 ? "" : ` REMOVE ${update.remove.join(", ")}`}`,
+      ConditionExpression: heldCondition,
+      ExpressionAttributeValues: { ...heldValues(held), ":zero": { N: "0" }, ...update.values }
+    },
+    madeByThisWrite: (lease) =>
+      lease.owner === held.owner && lease.counter === held.counter + 1 && checkpointEquals(lease.checkpoint, checkpoint)
   }
 }

@@ -4,13 +4,14 @@
  * BatchWriteItem with retries of UnprocessedItems, and the mapping of DynamoDB errors to `SinkError`s.
  */
 import type { AttributeValue, WriteRequest } from "@aws-sdk/client-dynamodb"
-import { BatchWriteItemCommand } from "@aws-sdk/client-dynamodb"
+import { AwsError } from "@tributary/aws"
+import * as Retry from "@tributary/core/Retry"
 import { SinkError } from "@tributary/core/TributaryError"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import { DynamoDBClient } from "../DynamoDBClient.js"
-import type { DynamoDBError, TableNotReady } from "../DynamoDBError.js"
+import type { DynamoDBError } from "../DynamoDBError.js"
 import * as LeaseTable from "../LeaseTable.js"
 
 export type Item = Record<string, AttributeValue>
@@ -93,7 +94,7 @@ export const keyNames = { partition: "pk", sort: "sk" } as const
 export const ensureTable = Effect.fn("ensureTable")(function*(
   tableName: string,
   options: LeaseTable.WaitOptions = {}
-): Effect.fn.Return<void, DynamoDBError | TableNotReady, DynamoDBClient> {
+): Effect.fn.Return<void, DynamoDBError | AwsError.NotReady, DynamoDBClient> {
   const dynamodb = yield* DynamoDBClient
   const current = yield* LeaseTable.status(tableName)
   if (current === undefined) {
@@ -108,16 +109,41 @@ export const ensureTable = Effect.fn("ensureTable")(function*(
         { AttributeName: keyNames.sort, KeyType: "RANGE" }
       ],
       BillingMode: "PAY_PER_REQUEST"
-    }).pipe(Effect.catchTag("ResourceInUse", () => Effect.void))
+    }).pipe(Effect.catchIf(AwsError.hasReason("ResourceInUse"), () => Effect.void))
   }
   yield* LeaseTable.waitForActive(tableName, options)
 })
+
+/**
+ * Every item of a table (a consistent Scan, page after page), or only those of one pipeline: the items'
+ * `pipelineAttribute` equal to `pipeline`.
+ */
+export const scanAll = (
+  tableName: string,
+  options: { readonly pipeline?: string | undefined; readonly pipelineAttribute: string }
+): Effect.Effect<Array<Item>, DynamoDBError, DynamoDBClient> =>
+  Effect.gen(function*() {
+    const dynamodb = yield* DynamoDBClient
+    const filter = options.pipeline === undefined ? {} : {
+      FilterExpression: "#pipeline = :pipeline",
+      ExpressionAttributeNames: { "#pipeline": options.pipelineAttribute },
+      ExpressionAttributeValues: { ":pipeline": s(options.pipeline) }
+    }
+    const items: Array<Item> = []
+    let startKey: Item | undefined
+    do {
+      const page = yield* dynamodb.scan({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey, ...filter })
+      items.push(...(page.Items ?? []))
+      startKey = page.LastEvaluatedKey
+    } while (startKey !== undefined)
+    return items
+  })
 
 // ---------------------------------------------------------------------------------------------------------
 // errors
 // ---------------------------------------------------------------------------------------------------------
 
-export const toSinkError = (sink: string) => (error: DynamoDBError | TableNotReady): SinkError =>
+export const toSinkError = (sink: string) => (error: DynamoDBError | AwsError.NotReady): SinkError<DynamoDBError | AwsError.NotReady> =>
   new SinkError({ sink, reason: error.message, retryability: error.retryability, cause: error })
 
 // ---------------------------------------------------------------------------------------------------------
@@ -155,38 +181,38 @@ export const batchPut = (
     if (items.length === 0) return
     const dynamodb = yield* DynamoDBClient
     const maxRetries = options.maxRetries ?? 10
-    const base = Duration.toMillis(Duration.decode(options.base ?? "50 millis"))
-    const cap = Duration.toMillis(Duration.decode(options.cap ?? "5 seconds"))
-    const counters = options.counters
-    const chunks: Array<Array<WriteRequest>> = []
-    for (let i = 0; i < items.length; i += maxBatchWrite) {
-      chunks.push(items.slice(i, i + maxBatchWrite).map((Item) => ({ PutRequest: { Item } })))
-    }
-    const writeChunk = (requests: Array<WriteRequest>, attempt: number): Effect.Effect<void, SinkError> =>
-      Effect.gen(function*() {
-        if (counters !== undefined) counters.batchCalls++
-        const output = yield* dynamodb.use(
-          "BatchWriteItem",
-          (client, abortSignal) =>
-            client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: requests } }), { abortSignal })
-        ).pipe(Effect.mapError(toSinkError(sink)))
-        const unprocessed = output.UnprocessedItems?.[tableName] ?? []
-        if (unprocessed.length === 0) return
-        if (attempt >= maxRetries) {
-          return yield* new SinkError({
-            sink,
-            reason: `${unprocessed.length} items still unprocessed after ${maxRetries} retries of BatchWriteItem`,
-            retryability: "transient"
-          })
-        }
-        if (counters !== undefined) counters.unprocessedRetries++
-        const ceiling = Math.min(cap, base * 2 ** attempt)
-        const delay = yield* Random.nextIntBetween(0, Math.max(1, Math.floor(ceiling)) + 1)
-        yield* Effect.sleep(Duration.millis(delay))
-        return yield* writeChunk(unprocessed, attempt + 1)
-      })
-    yield* Effect.forEach(chunks, (chunk) => writeChunk(chunk, 0), {
-      concurrency: options.concurrency ?? 4,
-      discard: true
+    // full jitter: anywhere from 0 to the doubled delay
+    const schedule = Retry.exponential({
+      base: options.base ?? "50 millis",
+      cap: options.cap ?? "5 seconds",
+      times: maxRetries,
+      jitter: [0, 1]
     })
+    const counters = options.counters
+    const writeChunk = (chunk: ReadonlyArray<Item>): Effect.Effect<void, SinkError> =>
+      Effect.gen(function*() {
+        const retries = yield* Schedule.driver(schedule)
+        let requests: Array<WriteRequest> = chunk.map((Item) => ({ PutRequest: { Item } }))
+        while (true) {
+          if (counters !== undefined) counters.batchCalls++
+          const output = yield* dynamodb.batchWriteItem({ RequestItems: { [tableName]: requests } }).pipe(
+            Effect.mapError(toSinkError(sink))
+          )
+          const unprocessed = output.UnprocessedItems?.[tableName] ?? []
+          if (unprocessed.length === 0) return
+          // sleeps the backoff; fails once the retries are spent
+          if ((yield* Effect.either(retries.next(undefined)))._tag === "Left") {
+            return yield* new SinkError({
+              sink,
+              reason: `${unprocessed.length} items still unprocessed after ${maxRetries} retries of BatchWriteItem`,
+              retryability: "transient"
+            })
+          }
+          if (counters !== undefined) counters.unprocessedRetries++
+          requests = unprocessed
+        }
+      })
+    const chunks: Array<ReadonlyArray<Item>> = []
+    for (let i = 0; i < items.length; i += maxBatchWrite) chunks.push(items.slice(i, i + maxBatchWrite))
+    yield* Effect.forEach(chunks, writeChunk, { concurrency: options.concurrency ?? 4, discard: true })
   })

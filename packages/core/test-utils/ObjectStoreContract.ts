@@ -1,12 +1,11 @@
 /**
- * The contract every `Archive.ObjectStore` keeps, as a vitest suite: `run("my store", layer)`. Each test
+ * The contract every `ObjectStore` keeps, as a vitest suite: `run("my store", layer)`. Each test
  * builds the store layer afresh (a store must start empty when built); `shared`, when given, is built once
  * for the suite (an emulator, a client) and provided to the store layer. Live clock throughout.
  */
 import { describe, expect, layer as sharedLayer } from "@effect/vitest"
-import type { ObjectStoreShape } from "@tributary/core/Archive"
-import { ObjectStore, ObjectStoreError } from "@tributary/core/Archive"
-import * as Archive from "@tributary/core/Archive"
+import type { ObjectStoreShape } from "../src/ObjectStore.js"
+import { listAll, ObjectStore, ObjectStoreError } from "../src/ObjectStore.js"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -63,7 +62,7 @@ const getBytes = (store: ObjectStoreShape, key: string) =>
 
 const allKeys = (store: ObjectStoreShape, prefix: string, pageSize?: number) =>
   Effect.map(
-    Stream.runCollect(Archive.listAll(store, prefix, pageSize === undefined ? {} : { pageSize })),
+    Stream.runCollect(listAll(store, prefix, { pageSize })),
     (objects) => Chunk.toReadonlyArray(objects).map((object) => object.key)
   )
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
@@ -11,8 +13,8 @@ import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import * as LeaseStore from "@tributary/core/LeaseStore"
 import * as LeaseCoordinator from "../src/LeaseCoordinator.js"
-import * as LeaseStore from "../src/LeaseStore.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
@@ -128,8 +130,9 @@ const provideStore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide
 // ---------------------------------------------------------------------------------------------------------
 
 describe("LeaseCoordinator", () => {
-  it("settings: KCL-like defaults, and invalid options are rejected", () => {
-    const defaults = LeaseCoordinator.settings({ listShards: Effect.succeed([]) })
+  it("settings: KCL-like defaults, and invalid options are InvalidOptions naming the option", () => {
+    const settings = (options: LeaseCoordinator.ConfigOptions) => Either.getOrThrow(LeaseCoordinator.settings(options))
+    const defaults = settings({})
     expect(Duration.toMillis(defaults.leaseDuration)).toBe(10_000)
     expect(Duration.toMillis(defaults.renewInterval)).toBeCloseTo(3_333.33, 1)
     expect(Duration.toMillis(defaults.takeInterval)).toBe(20_000)
@@ -142,13 +145,44 @@ describe("LeaseCoordinator", () => {
     })
     expect(defaults.workerId).toMatch(/^.+:\d+:[0-9a-f]{8}$/)
     expect(LeaseCoordinator.defaultWorkerId()).not.toBe(LeaseCoordinator.defaultWorkerId())
-    expect(Duration.toMillis(LeaseCoordinator.settings({ listShards: Effect.succeed([]), leaseDuration: "3 seconds" }).takeInterval))
-      .toBe(6_000)
-    expect(() => LeaseCoordinator.settings({ listShards: Effect.succeed([]), renewInterval: "10 seconds" })).toThrow(RangeError)
-    expect(() => LeaseCoordinator.settings({ listShards: Effect.succeed([]), leaseDuration: 0 })).toThrow(RangeError)
-    expect(() => LeaseCoordinator.settings({ listShards: Effect.succeed([]), maxLeasesToStealAtOneTime: 0 })).toThrow(RangeError)
-    expect(() => LeaseCoordinator.settings({ listShards: Effect.succeed([]), workerId: "" })).toThrow(RangeError)
+    expect(Duration.toMillis(settings({ leaseDuration: "3 seconds" }).takeInterval)).toBe(6_000)
+    const invalid = (options: LeaseCoordinator.ConfigOptions) =>
+      Either.match(LeaseCoordinator.settings(options), { onLeft: (error) => error.message, onRight: () => "valid" })
+    expect(invalid({ renewInterval: "10 seconds" })).toBe(
+      "LeaseCoordinator: renewInterval must be shorter than leaseDuration (a lease would expire between renewals)"
+    )
+    expect(invalid({ leaseDuration: 0 })).toBe("LeaseCoordinator: leaseDuration must be a positive finite duration, got 0")
+    expect(invalid({ maxLeasesToStealAtOneTime: 0 })).toBe("LeaseCoordinator: maxLeasesToStealAtOneTime must be a positive integer")
+    expect(invalid({ workerId: "" })).toBe("LeaseCoordinator: workerId must not be empty")
   })
+
+  it.effect("make fails with InvalidOptions; config reads the documented variables", () =>
+    provideStore(Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.scoped(LeaseCoordinator.make({ listShards: Effect.succeed([]), leaseDuration: -1 })))
+      expect([error._tag, error.option]).toStrictEqual(["InvalidOptions", "leaseDuration"])
+      const read = yield* LeaseCoordinator.config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([
+        ["WORKER_ID", "w9"],
+        ["LEASE_DURATION", "2 seconds"],
+        ["TAKE_INTERVAL", "1500"],
+        ["INITIAL_POSITION", "TRIM_HORIZON"],
+        ["MAX_LEASES_PER_WORKER", "4"],
+        ["RELEASE_ON_SHUTDOWN", "false"]
+      ]))))
+      const resolved = Either.getOrThrow(LeaseCoordinator.settings(read))
+      expect([
+        resolved.workerId,
+        Duration.toMillis(resolved.leaseDuration),
+        Duration.toMillis(resolved.takeInterval),
+        resolved.initialPosition,
+        resolved.maxLeasesPerWorker,
+        resolved.releaseOnShutdown,
+        resolved.maxLeasesToStealAtOneTime
+      ]).toStrictEqual(["w9", 2_000, 1_500, "TRIM_HORIZON", 4, false, 1])
+      const bad = yield* Effect.flip(LeaseCoordinator.config.pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["LEASE_DURATION", "soon"]])))
+      ))
+      expect(String(bad)).toContain("LEASE_DURATION")
+    })))
 
   it.effect("3 workers on 8 shards settle to an even split within 3 take intervals, and stay there", () =>
     provideStore(Effect.gen(function*() {

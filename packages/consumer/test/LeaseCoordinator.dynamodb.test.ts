@@ -1,11 +1,11 @@
 import { expect, layer } from "@effect/vitest"
-import * as LeaseCoordinator from "@tributary/core/LeaseCoordinator"
 import * as LeaseStore from "@tributary/core/LeaseStore"
+import { DynamoDBLeaseStore } from "@tributary/dynamodb"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import * as DynamoDBLeaseStore from "../src/DynamoDBLeaseStore.js"
-import { dynalite, tableName } from "./helpers.js"
+import * as LeaseCoordinator from "../src/LeaseCoordinator.js"
+import { emulators, uniqueName } from "./helpers.js"
 
 const shards = Array.from({ length: 4 }, (_, i) => ({
   shardId: `shardId-${String(i).padStart(12, "0")}`,
@@ -26,10 +26,10 @@ const eventually = (store: LeaseStore.LeaseStoreShape, f: (counts: Record<string
     return yield* Effect.dieMessage(`ownership never settled: ${JSON.stringify(counts)}`)
   })
 
-layer(dynalite, { excludeTestServices: true })("LeaseCoordinator on DynamoDB (dynalite, live clock)", (it) => {
+layer(emulators, { excludeTestServices: true })("LeaseCoordinator on DynamoDB (dynalite, live clock)", (it) => {
   it.scoped("two workers split four shards; when one stops, the other takes them all", () =>
     Effect.gen(function*() {
-      const store = yield* DynamoDBLeaseStore.make({ tableName: tableName() })
+      const store = yield* DynamoDBLeaseStore.make({ tableName: uniqueName("leases") })
       const start = (workerId: string) =>
         Effect.gen(function*() {
           const scope = yield* Scope.make()

@@ -1,0 +1,465 @@
+/**
+ * Which shards this worker processes, decided with the other workers of the same application through a
+ * `LeaseStore`, the way the Kinesis Client Library does it: every worker creates leases for new shards,
+ * renews the leases it holds, takes leases whose owner stopped renewing (their counter did not move for a
+ * lease duration, judged on this worker's own clock), and steals one lease at a time from the most loaded
+ * worker until every worker holds its even share. A child shard's lease is taken only once all its parents
+ * reached SHARD_END, so records of a key are processed in order across resharding.
+ *
+ * Unlike the KCL, a worker whose scope closes releases its leases at once, so the others take them at their
+ * next take round instead of waiting for them to expire.
+ *
+ * The coordinator only decides; a runner subscribes to `changes` and starts processing a shard (a scoped
+ * fiber) when its lease is acquired, stops it when the lease is lost, and checkpoints through the
+ * `OwnedLease` it was given. It depends on nothing but the `LeaseStore` and the `Clock`, so the
+ * `TestClock` drives it in tests, and many coordinators can run in one process.
+ *
+ * Its parts: the held leases and their writes (`internal/heldLeases`), the renewer (`internal/renewer`),
+ * the take round (`internal/takeRound`) around the pure take decision (`LeaseTaker.planTake`), and shard
+ * sync (`internal/shardSync`).
+ *
+ * It counts leases taken, lost and released, failed renewals, and the leases held (`metrics`, tagged with
+ * `application` and `worker`), where it already logs those events.
+ *
+ * @since 0.1.0
+ */
+import { randomBytes } from "node:crypto"
+import { hostname } from "node:os"
+import type { LeaseStoreError } from "@tributary/core/LeaseStore"
+import { LeaseStore } from "@tributary/core/LeaseStore"
+import type { InvalidOptions } from "@tributary/core/TributaryError"
+import { checkOptions } from "@tributary/core/TributaryError"
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as ConfigReaders from "./internal/config.js"
+import * as HeldLeases from "./internal/heldLeases.js"
+import { renewAll } from "./internal/renewer.js"
+import * as ShardSync from "./internal/shardSync.js"
+import * as TakeRound from "./internal/takeRound.js"
+import type * as LeaseTaker from "./LeaseTaker.js"
+
+// ---------------------------------------------------------------------------------------------------------
+// models
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A shard as the coordinator needs to know it (from Kinesis' ListShards, for instance).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ShardInfo = ShardSync.ShardInfo
+
+/**
+ * The options of a coordinator but the shards: what configuration can give (see `config`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConfigOptions {
+  /** Unique per worker. Default: `<hostname>:<pid>:<8 random hex digits>`. */
+  readonly workerId?: string | undefined
+  /**
+   * Names the application in the metrics (tag `application`): the lease table's name is a good choice (one
+   * table per consumer application, like a KCL application name). Default `"default"`.
+   */
+  readonly application?: string | undefined
+  /** A lease whose counter did not move for this long is expired and may be taken. Default 10 seconds. */
+  readonly leaseDuration?: Duration.DurationInput | undefined
+  /** How often held leases are renewed. Default a third of the lease duration. */
+  readonly renewInterval?: Duration.DurationInput | undefined
+  /** How often the lease table is scanned to take expired leases and steal. Default twice the lease duration. */
+  readonly takeInterval?: Duration.DurationInput | undefined
+  /** How often new shards are looked for. Default 1 minute (also right after a lease reaches SHARD_END). */
+  readonly shardSyncInterval?: Duration.DurationInput | undefined
+  /**
+   * Where a shard without a leased parent starts: "LATEST" (default, like the KCL) or "TRIM_HORIZON".
+   * With LATEST, closed shards without a leased ancestor get no lease (nothing in them comes after LATEST).
+   * A shard whose parent has a lease always starts at TRIM_HORIZON.
+   */
+  readonly initialPosition?: "TRIM_HORIZON" | "LATEST" | undefined
+  /** Never hold more leases than this. Default: no limit. */
+  readonly maxLeasesPerWorker?: number | undefined
+  /** Leases stolen per take round. Default 1. */
+  readonly maxLeasesToStealAtOneTime?: number | undefined
+  /**
+   * Release every held lease when the coordinator's scope closes, so other workers take them at once.
+   * Default true; false behaves like the KCL (the leases expire).
+   */
+  readonly releaseOnShutdown?: boolean | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<E = never, R = never> extends ConfigOptions {
+  /** The stream's shards, open and closed (ListShards). Called at start and every `shardSyncInterval`. */
+  readonly listShards: Effect.Effect<ReadonlyArray<ShardInfo>, E, R>
+}
+
+/**
+ * The options in force, defaults filled in.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Settings {
+  readonly workerId: string
+  readonly application: string
+  readonly leaseDuration: Duration.Duration
+  readonly renewInterval: Duration.Duration
+  readonly takeInterval: Duration.Duration
+  readonly shardSyncInterval: Duration.Duration
+  readonly initialPosition: "TRIM_HORIZON" | "LATEST"
+  readonly maxLeasesPerWorker: number
+  readonly maxLeasesToStealAtOneTime: number
+  readonly releaseOnShutdown: boolean
+}
+
+/**
+ * Why a lease is no longer held: `taken` (another worker acquired it, found at a renewal or checkpoint),
+ * `expired` (renewals failed for a whole lease duration: others may have taken it), `deleted` (the lease
+ * is gone), `finished` (checkpointed at SHARD_END and handed back), `released` (`release` was called),
+ * `shutdown` (the coordinator's scope closed).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LostReason = HeldLeases.LostReason
+
+/**
+ * How a lease was taken (see `LeaseTaker.TakeReason`): `unowned`, `expired`, `stolen` or `reclaimed`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TakeReason = LeaseTaker.TakeReason
+
+/**
+ * A lease this worker holds: process its shard from `lease.checkpoint` on, checkpoint through
+ * `checkpoint`, stop when `lost` completes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OwnedLease = HeldLeases.OwnedLease
+
+/**
+ * A change of the set of held leases.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LeaseEvent = HeldLeases.LeaseEvent
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LeaseCoordinatorShape {
+  readonly workerId: string
+  readonly settings: Settings
+  /** The leases held now. */
+  readonly owned: Effect.Effect<ReadonlyMap<string, OwnedLease>>
+  /**
+   * `Acquired` for every lease held when the stream is run, then `Acquired` and `Lost` as they happen;
+   * ends after the `Lost` events of the shutdown, when the coordinator's scope closes.
+   */
+  readonly changes: Stream.Stream<LeaseEvent>
+  /** Hands one lease over now (it may be taken again at a later take round, by any worker). */
+  readonly release: (leaseKey: string) => Effect.Effect<void, LeaseStoreError>
+  /** Creates leases for new shards now, instead of at the next sync. */
+  readonly syncShards: Effect.Effect<void>
+  /** Runs a take round now, instead of at the next take interval. */
+  readonly takeLeases: Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class LeaseCoordinator extends Context.Tag("@tributary/consumer/LeaseCoordinator")<
+  LeaseCoordinator,
+  LeaseCoordinatorShape
+>() {}
+
+// ---------------------------------------------------------------------------------------------------------
+// metrics
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Effect metrics of every coordinator, tagged with `application` (the `application` option) and `worker`
+ * (the worker id). A lease is taken once and leaves once, lost or released: over a coordinator's life,
+ * `taken = lost + released + held`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics = {
+  /** Leases acquired, tagged `reason` (a `TakeReason`): `unowned`, `expired`, `stolen` or `reclaimed`. */
+  taken: Metric.counter("tributary_leases_taken_total", { description: "leases taken, by reason", incremental: true }),
+  /**
+   * Leases no longer held against this worker's will, tagged `reason`: `taken` (another worker acquired
+   * it: a steal, or after this one stopped renewing), `expired` (renewals failed for a lease duration) or
+   * `deleted`.
+   */
+  lost: Metric.counter("tributary_leases_lost_total", { description: "leases lost, by reason", incremental: true }),
+  /**
+   * Leases this worker let go, tagged `reason`: `finished` (SHARD_END), `released` (`release`, as a
+   * consumer does after a shard failed) or `shutdown` (the coordinator stopped; with `releaseOnShutdown:
+   * false` the leases are left to expire instead).
+   */
+  released: Metric.counter("tributary_leases_released_total", { description: "leases let go, by reason", incremental: true }),
+  /** Renewals that failed without the lease being found taken (throttling, a network error). */
+  renewalFailures: Metric.counter("tributary_lease_renewal_failures_total", {
+    description: "lease renewals that failed",
+    incremental: true
+  }),
+  /** Leases held now; 0 once the coordinator stopped. */
+  held: Metric.gauge("tributary_leases_held", { description: "leases held" })
+} as const
+
+// ---------------------------------------------------------------------------------------------------------
+// constructors
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A worker id unique per process: `<hostname>:<pid>:<8 random hex digits>`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultWorkerId = (): string => `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`
+
+/**
+ * Fills in defaults and checks the options: `InvalidOptions` for options that cannot work (a duration that
+ * is not positive, a renewal interval not shorter than the lease, an empty worker id).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const settings = (options: ConfigOptions): Either.Either<Settings, InvalidOptions> => {
+  const leaseDuration = Duration.decode(options.leaseDuration ?? "10 seconds")
+  const leaseMillis = Duration.toMillis(leaseDuration)
+  const resolved: Settings = {
+    workerId: options.workerId ?? defaultWorkerId(),
+    application: options.application ?? "default",
+    leaseDuration,
+    renewInterval: Duration.decode(options.renewInterval ?? Duration.millis(leaseMillis / 3)),
+    takeInterval: Duration.decode(options.takeInterval ?? Duration.millis(leaseMillis * 2)),
+    shardSyncInterval: Duration.decode(options.shardSyncInterval ?? "1 minute"),
+    initialPosition: options.initialPosition ?? "LATEST",
+    maxLeasesPerWorker: options.maxLeasesPerWorker ?? Number.POSITIVE_INFINITY,
+    maxLeasesToStealAtOneTime: options.maxLeasesToStealAtOneTime ?? 1,
+    releaseOnShutdown: options.releaseOnShutdown ?? true
+  }
+  const positive = (duration: Duration.Duration) =>
+    Duration.isFinite(duration) && Duration.toMillis(duration) > 0
+      ? undefined
+      : `must be a positive finite duration, got ${Duration.format(duration)}`
+  const checks: ReadonlyArray<readonly [string, string | undefined]> = [
+    ["leaseDuration", positive(resolved.leaseDuration)],
+    ["renewInterval", positive(resolved.renewInterval)],
+    ["takeInterval", positive(resolved.takeInterval)],
+    ["shardSyncInterval", positive(resolved.shardSyncInterval)],
+    [
+      "renewInterval",
+      Duration.greaterThanOrEqualTo(resolved.renewInterval, resolved.leaseDuration)
+        ? "must be shorter than leaseDuration (a lease would expire between renewals)"
+        : undefined
+    ],
+    ["workerId", resolved.workerId.length === 0 ? "must not be empty" : undefined],
+    ["application", resolved.application.length === 0 ? "must not be empty" : undefined],
+    ["maxLeasesPerWorker", resolved.maxLeasesPerWorker >= 1 ? undefined : "must be at least 1"],
+    [
+      "maxLeasesToStealAtOneTime",
+      Number.isInteger(resolved.maxLeasesToStealAtOneTime) && resolved.maxLeasesToStealAtOneTime >= 1
+        ? undefined
+        : "must be a positive integer"
+    ]
+  ]
+  const invalid = checkOptions("LeaseCoordinator", checks)
+  return invalid === undefined ? Either.right(resolved) : Either.left(invalid)
+}
+
+/**
+ * The options from configuration, every one optional (unset: the default):
+ *
+ * | variable | option |
+ * | --- | --- |
+ * | `WORKER_ID` | `workerId` |
+ * | `APPLICATION` | `application` |
+ * | `LEASE_DURATION` | `leaseDuration` (an Effect duration, `10 seconds`, or milliseconds) |
+ * | `RENEW_INTERVAL` | `renewInterval` |
+ * | `TAKE_INTERVAL` | `takeInterval` |
+ * | `SHARD_SYNC_INTERVAL` | `shardSyncInterval` |
+ * | `INITIAL_POSITION` | `initialPosition` (`TRIM_HORIZON` or `LATEST`) |
+ * | `MAX_LEASES_PER_WORKER` | `maxLeasesPerWorker` |
+ * | `MAX_LEASES_TO_STEAL_AT_ONE_TIME` | `maxLeasesToStealAtOneTime` |
+ * | `RELEASE_ON_SHUTDOWN` | `releaseOnShutdown` (`true` or `false`) |
+ *
+ * `Config.nested(LeaseCoordinator.config, "ORDERS")` reads `ORDERS_LEASE_DURATION` and so on.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<ConfigOptions> = Config.all({
+  workerId: ConfigReaders.optional(Config.nonEmptyString("WORKER_ID")),
+  application: ConfigReaders.optional(Config.nonEmptyString("APPLICATION")),
+  leaseDuration: ConfigReaders.optional(ConfigReaders.duration("LEASE_DURATION")),
+  renewInterval: ConfigReaders.optional(ConfigReaders.duration("RENEW_INTERVAL")),
+  takeInterval: ConfigReaders.optional(ConfigReaders.duration("TAKE_INTERVAL")),
+  shardSyncInterval: ConfigReaders.optional(ConfigReaders.duration("SHARD_SYNC_INTERVAL")),
+  initialPosition: ConfigReaders.optional(ConfigReaders.initialPosition("INITIAL_POSITION")),
+  maxLeasesPerWorker: ConfigReaders.optional(Config.integer("MAX_LEASES_PER_WORKER")),
+  maxLeasesToStealAtOneTime: ConfigReaders.optional(Config.integer("MAX_LEASES_TO_STEAL_AT_ONE_TIME")),
+  releaseOnShutdown: ConfigReaders.optional(Config.boolean("RELEASE_ON_SHUTDOWN"))
+})
+
+/**
+ * Starts a coordinator: it syncs shards and runs a take round at once, then renews, takes and syncs in
+ * background fibers until the scope closes (then, by default, it releases every lease it holds). Fails
+ * with `InvalidOptions` for options that cannot work.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E, R>(
+  options: Options<E, R>
+): Effect.Effect<LeaseCoordinatorShape, InvalidOptions, LeaseStore | Scope.Scope | R> =>
+  Effect.gen(function*() {
+    const config = yield* settings(options)
+    const store = yield* LeaseStore
+    const { workerId } = config
+    const scope = yield* Effect.scope
+    // the shards are listed from background fibers and from `syncShards`: with the caller's services
+    const listShards = Effect.provide(options.listShards, yield* Effect.context<R>())
+    const annotate = <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.annotateLogs(effect, "workerId", workerId)
+    const counters = countersOf(config.application, workerId)
+
+    // the children of a shard that reached its end are created and taken at once
+    let afterShardEnd: Effect.Effect<void> = Effect.void
+    const held = yield* HeldLeases.make({
+      workerId,
+      store,
+      leaseMillis: Duration.toMillis(config.leaseDuration),
+      renewMillis: Duration.toMillis(config.renewInterval),
+      dropped: counters.dropped,
+      held: counters.held,
+      afterShardEnd: Effect.suspend(() => afterShardEnd),
+      scope
+    })
+
+    const syncLock = yield* Effect.makeSemaphore(1)
+    const syncShards: Effect.Effect<void> = syncLock.withPermits(1)(
+      ShardSync.syncShards({ store, listShards, initialPosition: config.initialPosition })
+    ).pipe(logFailures("shard sync failed"), Effect.withSpan("LeaseCoordinator.syncShards", { root: true }), annotate)
+
+    const takeLock = yield* Effect.makeSemaphore(1)
+    const takeLeases: Effect.Effect<void> = takeLock.withPermits(1)(TakeRound.make({
+      workerId,
+      store,
+      held,
+      leaseMillis: Duration.toMillis(config.leaseDuration),
+      maxLeasesPerWorker: config.maxLeasesPerWorker,
+      maxLeasesToStealAtOneTime: config.maxLeasesToStealAtOneTime,
+      taken: counters.taken
+    })).pipe(logFailures("take round failed"), Effect.withSpan("LeaseCoordinator.takeLeases", { root: true }), annotate)
+    afterShardEnd = Effect.zipRight(syncShards, takeLeases)
+
+    const renewals = renewAll({ held, store, renewalFailures: counters.renewalFailures, scope })
+
+    // Registered before the loops are forked, so it runs after they are interrupted (finalizers run in
+    // reverse order).
+    yield* Effect.addFinalizer(() => annotate(held.close(config.releaseOnShutdown)))
+
+    const every = (interval: Duration.Duration, effect: Effect.Effect<void>) =>
+      Effect.forever(Effect.zipRight(Effect.sleep(interval), effect))
+    // every round is a trace of its own (see Pipeline.runShard): a worker's life would be one endless trace
+    yield* Effect.forkScoped(annotate(every(
+      config.renewInterval,
+      logFailures("renewals failed")(renewals).pipe(Effect.withSpan("LeaseCoordinator.renewLeases", { root: true }))
+    )))
+    yield* Effect.forkScoped(Effect.zipRight(
+      afterShardEnd,
+      Effect.zipRight(
+        Effect.forkScoped(every(config.shardSyncInterval, syncShards)),
+        every(config.takeInterval, takeLeases)
+      )
+    ))
+
+    return {
+      workerId,
+      settings: config,
+      owned: held.owned,
+      changes: held.changes,
+      release: held.release,
+      syncShards,
+      takeLeases
+    }
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <E, R>(options: Options<E, R>): Layer.Layer<LeaseCoordinator, InvalidOptions, LeaseStore | R> =>
+  Layer.scoped(LeaseCoordinator, make(options))
+
+/**
+ * The coordinator with its options from configuration (default: `config`, the documented variables), e.g.
+ * `LeaseCoordinator.layerConfig(listShards)` or `LeaseCoordinator.layerConfig(listShards, { leaseDuration:
+ * Config.duration("FAILOVER_TIME") })`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = <E, R>(
+  listShards: Effect.Effect<ReadonlyArray<ShardInfo>, E, R>,
+  options: Config.Config.Wrap<ConfigOptions> = config
+): Layer.Layer<LeaseCoordinator, ConfigError.ConfigError | InvalidOptions, LeaseStore | R> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(options), (read) => layer({ ...read, listShards })))
+
+// ---------------------------------------------------------------------------------------------------------
+// internal
+// ---------------------------------------------------------------------------------------------------------
+
+/** The lease metrics of one coordinator, tagged once: application, worker, then reason. */
+const countersOf = (application: string, workerId: string) => {
+  const tag = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) =>
+    metric.pipe(Metric.tagged("application", application), Metric.tagged("worker", workerId))
+  const byReason = (metric: Metric.Metric.Counter<number>, value: string) => Metric.tagged(tag(metric), "reason", value)
+  return {
+    taken: {
+      unowned: byReason(metrics.taken, "unowned"),
+      expired: byReason(metrics.taken, "expired"),
+      stolen: byReason(metrics.taken, "stolen"),
+      reclaimed: byReason(metrics.taken, "reclaimed")
+    },
+    dropped: {
+      taken: byReason(metrics.lost, "taken"),
+      expired: byReason(metrics.lost, "expired"),
+      deleted: byReason(metrics.lost, "deleted"),
+      finished: byReason(metrics.released, "finished"),
+      released: byReason(metrics.released, "released"),
+      shutdown: byReason(metrics.released, "shutdown")
+    },
+    renewalFailures: tag(metrics.renewalFailures),
+    held: tag(metrics.held)
+  }
+}
+
+/** Background rounds never fail: a failure is logged and the next round tries again. */
+const logFailures = (message: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> =>
+  Effect.catchAllCause(Effect.asVoid(effect), (cause) =>
+    Cause.isInterruptedOnly(cause) ? Effect.failCause(cause as Cause.Cause<never>) : Effect.logWarning(message, cause))

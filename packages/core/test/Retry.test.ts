@@ -1,0 +1,60 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
+import * as TestClock from "effect/TestClock"
+import * as Retry from "../src/Retry.js"
+import { SinkError } from "../src/TributaryError.js"
+
+/** The delays (ms) a schedule gives, at most `n` of them: fewer when it ends. */
+const delaysOf = (schedule: Schedule.Schedule<unknown>, n: number) =>
+  Effect.gen(function*() {
+    const driver = yield* Schedule.driver(schedule.pipe(Schedule.delays, Schedule.map(Duration.toMillis)))
+    const out: Array<number> = []
+    for (let i = 0; i < n; i++) {
+      // the driver sleeps each delay: let the TestClock pass it
+      const fiber = yield* Effect.fork(Effect.either(driver.next(undefined)))
+      yield* TestClock.adjust("1 hour")
+      const step = yield* Fiber.join(fiber)
+      if (step._tag === "Left") break
+      out.push(step.right)
+    }
+    return out
+  })
+
+describe("Retry", () => {
+  it.effect("exponential: doubling from base, capped, for `times` retries; jitter within its factors", () =>
+    Effect.gen(function*() {
+      const plain = Retry.exponential({ base: "100 millis", cap: "1 second", times: 6, jitter: false })
+      expect(yield* delaysOf(plain, 10)).toStrictEqual([100, 200, 400, 800, 1000, 1000])
+      // equal jitter: between half and all of the capped delay
+      const jittered = yield* delaysOf(Retry.exponential({ base: "1 second", cap: "4 seconds", times: 20, jitter: [0.5, 1] }), 20)
+      expect(jittered).toHaveLength(20)
+      const full = [1000, 2000, ...Array(18).fill(4000)]
+      jittered.forEach((delay, i) => {
+        expect(delay).toBeGreaterThanOrEqual(full[i] / 2)
+        expect(delay).toBeLessThanOrEqual(full[i])
+      })
+      // without a limit it goes on
+      expect(yield* delaysOf(Retry.exponential({ times: Infinity, jitter: false }), 30)).toHaveLength(30)
+    }))
+
+  it.effect("transient: retries transient failures only, as many times as the schedule allows", () =>
+    Effect.gen(function*() {
+      let attempts = 0
+      const failing = (retryability: "transient" | "permanent") =>
+        Effect.suspend(() => {
+          attempts++
+          return Effect.fail(new SinkError({ sink: "s", reason: "down", retryability }))
+        })
+      const schedule = Retry.exponential({ base: "10 millis", times: 3 })
+      const transient = yield* Effect.fork(Effect.flip(Retry.transient(schedule)(failing("transient"))))
+      yield* TestClock.adjust("1 minute")
+      expect((yield* Fiber.join(transient)).retryability).toBe("transient")
+      expect(attempts).toBe(4)
+      attempts = 0
+      expect((yield* Effect.flip(Retry.transient(schedule)(failing("permanent")))).retryability).toBe("permanent")
+      expect(attempts).toBe(1)
+    }))
+})
