@@ -14,12 +14,12 @@
  */
 import type { MetricDatum, PutMetricDataInput } from "@aws-sdk/client-cloudwatch"
 import { CloudWatchClient as SdkCloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch"
-import { AwsSdk } from "@tributary/aws"
+import { AwsError } from "@tributary/aws"
+import * as Retry from "@tributary/core/Retry"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -38,39 +38,16 @@ import { defaultNamespace, definitions as tributaryDefinitions, makeCollector } 
 export const limits = { datumsPerCall: 1_000, valuesPerDatum: 150 } as const
 
 /**
- * A PutMetricData call failed: `transient` for throttling, 5xx and network failures, `permanent` for the
- * rest (access denied, invalid data).
+ * A PutMetricData call failed, read like every AWS error (see `AwsError` of @tributary/aws): its `reason`
+ * says what went wrong, `retryability` is `transient` for throttling, 5xx and network failures and
+ * `permanent` for the rest (access denied, invalid data).
  *
  * @since 0.1.0
  * @category errors
  */
-export class CloudWatchError extends Data.TaggedError("CloudWatchError")<{
-  readonly operation: string
-  readonly awsName: string
-  readonly reason: string
-  readonly retryability: "transient" | "permanent"
-  readonly cause?: unknown
-}> {
-  /** @since 0.1.0 */
-  override get message(): string {
-    return `CloudWatch ${this.operation} failed (${this.awsName}): ${this.reason}`
-  }
-}
+export class CloudWatchError extends AwsError.ServiceError("CloudWatchError", "CloudWatch") {}
 
-const throttlingNames = new Set(["Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"])
-
-const fromSdkError = (operation: string, error: unknown): CloudWatchError => {
-  const failure = AwsSdk.inspect(error)
-  const transient = AwsSdk.isNetworkFailure(failure) || throttlingNames.has(failure.name) ||
-    failure.statusCode === 429 || (failure.statusCode !== undefined && failure.statusCode >= 500)
-  return new CloudWatchError({
-    operation,
-    awsName: failure.name,
-    reason: failure.reason,
-    retryability: transient ? "transient" : "permanent",
-    cause: error
-  })
-}
+const fromSdkError: (operation: string, error: unknown) => CloudWatchError = AwsError.classifier(CloudWatchError)
 
 /**
  * @since 0.1.0
@@ -227,8 +204,7 @@ export const make = (options: Options = {}): Effect.Effect<Publisher, never, Clo
     const collector = makeCollector(options.definitions ?? tributaryDefinitions)
     const namespace = options.namespace ?? defaultNamespace
     const maxPending = options.maxPending ?? 10_000
-    const retry = options.retry ??
-      Schedule.exponential("200 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(3)))
+    const retry = options.retry ?? Retry.exponential({ base: "200 millis", times: 3 })
     let pending: Array<MetricDatum> = []
 
     const publish = Effect.gen(function*() {

@@ -88,7 +88,7 @@ describe("MetricPublisher", () => {
       const publisher = yield* MetricPublisher.make({ retry: noRetry }).pipe(Effect.provide(client(server.url)))
       const failed = yield* Effect.flip(publisher.publish)
       expect(failed.retryability).toBe("transient")
-      expect(failed.awsName).toBe("Throttling")
+      expect([failed.reason, failed.awsName]).toStrictEqual(["Throttled", "Throttling"])
       expect(yield* publisher.pending).toBeGreaterThan(0)
       yield* Metric.incrementBy(dead, 2)
       yield* publisher.publish
