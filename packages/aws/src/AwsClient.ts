@@ -185,7 +185,7 @@ export const endpointOf = (config: object): string | undefined => {
 export const service = <
   I,
   S extends Client<SdkClient, Commands, E>,
-  SdkClient extends { destroy(): void },
+  SdkClient extends { destroy(): void; readonly middlewareStack: { remove(name: string): boolean } },
   ClientConfig extends object,
   Commands extends Record<string, CommandClass>,
   E,
@@ -207,13 +207,17 @@ export const service = <
   const make = (config: ClientConfig = {} as ClientConfig): Effect.Effect<S, never, Scope.Scope> =>
     Effect.map(
       Effect.acquireRelease(
-        Effect.sync(() =>
-          definition.client({
+        Effect.sync(() => {
+          const client = definition.client({
             ...(definition.sdkRetries === true ? {} : { maxAttempts: 1 }),
             ...(isLoopback(endpointOf(config)) ? definition.local?.() ?? { requestHandler: new NodeHttpHandler() } : {}),
             ...config
           })
-        ),
+          // Without a logger, the SDK's logger middleware still copies every input and output (all the
+          // records of a GetRecords page) to filter sensitive fields for a log line nobody writes.
+          if ((config as { readonly logger?: unknown }).logger === undefined) client.middlewareStack.remove("loggerMiddleware")
+          return client
+        }),
         (client) => Effect.sync(() => client.destroy())
       ),
       (client) => fromClient(client, endpointOf(config))

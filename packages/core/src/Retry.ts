@@ -71,3 +71,26 @@ export const transient = (schedule: Schedule.Schedule<unknown>) =>
 ): Effect.Effect<A, E, R> => Effect.retry(self, { schedule, while: isTransient })
 
 const isTransient = (error: { readonly retryability: Retryability }): boolean => error.retryability === "transient"
+
+/**
+ * Applies a retry policy (a function adding retries to an effect, such as `transient(schedule)`) only once
+ * the effect failed, so that a call which succeeds at once builds no retry state: `Effect.retry` makes its
+ * schedule's driver on every run, which adds up on calls made per page. The policy sees the first failure
+ * as its first attempt's: it retries exactly as it would have.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const afterFirstFailure = <A, E, R, E2, R2>(
+  policy: (effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E2, R2>
+) =>
+(self: Effect.Effect<A, E, R>): Effect.Effect<A, E2, R | R2> =>
+  Effect.catchAll(self, (first) =>
+    Effect.suspend(() => {
+      let replayed = false
+      return policy(Effect.suspend(() => {
+        if (replayed) return self
+        replayed = true
+        return Effect.fail(first)
+      }))
+    }))

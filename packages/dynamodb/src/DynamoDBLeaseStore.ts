@@ -194,8 +194,13 @@ const makeIo = (dynamodb: DynamoDBClientShape, options: Options) => {
     Effect.suspend(() => {
       let ambiguous = false
       return call.pipe(
-        Effect.tapError((error) => Effect.sync(() => void (ambiguous ||= AwsError.isUnknownOutcome(error)))),
-        Retry.transient(schedule),
+        // set up once a call failed: most succeed at once
+        Retry.afterFirstFailure((first) =>
+          first.pipe(
+            Effect.tapError((error) => Effect.sync(() => void (ambiguous ||= AwsError.isUnknownOutcome(error)))),
+            Retry.transient(schedule)
+          )
+        ),
         Effect.catchAll((error) => onError(error, ambiguous))
       )
     })

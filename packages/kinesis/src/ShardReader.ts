@@ -2,8 +2,9 @@
  * A polling reader of one shard (GetShardIterator, then GetRecords in a loop), as a core `ShardReader`:
  * one array per non-empty GetRecords page, in shard order, KPL-aggregated records expanded.
  *
- * - waits `idleInterval` only after an empty page (and not while MillisBehindLatest says it is behind);
- * - never calls GetRecords more often than `maxCallsPerSecond` (the shard's limit of 5 per second);
+ * - polls again as soon as `maxCallsPerSecond` allows (the shard's limit of 5 per second) after a page with
+ *   records, while MillisBehindLatest says it is behind, and after fewer than `emptyPagesBeforeIdle` empty
+ *   pages in a row; a shard that stays quiet longer is polled every `idleInterval`;
  * - backs off with jitter while throttled, retries other transient failures up to `maxRetries` times in a
  *   row, and fails with a `SourceError` on anything permanent;
  * - on ExpiredIterator gets a new iterator AFTER_SEQUENCE_NUMBER of the last record it delivered (or at
@@ -21,6 +22,7 @@ import type * as Sdk from "@aws-sdk/client-kinesis"
 import { AwsError } from "@tributary/aws"
 import type { Position, ShardReader } from "@tributary/core/RecordSource"
 import type { SequenceNumber } from "@tributary/core/SequenceNumber"
+import * as MetricSeries from "@tributary/core/MetricSeries"
 import * as Sequence from "@tributary/core/SequenceNumber"
 import * as Retry from "@tributary/core/Retry"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
@@ -94,10 +96,19 @@ export interface ReaderOptions {
   /** Records per GetRecords call, 1 to 10,000. Default 10,000. */
   readonly maxRecords?: number | undefined
   /**
-   * How long to wait after an empty page. Default 1 s; at least 200 ms unless the endpoint is local (the
-   * shard's 5 calls per second are shared by every reader of the shard).
+   * How long to wait between calls once the shard is quiet (`emptyPagesBeforeIdle` empty pages in a row).
+   * Default 500 ms: a record arriving after a quiet spell waits at most that long, and a quiet shard takes 2
+   * of its 5 calls per second, leaving the rest to the shard's other readers. At least 200 ms unless the
+   * endpoint is local.
    */
   readonly idleInterval?: Duration.DurationInput | undefined
+  /**
+   * Empty pages in a row (caught up) after which the shard counts as quiet and is polled every
+   * `idleInterval`; until then it is polled as fast as `maxCallsPerSecond` allows, so records that arrive
+   * between busy pages wait no longer than the pace. Default 5 (a second at 5 calls per second); 1 waits
+   * `idleInterval` after every empty page.
+   */
+  readonly emptyPagesBeforeIdle?: number | undefined
   /** GetRecords calls per second, at most. Default 5 (the shard's limit); above 5 only against a local endpoint. */
   readonly maxCallsPerSecond?: number | undefined
   /**
@@ -161,7 +172,8 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
   const { shardId, stream } = options
   const local = kinesis.isLocal
   const maxRecords = Math.max(1, Math.min(10_000, options.maxRecords ?? 10_000))
-  const idle = clampIdle(Duration.decode(options.idleInterval ?? "1 second"), local)
+  const idle = clampIdle(Duration.decode(options.idleInterval ?? "500 millis"), local)
+  const emptyPagesBeforeIdle = Math.max(1, options.emptyPagesBeforeIdle ?? 5)
   const callsPerSecond = Math.max(0.001, local ? options.maxCallsPerSecond ?? 5 : Math.min(5, options.maxCallsPerSecond ?? 5))
   const spacing = 1000 / callsPerSecond
   const follow = options.follow ?? true
@@ -177,16 +189,16 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
   const start = options.position ?? StartingPosition.trimHorizon
   const source = `kinesis:${stream}/${shardId}`
 
-  const tag = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>): Metric.Metric<Type, In, Out> =>
-    metric.pipe(Metric.tagged("stream", stream), Metric.tagged("shard", shardId))
+  // updated per page: each series resolved once
+  const tag = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) => MetricSeries.make(metric, { stream, shard: shardId })
   const metrics = {
-    records: tag(Metrics.reader.records),
-    bytes: tag(Metrics.reader.bytes),
-    calls: tag(Metrics.reader.getRecordsCalls),
-    throttled: tag(Metrics.reader.throttled),
-    expired: tag(Metrics.reader.expiredIterators),
-    behind: tag(Metrics.reader.millisBehindLatest),
-    age: tag(Metrics.reader.iteratorAge)
+    records: yield* tag(Metrics.reader.records),
+    bytes: yield* tag(Metrics.reader.bytes),
+    calls: yield* tag(Metrics.reader.getRecordsCalls),
+    throttled: yield* tag(Metrics.reader.throttled),
+    expired: yield* tag(Metrics.reader.expiredIterators),
+    behind: yield* tag(Metrics.reader.millisBehindLatest),
+    age: yield* tag(Metrics.reader.iteratorAge)
   }
 
   // state shared by every run of `batches`
@@ -197,19 +209,25 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
   let pendingEnd: ReadonlyArray<string> | "caught-up" | undefined
   let finished = false
   let expiredInARow = 0
+  let emptyInARow = 0
 
   const transientError = (reason: string) => new SourceError({ source, reason, retryability: "transient" })
   const toSourceError = (error: KinesisError) =>
     new SourceError({ source, reason: error.message, retryability: error.retryability, cause: error })
 
-  /** Runs a call, retrying throttling without limit and other transient failures up to maxRetries. */
+  /**
+   * Runs a call, retrying throttling without limit and other transient failures up to maxRetries (the
+   * retries are set up once the call failed: most calls succeed at once).
+   */
   const withRetries = <A>(call: Effect.Effect<A, KinesisError>): Effect.Effect<A, SourceError> =>
-    call.pipe(
-      Effect.tapError((error) => AwsError.isThrottled(error) ? Metric.increment(metrics.throttled) : Effect.void),
-      Effect.retry({ schedule: backoff, while: AwsError.isThrottled }),
-      Retry.transient(Schedule.intersect(backoff, Schedule.recurs(maxRetries))),
-      Effect.mapError(toSourceError)
-    )
+    Retry.afterFirstFailure((first: Effect.Effect<A, KinesisError>) =>
+      first.pipe(
+        Effect.tapError((error) => AwsError.isThrottled(error) ? metrics.throttled.update(1) : Effect.void),
+        Effect.retry({ schedule: backoff, while: AwsError.isThrottled }),
+        Retry.transient(Schedule.intersect(backoff, Schedule.recurs(maxRetries))),
+        Effect.mapError(toSourceError)
+      )
+    )(call)
 
   const iteratorInput = (): Sdk.GetShardIteratorInput => {
     const common = { StreamName: stream, ShardId: shardId }
@@ -258,11 +276,19 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
   }
 
   // At most `callsPerSecond` GetRecords on this shard, retries included.
-  const pace = Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    if (lastCallAt + spacing > now) yield* Effect.sleep(Duration.millis(lastCallAt + spacing - now))
-    lastCallAt = yield* Clock.currentTimeMillis
-    yield* Metric.increment(metrics.calls)
+  const pace = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    if (lastCallAt + spacing <= now) {
+      lastCallAt = now
+      metrics.calls.unsafeUpdate(1)
+      return Effect.void
+    }
+    return Effect.zipRight(
+      Effect.sleep(Duration.millis(lastCallAt + spacing - now)),
+      Effect.map(Clock.currentTimeMillis, (after) => {
+        lastCallAt = after
+        metrics.calls.unsafeUpdate(1)
+      })
+    )
   })
 
   const finish = (end: ReadEnd) =>
@@ -297,7 +323,7 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
         // a new iterator after the last record delivered; fresh iterators that keep expiring (a clock far
         // off) must not loop forever
         iterator = undefined
-        yield* Metric.increment(metrics.expired)
+        metrics.expired.unsafeUpdate(1)
         if (++expiredInARow > maxRetries) {
           return yield* Effect.fail(Option.some(transientError(`${expiredInARow} shard iterators in a row expired at once`)))
         }
@@ -309,7 +335,7 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
       const receivedAt = yield* Clock.currentTimeMillis
       const page = toRecords(output.Records ?? [], stream, shardId, receivedAt)
       const behind = output.MillisBehindLatest ?? 0
-      yield* Metric.set(metrics.behind, behind)
+      metrics.behind.unsafeUpdate(behind)
       let records: ReadonlyArray<SourceRecord> = deaggregate ? Aggregation.deaggregate(page.records) : page.records
       if (skipThrough !== undefined && records.length > 0) {
         records = dropThrough(records, skipThrough)
@@ -317,21 +343,23 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
       }
       if (iterator === undefined) pendingEnd = yield* Effect.mapError(childrenOf(output), Option.some)
       if (records.length > 0) {
+        emptyInARow = 0
         const last = records[records.length - 1]
         lastEmitted = { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber }
-        yield* Metric.incrementBy(metrics.records, records.length)
-        yield* Metric.incrementBy(metrics.bytes, page.bytes)
-        yield* Metric.set(metrics.age, Math.max(0, receivedAt - last.arrivalTime))
+        metrics.records.unsafeUpdate(records.length)
+        metrics.bytes.unsafeUpdate(page.bytes)
+        metrics.age.unsafeUpdate(Math.max(0, receivedAt - last.arrivalTime))
         return records
       }
-      if (behind === 0) yield* Metric.set(metrics.age, 0)
+      if (behind === 0) metrics.age.unsafeUpdate(0)
       if (pendingEnd !== undefined) continue
       if (behind > 0) continue
       if (!follow) {
         pendingEnd = "caught-up"
         continue
       }
-      yield* Effect.sleep(idle)
+      // a live shard is polled at the pace; one quiet for a while, every idleInterval
+      if (++emptyInARow >= emptyPagesBeforeIdle) yield* Effect.sleep(idle)
     }
   }).pipe(
     Effect.tapError((error) => Option.isSome(error) ? Deferred.fail(ended, error.value) : Effect.void)
@@ -351,11 +379,12 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
     // a closed shard read to its end has no lag, for good; otherwise nobody here reads the shard any more:
     // NaN, Prometheus' "no value" (max and min skip it, no threshold is above it), not a stale lag
     const value = pendingEnd !== undefined && pendingEnd !== "caught-up" ? 0 : Number.NaN
-    return Effect.zipRight(Metric.set(metrics.behind, value), Metric.set(metrics.age, value))
+    return Effect.zipRight(metrics.behind.update(value), metrics.age.update(value))
   })
 
-  const batches = Stream.unwrapScoped(Effect.as(Effect.acquireRelease(enter, () => leave), Stream.repeatEffectOption(pull))).pipe(
-    Stream.provideService(Kinesis, kinesis)
+  // the service is given to each pull (a stream's provideService costs more per element)
+  const batches = Stream.unwrapScoped(
+    Effect.as(Effect.acquireRelease(enter, () => leave), Stream.repeatEffectOption(Effect.provideService(pull, Kinesis, kinesis)))
   )
   const reader: KinesisShardReader = {
     shardId,

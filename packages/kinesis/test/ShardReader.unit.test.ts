@@ -44,23 +44,39 @@ const times = (fake: ReturnType<typeof makeFake>, operation = "GetRecords") =>
 const data = (pages: ReadonlyArray<ReadonlyArray<SourceRecord>>) => pages.flat().map((r) => Buffer.from(r.data).toString())
 
 describe("ShardReader (time logic, TestClock)", () => {
-  it.effect("waits the idle interval only after an empty page and paces full pages at 5 calls/s", () =>
+  it.effect("paces pages at 5 calls/s, keeps that pace for 5 empty pages, then waits the idle interval between calls", () =>
     Effect.gen(function*() {
-      const fake = makeFake([shard(25)])
+      const quiet = shard(25)
+      const fake = makeFake([quiet])
       const { fiber, pages } = yield* start(fake, { maxRecords: 10 })
-      yield* TestClock.adjust("2700 millis")
-      expect(times(fake)).toEqual([0, 200, 400, 600, 1600, 2600])
+      yield* TestClock.adjust("2500 millis")
+      // 3 pages with records, 5 empty ones at the pace, then every 500 ms
+      expect(times(fake)).toEqual([0, 200, 400, 600, 800, 1000, 1200, 1400, 1900, 2400])
       expect(pages.map((p) => p.length)).toEqual([10, 10, 5])
       expect(data(pages)).toEqual(Array.from({ length: 25 }, (_, n) => `r${n}`))
+      // a record arriving while the shard is quiet is read at the next idle call; the pace resumes after it
+      quiet.records.push(record(0, 25))
+      yield* TestClock.adjust("1000 millis")
+      expect(times(fake).slice(10)).toEqual([2900, 3100, 3300, 3500])
+      expect(data(pages).slice(25)).toEqual(["r25"])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("with emptyPagesBeforeIdle 1, waits the idle interval after every empty page", () =>
+    Effect.gen(function*() {
+      const fake = makeFake([shard(25)])
+      const { fiber } = yield* start(fake, { maxRecords: 10, idleInterval: "1 second", emptyPagesBeforeIdle: 1 })
+      yield* TestClock.adjust("2700 millis")
+      expect(times(fake)).toEqual([0, 200, 400, 600, 1600, 2600])
       yield* Fiber.interrupt(fiber)
     }))
 
   it.effect("never idles under 200 ms or calls more than 5 times a second against AWS; may against a local endpoint", () =>
     Effect.gen(function*() {
       const remote = makeFake([shard(0)])
-      const a = yield* start(remote, { idleInterval: "50 millis", maxCallsPerSecond: 100 })
+      const a = yield* start(remote, { idleInterval: "50 millis", emptyPagesBeforeIdle: 1, maxCallsPerSecond: 100 })
       const local = makeFake([shard(0)], { local: true })
-      const b = yield* start(local, { idleInterval: "50 millis", maxCallsPerSecond: 100 })
+      const b = yield* start(local, { idleInterval: "50 millis", emptyPagesBeforeIdle: 1, maxCallsPerSecond: 100 })
       yield* TestClock.adjust("450 millis")
       expect(times(remote)).toEqual([0, 200, 400])
       expect(times(local)).toEqual([0, 50, 100, 150, 200, 250, 300, 350, 400, 450])
