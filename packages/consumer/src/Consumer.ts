@@ -5,9 +5,10 @@
  * - A `LeaseCoordinator` (shards from Kinesis' ListShards) decides which shards this worker processes.
  * - Each acquired lease gets a scoped fiber that reads the shard with a polling `ShardReader`, starting
  *   after the lease's checkpoint, and runs `Pipeline.runShard` on it with the worker's one `Processor`.
- *   Checkpoints go through the lease (conditional on owner and counter), so a worker that lost the lease
- *   can never move the new owner's position back: its checkpoint fails with a permanent `CheckpointError`
- *   and the fiber stops.
+ *   Checkpoints are stored off the read path, at most every `checkpointInterval` (the newest wins, the
+ *   last is stored when the shard stops), and go through the lease (conditional on owner and counter), so a
+ *   worker that lost the lease can never move the new owner's position back: its checkpoint fails with a
+ *   permanent `CheckpointError` and the fiber stops.
  * - At the shard's end the fiber checkpoints `SHARD_END` through the lease, which hands the lease back and
  *   lets the coordinator start the children at once.
  * - Losing the lease interrupts the shard's fiber (one fiber per lease in a `FiberMap`).
@@ -76,6 +77,14 @@ export interface Options extends LeaseCoordinator.ConfigOptions {
   readonly application?: string | undefined
   /** Options of each shard's reader (batch size, idle time, retries). */
   readonly reader?: ReaderOptions | undefined
+  /**
+   * How often each shard's checkpoint is stored at most, while it is processed (the newest one wins). The
+   * last one is always stored when the shard stops (graceful shutdown, shard end, a failure); a crash reads
+   * again what was processed since the last stored checkpoint: at most this long of the shard's records,
+   * and the batch in flight. Checkpoints are written off the read path. Default 1 second; 0 stores one
+   * after every batch.
+   */
+  readonly checkpointInterval?: Duration.DurationInput | undefined
   /**
    * How long a shard whose processing failed (beyond the pipeline's own retries) keeps its lease before
    * the worker hands it back. Meanwhile no other worker starts on it; afterwards any worker may take it at
@@ -207,6 +216,7 @@ export const make = <A, R>(
     const { stream } = options
     const restartDelay = Duration.decode(options.restartDelay ?? "5 seconds")
     const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "30 seconds")
+    const checkpointInterval = Duration.decode(options.checkpointInterval ?? "1 second")
     // one processor for every shard of the worker: windows over several shards see them all
     const processor = yield* Pipeline.processor(pipeline)
     const kinesis = yield* Effect.context<Kinesis>()
@@ -274,7 +284,8 @@ export const make = <A, R>(
             // windows as if it had ended
             Stream.unwrap(Effect.map(Deferred.isDone(stopping), (done) => done ? Stream.fail(stopped) : Stream.empty))
           ),
-          checkpoint: (checkpoint) => Effect.mapError(lease.checkpoint(checkpoint), (error) => toCheckpointError(shardId, error))
+          checkpoint: (checkpoint) => Effect.mapError(lease.checkpoint(checkpoint), (error) => toCheckpointError(shardId, error)),
+          checkpointInterval
         }
         const result = yield* Effect.exit(Pipeline.runShard(processor, shard))
         if (result._tag === "Success") {
@@ -376,8 +387,9 @@ export const layer = <A, R>(
  * The options from configuration: `STREAM` (required), the lease coordinator's variables
  * (`LeaseCoordinator.config`: `WORKER_ID`, `APPLICATION`, `LEASE_DURATION`, `RENEW_INTERVAL`,
  * `TAKE_INTERVAL`, `SHARD_SYNC_INTERVAL`, `INITIAL_POSITION`, `MAX_LEASES_PER_WORKER`,
- * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`), `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`, and of the
- * readers `IDLE_INTERVAL`, `MAX_RECORDS` and `MAX_CALLS_PER_SECOND`. Durations are Effect durations
+ * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`), `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`,
+ * `CHECKPOINT_INTERVAL`, and of the readers `IDLE_INTERVAL`, `EMPTY_PAGES_BEFORE_IDLE`, `MAX_RECORDS` and
+ * `MAX_CALLS_PER_SECOND`. Durations are Effect durations
  * (`10 seconds`) or milliseconds; every variable but `STREAM` may be unset (the option's default).
  *
  * @since 0.1.0
@@ -387,9 +399,11 @@ export const config: Config.Config<Options> = Config.all({
   coordinator: LeaseCoordinator.config,
   stream: Config.nonEmptyString("STREAM"),
   restartDelay: ConfigReaders.optional(ConfigReaders.duration("RESTART_DELAY")),
+  checkpointInterval: ConfigReaders.optional(ConfigReaders.duration("CHECKPOINT_INTERVAL")),
   shutdownTimeout: ConfigReaders.optional(ConfigReaders.duration("SHUTDOWN_TIMEOUT")),
   reader: Config.all({
     idleInterval: ConfigReaders.optional(ConfigReaders.duration("IDLE_INTERVAL")),
+    emptyPagesBeforeIdle: ConfigReaders.optional(Config.integer("EMPTY_PAGES_BEFORE_IDLE")),
     maxRecords: ConfigReaders.optional(Config.integer("MAX_RECORDS")),
     maxCallsPerSecond: ConfigReaders.optional(Config.number("MAX_CALLS_PER_SECOND"))
   })

@@ -213,7 +213,9 @@ layer(emulators, { excludeTestServices: true, timeout: 60_000 })("Consumer (kine
         "the new owner processed and checkpointed everything",
         Effect.map(
           Effect.zip(store.list, sink.items),
-          ([[lease], items]) => lease.owner === "next" && items.length >= produced.length && typeof lease.checkpoint !== "string"
+          ([[lease], items]) =>
+            lease.owner === "next" && items.length >= produced.length && typeof lease.checkpoint !== "string" &&
+            lease.checkpoint.sequenceNumber === items.at(-1)!.sequenceNumber
         ),
         20_000
       )

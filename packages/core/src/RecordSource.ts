@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 import type { SequenceNumber } from "./SequenceNumber.js"
@@ -52,6 +53,11 @@ export interface ShardReader {
   readonly resumeFrom?: Checkpoint | undefined
   /** Records that everything up to and including the position is durable; a restart resumes after it. */
   readonly checkpoint: (checkpoint: Checkpoint) => Effect.Effect<void, CheckpointError>
+  /**
+   * Stores checkpoints at most this often (the newest one wins; the last one is stored when the shard's
+   * processing ends). Default: after every batch. Checkpoints are stored off the read path either way.
+   */
+  readonly checkpointInterval?: Duration.DurationInput | undefined
 }
 
 /**

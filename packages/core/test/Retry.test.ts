@@ -57,4 +57,25 @@ describe("Retry", () => {
       expect((yield* Effect.flip(Retry.transient(schedule)(failing("permanent")))).retryability).toBe("permanent")
       expect(attempts).toBe(1)
     }))
+  it.effect("afterFirstFailure: retries exactly as the policy would, and runs a succeeding call once", () =>
+    Effect.gen(function*() {
+      let attempts = 0
+      const call = (failures: number) =>
+        Effect.suspend(() =>
+          ++attempts <= failures ? Effect.fail(new SinkError({ sink: "s", reason: "down", retryability: "transient" })) : Effect.succeed(attempts)
+        )
+      const policy = Retry.transient(Retry.exponential({ base: "10 millis", times: 3, jitter: false }))
+      // fails twice, then succeeds at the third attempt: the first failure counts as the first attempt's
+      const retried = yield* Effect.fork(Retry.afterFirstFailure(policy)(call(2)))
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.join(retried)).toBe(3)
+      attempts = 0
+      const exhausted = yield* Effect.fork(Effect.flip(Retry.afterFirstFailure(policy)(call(100))))
+      yield* TestClock.adjust("1 minute")
+      expect((yield* Fiber.join(exhausted)).reason).toBe("down")
+      expect(attempts).toBe(4)
+      attempts = 0
+      expect(yield* Retry.afterFirstFailure(policy)(call(0))).toBe(1)
+      expect(attempts).toBe(1)
+    }))
 })

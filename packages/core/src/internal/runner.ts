@@ -4,9 +4,11 @@
  * rejects, dead letters stored), the checkpoint each batch allows, one shard's loop and the run over a
  * source's shards. `Pipeline.ts` holds the pipeline value and its stages, and re-exports what is public here.
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -14,6 +16,7 @@ import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import type { DeadLetter } from "../DeadLetter.js"
 import { DeadLetterSink } from "../DeadLetter.js"
+import * as MetricSeries from "../MetricSeries.js"
 import type { Checkpoint, Position, ShardReader } from "../RecordSource.js"
 import { RecordSource } from "../RecordSource.js"
 import type { RecordSink } from "../RecordSink.js"
@@ -23,6 +26,7 @@ import type { CheckpointError, InvalidOptions, SourceError } from "../TributaryE
 import { isTransient, SinkError } from "../TributaryError.js"
 import type { BatchEvent, Lane } from "./batch.js"
 import { BatchState, emptyLane, originOf } from "./batch.js"
+import * as Checkpointer from "./checkpointer.js"
 import { thrownReason } from "./reason.js"
 
 /** What running needs of a pipeline (every `Pipeline` is one). */
@@ -194,19 +198,19 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
     const stages = steps.flatMap((step) => step._tag === "Stage" ? [step.stage] : [])
     const holders = stages.filter((stage) => stage.checkpoint !== undefined)
     const ticks = stages.flatMap((stage) => stage.tickEvery === undefined ? [] : [stage.tickEvery])
-    const tag = (metric: Metric.Metric.Counter<number>) => Metric.tagged(metric, "pipeline", self.name)
+    const tag = (metric: Metric.Metric.Counter<number>) => MetricSeries.make(metric, { pipeline: self.name })
     const counters = {
-      recordsIn: tag(metrics.recordsIn),
-      recordsOut: tag(metrics.recordsOut),
-      deadLettered: tag(metrics.deadLettered),
-      late: tag(metrics.late),
-      filtered: tag(metrics.filtered),
-      sinkRetries: tag(metrics.sinkRetries)
+      recordsIn: yield* tag(metrics.recordsIn),
+      recordsOut: yield* tag(metrics.recordsOut),
+      deadLettered: yield* tag(metrics.deadLettered),
+      late: yield* tag(metrics.late),
+      filtered: yield* tag(metrics.filtered),
+      sinkRetries: yield* tag(metrics.sinkRetries)
     }
     const totals = { batches: 0, recordsIn: 0, recordsOut: 0, deadLettered: 0, late: 0, filtered: 0 }
 
     // Transient failures are retried; the counter sees each retry the schedule allows.
-    const schedule = self.retrySchedule.pipe(Schedule.tapOutput(() => Metric.increment(counters.sinkRetries)))
+    const schedule = self.retrySchedule.pipe(Schedule.tapOutput(() => counters.sinkRetries.update(1)))
     const withRetry = <E extends SinkError>(write: Effect.Effect<void, E>) =>
       Effect.retry(write, { schedule, while: isTransient })
 
@@ -217,9 +221,7 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
       origins: ReadonlyArray<number> | null,
       batch: BatchState
     ): Effect.Effect<void, SinkError> =>
-      withRetry(sink.write(values).pipe(
-        Effect.withSpan("RecordSink.write", { attributes: { sink: sink.name, values: values.length }, captureStackTrace: false })
-      )).pipe(
+      withRetry(pageSpan(sink.write(values), "RecordSink.write", () => ({ sink: sink.name, values: values.length }))).pipe(
         Effect.catchIf((error) => isTransient(error) && self.whenRetriesExhausted === "dead-letter", (error) =>
           Effect.sync(() => {
             const reason = `retries exhausted: ${error.reason}`
@@ -244,12 +246,7 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
       )
 
     const writeDeadLetters = (letters: ReadonlyArray<DeadLetter>) =>
-      withRetry(deadLetters.write(letters).pipe(
-        Effect.withSpan("DeadLetterSink.write", {
-          attributes: { sink: deadLetters.name, letters: letters.length },
-          captureStackTrace: false
-        })
-      )).pipe(
+      withRetry(pageSpan(deadLetters.write(letters), "DeadLetterSink.write", () => ({ sink: deadLetters.name, letters: letters.length }))).pipe(
         Effect.mapError((error) =>
           new SinkError({
             sink: deadLetters.name,
@@ -275,53 +272,57 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
       return earliest
     }
 
-    const handle = Effect.fn("Pipeline.process")(function*(
-      shardId: string,
-      event: BatchEvent,
-      records: ReadonlyArray<SourceRecord>
-    ) {
-      const now = yield* Clock.currentTimeMillis
-      const batch = new BatchState(shardId, event, records, self.name, now)
-      let lane: Lane = event === "records" ? { values: records, origins: null } : emptyLane
-      for (const step of steps) {
-        if (step._tag === "Stage") {
-          try {
-            lane = step.stage.run(lane, batch)
-          } catch (error) {
-            // Stages fail records one at a time; this is the backstop for a fault of the stage itself, so
-            // that even then the shard moves on, the page's records dead-lettered with the reason.
-            const reason = `the ${step.name} stage failed for the whole page: ${thrownReason(error)}`
-            yield* Effect.logError(reason)
-            for (let i = 0; i < lane.values.length; i++) {
-              batch.deadLetter(originOf(lane, i), step.name, reason, undefined, lane.values[i])
+    const handle = (shardId: string, event: BatchEvent, records: ReadonlyArray<SourceRecord>) =>
+      Effect.tracerWith((tracer) =>
+        tracer === untraced
+          ? processBatch(shardId, event, records, false)
+          : Effect.withSpan(processBatch(shardId, event, records, true), "Pipeline.process", { captureStackTrace: false })
+      )
+
+    const processBatch = (shardId: string, event: BatchEvent, records: ReadonlyArray<SourceRecord>, traced: boolean) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const batch = new BatchState(shardId, event, records, self.name, now)
+        let lane: Lane = event === "records" ? { values: records, origins: null } : emptyLane
+        for (const step of steps) {
+          if (step._tag === "Stage") {
+            try {
+              lane = step.stage.run(lane, batch)
+            } catch (error) {
+              // Stages fail records one at a time; this is the backstop for a fault of the stage itself, so
+              // that even then the shard moves on, the page's records dead-lettered with the reason.
+              const reason = `the ${step.name} stage failed for the whole page: ${thrownReason(error)}`
+              yield* Effect.logError(reason)
+              for (let i = 0; i < lane.values.length; i++) {
+                batch.deadLetter(originOf(lane, i), step.name, reason, undefined, lane.values[i])
+              }
+              lane = emptyLane
             }
-            lane = emptyLane
+          } else if (lane.values.length > 0) {
+            const before = batch.deadLetters.length
+            yield* writeBisecting(step.sink, lane.values, lane.origins, batch)
+            if (batch.deadLetters.length > before) lane = batch.withoutDeadLetters(lane)
           }
-        } else if (lane.values.length > 0) {
-          const before = batch.deadLetters.length
-          yield* writeBisecting(step.sink, lane.values, lane.origins, batch)
-          if (batch.deadLetters.length > before) lane = batch.withoutDeadLetters(lane)
         }
-      }
-      for (const [sink, output] of batch.sideOutputs) yield* writeBisecting(sink, output.values, output.origins, batch)
-      if (batch.deadLetters.length > 0) yield* writeDeadLetters(batch.deadLetters)
-      const counts = batch.count(lane)
-      yield* Effect.annotateCurrentSpan({ shardId, event, ...counts })
-      if (event === "records") totals.batches++
-      totals.recordsIn += counts.recordsIn
-      totals.recordsOut += counts.recordsOut
-      totals.deadLettered += counts.deadLettered
-      totals.late += counts.late
-      totals.filtered += counts.filtered
-      if (counts.recordsIn > 0) {
-        yield* Metric.incrementBy(counters.recordsIn, counts.recordsIn)
-        yield* Metric.incrementBy(counters.recordsOut, counts.recordsOut)
-        if (counts.deadLettered > 0) yield* Metric.incrementBy(counters.deadLettered, counts.deadLettered)
-        if (counts.late > 0) yield* Metric.incrementBy(counters.late, counts.late)
-        if (counts.filtered > 0) yield* Metric.incrementBy(counters.filtered, counts.filtered)
-      }
-      return { ...counts, checkpoint: checkpointOf(shardId, records) }
-    })
+        for (const [sink, output] of batch.sideOutputs) yield* writeBisecting(sink, output.values, output.origins, batch)
+        if (batch.deadLetters.length > 0) yield* writeDeadLetters(batch.deadLetters)
+        const counts = batch.count(lane)
+        if (traced) yield* Effect.annotateCurrentSpan({ shardId, event, ...counts })
+        if (event === "records") totals.batches++
+        totals.recordsIn += counts.recordsIn
+        totals.recordsOut += counts.recordsOut
+        totals.deadLettered += counts.deadLettered
+        totals.late += counts.late
+        totals.filtered += counts.filtered
+        if (counts.recordsIn > 0) {
+          counters.recordsIn.unsafeUpdate(counts.recordsIn)
+          counters.recordsOut.unsafeUpdate(counts.recordsOut)
+          if (counts.deadLettered > 0) counters.deadLettered.unsafeUpdate(counts.deadLettered)
+          if (counts.late > 0) counters.late.unsafeUpdate(counts.late)
+          if (counts.filtered > 0) counters.filtered.unsafeUpdate(counts.filtered)
+        }
+        return { ...counts, checkpoint: checkpointOf(shardId, records) }
+      })
 
     const running: Processor = {
       startShard: (shardId, resumeFrom) =>
@@ -342,24 +343,31 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
   })
 
 /**
- * Processes one shard: each batch in order, checkpointed once it is durable (and, with windows, no further
- * than the earliest record an open window still needs). When the shard's stream ends, stages flush what
- * they hold for it.
+ * Processes one shard: each batch in order, its checkpoint offered once it is durable (and, with windows,
+ * no further than the earliest record an open window still needs). Checkpoints are stored off the read
+ * path (`internal/checkpointer`: one write in flight, the latest wins, at most once per the reader's
+ * `checkpointInterval`), and what was offered is stored before this returns, also when the reading
+ * failed; a failed checkpoint stops the reading. When the shard's stream ends, stages flush what they hold
+ * for it.
  *
  * @since 0.1.0
  * @category running
  */
 export const runShard = (processor: Processor, shard: ShardReader): Effect.Effect<void, PipelineError> =>
   Effect.gen(function*() {
-    let stored = shard.resumeFrom
-    // the batch's span says what was stored
-    const store = (checkpoint: Checkpoint | undefined) =>
-      checkpoint === undefined || (stored !== undefined && sameCheckpoint(stored, checkpoint))
-        ? Effect.annotateCurrentSpan("checkpoint", "unchanged")
-        : Effect.zipRight(
-          Effect.annotateCurrentSpan("checkpoint", checkpoint.sequenceNumber),
-          Effect.zipRight(shard.checkpoint(checkpoint), Effect.sync(() => void (stored = checkpoint)))
-        )
+    const traced = (yield* Effect.tracer) !== untraced
+    const interval = shard.checkpointInterval === undefined ? 0 : Duration.toMillis(Duration.decode(shard.checkpointInterval))
+    const checkpointer = yield* Checkpointer.make(shard.checkpoint, interval)
+    let offered = shard.resumeFrom
+    // the batch's span says what it checkpointed
+    const store = (checkpoint: Checkpoint | undefined): Effect.Effect<void, CheckpointError> => {
+      if (checkpoint === undefined || (offered !== undefined && sameCheckpoint(offered, checkpoint))) {
+        return traced ? Effect.annotateCurrentSpan("checkpoint", "unchanged") : Effect.void
+      }
+      offered = checkpoint
+      const offer = checkpointer.offer(checkpoint)
+      return traced ? Effect.zipRight(Effect.annotateCurrentSpan("checkpoint", checkpoint.sequenceNumber), offer) : offer
+    }
     yield* processor.startShard(shard.shardId, shard.resumeFrom)
     // Each batch is a trace of its own (processing, sink writes, checkpoint), linked to the shard's span: a
     // shard's span lasts as long as its lease, and one trace per shard would grow without bound.
@@ -371,21 +379,29 @@ export const runShard = (processor: Processor, shard: ShardReader): Effect.Effec
       attributes: { shardId: shard.shardId },
       links: Option.toArray(Option.map(shardSpan, (span): Tracer.SpanLink => ({ _tag: "SpanLink", span, attributes: {} })))
     }
-    const pages = shard.batches.pipe(Stream.map((records): ReadonlyArray<SourceRecord> | undefined => records))
-    const events = processor.tickEvery === undefined ? pages : Stream.merge(
-      pages,
-      Stream.tick(processor.tickEvery).pipe(Stream.as(undefined)),
-      { haltStrategy: "left" }
+    const inBatchSpan = <A, E>(effect: Effect.Effect<A, E>) => traced ? Effect.withSpan(effect, "Pipeline.batch", batchSpan) : effect
+    // undefined: a tick
+    const events: Stream.Stream<ReadonlyArray<SourceRecord> | undefined, SourceError> =
+      processor.tickEvery === undefined ? shard.batches : Stream.merge(
+        shard.batches,
+        Stream.tick(processor.tickEvery).pipe(Stream.as(undefined)),
+        { haltStrategy: "left" }
+      )
+    const reading = Effect.zipRight(
+      Stream.runForEach(events, (records) =>
+        inBatchSpan(Effect.flatMap(
+          records === undefined ? processor.tick(shard.shardId) : processor.process(shard.shardId, records),
+          (outcome) => store(outcome.checkpoint)
+        ))),
+      inBatchSpan(Effect.flatMap(processor.endShard(shard.shardId), (flushed) => store(flushed.checkpoint)))
     )
-    yield* Stream.runForEach(events, (records) =>
-      Effect.flatMap(
-        records === undefined ? processor.tick(shard.shardId) : processor.process(shard.shardId, records),
-        (outcome) => store(outcome.checkpoint)
-      ).pipe(Effect.withSpan("Pipeline.batch", batchSpan)))
-    yield* Effect.flatMap(processor.endShard(shard.shardId), (flushed) => store(flushed.checkpoint)).pipe(
-      Effect.withSpan("Pipeline.batch", batchSpan)
-    )
-  }).pipe(Effect.withSpan("Pipeline.runShard", { attributes: { shardId: shard.shardId } }))
+    const read = yield* Effect.exit(Effect.raceFirst(reading, checkpointer.failed))
+    if (Exit.isFailure(read) && Cause.isInterruptedOnly(read.cause)) return yield* read
+    // what was processed is stored, also when the reading failed (a source error, the worker stopping, a
+    // sink failing beyond its retries): the reading's failure comes first
+    const stored = yield* Effect.exit(checkpointer.flush)
+    return yield* Exit.isFailure(read) ? read : stored
+  }).pipe(Effect.scoped, Effect.withSpan("Pipeline.runShard", { attributes: { shardId: shard.shardId } }))
 
 /**
  * Runs the pipeline over every shard of the `RecordSource`, each shard in its own fiber. Completes when
@@ -416,6 +432,22 @@ export const run = (
 // ---------------------------------------------------------------------------------------------------------
 // internal
 // ---------------------------------------------------------------------------------------------------------
+
+/**
+ * The tracer Effect runs with when none is installed: its spans go nowhere, so the spans made per page
+ * (`Pipeline.batch`, `Pipeline.process`, the sink writes) are made only under another tracer.
+ */
+const untraced = Effect.runSync(Effect.tracer)
+
+/** A span around a sink write, made only under a tracer (see `untraced`). */
+const pageSpan = <A, E>(
+  effect: Effect.Effect<A, E>,
+  name: string,
+  attributes: () => Record<string, unknown>
+): Effect.Effect<A, E> =>
+  Effect.tracerWith((tracer) =>
+    tracer === untraced ? effect : Effect.withSpan(effect, name, { attributes: attributes(), captureStackTrace: false })
+  )
 
 type RuntimeStep =
   | { readonly _tag: "Stage"; readonly name: string; readonly stage: Stage }

@@ -1,0 +1,116 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+import * as Checkpointer from "../src/internal/checkpointer.js"
+import type { Checkpoint } from "../src/RecordSource.js"
+import { CheckpointError } from "../src/TributaryError.js"
+
+const at = (n: number): Checkpoint => ({ sequenceNumber: String(n), subSequenceNumber: 0 })
+
+/** A store whose writes take `millis` each (TestClock), recording when each started and what it stored. */
+const slowStore = (millis: number, failOn?: number) => {
+  const started: Array<[at: number, sequenceNumber: string]> = []
+  const stored: Array<string> = []
+  let inFlight = 0
+  let maxInFlight = 0
+  const write = (checkpoint: Checkpoint) =>
+    Effect.gen(function*() {
+      started.push([yield* Clock.currentTimeMillis, checkpoint.sequenceNumber])
+      maxInFlight = Math.max(maxInFlight, ++inFlight)
+      yield* Effect.sleep(millis).pipe(Effect.ensuring(Effect.sync(() => inFlight--)))
+      if (Number(checkpoint.sequenceNumber) === failOn) {
+        return yield* Effect.fail(new CheckpointError({ shardId: "s", reason: "LeaseLost", retryability: "permanent" }))
+      }
+      stored.push(checkpoint.sequenceNumber)
+    })
+  return { write, started, stored, maxInFlight: () => maxInFlight }
+}
+
+describe("checkpointer (TestClock)", () => {
+  it.scoped("offer returns at once; one write in flight; what is offered meanwhile coalesces, the latest winning", () =>
+    Effect.gen(function*() {
+      const store = slowStore(100)
+      const checkpointer = yield* Checkpointer.make(store.write, 0)
+      yield* checkpointer.offer(at(1))
+      yield* Effect.yieldNow()
+      // the write of 1 is in flight; 2, 3 and 4 arrive meanwhile: only 4 is written after it
+      for (const n of [2, 3, 4]) yield* checkpointer.offer(at(n))
+      expect(store.stored).toStrictEqual([])
+      yield* TestClock.adjust("100 millis")
+      expect(store.stored).toStrictEqual(["1"])
+      yield* TestClock.adjust("100 millis")
+      expect(store.stored).toStrictEqual(["1", "4"])
+      expect(store.started).toStrictEqual([[0, "1"], [100, "4"]])
+      expect(store.maxInFlight()).toBe(1)
+    }))
+
+  it.scoped("with an interval, writes start at most once per interval; a waiting checkpoint is written when it passes", () =>
+    Effect.gen(function*() {
+      const store = slowStore(10)
+      const checkpointer = yield* Checkpointer.make(store.write, 1000)
+      yield* checkpointer.offer(at(1))
+      yield* TestClock.adjust("300 millis")
+      yield* checkpointer.offer(at(2))
+      yield* TestClock.adjust("300 millis")
+      yield* checkpointer.offer(at(3))
+      // nothing more is offered: 3 is still written, at 1 s
+      yield* TestClock.adjust("2 seconds")
+      expect(store.started).toStrictEqual([[0, "1"], [1000, "3"]])
+      yield* checkpointer.offer(at(4))
+      yield* TestClock.adjust("10 millis")
+      // the interval since the last write has passed: written at once
+      expect(store.started.at(-1)).toStrictEqual([2600, "4"])
+    }))
+
+  it.scoped("flush writes what waits without waiting for the interval, and returns once it is stored", () =>
+    Effect.gen(function*() {
+      const store = slowStore(50)
+      const checkpointer = yield* Checkpointer.make(store.write, 60_000)
+      yield* checkpointer.offer(at(1))
+      yield* TestClock.adjust("50 millis")
+      yield* checkpointer.offer(at(2))
+      const flushed = yield* Effect.fork(checkpointer.flush)
+      yield* TestClock.adjust("50 millis")
+      expect(yield* flushed.await).toStrictEqual(Exit.void)
+      expect(store.started).toStrictEqual([[0, "1"], [50, "2"]])
+      expect(store.stored).toStrictEqual(["1", "2"])
+    }))
+
+  it.scoped("a failed write completes `failed`, fails the next offer and flush, and nothing after it is written", () =>
+    Effect.gen(function*() {
+      const store = slowStore(10, 2)
+      const checkpointer = yield* Checkpointer.make(store.write, 0)
+      const failed = yield* Effect.fork(checkpointer.failed)
+      yield* checkpointer.offer(at(1))
+      yield* TestClock.adjust("10 millis")
+      yield* checkpointer.offer(at(2))
+      yield* TestClock.adjust("10 millis")
+      const failure = yield* Effect.flip(Fiber.join(failed))
+      expect(failure.reason).toBe("LeaseLost")
+      expect((yield* Effect.exit(checkpointer.offer(at(3))))._tag).toBe("Failure")
+      expect((yield* Effect.exit(checkpointer.flush))._tag).toBe("Failure")
+      yield* TestClock.adjust("1 second")
+      expect(store.stored).toStrictEqual(["1"])
+      expect(store.started.map(([, n]) => n)).toStrictEqual(["1", "2"])
+    }))
+
+  it.scoped("closing the scope interrupts a write in flight", () =>
+    Effect.gen(function*() {
+      const entered = yield* Deferred.make<void>()
+      const interrupted = yield* Deferred.make<void>()
+      const write = () =>
+        Effect.zipRight(Deferred.succeed(entered, undefined), Effect.never).pipe(
+          Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+        )
+      yield* Effect.scoped(Effect.gen(function*() {
+        const checkpointer = yield* Checkpointer.make(write, 0)
+        yield* checkpointer.offer(at(1))
+        yield* Deferred.await(entered)
+      }))
+      expect(yield* Deferred.isDone(interrupted)).toBe(true)
+    }))
+})
