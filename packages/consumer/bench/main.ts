@@ -6,6 +6,11 @@
  *   pnpm --filter @tributary/consumer bench      (or: tsx packages/consumer/bench/main.ts)
  *
  * RECORDS (default 40000) sets the stream's size.
+ *
+ * Then `bench consumer-drain` and `bench consumer-live` (`consumerDrain.ts`, `consumerLive.ts`): the
+ * `Consumer` against a plain SDK loop, each side and each emulator in a process of its own, alternating
+ * rounds, medians. BENCH_DRAIN_RECORDS (200,000), BENCH_DRAIN_ROUNDS (3), BENCH_LIVE_RATE (4,000),
+ * BENCH_LIVE_SECONDS (20), BENCH_LIVE_ROUNDS (3); BENCH_ONLY=drain|live runs only that one.
  */
 import * as DeadLetter from "@tributary/core/DeadLetter"
 import * as LeaseStore from "@tributary/core/LeaseStore"
@@ -19,6 +24,8 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Scope from "effect/Scope"
 import * as Consumer from "../src/Consumer.js"
+import * as ConsumerDrain from "./consumerDrain.js"
+import * as ConsumerLive from "./consumerLive.js"
 import { emulators, ownership, produce, setup, uniqueName, waitUntil } from "../test/helpers.js"
 
 const records = Number(process.env.RECORDS ?? 40_000)
@@ -82,9 +89,31 @@ const program = Effect.gen(function*() {
   yield* Scope.close(scopes[1], Exit.void)
 })
 
-Effect.runPromise(
-  program.pipe(Effect.scoped, Effect.provide(emulators), Effect.provide(DeadLetter.layerMemory), Logger.withMinimumLogLevel(LogLevel.Warning))
-).then(() => process.exit(0), (error) => {
+const only = process.env.BENCH_ONLY
+const numberOf = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
+
+const main = async () => {
+  if (only === undefined) {
+    await Effect.runPromise(
+      program.pipe(Effect.scoped, Effect.provide(emulators), Effect.provide(DeadLetter.layerMemory), Logger.withMinimumLogLevel(LogLevel.Warning))
+    )
+  }
+  if (only === undefined || only === "drain") {
+    console.log(await ConsumerDrain.run({
+      records: numberOf("BENCH_DRAIN_RECORDS", 200_000),
+      rounds: numberOf("BENCH_DRAIN_ROUNDS", 3)
+    }))
+  }
+  if (only === undefined || only === "live") {
+    console.log(await ConsumerLive.run({
+      rate: numberOf("BENCH_LIVE_RATE", 4_000),
+      seconds: numberOf("BENCH_LIVE_SECONDS", 20),
+      rounds: numberOf("BENCH_LIVE_ROUNDS", 3)
+    }))
+  }
+}
+
+main().then(() => process.exit(0), (error) => {
   console.error(error)
   process.exit(1)
 })

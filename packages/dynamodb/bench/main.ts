@@ -5,8 +5,10 @@
  * 400 bytes an item). Measured from the first write to the last acknowledgement, median of 3 rounds after a
  * warm-up, each round into a fresh table.
  *
- * Prints `bench results-sink: <x> results/s` for the default mode ("auto": on-time results through
- * BatchWriteItem), then the same for the "conditional" mode (a conditional PutItem per result, 16 in flight).
+ * Prints `bench results-sink: <x> results/s, sdk <y> results/s, ratio <x/y>` for the default mode ("auto":
+ * on-time results through BatchWriteItem), then the same for the "conditional" mode (a conditional PutItem per
+ * result, 16 in flight). The baseline (`resultsBaseline.ts`) writes the same items with raw SDK calls and the
+ * same concurrency; rounds alternate which side goes first; the ratio is the median of the rounds' ratios.
  *
  * First prints the change-record decoding benchmark (`bench/changeRecord.ts`).
  *
@@ -18,11 +20,13 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true"
 import * as Aggregate from "@tributary/core/Aggregate"
 import type { WindowResult } from "@tributary/core/Window"
 import * as LocalDynamoDB from "@tributary/local/LocalDynamoDB"
+import { DynamoDBClient as SdkDynamoDBClient } from "@aws-sdk/client-dynamodb"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as DynamoDBClient from "../src/DynamoDBClient.js"
 import * as ResultsTable from "../src/ResultsTable.js"
 import * as ChangeRecordBench from "./changeRecord.js"
+import * as ResultsBaseline from "./resultsBaseline.js"
 
 const total = Number(process.env.BENCH_RESULTS ?? 5_000)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -75,20 +79,44 @@ const round = (mode: ResultsTable.WriteMode, data: ReadonlyArray<ReadonlyArray<W
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
+const baseline = (client: SdkDynamoDBClient, mode: "auto" | "conditional", data: ReadonlyArray<ReadonlyArray<WindowResult<string, Value>>>) =>
+  Effect.gen(function*() {
+    const tableName = `bench-${++tables}`
+    yield* ResultsTable.ensure(tableName)
+    return yield* Effect.promise(() => ResultsBaseline.run(client, tableName, mode, data, pageSize))
+  })
+
 const main = Effect.gen(function*() {
   yield* Effect.promise(ChangeRecordBench.run)
+  const local = yield* LocalDynamoDB.LocalDynamoDB
+  const client = new SdkDynamoDBClient({ ...local.clientConfig })
   const data = makeResults(total)
   for (const mode of ["auto", "conditional"] as const) {
-    yield* round(mode, makeResults(2_000)) // warm-up
+    // warm-up
+    yield* round(mode, makeResults(2_000))
+    yield* baseline(client, mode, makeResults(2_000))
     const rates: Array<number> = []
-    for (let i = 0; i < rounds; i++) rates.push(yield* round(mode, data))
+    const sdkRates: Array<number> = []
+    for (let i = 0; i < rounds; i++) {
+      if (i % 2 === 0) {
+        rates.push(yield* round(mode, data))
+        sdkRates.push(yield* baseline(client, mode, data))
+      } else {
+        sdkRates.push(yield* baseline(client, mode, data))
+        rates.push(yield* round(mode, data))
+      }
+    }
     const label = mode === "auto" ? "bench results-sink" : "bench results-sink (conditional)"
-    console.log(`${label}: ${Math.round(median(rates))} results/s`)
+    const ratio = median(rates.map((rate, i) => rate / sdkRates[i]))
+    console.log(
+      `${label}: ${Math.round(median(rates))} results/s, sdk ${Math.round(median(sdkRates))} results/s, ratio ${ratio.toFixed(2)}`
+    )
   }
+  client.destroy()
 }).pipe(
   Effect.provide(
     Layer.unwrapEffect(Effect.map(LocalDynamoDB.LocalDynamoDB, (local) => DynamoDBClient.layer({ ...local.clientConfig }))).pipe(
-      Layer.provide(LocalDynamoDB.layerDynalite())
+      Layer.provideMerge(LocalDynamoDB.layerDynalite())
     )
   )
 )
