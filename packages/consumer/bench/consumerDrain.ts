@@ -10,7 +10,7 @@
  * BENCH_DRAIN_RECORDS (default 200,000) sets the stream's size, BENCH_DRAIN_ROUNDS the rounds (3 from main.ts).
  */
 import type { SideReport } from "./internal/processes.js"
-import { median, startEmulator, startSide } from "./internal/processes.js"
+import { bothSides, median, startEmulator, startSide } from "./internal/processes.js"
 import * as BenchStream from "./internal/stream.js"
 
 const shards = 8
@@ -47,9 +47,7 @@ export const run = async (options: Options): Promise<string> => {
         if (report.records !== options.records) throw new Error(`${name} counted ${report.records} of ${options.records}`)
         return report
       }
-      const order = process.env.SIDES?.split(",") ?? (round % 2 === 0 ? ["sdkLoop", "tributary"] : ["tributary", "sdkLoop"])
-      const reports: Record<string, SideReport> = {}
-      for (const name of order) reports[name] = await side(name)
+      const reports = await bothSides(round, side)
       tributary.push(reports.tributary)
       loop.push(reports.sdkLoop)
       options.onRound?.(round, reports.tributary, reports.sdkLoop)

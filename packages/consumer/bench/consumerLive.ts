@@ -8,7 +8,7 @@
  * `BENCH_LIVE_ROUNDS` rounds (3 from main.ts).
  */
 import type { SideReport } from "./internal/processes.js"
-import { median, runToEnd, startEmulator, startSide } from "./internal/processes.js"
+import { bothSides, median, runToEnd, startEmulator, startSide } from "./internal/processes.js"
 import * as BenchStream from "./internal/stream.js"
 
 const shards = 8
@@ -52,9 +52,7 @@ export const run = async (options: Options): Promise<string> => {
         if (report.records !== expected) throw new Error(`${name} counted ${report.records} of ${expected}`)
         return report
       }
-      const order = process.env.SIDES?.split(",") ?? (round % 2 === 0 ? ["sdkLoop", "tributary"] : ["tributary", "sdkLoop"])
-      const reports: Record<string, SideReport> = {}
-      for (const name of order) reports[name] = await side(name)
+      const reports = await bothSides(round, side)
       tributary.push(reports.tributary)
       loop.push(reports.sdkLoop)
       options.onRound?.(round, reports.tributary, reports.sdkLoop)

@@ -164,6 +164,24 @@ export const runToEnd = async (name: string, env: Record<string, string>): Promi
   return last.join("\n")
 }
 
+/**
+ * Runs a round's two sides one after the other, the first alternating between rounds (`SIDES=a,b` fixes the
+ * order), and answers their reports.
+ */
+export const bothSides = async (
+  round: number,
+  side: (name: "tributary" | "sdkLoop") => Promise<SideReport>
+): Promise<{ readonly tributary: SideReport; readonly sdkLoop: SideReport }> => {
+  const order = process.env.SIDES?.split(",") ?? (round % 2 === 0 ? ["sdkLoop", "tributary"] : ["tributary", "sdkLoop"])
+  const reports: Partial<Record<string, SideReport>> = {}
+  for (const name of order) {
+    if (name !== "tributary" && name !== "sdkLoop") throw new Error(`SIDES names an unknown side: ${name}`)
+    reports[name] = await side(name)
+  }
+  if (reports.tributary === undefined || reports.sdkLoop === undefined) throw new Error("SIDES must name tributary and sdkLoop")
+  return { tributary: reports.tributary, sdkLoop: reports.sdkLoop }
+}
+
 export const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
