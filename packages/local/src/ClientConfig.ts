@@ -1,10 +1,11 @@
 /**
- * SDK v3 client settings for a loopback emulator: endpoint, region, dummy static credentials and an
- * HTTP/1.1 request handler. Spread it into a client's constructor: `new KinesisClient(local.clientConfig)`.
+ * SDK v3 client settings for a loopback emulator: endpoint, region, dummy static credentials and a request
+ * handler for loopback endpoints (HTTP/1.1, HTTP/2 for event streams). Spread it into a client's
+ * constructor: `new KinesisClient(local.clientConfig)`.
  *
  * @since 0.1.0
  */
-import { NodeHttpHandler } from "@smithy/node-http-handler"
+import { LoopbackHandler } from "@tributary/aws/LoopbackHandler"
 
 /**
  * @since 0.1.0
@@ -18,11 +19,12 @@ export interface ClientConfig {
     readonly secretAccessKey: string
   }
   /**
-   * HTTP/1.1. The SDK's Kinesis client otherwise speaks HTTP/2, which kinesalite does not answer and
-   * kinesis-mock answers unreliably. One handler (one keep-alive agent) is shared by every client made from
-   * this config; destroying a client only closes its sockets, the agent stays usable.
+   * HTTP/1.1, and HTTP/2 only for event streams (SubscribeToShard). The SDK's Kinesis client otherwise speaks
+   * HTTP/2 for every call, which kinesalite does not answer and kinesis-mock answers unreliably. One handler
+   * (one keep-alive agent) is shared by every client made from this config; destroying a client only closes
+   * its sockets, the handler stays usable.
    */
-  readonly requestHandler: NodeHttpHandler
+  readonly requestHandler: LoopbackHandler
 }
 
 /**
@@ -44,5 +46,5 @@ export const make = (
   endpoint,
   region: options.region ?? defaultRegion,
   credentials: { accessKeyId: options.accessKeyId ?? "local", secretAccessKey: options.secretAccessKey ?? "local" },
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000 })
+  requestHandler: new LoopbackHandler({ connectionTimeout: 5_000 })
 })

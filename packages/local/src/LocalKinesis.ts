@@ -4,7 +4,9 @@
  * - kinesalite, embedded in this process: starts in ~0.1 s and is fast (thousands of records per second),
  *   but lacks ChildShards in GetRecords, UpdateShardCount, StreamARN parameters and consumers;
  * - kinesis-mock (npm `kinesis-local`), a child process: slow to start (~1 s) and to write to, but faithful
- *   (ChildShards, SplitShard/MergeShards, UpdateShardCount, realistic MillisBehindLatest).
+ *   (ChildShards, SplitShard/MergeShards, UpdateShardCount, realistic MillisBehindLatest, stream consumers
+ *   and SubscribeToShard). Its endpoint is an `Http2Proxy` in front of it, which repairs the two faults of
+ *   the emulator that break the SDK's SubscribeToShard (see there).
  *
  * Neither enforces per-shard limits nor expires iterators before 300 s: put a `FaultProxy` in front of
  * them for throttling, errors, resets, latency and expired iterators.
@@ -23,6 +25,7 @@ import { createRequire } from "node:module"
 import type { ClientConfig } from "./ClientConfig.js"
 import * as Config from "./ClientConfig.js"
 import * as Child from "./internal/child.js"
+import * as Http2Proxy from "./internal/http2Proxy.js"
 import * as Net from "./internal/net.js"
 import { waitUntil } from "./internal/wait.js"
 import type { LocalAwsError } from "./LocalAwsError.js"
@@ -112,11 +115,17 @@ export interface KinesisMockOptions {
   readonly logLevel?: "ERROR" | "WARN" | "INFO" | "DEBUG"
   /** Default 60 s (a loaded 2-core machine needs more than the usual ~1 s). */
   readonly startTimeout?: Duration.DurationInput
+  /**
+   * Put an `Http2Proxy` in front of the emulator (the endpoint is then the proxy's). Default true: without
+   * it the SDK's SubscribeToShard fails on kinesis-mock (every other call works either way).
+   */
+  readonly http2Proxy?: boolean
 }
 
 /**
- * Starts kinesis-mock as a child process on free loopback ports and waits for its health check; when the
- * scope closes it gets SIGTERM, then SIGKILL after 2 s if it is still running.
+ * Starts kinesis-mock as a child process on free loopback ports and waits for its health check, and an
+ * `Http2Proxy` in front of it (unless `http2Proxy: false`); when the scope closes the proxy stops, and the
+ * emulator gets SIGTERM, then SIGKILL after 2 s if it is still running.
  *
  * @since 0.1.0
  * @category constructors
@@ -143,19 +152,21 @@ export const makeKinesisMock = (
       env.INITIALIZE_STREAMS = Object.entries(options.initializeStreams).map(([name, shards]) => `${name}:${shards}`).join(",")
     }
     const child = yield* Child.spawnNode("kinesis-mock", require.resolve("kinesis-local/main.js"), env)
-    const endpoint = `http://127.0.0.1:${plainPort}`
-    const clientConfig = Config.make(endpoint)
-    // Open keep-alive connections make kinesis-mock wait up to 30 s on SIGTERM: close ours first.
-    yield* Effect.addFinalizer(() => Effect.sync(() => clientConfig.requestHandler.destroy()))
-    yield* waitUntil("kinesis-mock", Effect.map(Net.probe(`${endpoint}/healthcheck`), (status) => status === 200), {
+    const emulator = `http://127.0.0.1:${plainPort}`
+    yield* waitUntil("kinesis-mock", Effect.map(Net.probe(`${emulator}/healthcheck`), (status) => status === 200), {
       timeout: options.startTimeout ?? "60 seconds",
       gaveUp: child.exited,
       detail: child.output
     })
+    const proxy = options.http2Proxy === false ? undefined : yield* Http2Proxy.start(emulator, 2_000)
+    const endpoint = proxy === undefined ? emulator : `http://127.0.0.1:${proxy.port}`
+    const clientConfig = Config.make(endpoint)
+    // Open keep-alive connections make kinesis-mock wait up to 30 s on SIGTERM: close ours first.
+    yield* Effect.addFinalizer(() => Effect.sync(() => clientConfig.requestHandler.destroy()))
     return {
       kind: "kinesis-mock" as const,
       endpoint,
-      port: plainPort,
+      port: proxy?.port ?? plainPort,
       region: Config.defaultRegion,
       clientConfig,
       pid: child.pid
