@@ -3,8 +3,10 @@
  * other workers of the same application through a lease table, the way the Kinesis Client Library does.
  *
  * - A `LeaseCoordinator` (shards from Kinesis' ListShards) decides which shards this worker processes.
- * - Each acquired lease gets a scoped fiber that reads the shard with a polling `ShardReader`, starting
- *   after the lease's checkpoint, and runs `Pipeline.runShard` on it with the worker's one `Processor`.
+ * - Each acquired lease gets a scoped fiber that reads the shard, starting after the lease's checkpoint,
+ *   with a polling `ShardReader` or, with `reader: { fanOut: { consumerName } }`, a `FanOutReader` through
+ *   the stream's enhanced fan-out consumer (registered, or found, by the first shard that needs it), and
+ *   runs `Pipeline.runShard` on it with the worker's one `Processor`.
  *   Checkpoints go through the lease (conditional on owner and counter), so a worker that lost the lease
  *   can never move the new owner's position back: its checkpoint fails with a permanent `CheckpointError`
  *   and the fiber stops.
@@ -26,21 +28,25 @@ import type { DeadLetterSink } from "@tributary/core/DeadLetter"
 import type { LeaseLost, LeaseStore, LeaseStoreError } from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
 import type { Checkpoint, ShardReader as CoreShardReader } from "@tributary/core/RecordSource"
-import type { InvalidOptions } from "@tributary/core/TributaryError"
+import { InvalidOptions } from "@tributary/core/TributaryError"
 import { CheckpointError, SourceError } from "@tributary/core/TributaryError"
+import * as FanOutReader from "@tributary/kinesis/FanOutReader"
 import type { Kinesis } from "@tributary/kinesis/Kinesis"
 import * as ShardReader from "@tributary/kinesis/ShardReader"
 import * as StreamAdmin from "@tributary/kinesis/StreamAdmin"
+import * as StreamConsumer from "@tributary/kinesis/StreamConsumer"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as ConfigReaders from "./internal/config.js"
@@ -60,6 +66,23 @@ import * as LeaseCoordinator from "./LeaseCoordinator.js"
 export type ReaderOptions = Omit<ShardReader.ReaderOptions, "stream" | "shardId" | "position" | "follow" | "checkpoint">
 
 /**
+ * Reading through an enhanced fan-out consumer of the stream (SubscribeToShard): the consumer's name (the
+ * same for every worker of the application), and the `FanOutReader` options that do not depend on the
+ * shard. The consumer is registered if it does not exist yet (and kept: deregister it with
+ * `StreamConsumer.deregister` when the application is retired). See docs/consumer.md for when to use it and
+ * what it costs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FanOutOptions
+  extends Omit<FanOutReader.FanOutReaderOptions, "stream" | "shardId" | "consumerArn" | "position" | "checkpoint">
+{
+  /** 1 to 128 of `a-z A-Z 0-9 _ . -`; e.g. the application's name. */
+  readonly consumerName: string
+}
+
+/**
  * A worker's options: the stream, its lease coordinator's (`LeaseCoordinator.ConfigOptions`: worker id,
  * lease duration, intervals, initial position, limits), each shard's reader, and how shards fail and stop.
  *
@@ -74,8 +97,11 @@ export interface Options extends LeaseCoordinator.ConfigOptions {
    * name. Default: the stream's name.
    */
   readonly application?: string | undefined
-  /** Options of each shard's reader (batch size, idle time, retries). */
-  readonly reader?: ReaderOptions | undefined
+  /**
+   * How each shard is read: by polling (`"polling"`, the default, or the polling reader's options: batch
+   * size, idle time, retries), or through an enhanced fan-out consumer (`{ fanOut: { consumerName } }`).
+   */
+  readonly reader?: ReaderOptions | "polling" | { readonly fanOut: FanOutOptions } | undefined
   /**
    * How long a shard whose processing failed (beyond the pipeline's own retries) keeps its lease before
    * the worker hands it back. Meanwhile no other worker starts on it; afterwards any worker may take it at
@@ -210,6 +236,7 @@ export const make = <A, R>(
     // one processor for every shard of the worker: windows over several shards see them all
     const processor = yield* Pipeline.processor(pipeline)
     const kinesis = yield* Effect.context<Kinesis>()
+    const readerOf = yield* shardReaders(stream, options.reader)
 
     // the worker's options are the coordinator's, and more
     const coordinator = yield* LeaseCoordinator.make({
@@ -259,12 +286,12 @@ export const make = <A, R>(
         const at = lease.lease.checkpoint
         if (at === "SHARD_END") return { _tag: "Finished" } as const
         const resumeFrom = typeof at === "string" ? undefined : at
-        const reader = yield* ShardReader.make({
-          ...options.reader,
-          stream,
-          shardId,
-          position: startingPosition(at)
-        }).pipe(Effect.provide(kinesis))
+        const made = yield* Effect.exit(Effect.provide(readerOf(shardId, startingPosition(at)), kinesis))
+        if (made._tag === "Failure") {
+          if (Cause.isInterruptedOnly(made.cause)) return yield* Effect.failCause(made.cause as Cause.Cause<never>)
+          return { _tag: "Failed", cause: made.cause } as const
+        }
+        const reader = made.value
         const shard: CoreShardReader = {
           shardId,
           resumeFrom,
@@ -376,9 +403,10 @@ export const layer = <A, R>(
  * The options from configuration: `STREAM` (required), the lease coordinator's variables
  * (`LeaseCoordinator.config`: `WORKER_ID`, `APPLICATION`, `LEASE_DURATION`, `RENEW_INTERVAL`,
  * `TAKE_INTERVAL`, `SHARD_SYNC_INTERVAL`, `INITIAL_POSITION`, `MAX_LEASES_PER_WORKER`,
- * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`), `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`, and of the
- * readers `IDLE_INTERVAL`, `MAX_RECORDS` and `MAX_CALLS_PER_SECOND`. Durations are Effect durations
- * (`10 seconds`) or milliseconds; every variable but `STREAM` may be unset (the option's default).
+ * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`), `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`, `READER`
+ * (`polling`, the default, or `fan-out` with `CONSUMER_NAME`), and of the polling readers `IDLE_INTERVAL`,
+ * `MAX_RECORDS` and `MAX_CALLS_PER_SECOND`. Durations are Effect durations (`10 seconds`) or milliseconds;
+ * every variable but `STREAM` may be unset (the option's default).
  *
  * @since 0.1.0
  * @category config
@@ -392,8 +420,22 @@ export const config: Config.Config<Options> = Config.all({
     idleInterval: ConfigReaders.optional(ConfigReaders.duration("IDLE_INTERVAL")),
     maxRecords: ConfigReaders.optional(Config.integer("MAX_RECORDS")),
     maxCallsPerSecond: ConfigReaders.optional(Config.number("MAX_CALLS_PER_SECOND"))
-  })
-}).pipe(Config.map(({ coordinator, ...options }): Options => ({ ...coordinator, ...options })))
+  }),
+  fanOut: Config.all({
+    reader: Config.withDefault(Config.literal("polling", "fan-out")("READER"), "polling"),
+    consumerName: ConfigReaders.optional(Config.nonEmptyString("CONSUMER_NAME"))
+  }).pipe(Config.mapOrFail(({ consumerName, reader }) =>
+    reader === "polling"
+      ? Either.right(undefined)
+      : consumerName === undefined
+      ? Either.left(ConfigError.MissingData(["CONSUMER_NAME"], "READER=fan-out needs CONSUMER_NAME, the stream consumer's name"))
+      : Either.right({ consumerName })
+  ))
+}).pipe(Config.map(({ coordinator, fanOut, ...options }): Options => ({
+  ...coordinator,
+  ...options,
+  ...(fanOut === undefined ? {} : { reader: { fanOut } })
+})))
 
 /**
  * The worker as a layer, its options from configuration (default: `config`, the documented variables), e.g.
@@ -412,6 +454,31 @@ export const layerConfig = <A, R>(
 // ---------------------------------------------------------------------------------------------------------
 // internal
 // ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Makes each shard's reader: polling, or through the stream's enhanced fan-out consumer, registered (or
+ * found) once, by the first shard that needs it; a failure to register fails that shard (and is tried
+ * again by the next).
+ */
+const shardReaders = (stream: string, reader: Options["reader"]) =>
+  Effect.gen(function*() {
+    if (typeof reader !== "object" || !("fanOut" in reader)) {
+      const polling = typeof reader === "object" ? reader : {}
+      return (shardId: string, position: ShardReader.StartingPosition) => ShardReader.make({ ...polling, stream, shardId, position })
+    }
+    const { consumerName, ...fanOut } = reader.fanOut
+    const problem = StreamConsumer.nameProblem(consumerName)
+    if (problem !== undefined) return yield* new InvalidOptions({ of: "Consumer", option: "reader.fanOut.consumerName", reason: problem })
+    const lock = yield* Effect.makeSemaphore(1)
+    let registered = Option.none<StreamConsumer.StreamConsumer>()
+    const consumer = lock.withPermits(1)(Effect.suspend(() =>
+      Option.isSome(registered)
+        ? Effect.succeed(registered.value)
+        : Effect.tap(StreamConsumer.ensure(stream, consumerName), (found) => void (registered = Option.some(found)))
+    ))
+    return (shardId: string, position: ShardReader.StartingPosition) =>
+      Effect.flatMap(consumer, (found) => FanOutReader.make({ ...fanOut, stream, shardId, position, consumerArn: found.arn }))
+  })
 
 const isLeaseLost = (error: Pipeline.PipelineError): boolean =>
   error._tag === "CheckpointError" && (error.cause as { readonly _tag?: unknown } | undefined)?._tag === "LeaseLost"
