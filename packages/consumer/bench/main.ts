@@ -5,7 +5,8 @@
  *
  *   pnpm --filter @tributary/consumer bench      (or: tsx packages/consumer/bench/main.ts)
  *
- * RECORDS (default 40000) sets the stream's size.
+ * RECORDS (default 40000) sets the stream's size. Then `bench latency` (./latency.ts): the polling and the
+ * fan-out reader on kinesis-mock.
  */
 import * as DeadLetter from "@tributary/core/DeadLetter"
 import * as LeaseStore from "@tributary/core/LeaseStore"
@@ -20,6 +21,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Scope from "effect/Scope"
 import * as Consumer from "../src/Consumer.js"
 import { emulators, ownership, produce, setup, uniqueName, waitUntil } from "../test/helpers.js"
+import { latency } from "./latency.js"
 
 const records = Number(process.env.RECORDS ?? 40_000)
 
@@ -84,7 +86,7 @@ const program = Effect.gen(function*() {
 
 Effect.runPromise(
   program.pipe(Effect.scoped, Effect.provide(emulators), Effect.provide(DeadLetter.layerMemory), Logger.withMinimumLogLevel(LogLevel.Warning))
-).then(() => process.exit(0), (error) => {
+).then(() => Effect.runPromise(latency)).then(() => process.exit(0), (error) => {
   console.error(error)
   process.exit(1)
 })
