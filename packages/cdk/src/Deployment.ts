@@ -45,6 +45,8 @@ export interface DeploymentProps {
   readonly workerPrincipal?: iam.IPrincipal
   /** Let the workers publish metrics with PutMetricData (else they write EMF lines). Default false. */
   readonly putMetricData?: boolean
+  /** The workers read with enhanced fan-out (`reader: { fanOut }`): their role may register and subscribe. */
+  readonly fanOut?: boolean
   /** Default `Tributary`. */
   readonly metricsNamespace?: string
   readonly alarmActions?: ReadonlyArray<cloudwatch.IAlarmAction>
@@ -90,6 +92,7 @@ export class Deployment extends Construct {
       leaseTable: this.leaseTable,
       ...sinks,
       ...(props.workerPrincipal === undefined ? {} : { assumedBy: props.workerPrincipal }),
+      ...(props.fanOut === true ? { fanOut: true } : {}),
       ...(props.putMetricData === true ? { metricsNamespace: props.metricsNamespace ?? "Tributary" } : {})
     })
     this.lambdaConsumer = props.lambdaConsumer === undefined

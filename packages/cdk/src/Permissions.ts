@@ -11,13 +11,13 @@ import * as iam from "aws-cdk-lib/aws-iam"
 import type * as kms from "aws-cdk-lib/aws-kms"
 
 /**
- * What an action applies to: a stream, a table, a bucket (listing), objects in a bucket, or nothing
- * narrower than the account (actions that take no resource).
+ * What an action applies to: a stream, an enhanced fan-out consumer of a stream, a table, a bucket
+ * (listing), objects in a bucket, or nothing narrower than the account (actions that take no resource).
  *
  * @since 0.1.0
  * @category models
  */
-export type ResourceKind = "stream" | "table" | "bucket" | "object" | "account"
+export type ResourceKind = "stream" | "consumer" | "table" | "bucket" | "object" | "account"
 
 /**
  * @since 0.1.0
@@ -53,6 +53,10 @@ export const commands = {
   SplitShard: { actions: ["kinesis:SplitShard"], resource: "stream" },
   MergeShards: { actions: ["kinesis:MergeShards"], resource: "stream" },
   UpdateShardCount: { actions: ["kinesis:UpdateShardCount"], resource: "stream" },
+  RegisterStreamConsumer: { actions: ["kinesis:RegisterStreamConsumer"], resource: "stream" },
+  DescribeStreamConsumer: { actions: ["kinesis:DescribeStreamConsumer"], resource: "consumer" },
+  DeregisterStreamConsumer: { actions: ["kinesis:DeregisterStreamConsumer"], resource: "consumer" },
+  SubscribeToShard: { actions: ["kinesis:SubscribeToShard"], resource: "consumer", keyActions: ["kms:Decrypt"] },
   // DynamoDB (@tributary/dynamodb DynamoDBClient.ts, internal/tables.ts)
   GetItem: { actions: ["dynamodb:GetItem"], resource: "table" },
   PutItem: { actions: ["dynamodb:PutItem"], resource: "table" },
@@ -91,10 +95,23 @@ export type CommandName = keyof typeof commands
 export const uses = {
   /** `ShardReader`, `StreamSource`, `Consumer`: ListShards, then GetShardIterator and GetRecords per shard. */
   readStream: ["ListShards", "GetShardIterator", "GetRecords"],
+  /**
+   * `Consumer` with `reader: { fanOut }` (`StreamConsumer.ensure`, `FanOutReader`), besides `readStream`'s
+   * ListShards: the stream's ARN, its consumer registered or found, SubscribeToShard per shard.
+   */
+  readStreamFanOut: ["DescribeStreamSummary", "RegisterStreamConsumer", "DescribeStreamConsumer", "SubscribeToShard"],
   /** `Producer.make`, `DeadLetterStream.layer`: PutRecords; ListShards with `rateLimit` or `aggregation`. */
   writeStream: ["PutRecords", "ListShards"],
   /** `StreamAdmin.ensureStream`, resharding: what `tributary provision` and operators run. */
-  administerStream: ["DescribeStreamSummary", "CreateStream", "ListShards", "SplitShard", "MergeShards", "UpdateShardCount"],
+  administerStream: [
+    "DescribeStreamSummary",
+    "CreateStream",
+    "ListShards",
+    "SplitShard",
+    "MergeShards",
+    "UpdateShardCount",
+    "DeregisterStreamConsumer"
+  ],
   /** `DynamoDBLeaseStore` (the coordinator never deletes a lease: no DeleteItem). */
   leases: ["GetItem", "PutItem", "UpdateItem", "Scan"],
   /** What creates a table on first use (`createTable` left on): DescribeTable, CreateTable. */
@@ -145,8 +162,9 @@ export const keyActionsOf = (names: ReadonlyArray<CommandName>): Array<string> =
   [...new Set(names.flatMap((name) => (commands[name] as Command).keyActions ?? []))].sort()
 
 /**
- * Where a use applies: a stream or table by ARN, or a bucket with the key prefixes its objects are under
- * (`["raw/*"]`); `key` is the resource's customer managed key, if any.
+ * Where a use applies: a stream (and its consumers, `<stream ARN>/consumer/*`) or table by ARN, or a bucket
+ * with the key prefixes its objects are under (`["raw/*"]`); `key` is the resource's customer managed key,
+ * if any.
  *
  * @since 0.1.0
  * @category models
@@ -172,8 +190,11 @@ export const statements = (use: Use, target: Target): Array<iam.PolicyStatement>
   }
   switch (target.kind) {
     case "stream":
+      add(actionsOf(names, "stream"), [target.arn])
+      add(actionsOf(names, "consumer"), [`${target.arn}/consumer/*`])
+      break
     case "table":
-      add(actionsOf(names, target.kind), [target.arn])
+      add(actionsOf(names, "table"), [target.arn])
       break
     case "bucket":
       // listing only the prefixes the use reads (S3 checks `s3:prefix` against ListObjectsV2's Prefix)

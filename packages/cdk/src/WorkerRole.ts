@@ -2,7 +2,9 @@
  * The IAM role of the worker processes (`Consumer.layer(pipeline, ...)` on ECS, EKS or EC2): it allows
  * exactly the calls the code makes on the resources the deployment gives it, from `Permissions`:
  *
- * - on the stream: ListShards, GetShardIterator, GetRecords (and `kms:Decrypt` on its own key, if any);
+ * - on the stream: ListShards, GetShardIterator, GetRecords (and `kms:Decrypt` on its own key, if any); with
+ *   `fanOut`, also DescribeStreamSummary and RegisterStreamConsumer, and on the stream's consumers
+ *   DescribeStreamConsumer and SubscribeToShard;
  * - on the lease table: GetItem, PutItem, UpdateItem, Scan;
  * - on each results table: BatchWriteItem, PutItem; on the dead-letter table: BatchWriteItem;
  * - on the archive bucket: PutObject under the raw and dead-letter prefixes;
@@ -106,6 +108,8 @@ export interface WorkerRoleProps extends Sinks {
   readonly stream: StreamRef
   /** The consumer application's lease table. */
   readonly leaseTable: TableRef
+  /** The workers read with enhanced fan-out (`reader: { fanOut: { consumerName } }` of `Consumer`). */
+  readonly fanOut?: boolean | undefined
 }
 
 /**
@@ -123,6 +127,9 @@ export class WorkerRole extends Construct {
       description: "Tributary workers: read the stream, keep leases, write the sinks"
     })
     Permissions.grant(this.role, "readStream", { kind: "stream", arn: props.stream.streamArn, key: props.stream.encryptionKey })
+    if (props.fanOut === true) {
+      Permissions.grant(this.role, "readStreamFanOut", { kind: "stream", arn: props.stream.streamArn, key: props.stream.encryptionKey })
+    }
     Permissions.grant(this.role, "leases", { kind: "table", arn: props.leaseTable.tableArn })
     if (props.createTables === true) Permissions.grant(this.role, "createTable", { kind: "table", arn: props.leaseTable.tableArn })
     grantSinks(this.role, props)

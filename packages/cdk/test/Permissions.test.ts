@@ -84,7 +84,7 @@ const names = {
   bucket: "iam-orders-archive"
 }
 
-const synthesize = (options: { readonly streamEncryption?: "kms" } = {}) => {
+const synthesize = (options: { readonly streamEncryption?: "kms"; readonly fanOut?: boolean } = {}) => {
   const stack = new Stack(new App(), "Iam", { env: { account: "123456789012", region: "eu-west-1" } })
   new Deployment(stack, "Orders", {
     name: names.stream,
@@ -174,6 +174,18 @@ describe("WorkerRole", () => {
     expect(grants.filter((g) => g.resource === "*").map((g) => g.condition)).toStrictEqual([
       { StringEquals: { "cloudwatch:namespace": "Tributary" } }
     ])
+  })
+
+  it("fan-out workers: the consumer calls on the stream, SubscribeToShard and DescribeStreamConsumer on its consumers", () => {
+    const grants = byResource(workerGrants(synthesize({ fanOut: true })))
+    expect(grants[`stream:${names.stream}`]).toStrictEqual([
+      "kinesis:DescribeStreamSummary",
+      "kinesis:GetRecords",
+      "kinesis:GetShardIterator",
+      "kinesis:ListShards",
+      "kinesis:RegisterStreamConsumer"
+    ])
+    expect(grants[`stream:${names.stream}/consumer/*`]).toStrictEqual(["kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard"])
   })
 
   it("a stream encrypted with a key of its own: kms:Decrypt on that key, for GetRecords", () => {

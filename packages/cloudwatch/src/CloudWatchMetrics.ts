@@ -140,6 +140,12 @@ export const definitions: Readonly<Record<string, Definition>> = {
     "how far the shard's newest record is ahead of the reader (KCL: MillisBehindLatest)"
   ),
   tributary_kinesis_iterator_age_millis: shard("IteratorAgeMilliseconds", "Milliseconds", "age of the last record read"),
+  tributary_kinesis_subscribe_to_shard_calls_total: shard("SubscribeToShardCalls", "Count", "SubscribeToShard calls of the fan-out reader, retries included"),
+  tributary_kinesis_subscriptions_in_use_total: shard(
+    "SubscribeToShardResourceInUse",
+    "Count",
+    "SubscribeToShard refused because a subscription of the consumer to the shard was active"
+  ),
 
   // Kinesis producers (Metrics.producer of @tributary/kinesis)
   tributary_kinesis_put_records_total: producer("UserRecordsPut", "Count", "user records stored (KPL: UserRecordsPut)"),
