@@ -422,8 +422,8 @@ const readAsset = (path: string): Asset => {
   }
 }
 
-// src/ and static/ are siblings, both when run from source (tsx, vitest) and from a package
-const staticDir = fileURLToPath(new URL("../static/", import.meta.url))
+// next to this module, both in src/ (tsx, vitest) and in dist/ (the build copies it)
+const staticDir = fileURLToPath(new URL("./static/", import.meta.url))
 
 let assets: ReadonlyMap<string, Asset> | undefined
 /** Read once, on the first request. */

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 /**
  * The `tributary` command line. See docs/cli.md, or `tributary --help`.
  *
