@@ -8,7 +8,6 @@ import * as Options from "@effect/cli/Options"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Demo from "../Demo.js"
 import { CommandFailed } from "../internal/errors.js"
 import * as Help from "../internal/help.js"
 import * as Opt from "../internal/options.js"
@@ -63,6 +62,8 @@ export const summary = "Run the end-to-end demo, on embedded local AWS by defaul
 export const command = Command.make("demo", options, (args) =>
   Effect.gen(function*() {
     const stop = yield* stopSignal
+    // loaded when the demo runs, not for every command (the gateway, the emulators, the consumers)
+    const Demo = yield* Effect.promise(() => import("../Demo.js"))
     const holds = yield* Demo.run({
       duration: Option.getOrUndefined(args.duration),
       rate: args.rate,
