@@ -58,6 +58,8 @@ export class LocalS3 extends Context.Tag("@tributary/local/LocalS3")<LocalS3, Lo
 export interface S3rverOptions {
   /** Buckets to create at start. */
   readonly buckets?: ReadonlyArray<string>
+  /** The loopback port to listen on. Default 0: a free one. */
+  readonly port?: number
 }
 
 interface S3rver {
@@ -84,7 +86,7 @@ export const makeS3rver = (options: S3rverOptions = {}): Effect.Effect<LocalS3Sh
     const directory = yield* objectsDirectory
     const S3rver = require("s3rver") as new(options: Record<string, unknown>) => S3rver
     const server = new S3rver({
-      port: 0,
+      port: options.port ?? 0,
       address: "127.0.0.1",
       silent: true,
       directory,
@@ -140,7 +142,7 @@ export const makeS3rverProcess = (options: S3rverOptions = {}): Effect.Effect<Lo
       Effect.sync(() =>
         ChildProcess.spawn(
           process.execPath,
-          ["--openssl-legacy-provider", childScript, directory, (options.buckets ?? []).join(",")],
+          ["--openssl-legacy-provider", childScript, directory, (options.buckets ?? []).join(","), String(options.port ?? 0)],
           // a process group of its own: a Ctrl-C on the terminal (SIGINT to the foreground group) does not
           // stop it under the program still using it; the program stops it last, as its scope closes
           { stdio: ["pipe", "pipe", "pipe"], detached: true }
@@ -167,7 +169,12 @@ export const makeS3rverProcess = (options: S3rverOptions = {}): Effect.Effect<Lo
         if (line >= 0) resume(Effect.succeed((JSON.parse(output.slice(0, line)) as { port: number }).port))
       })
       child.once("exit", (code) =>
-        resume(Effect.fail(new LocalAwsError({ service: "s3rver", reason: `its process exited with ${code}: ${errors}` }))))
+        resume(Effect.fail(
+          new LocalAwsError({
+            service: "s3rver",
+            reason: /^port \d+ is in use$/m.test(errors) ? errors.trim() : `its process exited with ${code}: ${errors}`
+          })
+        )))
       child.once("error", (cause) => resume(Effect.fail(new LocalAwsError({ service: "s3rver", reason: "cannot spawn its process", cause }))))
     }).pipe(Effect.timeoutFail({
       duration: "15 seconds",

@@ -39,6 +39,10 @@ export interface ShardStatus {
   readonly owner: string | null
   /** The last checkpointed sequence number (or any position text). */
   readonly checkpoint: string
+  /** The last record processed, when it is known and further than the checkpoint. */
+  readonly processed?: string | undefined
+  /** Why the checkpoint is behind what was processed (e.g. a window stage holds it), when it is. */
+  readonly checkpointNote?: string | undefined
   /** How far the shard's reader is behind the stream's tip, null when unknown. */
   readonly lagMillis: number | null
 }

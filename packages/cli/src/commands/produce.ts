@@ -225,6 +225,14 @@ export const command = Command.make("produce", options, (args) =>
       `produced ${Output.plural(counts.sent, "message")} (${Output.count(counts.broken)} broken on purpose) to ${target} ` +
         `in ${Output.seconds(elapsed)}: ${Output.count(counts.accepted)} accepted, ${Output.count(counts.failed)} failed`
     )
+    // short of the rate asked, say so (over a run long enough for start-up latencies not to count)
+    const achieved = counts.accepted * 1000 / Math.max(1, elapsed)
+    if (elapsed >= 2_000 && counts.accepted > 0 && achieved < args.rate * 0.9) {
+      yield* Output.line(
+        `rate: ${Output.count(Math.round(achieved))} messages/s of the ${Output.count(args.rate)}/s asked (--rate): ` +
+          `${Option.isSome(args.viaGateway) ? "the gateway" : "the stream (each shard takes 1,000 records/s on AWS)"} or this machine could not keep up`
+      )
+    }
     if (counts.failed > 0) {
       return yield* new CommandFailed({
         reason: `${Output.count(counts.failed)} of ${Output.count(counts.sent)} messages were not accepted: ${firstError}`

@@ -14,13 +14,22 @@ export interface Listenable {
   removeListener(event: "error", listener: (error: Error) => void): unknown
 }
 
-/** Listens on a free loopback port (port 0: the kernel picks one) and answers the port. */
-export const listen = (service: string, server: Listenable): Effect.Effect<number, LocalAwsError> =>
+/**
+ * Listens on a loopback port (0, the default: a free one the kernel picks) and answers the port. A port in
+ * use fails with reason `port <n> is in use`.
+ */
+export const listen = (service: string, server: Listenable, port = 0): Effect.Effect<number, LocalAwsError> =>
   Effect.async<number, LocalAwsError>((resume) => {
-    const onError = (cause: Error) =>
-      resume(Effect.fail(new LocalAwsError({ service, reason: `cannot listen: ${cause.message}`, cause })))
+    const onError = (cause: NodeJS.ErrnoException) =>
+      resume(Effect.fail(
+        new LocalAwsError({
+          service,
+          reason: cause.code === "EADDRINUSE" ? `port ${port} is in use` : `cannot listen: ${cause.message}`,
+          cause
+        })
+      ))
     server.once("error", onError)
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(port, "127.0.0.1", () => {
       server.removeListener("error", onError)
       const address = server.address()
       if (address === null || typeof address === "string") {

@@ -7,8 +7,9 @@ const { rmSync } = require("node:fs")
 const S3rver = require("s3rver")
 const directory = process.argv[2]
 const buckets = (process.argv[3] || "").split(",").filter((name) => name.length > 0)
+const port = Number(process.argv[4] || 0)
 const server = new S3rver({
-  port: 0,
+  port,
   address: "127.0.0.1",
   silent: true,
   directory,
@@ -32,7 +33,9 @@ process.stdin.resume()
 server.run().then(
   (address) => process.stdout.write(JSON.stringify({ port: address.port }) + "\n"),
   (error) => {
-    process.stderr.write(String(error && error.stack || error) + "\n")
+    // the parent tells a port in use by this line
+    process.stderr.write(error && error.code === "EADDRINUSE" ? `port ${port} is in use\n` : String(error && error.stack || error) + "\n")
+    rmSync(directory, { recursive: true, force: true })
     process.exit(1)
   }
 )
