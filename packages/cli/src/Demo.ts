@@ -683,12 +683,10 @@ export const run = (options: RunOptions = {}) =>
     // told at once, not after the emulators started
     if (settings.port !== 0 && !(yield* isFree(settings.port))) return yield* portInUse(settings.port)
     if (target === "local") {
-      print("starting local AWS: kinesalite and dynalite in this process, s3rver in a child process")
       return yield* program({ ...settings, names: localNames, cleanUp: false }, stop).pipe(Effect.provide(localAws))
     }
     const runId = new Date().toISOString().replace(/\D/g, "").slice(2, 14)
     const names = awsNames(options.bucket!, runId)
-    print("checking the AWS settings: Kinesis, DynamoDB and the archive's bucket")
     return yield* Effect.zipRight(
       reachable(names),
       program({ ...settings, names, cleanUp: options.keep !== true }, stop)

@@ -57,7 +57,8 @@ const readPage = (page: Page) =>
       activityCount: chart("activity-count"),
       activityP95: chart("activity-p95"),
       customerCount: chart("customer-count"),
-      deadLetterRows: document.querySelectorAll("#recent-dead-letters tbody tr").length
+      deadLetterRows: document.querySelectorAll("#recent-dead-letters tbody tr").length,
+      checkpointNote: document.querySelector("#checkpoint-note")?.textContent ?? ""
     }
   })
 
@@ -92,6 +93,10 @@ describe.skipIf(Chromium.skip)("the demo's dashboard", () => {
       expect(later.totalOut).toBeGreaterThan(0)
       expect(later.shards).toHaveLength(4)
       expect(new Set(later.shards.map((cells) => cells[1]))).toEqual(new Set(["worker-1", "worker-2"]))
+      // each shard's last processed record beside its checkpoint, which the window stage holds back: the
+      // page says so, and why
+      expect(later.shards.every((cells) => /^\d{20,}$/.test(cells[2]) && cells[3] === "TRIM_HORIZON")).toBe(true)
+      expect(later.checkpointNote).toContain("the window stage keeps each checkpoint at the earliest record of its open windows")
       expect(later.activityCount.map((s) => s.label).sort()).toEqual(["add-to-cart", "checkout", "login", "logout", "search", "view"])
       // counts of the current minute grow (or a new minute starts)
       expect(later.activityCount.reduce((sum, s) => sum + s.value, 0)).not.toBe(first.activityCount.reduce((sum, s) => sum + s.value, 0))

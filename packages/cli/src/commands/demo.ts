@@ -67,6 +67,12 @@ export const command = Command.make("demo", options, (args) =>
       return yield* new UsageError({ reason: "--target aws needs --bucket BUCKET (the archive's bucket, which must exist)" })
     }
     const stop = yield* stopSignal
+    // said at once: the rest takes a few seconds
+    yield* Output.line(
+      args.target === "local"
+        ? "starting local AWS: kinesalite and dynalite in this process, s3rver in a child process"
+        : "checking the AWS settings: Kinesis, DynamoDB and the archive's bucket"
+    )
     // loaded when the demo runs, not for every command (the gateway, the emulators, the consumers)
     const Demo = yield* Effect.promise(() => import("../Demo.js"))
     const runSync = Runtime.runSync(yield* Effect.runtime<never>())

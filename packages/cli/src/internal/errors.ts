@@ -42,13 +42,18 @@ const endpointVariables: Readonly<Record<string, string>> = {
 }
 
 /**
- * A service that does not answer, said with what to check: the endpoint variable when one is set, else the
+ * A service that does not answer (or no credentials to call it with), said with what to check: the endpoint variable when one is set, else the
  * region and the network. Undefined for other errors.
  */
 const unreachable = (error: unknown, text: string): string | undefined => {
   const code = Predicate.hasProperty(error, "awsName") && typeof error.awsName === "string" ? error.awsName : undefined
   const service = /^(Kinesis|DynamoDB|S3) /.exec(text)?.[1]
-  if (code === undefined || service === undefined || !networkCodes.has(code)) return undefined
+  if (code === undefined || service === undefined) return undefined
+  if (code === "CredentialsProviderError") {
+    return `no AWS credentials for ${service}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ` +
+      "(a role provides them on AWS)"
+  }
+  if (!networkCodes.has(code)) return undefined
   const variable = endpointVariables[service]
   const endpoint = process.env[variable] ?? process.env.AWS_ENDPOINT_URL
   return endpoint === undefined
