@@ -187,8 +187,10 @@ export const program = (options: Options) =>
     print(`dead letters in DynamoDB: ${letters.length}`)
     return { streamed, fromStream, fromBatch, runs, deadLetters: letters.length }
   }).pipe(
-    Effect.provide(DynamoDBRunLog.layer({ tableName: tables.runs }).pipe(Layer.provideMerge(emulators))),
-    Effect.scoped
+    // the program's scope (the job's schedule, a run in flight, the archive's directory) closes first, the
+    // emulators after it: closing dynalite under a run still writing to it fails it with "Database is closed"
+    Effect.scoped,
+    Effect.provide(DynamoDBRunLog.layer({ tableName: tables.runs }).pipe(Layer.provideMerge(emulators)))
   )
 
 /** dynalite and kinesalite embedded, with the clients talking to them. */

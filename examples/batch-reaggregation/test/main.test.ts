@@ -26,12 +26,14 @@ describe("examples/batch-reaggregation", () => {
       expect(deadLetters).toBe(21)
       expect(runs).toMatchObject([{ trigger: "manual", outcome: "succeeded", records: 20_000 }])
       expect(lines).toContain(`windows: stream ${fromStream.length}, batch ${fromBatch.length}, identical: true`)
-    }), 60_000)
+    }), 120_000)
 
   it("runs as written", async () => {
     const root = fileURLToPath(new URL("..", import.meta.url))
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/main.ts"], {
       cwd: root,
+      // the process's own limit, inside the test's
+      timeout: 100_000,
       env: { ...process.env, RECORDS: "3000", EVERY: "1 second", DURATION: "2500 millis" }
     })
     expect(stdout).toContain("stream: 3000 records in, 2996 aggregated, 4 dead letters, 0 late")
@@ -40,5 +42,5 @@ describe("examples/batch-reaggregation", () => {
     expect(stdout.match(/ schedule succeeded records=3000 /g)?.length).toBeGreaterThanOrEqual(2)
     expect(stdout).toMatch(/windows: stream (\d+), batch \1, identical: true/)
     expect(stdout).toContain("dead letters in DynamoDB: 4")
-  }, 60_000)
+  }, 120_000)
 })

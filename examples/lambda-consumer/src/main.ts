@@ -126,7 +126,7 @@ const main = Effect.gen(function*() {
     )
   }
   console.log(`views aggregated: ${total}`)
-}).pipe(Effect.provide(layer), Effect.scoped)
+}).pipe(Effect.scoped, Effect.provide(layer))
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   Effect.runPromise(main).catch((error) => {
