@@ -134,8 +134,8 @@ describe("the packages installed from their tarballs", () => {
     const help = await run("npx", ["tributary", "--help"], app, 60_000)
     expect(help.stderr).toBe("")
     expect(help.code).toBe(0)
-    for (const command of ["demo", "provision", "produce", "tail", "leases", "replay"]) {
-      expect(help.stdout).toMatch(new RegExp(`^${command}$`, "m"))
+    for (const command of ["demo", "local", "provision", "produce", "tail", "leases", "replay"]) {
+      expect(help.stdout).toMatch(new RegExp(`^  ${command} +[A-Z]`, "m"))
     }
   }, 120_000)
 })

@@ -2,24 +2,26 @@
  * The `tributary` command: `demo`, `local`, `provision`, `produce`, `tail`, `leases` and `replay` (see
  * docs/cli.md).
  *
- * The commands need the Kinesis, DynamoDB and S3 client services; `layer` makes them from the standard AWS
- * settings (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_KINESIS`, ...). Tests run the commands in process
- * with `main([...])` (or `run`) and clients of their own.
+ * The commands use the Kinesis, DynamoDB and S3 client services of their context when it has them (tests
+ * run the commands in process with `main([...])` and clients of their own), else `layer`'s, made from the
+ * standard AWS settings (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_KINESIS`, ...) when a command runs.
  *
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ValidationError from "@effect/cli/ValidationError"
-import { DynamoDBClient } from "@tributary/dynamodb"
-import { Kinesis } from "@tributary/kinesis"
-import { S3Client } from "@tributary/s3"
+import type { DynamoDBClient } from "@tributary/dynamodb"
+import type { Kinesis } from "@tributary/kinesis"
+import type { S3Client } from "@tributary/s3"
 import * as Cause from "effect/Cause"
 import type * as ConfigError from "effect/ConfigError"
 import * as Console from "effect/Console"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { createRequire } from "node:module"
 import * as Demo from "./commands/demo.js"
 import * as Leases from "./commands/leases.js"
@@ -36,17 +38,47 @@ import * as Output from "./internal/output.js"
 /** Set while a command runs: what @effect/cli prints before that (its own usage errors) is ours to say. */
 const inCommand = FiberRef.unsafeMake(false)
 
+type Clients = Kinesis.Kinesis | DynamoDBClient.DynamoDBClient | S3Client.S3Client
+
+/** The AWS packages, loaded when a command needs them: `--help`, `local` and the demo start without the SDK. */
+const aws = Effect.promise(() => Promise.all([import("@tributary/kinesis"), import("@tributary/dynamodb"), import("@tributary/s3")]))
+
+/**
+ * The clients from the standard AWS settings (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_KINESIS`, ...).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Clients, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(aws, ([{ Kinesis }, { DynamoDBClient }, { S3Client }]) =>
+    Layer.mergeAll(Kinesis.layerConfig(), DynamoDBClient.layerConfig(), S3Client.layerConfig()))
+)
+
+/** The clients a command runs with: those of its context when there are (tests), else `layer`'s. */
+const clients: Layer.Layer<Clients, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const [{ Kinesis }, { DynamoDBClient }, { S3Client }] = yield* aws
+    const given = <I, S>(tag: Context.Tag<I, S>, fromSettings: Layer.Layer<I, ConfigError.ConfigError>) =>
+      Effect.map(Effect.serviceOption(tag), Option.match({ onNone: () => fromSettings, onSome: (service) => Layer.succeed(tag, service) }))
+    return Layer.mergeAll(
+      yield* given(Kinesis.Kinesis, Kinesis.layerConfig()),
+      yield* given(DynamoDBClient.DynamoDBClient, DynamoDBClient.layerConfig()),
+      yield* given(S3Client.S3Client, S3Client.layerConfig())
+    )
+  })
+)
+
 const tracked = <Name extends string, R, E, A>(command: Command.Command<Name, R, E, A>) =>
   Command.transformHandler(command, (effect) => Effect.locally(effect, inCommand, true))
 
 const subcommands = [
   tracked(Demo.command),
   tracked(Local.command),
-  tracked(Provision.command),
-  tracked(Produce.command),
-  tracked(Tail.command),
-  tracked(Leases.command),
-  tracked(Replay.command)
+  tracked(Command.provide(Provision.command, clients)),
+  tracked(Command.provide(Produce.command, clients)),
+  tracked(Command.provide(Tail.command, clients)),
+  tracked(Command.provide(Leases.command, clients)),
+  tracked(Command.provide(Replay.command, clients))
 ] as const
 
 const summary = "typed, fault-tolerant stream processing on Amazon Kinesis and DynamoDB, from the command line."
@@ -81,15 +113,6 @@ const version = (createRequire(import.meta.url)("../package.json") as { readonly
  * @category running
  */
 export const run = Command.run(command, { name: "tributary", version })
-
-/**
- * The clients the commands use, from the standard AWS settings.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<Kinesis.Kinesis | DynamoDBClient.DynamoDBClient | S3Client.S3Client, ConfigError.ConfigError> =
-  Layer.mergeAll(Kinesis.layerConfig(), DynamoDBClient.layerConfig(), S3Client.layerConfig())
 
 const helps: ReadonlyArray<Help.CommandHelp> = subcommands.map((command) => Help.of(command))
 

@@ -17,6 +17,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
+import { errorLineSync } from "./output.js"
 
 const stops = new Set<() => void>()
 let presses = 0
@@ -25,11 +26,11 @@ let installed: (() => void) | undefined
 /** Ctrl-C, from the keyboard or as SIGINT. */
 const ctrlC = (interrupt: () => void) => {
   if (++presses > 1) {
-    process.stderr.write("\ninterrupted\n")
+    errorLineSync("interrupted")
     process.exit(130)
   }
   if (stops.size === 0) return interrupt()
-  process.stderr.write("\nstopping (Ctrl-C again to exit now)\n")
+  errorLineSync("stopping (Ctrl-C again to exit now)")
   for (const stop of stops) stop()
 }
 
