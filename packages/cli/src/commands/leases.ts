@@ -10,6 +10,12 @@ import * as Effect from "effect/Effect"
 import * as Help from "../internal/help.js"
 import * as Opt from "../internal/options.js"
 
+/**
+ * The options of `tributary leases` (its help lists them).
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export const options = {
   leaseTable: Options.text("lease-table").pipe(
     Options.withPseudoName("TABLE"),
@@ -39,7 +45,7 @@ export const summary = "Show a consumer's lease table."
 export const command = Command.make("leases", options, (args) =>
   // what it does is loaded when it runs: `tributary --help` and the other commands start without it
   Effect.flatMap(Effect.promise(() => import("../run/leases.js")), (run) => run.run(args))).pipe(
-  Command.withDescription(Help.description(
+    Command.withDescription(Help.description(
       summary,
       "One row per shard: the worker holding its lease, the lease counter, the checkpoint, how often the owner " +
         "changed since the last checkpoint, the parent shards and, with --stream, the lag (the age of the oldest " +

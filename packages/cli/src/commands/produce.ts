@@ -12,6 +12,12 @@ import * as Effect from "effect/Effect"
 import * as Help from "../internal/help.js"
 import * as Opt from "../internal/options.js"
 
+/**
+ * The options of `tributary produce` (its help lists them).
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export const options = {
   stream: Options.text("stream").pipe(Options.withPseudoName("NAME"), Options.withDescription("The stream to write to.")),
   rate: Opt.integer("rate").pipe(
@@ -56,7 +62,7 @@ export const summary = "Write test traffic to a stream at a steady rate."
 export const command = Command.make("produce", options, (args) =>
   // what it does is loaded when it runs: `tributary --help` and the other commands start without it
   Effect.flatMap(Effect.promise(() => import("../run/produce.js")), (run) => run.run(args))).pipe(
-  Command.withDescription(Help.description(
+    Command.withDescription(Help.description(
       summary,
       "Customer activity messages in mixed formats (a quarter each JSON, CSV, key-value text and XML; one in " +
         "--broken-every broken on purpose), through the Kinesis producer, or POSTed to a running ingest gateway " +

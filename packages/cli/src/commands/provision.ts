@@ -10,6 +10,12 @@ import * as Effect from "effect/Effect"
 import * as Help from "../internal/help.js"
 import * as Opt from "../internal/options.js"
 
+/**
+ * The options of `tributary provision` (its help lists them).
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export const options = {
   stream: Options.text("stream").pipe(Options.withPseudoName("NAME"), Options.withDescription("The Kinesis stream to create.")),
   shards: Opt.integer("shards").pipe(
@@ -52,11 +58,11 @@ export const summary = "Create a stream, tables and a bucket, idempotently."
 export const command = Command.make("provision", options, (args) =>
   // what it does is loaded when it runs: `tributary --help` and the other commands start without it
   Effect.flatMap(Effect.promise(() => import("../run/provision.js")), (run) => run.run(args))).pipe(
-  Command.withDescription(Help.description(
-    summary,
-    "Creates the stream and, when given, a lease table, a results table, a dead-letter table and an S3 bucket, " +
-      "all at once, and waits until they are ACTIVE. What exists already is left as it is and reported " +
-      "\"exists\" (a stream with another shard count is reported, not resharded; a table with other keys too).",
-    "Prints one line per resource: \"stream orders: created, 4 shards, ACTIVE\"."
-  ))
-)
+    Command.withDescription(Help.description(
+      summary,
+      "Creates the stream and, when given, a lease table, a results table, a dead-letter table and an S3 bucket, " +
+        "all at once, and waits until they are ACTIVE. What exists already is left as it is and reported " +
+        "\"exists\" (a stream with another shard count is reported, not resharded; a table with other keys too).",
+      "Prints one line per resource: \"stream orders: created, 4 shards, ACTIVE\"."
+    ))
+  )

@@ -11,6 +11,12 @@ import * as Effect from "effect/Effect"
 import * as Help from "../internal/help.js"
 import * as Opt from "../internal/options.js"
 
+/**
+ * The options of `tributary replay` (its help lists them).
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export const options = {
   stream: Options.text("stream").pipe(
     Options.withPseudoName("NAME"),
@@ -70,7 +76,7 @@ export const summary = "Put archived records or dead letters back into a stream.
 export const command = Command.make("replay", options, (args) =>
   // what it does is loaded when it runs: `tributary --help` and the other commands start without it
   Effect.flatMap(Effect.promise(() => import("../run/replay.js")), (run) => run.run(args))).pipe(
-  Command.withDescription(Help.description(
+    Command.withDescription(Help.description(
       summary,
       "From one of: the raw archive in an S3 bucket (--archive-bucket) or a directory (--archive-dir), in the " +
         "layout of the archive sink; the archive's dead letters (--dead-letters); or a DynamoDB dead-letter table " +

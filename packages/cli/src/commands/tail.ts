@@ -15,6 +15,12 @@ import * as Opt from "../internal/options.js"
 /** The formats of `LooseDecoder` (not imported here: it loads the decoders, which --help does not need). */
 const formats: ReadonlyArray<LooseDecoder.Format> = ["auto", "json", "csv", "keyValue", "xml", "apacheLog", "raw"]
 
+/**
+ * The options of `tributary tail` (its help lists them).
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export const options = {
   stream: Options.text("stream").pipe(Options.withPseudoName("NAME"), Options.withDescription("The stream to read.")),
   from: Options.text("from").pipe(
@@ -52,7 +58,7 @@ export const summary = "Print a stream's records as they arrive, decoded."
 export const command = Command.make("tail", options, (args) =>
   // what it does is loaded when it runs: `tributary --help` and the other commands start without it
   Effect.flatMap(Effect.promise(() => import("../run/tail.js")), (run) => run.run(args))).pipe(
-  Command.withDescription(Help.description(
+    Command.withDescription(Help.description(
       summary,
       "Reads every shard of the stream (children after their parents) and prints one line per record: the " +
         "shard, the sequence number, then the payload decoded without a schema, as JSON (every field as written; " +

@@ -15,6 +15,7 @@ import type { options } from "../commands/leases.js"
 
 type Args = Command.Command.ParseConfig<typeof options>
 
+/** Runs `tributary leases` with its parsed options. */
 export const run = (args: Args) =>
   Effect.gen(function*() {
     yield* requireTable(args.leaseTable)

@@ -94,6 +94,7 @@ const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A
   return out
 }
 
+/** Runs `tributary produce` with its parsed options. */
 export const run = (args: Args) =>
   Effect.gen(function*() {
     if (Option.isSome(args.count) && Option.isSome(args.duration)) {

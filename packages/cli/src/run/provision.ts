@@ -81,6 +81,7 @@ type Task = Effect.Effect<
   Kinesis.Kinesis | DynamoDBClient.DynamoDBClient | S3Client.S3Client
 >
 
+/** Runs `tributary provision` with its parsed options. */
 export const run = (args: Args) => {
   const tasks: Array<Task> = [
     stream(args.stream, args.shards),

@@ -160,6 +160,7 @@ const replayTable = (args: Args, tableName: string) =>
     )
   })
 
+/** Runs `tributary replay` with its parsed options. */
 export const run = (args: Args) =>
   Effect.gen(function*() {
     const given = [args.archiveBucket, args.archiveDir, args.deadLetterTable].filter(Option.isSome).length

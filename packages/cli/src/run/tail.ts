@@ -29,6 +29,7 @@ const initialPosition = (from: string): Effect.Effect<StreamSource.InitialPositi
   })
 }
 
+/** Runs `tributary tail` with its parsed options. */
 export const run = (args: Args) =>
   Effect.gen(function*() {
     const position = yield* initialPosition(args.from)
