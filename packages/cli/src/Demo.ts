@@ -479,9 +479,9 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
     let drained = false
     while (!drained && Date.now() - last.since < stallLimit) {
       yield* Effect.sleep("100 millis")
-      const count = yield* processed
-      if (count !== last.count) last = { count, since: Date.now() }
-      drained = count >= written && Date.now() - last.since >= 1_000
+      const seen = yield* processed
+      if (seen !== last.count) last = { count: seen, since: Date.now() }
+      drained = seen >= written && Date.now() - last.since >= 1_000
     }
     print(yield* progressLine)
     if (drained) print("drained: every produced record was processed")
