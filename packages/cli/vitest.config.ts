@@ -4,8 +4,6 @@ export default defineProject({
   test: {
     name: "cli",
     include: ["test/**/*.test.ts"],
-    // installs Debian's chromium for the dashboard test when it is missing
-    globalSetup: ["test/globalSetup.ts"],
     // the AWS SDK warns once per process that its 2027 releases will need Node 22 (versions are pinned)
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" }
   }

@@ -46,6 +46,8 @@ export interface DynaliteOptions {
   readonly deleteTableMs?: number
   /** Default 0. */
   readonly updateTableMs?: number
+  /** The loopback port to listen on. Default 0: a free one. */
+  readonly port?: number
 }
 
 /**
@@ -62,7 +64,12 @@ export const makeDynalite = (
       deleteTableMs: options.deleteTableMs ?? 0,
       updateTableMs: options.updateTableMs ?? 0
     })
-    const port = yield* Effect.acquireRelease(Net.listen("dynalite", server), () => Net.close(server))
+    const settled = Net.trackRequests(server)
+    const port = yield* Effect.acquireRelease(
+      Net.listen("dynalite", server, options.port),
+      // what it still works on first: its store closes with the server
+      () => Effect.zipRight(settled, Net.close(server))
+    )
     const endpoint = `http://127.0.0.1:${port}`
     yield* waitUntil(
       "dynalite",

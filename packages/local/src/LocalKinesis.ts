@@ -62,6 +62,8 @@ export interface KinesaliteOptions {
   readonly updateStreamMs?: number
   /** Shards per account. Default 100. */
   readonly shardLimit?: number
+  /** The loopback port to listen on. Default 0: a free one. */
+  readonly port?: number
 }
 
 /**
@@ -81,7 +83,12 @@ export const makeKinesalite = (
       updateStreamMs: options.updateStreamMs ?? 50,
       shardLimit: options.shardLimit ?? 100
     })
-    const port = yield* Effect.acquireRelease(Net.listen("kinesalite", server), () => Net.close(server))
+    const settled = Net.trackRequests(server)
+    const port = yield* Effect.acquireRelease(
+      Net.listen("kinesalite", server, options.port),
+      // what it still works on first: its store closes with the server
+      () => Effect.zipRight(settled, Net.close(server))
+    )
     const endpoint = `http://127.0.0.1:${port}`
     yield* waitUntil("kinesalite", answersKinesis(endpoint), { timeout: "10 seconds" })
     return { kind: "kinesalite" as const, endpoint, port, region: Config.defaultRegion, clientConfig: Config.make(endpoint), pid: undefined }

@@ -39,6 +39,10 @@ export interface ShardStatus {
   readonly owner: string | null
   /** The last checkpointed sequence number (or any position text). */
   readonly checkpoint: string
+  /** The last record processed, when it is known and further than the checkpoint. */
+  readonly processed?: string | undefined
+  /** Why the checkpoint is behind what was processed (e.g. a window stage holds it), when it is. */
+  readonly checkpointNote?: string | undefined
   /** How far the shard's reader is behind the stream's tip, null when unknown. */
   readonly lagMillis: number | null
 }
@@ -422,8 +426,8 @@ const readAsset = (path: string): Asset => {
   }
 }
 
-// src/ and static/ are siblings, both when run from source (tsx, vitest) and from a package
-const staticDir = fileURLToPath(new URL("../static/", import.meta.url))
+// next to this module, both in src/ (tsx, vitest) and in dist/ (the build copies it)
+const staticDir = fileURLToPath(new URL("./static/", import.meta.url))
 
 let assets: ReadonlyMap<string, Asset> | undefined
 /** Read once, on the first request. */
