@@ -134,7 +134,7 @@ describe("the packages installed from their tarballs", () => {
     const help = await run("npx", ["tributary", "--help"], app, 60_000)
     expect(help.stderr).toBe("")
     expect(help.code).toBe(0)
-    for (const command of ["demo", "local", "provision", "produce", "tail", "leases", "replay"]) {
+    for (const command of ["demo", "local", "provision", "produce", "tail", "leases", "replay", "synth"]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command} +[A-Z]`, "m"))
     }
   }, 120_000)

@@ -24,7 +24,7 @@ const cli: Array<number> = []
 const node: Array<number> = []
 // alternating, so a busier moment of the machine falls on both alike
 for (let i = 0; i < rounds; i++) {
-  cli.push(await timed(["--conditions=@tributary/compiled", "dist/bin/tributary.js", "--help"]))
+  cli.push(await timed(["dist/bundle/tributary.js", "--help"]))
   node.push(await timed(["-e", ""]))
 }
 console.log(`bench cli-start: ${median(cli).toFixed(0)} ms (node alone: ${median(node).toFixed(0)} ms)`)

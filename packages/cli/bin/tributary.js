@@ -1,5 +1,4 @@
-#!/usr/bin/env -S node --conditions=@tributary/compiled
-// `tributary` in this repository (`npx tributary ...` from its root): the compiled command of dist/, with the
-// other packages resolved to their dist/ too (the condition above; in the repository their exports point at
-// the TypeScript sources). The published package's bin is dist/bin/tributary.js itself.
-import "../dist/bin/tributary.js"
+#!/usr/bin/env node
+// `tributary` in this repository (`npx tributary ...` from its root): the command as `pnpm build` bundles
+// it (`pnpm install` does too). The published package's bin is dist/bundle/tributary.js itself.
+import "../dist/bundle/tributary.js"
