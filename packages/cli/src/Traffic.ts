@@ -7,7 +7,7 @@
 
 
 /**
- * The activity names messages carry, taken in turn by message index.
+ * The activity names messages carry, chosen by the message's index.
  *
  * @since 0.1.0
  */

@@ -61,8 +61,8 @@ interface Family {
 
 /**
  * Renders metric pairs as exposition text: one family per metric name (sorted, with `# HELP` from the
- * description and `# TYPE`), its series sorted by labels; names and label names not allowed by the format
- * have their other characters replaced by `_`. Ends with a newline.
+ * description and `# TYPE`), its series sorted by labels; characters the format does not allow in metric
+ * and label names become `_`. Ends with a newline.
  *
  * @since 0.1.0
  * @category rendering
