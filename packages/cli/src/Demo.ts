@@ -49,14 +49,23 @@ import { message, type Message } from "./Traffic.js"
 // the pipeline
 // ---------------------------------------------------------------------------------------------------------
 
-/** @since 0.1.0 */
+/**
+ * One customer activity, the demo's record once decoded: who (`CustomerId`), when (`DateUnixMs`, the event
+ * time in epoch milliseconds), what (`Activity`) and how long it took (`DurationMs`).
+ *
+ * @since 0.1.0
+ */
 export const Activity = Schema.Struct({
   CustomerId: Schema.String,
   DateUnixMs: Schema.Number,
   Activity: Schema.String,
   DurationMs: Schema.Number
 })
-/** @since 0.1.0 */
+/**
+ * A decoded customer activity (see the `Activity` schema).
+ *
+ * @since 0.1.0
+ */
 export type Activity = typeof Activity.Type
 
 /**
@@ -69,7 +78,11 @@ export const activityStats = Aggregate.struct({
   mean: Aggregate.mean.pipe(Aggregate.mapInput((a: Activity) => a.DurationMs)),
   p95: Aggregate.quantile(0.95).pipe(Aggregate.mapInput((a: Activity) => a.DurationMs))
 })
-/** @since 0.1.0 */
+/**
+ * What each window's result holds: the number of activities, and the mean and p95 of their `DurationMs`.
+ *
+ * @since 0.1.0
+ */
 export type ActivityStats = Aggregate.Aggregate.Output<typeof activityStats>
 
 /**
@@ -82,7 +95,11 @@ export class Results extends Context.Tag("@tributary/cli/Demo/Results")<
   RecordSink.RecordSink<Window.WindowResult<string, ResultsTable.WithState<ActivityStats>>>
 >() {}
 
-/** @since 0.1.0 */
+/**
+ * The demo pipeline's name: its results are stored, and asked for (`/v1/results/<name>/<key>`), under it.
+ *
+ * @since 0.1.0
+ */
 export const pipelineName = "activity-per-minute"
 
 /**
@@ -99,7 +116,13 @@ export const dimensions = { activity: "activity:", customer: "customer:" } as co
  */
 export const earlyResultsEvery = Duration.seconds(3)
 
-/** @since 0.1.0 */
+/**
+ * The demo pipeline: archives the raw records, decodes them whatever their format, and aggregates
+ * `activityStats` per one-minute tumbling window, once per activity and once per customer, writing early
+ * results to `Results`.
+ *
+ * @since 0.1.0
+ */
 export const pipeline = Pipeline.make(pipelineName).pipe(
   Pipeline.to(Archive.RawArchive),
   // key-value text uses its own names: customer=..., ts=..., activity=..., duration_ms=...
@@ -142,16 +165,25 @@ export const pipeline = Pipeline.make(pipelineName).pipe(
  * @since 0.1.0
  */
 export interface Names {
+  /** The Kinesis stream the gateway writes to and the workers read (4 shards). */
   readonly stream: string
+  /** The DynamoDB lease table the workers share the shards through. */
   readonly leases: string
+  /** The DynamoDB table of the workers' window results. */
   readonly results: string
+  /** The DynamoDB table of the re-aggregation job's results. */
   readonly batch: string
+  /** The S3 bucket of the raw archive. */
   readonly bucket: string
   /** Key prefix of the raw archive in the bucket. */
   readonly archivePrefix: string
 }
 
-/** @since 0.1.0 */
+/**
+ * Names for a run on the embedded local AWS (`target: "local"`).
+ *
+ * @since 0.1.0
+ */
 export const localNames: Names = {
   stream: "activities",
   leases: "demo-leases",
@@ -203,6 +235,8 @@ export const configuredAws = Layer.mergeAll(Kinesis.layerConfig(), DynamoDBClien
 // ---------------------------------------------------------------------------------------------------------
 
 /**
+ * The settings of `program`, every one given (`run` fills them in from `RunOptions`).
+ *
  * @since 0.1.0
  */
 export interface Options {
@@ -210,10 +244,13 @@ export interface Options {
   readonly duration: Duration.Duration | undefined
   /** Messages per second sent to the gateway. */
   readonly rate: number
+  /** How often the job re-aggregates the last complete minute of the archive. */
   readonly jobEvery: Duration.Duration
+  /** Where the demo's report lines go (what it made, the URLs, the summary and the checks). */
   readonly print: (line: string) => void
   /** The progress line of every second (rewritten in place on a terminal). */
   readonly progress: (line: string) => void
+  /** The names of the stream, tables and bucket the demo makes and uses. */
   readonly names: Names
   /** The gateway's port (0: any free one). */
   readonly port: number
@@ -582,14 +619,18 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
   }).pipe(Effect.scoped)
 
 /**
+ * Options of `run`: how long and how fast, where it runs, and where its output goes.
+ *
  * @since 0.1.0
  */
 export interface RunOptions {
+  /** Stop after this long. Default: run until `stop` completes. */
   readonly duration?: Duration.Duration | undefined
   /** Default 2,000 messages a second. */
   readonly rate?: number
   /** How often the job re-aggregates the last complete minute of the archive. Default 30 seconds. */
   readonly jobEvery?: Duration.Duration
+  /** Where the report lines go. Default `console.log`. */
   readonly print?: (line: string) => void
   /** The progress line of every second. Default `print`. */
   readonly progress?: (line: string) => void
@@ -686,6 +727,7 @@ export class DemoError extends Schema.TaggedError<DemoError>()("DemoError", {
   reason: Schema.Literal("MissingBucket", "BucketNotFound", "PortInUse", "GatewayFailed"),
   detail: Schema.String
 }) {
+  /** The `detail`: what went wrong and what to do about it. */
   override get message(): string {
     return this.detail
   }

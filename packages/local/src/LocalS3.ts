@@ -26,18 +26,26 @@ import { LocalAwsError } from "./LocalAwsError.js"
  * @category models
  */
 export interface S3ClientConfig extends ClientConfig {
+  /** Buckets in the path (`http://127.0.0.1:<port>/<bucket>/<key>`), not in the host name. */
   readonly forcePathStyle: true
+  /** Request checksums only where S3 requires them, so uploads are not sent with chunk framing. */
   readonly requestChecksumCalculation: "WHEN_REQUIRED"
+  /** Response checksums validated only when the operation requires it. */
   readonly responseChecksumValidation: "WHEN_REQUIRED"
 }
 
 /**
+ * A running local S3: where it listens, how to reach it, and where it keeps the objects.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface LocalS3Shape {
+  /** `http://127.0.0.1:<port>` */
   readonly endpoint: string
+  /** The loopback port it listens on. */
   readonly port: number
+  /** The region clients should use: `ClientConfig.defaultRegion`. */
   readonly region: string
   /** Ready to spread into `new S3Client(...)`. */
   readonly clientConfig: S3ClientConfig
@@ -46,12 +54,16 @@ export interface LocalS3Shape {
 }
 
 /**
+ * The local S3 a test or demo runs against, as a service (see `layerS3rver`, `layerS3rverProcess`).
+ *
  * @since 0.1.0
  * @category tags
  */
 export class LocalS3 extends Context.Tag("@tributary/local/LocalS3")<LocalS3, LocalS3Shape>() {}
 
 /**
+ * Options of `makeS3rver` and `makeS3rverProcess`: the buckets it starts with, and its port.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -116,6 +128,8 @@ export const makeS3rver = (options: S3rverOptions = {}): Effect.Effect<LocalS3Sh
   })
 
 /**
+ * `LocalS3` as s3rver embedded in this process (`makeS3rver`), stopped when the layer closes.
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -184,6 +198,9 @@ export const makeS3rverProcess = (options: S3rverOptions = {}): Effect.Effect<Lo
   })
 
 /**
+ * `LocalS3` as s3rver in a child process (`makeS3rverProcess`), so ListObjectsV2 pagination works; stopped
+ * when the layer closes.
+ *
  * @since 0.1.0
  * @category layers
  */
