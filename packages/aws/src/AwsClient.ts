@@ -161,7 +161,10 @@ export interface BaseSettings {
   readonly region?: string
   /** The endpoint URL, from the service's variable or `AWS_ENDPOINT_URL`; unset means the service's AWS endpoint. */
   readonly endpoint?: string
-  /** The SDK's attempts per call, from `AWS_MAX_ATTEMPTS`; unset means 1 unless the service keeps the SDK's retries. */
+  /**
+   * The SDK's attempts per call, from `AWS_MAX_ATTEMPTS`; else 1, or unset (the SDK's 3) for a service that
+   * keeps the SDK's retries.
+   */
   readonly maxAttempts?: number
   /**
    * Static keys, from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`; unset leaves them to
