@@ -141,6 +141,7 @@ export const metrics = {
  * @category models
  */
 export interface ShardPosition {
+  /** The shard, which this worker holds the lease of. */
   readonly shardId: string
   /** The last record processed; undefined before the first batch. */
   readonly processed: Position | undefined
@@ -157,8 +158,11 @@ export interface ShardPosition {
  * @category models
  */
 export interface ConsumerShape {
+  /** The worker's id in the lease table, as the coordinator was given or generated it. */
   readonly workerId: string
+  /** The Kinesis stream the worker consumes. */
   readonly stream: string
+  /** The worker's lease coordinator: the leases it owns, its settings, its lease events. */
   readonly coordinator: LeaseCoordinator.LeaseCoordinatorShape
   /** The shards being processed now. */
   readonly shards: Effect.Effect<ReadonlyArray<string>>
@@ -171,6 +175,8 @@ export interface ConsumerShape {
 }
 
 /**
+ * The tag of a running worker, which `layer` and `layerConfig` provide.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -191,6 +197,8 @@ export const listShards = (stream: string): Effect.Effect<ReadonlyArray<ShardInf
   Effect.map(StreamAdmin.listShards(stream), (shards) => shards.map(toShardInfo))
 
 /**
+ * A shard as `StreamAdmin.listShards` gives it, in the coordinator's terms (see `listShards`).
+ *
  * @since 0.1.0
  * @category constructors
  */

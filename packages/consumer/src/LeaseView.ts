@@ -13,12 +13,17 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 
 /**
+ * One line of the view: a shard's lease, its checkpoint as text, and its lag.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Row {
+  /** The shard, the lease's key. */
   readonly shardId: string
+  /** The worker holding the lease; null when nobody does (new, released or finished). */
   readonly owner: string | null
+  /** The lease's counter, moved by every write: a counter that stands still means the owner stopped renewing. */
   readonly counter: number
   /** A sequence number (with `/<sub-sequence>` when not 0), or a sentinel. */
   readonly checkpoint: string
@@ -28,7 +33,12 @@ export interface Row {
    * processed position beside it. Undefined when the checkpoint is where processing was.
    */
   readonly processed: string | undefined
+  /**
+   * Acquisitions by a different owner since the last checkpoint: a number that grows without progress is a
+   * stuck shard.
+   */
   readonly ownerSwitchesSinceCheckpoint: number
+  /** The shards this one was split or merged from; it is processed only once they reach SHARD_END. */
   readonly parentShardIds: ReadonlyArray<string>
   /**
    * Milliseconds since the oldest unprocessed record arrived: 0 when nothing is after the checkpoint,
@@ -38,6 +48,9 @@ export interface Row {
 }
 
 /**
+ * A lease's checkpoint as `LeaseView` shows it: the sentinel, or the sequence number with `/<sub-sequence>`
+ * when that is not 0.
+ *
  * @since 0.1.0
  * @category models
  */

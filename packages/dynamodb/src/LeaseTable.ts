@@ -51,6 +51,8 @@ export const attributes = {
 } as const
 
 /**
+ * How long to wait for a new table to be ACTIVE, and how often to look.
+ *
  * @since 0.1.0
  * @category models
  */

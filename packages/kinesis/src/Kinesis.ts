@@ -45,6 +45,8 @@ const commands = {
 export interface KinesisShape extends AwsClient.Client<KinesisClient, typeof commands, KinesisError> {}
 
 /**
+ * The tag of the Kinesis client service; `layer`, `layerConfig` or `fromClient` provide it.
+ *
  * @since 0.1.0
  * @category tags
  */
