@@ -199,14 +199,23 @@ export const start = <E, R>(job: Job<E, R>): Effect.Effect<RunningJob, InvalidOp
         const base = { job: job.name, runId: `${startedAt}-${++counter}`, trigger, range, startedAt }
         yield* log.record({ ...base, attempts: 0, outcome: "running" })
         let attempts = 0
+        const failed = (error: string) =>
+          Effect.map(Clock.currentTimeMillis, (endedAt): JobRun => ({ ...base, endedAt, attempts, outcome: "failed", error }))
+        // a run that dies, or is stopped, is over too: the log never keeps it "running"
         const outcome = yield* Effect.suspend(() => {
           attempts++
           return job.run(range)
-        }).pipe(Effect.retry(job.retry), Effect.either)
-        const endedAt = yield* Clock.currentTimeMillis
+        }).pipe(
+          Effect.retry(job.retry),
+          Effect.either,
+          Effect.catchAllDefect((defect) => Effect.succeed(Either.left(defect))),
+          Effect.onInterrupt(() =>
+            failed("interrupted: the job stopped during the run").pipe(Effect.flatMap(log.record), Effect.ignore)
+          )
+        )
         const run: JobRun = Either.isRight(outcome)
-          ? { ...base, endedAt, attempts, outcome: "succeeded", records: outcome.right }
-          : { ...base, endedAt, attempts, outcome: "failed", error: describe(outcome.left) }
+          ? { ...base, endedAt: yield* Clock.currentTimeMillis, attempts, outcome: "succeeded", records: outcome.right }
+          : yield* failed(describe(outcome.left))
         yield* log.record(run)
         return run
       }).pipe(Effect.withSpan("Job.run", { attributes: { job: job.name, trigger } }))
@@ -285,7 +294,7 @@ export const layerConfig = <E, R>(
 
 const invalidTiming = (timing: Timing): string | undefined => {
   if ("cron" in timing) {
-    return Either.isLeft(Cron.parse(timing.cron)) ? `has an invalid cron expression ${JSON.stringify(timing.cron)}` : undefined
+    return Either.isLeft(Cron.parse(timing.cron, "UTC")) ? `has an invalid cron expression ${JSON.stringify(timing.cron)}` : undefined
   }
   const every = Duration.decodeUnknown(timing.every)
   return Option.isSome(every) && Duration.isFinite(every.value) && Duration.toMillis(every.value) > 0
@@ -298,7 +307,7 @@ const nextTime = (timing: Timing, after: number): number => {
     const interval = Duration.toMillis(Duration.decode(timing.every))
     return (Math.floor(after / interval) + 1) * interval
   }
-  return Cron.next(Cron.unsafeParse(timing.cron), new Date(after)).getTime()
+  return Cron.next(Cron.unsafeParse(timing.cron, "UTC"), new Date(after)).getTime()
 }
 
 const describe = (error: unknown): string =>
