@@ -157,9 +157,19 @@ export const settings = (
  * @category models
  */
 export interface BaseSettings {
+  /** The region, from `AWS_REGION` or `AWS_DEFAULT_REGION`; unset leaves it to the SDK's profile chain. */
   readonly region?: string
+  /** The endpoint URL, from the service's variable or `AWS_ENDPOINT_URL`; unset means the service's AWS endpoint. */
   readonly endpoint?: string
+  /**
+   * The SDK's attempts per call, from `AWS_MAX_ATTEMPTS`; else 1, or unset (the SDK's 3) for a service that
+   * keeps the SDK's retries.
+   */
   readonly maxAttempts?: number
+  /**
+   * Static keys, from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`; unset leaves them to
+   * the SDK's default chain.
+   */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
 }
 

@@ -20,12 +20,16 @@ import type * as kms from "aws-cdk-lib/aws-kms"
 export type ResourceKind = "stream" | "consumer" | "table" | "bucket" | "object" | "account"
 
 /**
+ * What one AWS SDK command needs in IAM: its actions, what they apply to, and KMS actions on an encrypted
+ * resource's key.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Command {
   /** The IAM actions the call needs. */
   readonly actions: ReadonlyArray<string>
+  /** The kind of resource the actions are granted on. */
   readonly resource: ResourceKind
   /**
    * The KMS actions the call also needs on the resource's key when it is encrypted with a customer managed
@@ -79,6 +83,8 @@ export const commands = {
 } as const satisfies Record<string, Command>
 
 /**
+ * The name of an AWS SDK command the packages send, a key of `commands` (e.g. `"PutRecords"`).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -135,6 +141,8 @@ export const uses = {
 } as const satisfies Record<string, ReadonlyArray<CommandName>>
 
 /**
+ * The name of one part of Tributary's calls, a key of `uses` (e.g. `"readStream"`), as `grant` takes it.
+ *
  * @since 0.1.0
  * @category models
  */

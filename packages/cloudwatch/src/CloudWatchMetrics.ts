@@ -43,6 +43,7 @@ export type Unit = "Count" | "Bytes" | "Milliseconds" | "Seconds"
 export interface Definition {
   /** The CloudWatch metric name. */
   readonly name: string
+  /** The unit CloudWatch records the values in (a histogram's values are its buckets' upper bounds). */
   readonly unit: Unit
   /** Effect tags that become dimensions, and the dimensions' names. Other tags are dropped. */
   readonly dimensions: Readonly<Record<string, string>>
@@ -52,6 +53,7 @@ export interface Definition {
    * `MillisBehindLatest` by `StreamName` alone, whose `Maximum` is the lag of the stream's furthest shard.
    */
   readonly dimensionSets: ReadonlyArray<ReadonlyArray<string>>
+  /** What the metric counts or measures, for people reading the table; it is not sent to CloudWatch. */
   readonly description: string
 }
 
@@ -233,9 +235,11 @@ export type Value = number | { readonly values: ReadonlyArray<number>; readonly 
  * @category models
  */
 export interface Sample {
+  /** How the series' metric appears in CloudWatch: its name, unit and dimension sets. */
   readonly definition: Definition
   /** Dimension name to value; every dimension of `definition.dimensions` is present. */
   readonly dimensions: Readonly<Record<string, string>>
+  /** What the series contributed since the previous collection. */
   readonly value: Value
 }
 
@@ -248,6 +252,11 @@ export interface Sample {
  * @category models
  */
 export interface Collector {
+  /**
+   * The samples of a registry snapshot (`snapshot`): one per series that `definitions` names and that has
+   * every dimension's tag; counters and histograms as their increases since the previous call, gauges as
+   * they are (a gauge that is not a finite number is skipped), histograms with no new observation omitted.
+   */
   readonly collect: (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>) => ReadonlyArray<Sample>
 }
 

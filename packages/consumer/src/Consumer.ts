@@ -25,9 +25,10 @@
  * @since 0.1.0
  */
 import type { DeadLetterSink } from "@tributary/core/DeadLetter"
-import type { LeaseLost, LeaseStore, LeaseStoreError } from "@tributary/core/LeaseStore"
+import type { LeaseCheckpoint, LeaseLost, LeaseStore, LeaseStoreError } from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
-import type { Checkpoint, ShardReader as CoreShardReader } from "@tributary/core/RecordSource"
+import type { Checkpoint, Position, ShardReader as CoreShardReader } from "@tributary/core/RecordSource"
+import * as SequenceNumber from "@tributary/core/SequenceNumber"
 import { InvalidOptions } from "@tributary/core/TributaryError"
 import { CheckpointError, SourceError } from "@tributary/core/TributaryError"
 import * as FanOutReader from "@tributary/kinesis/FanOutReader"
@@ -157,14 +158,37 @@ export const metrics = {
 } as const
 
 /**
+ * Where a shard this worker processes stands: the last record written to the pipeline's sinks, and the
+ * checkpoint stored in its lease. The checkpoint stays behind while a stage holds records back: a window
+ * stage checkpoints no further than the earliest record an open window still needs, so a restart rebuilds
+ * it (see docs/windows.md).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ShardPosition {
+  /** The shard, which this worker holds the lease of. */
+  readonly shardId: string
+  /** The last record processed; undefined before the first batch. */
+  readonly processed: Position | undefined
+  /** The lease's checkpoint: a position, or where a shard without one starts. */
+  readonly checkpoint: LeaseCheckpoint
+  /** True when records after the checkpoint were processed already: a restart reads them again. */
+  readonly heldBack: boolean
+}
+
+/**
  * A running worker.
  *
  * @since 0.1.0
  * @category models
  */
 export interface ConsumerShape {
+  /** The worker's id in the lease table, as the coordinator was given or generated it. */
   readonly workerId: string
+  /** The Kinesis stream the worker consumes. */
   readonly stream: string
+  /** The worker's lease coordinator: the leases it owns, its settings, its lease events. */
   readonly coordinator: LeaseCoordinator.LeaseCoordinatorShape
   /** The shards being processed now. */
   readonly shards: Effect.Effect<ReadonlyArray<string>>
@@ -172,9 +196,13 @@ export interface ConsumerShape {
   readonly summary: Effect.Effect<Pipeline.Summary>
   /** Shard fibers that ended, per reason, since the worker started. */
   readonly exits: Effect.Effect<ExitCounts>
+  /** The processed position and the checkpoint of each shard being processed now, by shard id. */
+  readonly positions: Effect.Effect<ReadonlyArray<ShardPosition>>
 }
 
 /**
+ * The tag of a running worker, which `layer` and `layerConfig` provide.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -195,6 +223,8 @@ export const listShards = (stream: string): Effect.Effect<ReadonlyArray<ShardInf
   Effect.map(StreamAdmin.listShards(stream), (shards) => shards.map(toShardInfo))
 
 /**
+ * A shard as `StreamAdmin.listShards` gives it, in the coordinator's terms (see `listShards`).
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -280,11 +310,31 @@ export const make = <A, R>(
     // (the stream is consumed one page at a time). It is never a real source failure.
     const stopped = new SourceError({ source: `kinesis:${stream}`, reason: "worker stopping", retryability: "permanent" })
 
+    // each running shard's last processed record and stored checkpoint
+    const positions = new Map<string, { processed: Position | undefined; checkpoint: LeaseCheckpoint }>()
+    const tracked: Pipeline.Processor = {
+      ...processor,
+      process: (shardId, records) =>
+        Effect.tap(processor.process(shardId, records), () => {
+          const last = records[records.length - 1]
+          const position = positions.get(shardId)
+          if (last !== undefined && position !== undefined) {
+            position.processed = { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber }
+          }
+        })
+    }
+
     const processShard = (lease: OwnedLease): Effect.Effect<ShardExit> => {
       const shardId = lease.leaseKey
+      const position = {
+        // a window stage's checkpoint carries the last record processed when it was taken
+        processed: typeof lease.lease.checkpoint === "string" ? undefined : lease.lease.checkpoint.processed ?? lease.lease.checkpoint,
+        checkpoint: lease.lease.checkpoint
+      }
       return Effect.gen(function*() {
         const at = lease.lease.checkpoint
         if (at === "SHARD_END") return { _tag: "Finished" } as const
+        positions.set(shardId, position)
         const resumeFrom = typeof at === "string" ? undefined : at
         const made = yield* Effect.exit(Effect.provide(readerOf(shardId, startingPosition(at)), kinesis))
         if (made._tag === "Failure") {
@@ -301,9 +351,13 @@ export const make = <A, R>(
             // windows as if it had ended
             Stream.unwrap(Effect.map(Deferred.isDone(stopping), (done) => done ? Stream.fail(stopped) : Stream.empty))
           ),
-          checkpoint: (checkpoint) => Effect.mapError(lease.checkpoint(checkpoint), (error) => toCheckpointError(shardId, error))
+          checkpoint: (checkpoint) =>
+            lease.checkpoint(checkpoint).pipe(
+              Effect.tap(() => Effect.sync(() => void (position.checkpoint = checkpoint))),
+              Effect.mapError((error) => toCheckpointError(shardId, error))
+            )
         }
-        const result = yield* Effect.exit(Pipeline.runShard(processor, shard))
+        const result = yield* Effect.exit(Pipeline.runShard(tracked, shard))
         if (result._tag === "Success") {
           const end = yield* Effect.either(reader.ended)
           if (end._tag === "Right" && end.right._tag === "ShardEnd") {
@@ -326,7 +380,10 @@ export const make = <A, R>(
       }).pipe(
         // whatever ended the shard here, the processor's state for it (its windows) goes too: whoever
         // processes it next replays from the lease's checkpoint
-        Effect.ensuring(processor.stopShard(shardId)),
+        Effect.ensuring(Effect.zipRight(
+          processor.stopShard(shardId),
+          Effect.sync(() => positions.get(shardId) === position && positions.delete(shardId))
+        )),
         Effect.catchAllDefect((defect) => Effect.succeed<ShardExit>({ _tag: "Failed", cause: Cause.die(defect) })),
         // interrupted: by the runner when the lease was lost, or by the shutdown timeout
         Effect.onInterrupt(() => Effect.flatMap(Deferred.isDone(stopping), (done) => countExit(done ? "Interrupted" : "LeaseLost"))),
@@ -368,7 +425,15 @@ export const make = <A, R>(
       coordinator,
       shards: Effect.map(coordinator.owned, (owned) => Array.from(owned.keys()).sort()),
       summary: processor.summary,
-      exits: Effect.sync(() => ({ ...exits }))
+      exits: Effect.sync(() => ({ ...exits })),
+      positions: Effect.sync(() =>
+        Array.from(positions, ([shardId, { checkpoint, processed }]) => ({
+          shardId,
+          processed,
+          checkpoint,
+          heldBack: processed !== undefined && (typeof checkpoint === "string" || isBefore(checkpoint, processed))
+        })).sort((a, b) => a.shardId.localeCompare(b.shardId))
+      )
     }
     return shape
   }).pipe(Effect.withSpan("Consumer.make", { attributes: { stream: options.stream } }))
@@ -479,6 +544,11 @@ const shardReaders = (stream: string, reader: Options["reader"]) =>
     return (shardId: string, position: ShardReader.StartingPosition) =>
       Effect.flatMap(consumer, (found) => FanOutReader.make({ ...fanOut, stream, shardId, position, consumerArn: found.arn }))
   })
+
+const isBefore = (a: Position, b: Position): boolean => {
+  const bySequence = SequenceNumber.compare(a.sequenceNumber, b.sequenceNumber)
+  return bySequence < 0 || (bySequence === 0 && a.subSequenceNumber < b.subSequenceNumber)
+}
 
 const isLeaseLost = (error: Pipeline.PipelineError): boolean =>
   error._tag === "CheckpointError" && (error.cause as { readonly _tag?: unknown } | undefined)?._tag === "LeaseLost"

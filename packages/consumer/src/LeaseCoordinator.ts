@@ -99,6 +99,8 @@ export interface ConfigOptions {
 }
 
 /**
+ * A coordinator's options: the configurable ones and how to list the stream's shards.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -114,15 +116,25 @@ export interface Options<E = never, R = never> extends ConfigOptions {
  * @category models
  */
 export interface Settings {
+  /** This worker's id, the owner written in the leases it holds. */
   readonly workerId: string
+  /** The application's name in the metrics (tag `application`). */
   readonly application: string
+  /** How long a lease's counter may stand still before the lease is expired and may be taken. */
   readonly leaseDuration: Duration.Duration
+  /** How often held leases are renewed; shorter than `leaseDuration`. */
   readonly renewInterval: Duration.Duration
+  /** How often take rounds scan the lease table to take expired leases and steal. */
   readonly takeInterval: Duration.Duration
+  /** How often the shards are listed to create leases for new ones. */
   readonly shardSyncInterval: Duration.Duration
+  /** Where a shard without a leased parent starts. */
   readonly initialPosition: "TRIM_HORIZON" | "LATEST"
+  /** The most leases this worker holds; `Infinity` for no limit. */
   readonly maxLeasesPerWorker: number
+  /** How many leases one take round steals at most. */
   readonly maxLeasesToStealAtOneTime: number
+  /** Whether the held leases are released when the coordinator's scope closes. */
   readonly releaseOnShutdown: boolean
 }
 
@@ -163,11 +175,15 @@ export type OwnedLease = HeldLeases.OwnedLease
 export type LeaseEvent = HeldLeases.LeaseEvent
 
 /**
+ * A running coordinator: the leases it holds, their changes, and ways to release, sync and take now.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface LeaseCoordinatorShape {
+  /** This worker's id, the owner written in the leases it holds. */
   readonly workerId: string
+  /** The options in force, defaults filled in. */
   readonly settings: Settings
   /** The leases held now. */
   readonly owned: Effect.Effect<ReadonlyMap<string, OwnedLease>>
@@ -185,6 +201,8 @@ export interface LeaseCoordinatorShape {
 }
 
 /**
+ * The tag of a running coordinator, which `layer` and `layerConfig` provide.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -410,6 +428,9 @@ export const make = <E, R>(
   })
 
 /**
+ * The coordinator as a layer providing `LeaseCoordinator`: it runs while the layer is alive and releases
+ * its leases (by default) when the layer closes. Fails with `InvalidOptions` for options that cannot work.
+ *
  * @since 0.1.0
  * @category layers
  */

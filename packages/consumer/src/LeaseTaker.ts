@@ -37,6 +37,7 @@ export type TakeReason = "unowned" | "expired" | "stolen" | "reclaimed"
  * @category models
  */
 export interface TakeInput {
+  /** The worker deciding, whose held and reclaimable leases the table names it owner of. */
   readonly workerId: string
   /**
    * The lease table as listed, in the order leases are preferred: the coordinator shuffles it, so that

@@ -13,16 +13,32 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 
 /**
+ * One line of the view: a shard's lease, its checkpoint as text, and its lag.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Row {
+  /** The shard, the lease's key. */
   readonly shardId: string
+  /** The worker holding the lease; null when nobody does (new, released or finished). */
   readonly owner: string | null
+  /** The lease's counter, moved by every write: a counter that stands still means the owner stopped renewing. */
   readonly counter: number
   /** A sequence number (with `/<sub-sequence>` when not 0), or a sentinel. */
   readonly checkpoint: string
+  /**
+   * The last record processed when the checkpoint was stored, when it is further than the checkpoint: a
+   * window stage stores its checkpoint at the earliest record its open windows still need, with the
+   * processed position beside it. Undefined when the checkpoint is where processing was.
+   */
+  readonly processed: string | undefined
+  /**
+   * Acquisitions by a different owner since the last checkpoint: a number that grows without progress is a
+   * stuck shard.
+   */
   readonly ownerSwitchesSinceCheckpoint: number
+  /** The shards this one was split or merged from; it is processed only once they reach SHARD_END. */
   readonly parentShardIds: ReadonlyArray<string>
   /**
    * Milliseconds since the oldest unprocessed record arrived: 0 when nothing is after the checkpoint,
@@ -32,6 +48,9 @@ export interface Row {
 }
 
 /**
+ * A lease's checkpoint as `LeaseView` shows it: the sentinel, or the sequence number with `/<sub-sequence>`
+ * when that is not 0.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -41,6 +60,22 @@ export const checkpointText = (lease: Pick<Lease, "checkpoint">): string =>
     : lease.checkpoint.subSequenceNumber === 0
     ? lease.checkpoint.sequenceNumber
     : `${lease.checkpoint.sequenceNumber}/${lease.checkpoint.subSequenceNumber}`
+
+/**
+ * The processed position a checkpoint carries, when it is further than the checkpoint itself.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const processedText = (lease: Pick<Lease, "checkpoint">): string | undefined => {
+  const checkpoint = lease.checkpoint
+  if (typeof checkpoint === "string" || checkpoint.processed === undefined) return undefined
+  const processed = checkpoint.processed
+  if (processed.sequenceNumber === checkpoint.sequenceNumber && processed.subSequenceNumber === checkpoint.subSequenceNumber) {
+    return undefined
+  }
+  return processed.subSequenceNumber === 0 ? processed.sequenceNumber : `${processed.sequenceNumber}/${processed.subSequenceNumber}`
+}
 
 /**
  * The age of the oldest record after a checkpoint (0 when there is none yet), or undefined when it cannot
@@ -92,6 +127,7 @@ export const rows = (stream?: string): Effect.Effect<ReadonlyArray<Row>, LeaseSt
           owner: lease.owner,
           counter: lease.counter,
           checkpoint: checkpointText(lease),
+          processed: processedText(lease),
           ownerSwitchesSinceCheckpoint: lease.ownerSwitchesSinceCheckpoint,
           parentShardIds: lease.parentShardIds,
           lagMillis
@@ -100,18 +136,20 @@ export const rows = (stream?: string): Effect.Effect<ReadonlyArray<Row>, LeaseSt
   })
 
 /**
- * The rows as a text table, with a line of totals per owner.
+ * The rows as a text table, with a line of totals per owner and, when a checkpoint is behind what was
+ * processed, a line saying why.
  *
  * @since 0.1.0
  * @category utils
  */
 export const format = (table: ReadonlyArray<Row>): string => {
-  const header = ["shard", "owner", "counter", "checkpoint", "switches", "parents", "lag"]
+  const header = ["shard", "owner", "counter", "checkpoint", "processed", "switches", "parents", "lag"]
   const lines = table.map((row) => [
     row.shardId,
     row.owner ?? "-",
     String(row.counter),
     row.checkpoint,
+    row.processed ?? "-",
     String(row.ownerSwitchesSinceCheckpoint),
     row.parentShardIds.join(",") || "-",
     row.lagMillis === undefined ? "?" : `${row.lagMillis} ms`
@@ -121,5 +159,19 @@ export const format = (table: ReadonlyArray<Row>): string => {
   const owners = new Map<string, number>()
   for (const row of table) if (row.owner !== null) owners.set(row.owner, (owners.get(row.owner) ?? 0) + 1)
   const totals = Array.from(owners, ([owner, count]) => `${owner}: ${count}`).sort().join(", ")
-  return [render(header), ...lines.map(render), "", `${table.length} leases; held: ${totals || "none"}`].join("\n")
+  const heldBack = table.filter((row) => row.processed !== undefined).length
+  const unstarted = table.filter((row) => row.owner !== null && (row.checkpoint === "TRIM_HORIZON" || row.checkpoint === "LATEST")).length
+  const notes = [
+    ...(heldBack === 0 ? [] : [
+      `${heldBack === 1 ? "1 checkpoint is" : `${heldBack} checkpoints are`} behind what was processed: a window stage ` +
+      "keeps the checkpoint at the earliest record its open windows still need (a restart reads from there again " +
+      "to rebuild them), until those windows close"
+    ]),
+    ...(unstarted === 0 ? [] : [
+      `${unstarted === 1 ? "1 shard held by a worker has" : `${unstarted} shards held by workers have`} no checkpoint yet: ` +
+      "nothing of it is durable yet, or a window stage holds the checkpoint before its first record until the " +
+      "first windows close"
+    ])
+  ]
+  return [render(header), ...lines.map(render), "", `${table.length} leases; held: ${totals || "none"}`, ...notes].join("\n")
 }

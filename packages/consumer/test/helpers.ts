@@ -71,19 +71,25 @@ export const ownership = (store: LeaseStore.LeaseStoreShape) =>
     return counts
   })
 
-/** Polls (live clock, every 50 ms) until `f` holds, for at most `limitMs`; answers the milliseconds it took. */
+/**
+ * Polls `check` every 50 ms until it holds; answers how long that took (a measurement, printed by the
+ * tests, never asserted: a busy machine is slow, not wrong). Past `slowMs` it says once on stderr what it
+ * waits for and the state (`describe`), and goes on waiting: the test's timeout bounds the wait.
+ */
 export const waitUntil = <E, R>(
   what: string,
   check: Effect.Effect<boolean, E, R>,
-  limitMs: number,
+  slowMs: number,
   describe: Effect.Effect<unknown, E, R> = Effect.void
 ) =>
   Effect.gen(function*() {
     const start = yield* Clock.currentTimeMillis
+    let told = false
     while (true) {
       if (yield* check) return (yield* Clock.currentTimeMillis) - start
-      if ((yield* Clock.currentTimeMillis) - start > limitMs) {
-        return yield* Effect.dieMessage(`${what}: not within ${limitMs} ms (${JSON.stringify(yield* describe)})`)
+      if (!told && (yield* Clock.currentTimeMillis) - start > slowMs) {
+        told = true
+        process.stderr.write(`still waiting: ${what}, after ${slowMs} ms (${JSON.stringify(yield* describe)})\n`)
       }
       yield* Effect.sleep("50 millis")
     }

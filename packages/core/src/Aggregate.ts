@@ -42,12 +42,16 @@ import { checkOptions } from "./TributaryError.js"
 // -----------------------------------------------------------------------------
 
 /**
+ * The key every aggregate carries, which `isAggregate` looks for.
+ *
  * @since 0.1.0
  * @category symbols
  */
 export const TypeId: unique symbol = Symbol.for("@tributary/core/Aggregate")
 
 /**
+ * The type of `TypeId`.
+ *
  * @since 0.1.0
  * @category symbols
  */
@@ -90,6 +94,8 @@ export interface Aggregate<in I, in out S, out O> extends Pipeable {
 }
 
 /**
+ * Types that take an aggregate apart: its input, state and output types.
+ *
  * @since 0.1.0
  */
 export declare namespace Aggregate {
@@ -277,7 +283,9 @@ export const max: Aggregate<number, number, number | undefined> = numeric("max",
  * @category models
  */
 export interface MeanState {
+  /** Inputs added so far. */
   count: number
+  /** Their floating-point sum. */
   sum: number
 }
 
@@ -310,7 +318,9 @@ export const mean: Aggregate<number, MeanState, number | undefined> = numeric("m
  * @category models
  */
 export interface StatsState {
+  /** Inputs added so far. */
   count: number
+  /** Their floating-point sum. */
   sum: number
   /** `+Infinity` while `count` is 0 */
   min: number
@@ -325,10 +335,15 @@ export interface StatsState {
  * @category models
  */
 export interface Stats {
+  /** The number of inputs. */
   readonly count: number
+  /** The floating-point sum of the inputs (0 for no input). */
   readonly sum: number
+  /** The smallest input; undefined for no input. */
   readonly min: number | undefined
+  /** The largest input; undefined for no input. */
   readonly max: number | undefined
+  /** `sum / count`; undefined for no input. */
   readonly mean: number | undefined
 }
 

@@ -51,7 +51,9 @@ export type LeaseCheckpoint = Checkpoint | Sentinel
  * @category models
  */
 export interface HashRange {
+  /** The lowest hash key of the shard. */
   readonly start: string
+  /** The highest hash key of the shard. */
   readonly end: string
 }
 
@@ -68,12 +70,14 @@ export interface Lease {
   readonly owner: string | null
   /** Incremented by every write; every write is conditional on it. A lease whose counter does not move is not renewed. */
   readonly counter: number
+  /** How far the shard was processed: the last checkpoint, or a sentinel. */
   readonly checkpoint: LeaseCheckpoint
   /**
    * The shards this one was split or merged from (sorted: DynamoDB keeps them as a set): it is processed
    * only after all of them reach SHARD_END.
    */
   readonly parentShardIds: ReadonlyArray<string>
+  /** The range of partition-key hashes the shard owns. */
   readonly hashRange: HashRange
   /** Acquisitions by a different owner since the last checkpoint: a lease that keeps moving without progress is stuck. */
   readonly ownerSwitchesSinceCheckpoint: number
@@ -86,10 +90,13 @@ export interface Lease {
  * @category models
  */
 export interface NewLease {
+  /** The shard id. */
   readonly leaseKey: string
   /** Usually `TRIM_HORIZON` or `LATEST`. */
   readonly checkpoint: LeaseCheckpoint
+  /** The shards this one was split or merged from, without repeats. Default none. */
   readonly parentShardIds?: ReadonlyArray<string> | undefined
+  /** The range of partition-key hashes the shard owns. */
   readonly hashRange: HashRange
 }
 
@@ -100,7 +107,9 @@ export interface NewLease {
  * @category models
  */
 export interface LeaseVersion {
+  /** The shard id. */
   readonly leaseKey: string
+  /** The lease's counter as last read or written. */
   readonly counter: number
 }
 
@@ -112,6 +121,7 @@ export interface LeaseVersion {
  * @category models
  */
 export interface ObservedLease extends LeaseVersion {
+  /** The owner seen, null for an unowned lease; the write fails if it changed. */
   readonly owner: string | null
 }
 
@@ -123,6 +133,7 @@ export interface ObservedLease extends LeaseVersion {
  * @category models
  */
 export interface HeldLease extends LeaseVersion {
+  /** The worker that holds the lease. */
   readonly owner: string
 }
 
@@ -147,9 +158,17 @@ export class LeaseLost extends Data.TaggedError("LeaseLost")<{
 }> {
   /** @since 0.1.0 */
   readonly [ErrorTypeId] = ErrorTypeId
-  /** @since 0.1.0 */
+  /**
+   * Always "permanent": retrying the same write with the same counter fails again.
+   *
+   * @since 0.1.0
+   */
   readonly retryability: Retryability = "permanent"
-  /** @since 0.1.0 */
+  /**
+   * Names the lease, the owner, the expected counter and the operation.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `lease ${this.leaseKey} is no longer held by ${this.owner} at counter ${this.expectedCounter} (${this.operation})`
   }
@@ -170,9 +189,17 @@ export class LeaseConflict extends Data.TaggedError("LeaseConflict")<{
 }> {
   /** @since 0.1.0 */
   readonly [ErrorTypeId] = ErrorTypeId
-  /** @since 0.1.0 */
+  /**
+   * Always "permanent": the same write fails again; read the lease anew before trying.
+   *
+   * @since 0.1.0
+   */
   readonly retryability: Retryability = "permanent"
-  /** @since 0.1.0 */
+  /**
+   * Names the lease, the expected counter and the operation.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `lease ${this.leaseKey} changed since counter ${this.expectedCounter} was observed (${this.operation})`
   }
@@ -193,7 +220,11 @@ export class LeaseStoreError extends Data.TaggedError("LeaseStoreError")<{
 }> {
   /** @since 0.1.0 */
   readonly [ErrorTypeId] = ErrorTypeId
-  /** @since 0.1.0 */
+  /**
+   * Names the operation, the lease if any, the retryability and the reason.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     const lease = this.leaseKey === undefined ? "" : ` of lease ${this.leaseKey}`
     return `lease store ${this.operation}${lease} failed (${this.retryability}): ${this.reason}`
@@ -201,12 +232,16 @@ export class LeaseStoreError extends Data.TaggedError("LeaseStoreError")<{
 }
 
 /**
+ * Any failure of a `LeaseStore` operation.
+ *
  * @since 0.1.0
  * @category errors
  */
 export type LeaseError = LeaseLost | LeaseConflict | LeaseStoreError
 
 /**
+ * True for a `LeaseLost`, `LeaseConflict` or `LeaseStoreError`.
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -219,12 +254,16 @@ export const isLeaseError = (u: unknown): u is LeaseError =>
 // ---------------------------------------------------------------------------------------------------------
 
 /**
+ * The operations of a lease store. Every write is conditional on the lease's counter and increments it;
+ * wrap an implementation with `make` for spans and argument checks.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface LeaseStoreShape {
   /** Every lease, in no particular order (strongly consistent). */
   readonly list: Effect.Effect<ReadonlyArray<Lease>, LeaseStoreError>
+  /** The lease of a shard (strongly consistent), or `Option.none()` when there is none. */
   readonly get: (leaseKey: string) => Effect.Effect<Option.Option<Lease>, LeaseStoreError>
   /** Creates the lease with no owner and counter 0 unless it exists (then nothing changes). True if this call created it. */
   readonly createIfAbsent: (lease: NewLease) => Effect.Effect<boolean, LeaseStoreError>
@@ -250,6 +289,9 @@ export interface LeaseStoreShape {
 }
 
 /**
+ * The lease table the consumer's workers share; provide it with `layerMemory` or the DynamoDB layer of
+ * `@tributary/dynamodb`.
+ *
  * @since 0.1.0
  * @category tags
  */

@@ -20,29 +20,42 @@ import type { SourceRecord } from "./SourceRecord.js"
 import { SinkError } from "./TributaryError.js"
 
 /**
+ * A record to append with `put`.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface PutEntry {
+  /** Picks the shard (by the MD5 hash of the key); 1 to 256 characters. */
   readonly partitionKey: string
+  /** The payload; a string is stored UTF-8 encoded. At most 1 MiB. */
   readonly data: Uint8Array | string
 }
 
 /**
+ * Where `put` stored an entry.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface PutResult {
+  /** The shard the entry's partition key hashed to. */
   readonly shardId: string
+  /** The sequence number the stream assigned to the record. */
   readonly sequenceNumber: string
 }
 
 /**
+ * A stream held in memory, made with `make`: write it with `put` or `sink`, read it with `source` or
+ * `layerSource`.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface MemoryStream {
+  /** The stream's name, in its records' `stream` and in errors. */
   readonly name: string
+  /** The shards, `shardId-000000000000` and on, each owning an equal slice of the hash-key range. */
   readonly shardIds: ReadonlyArray<string>
   /** Appends records like PutRecords: all or nothing here (the in-memory stream is never throttled). */
   readonly put: (entries: ReadonlyArray<PutEntry>) => Effect.Effect<ReadonlyArray<PutResult>, SinkError>
@@ -53,10 +66,13 @@ export interface MemoryStream {
    * application reading the stream keeps its own).
    */
   readonly checkpoints: (application?: string) => Effect.Effect<ReadonlyMap<string, Checkpoint>>
+  /** Stores (replacing) an application's checkpoint of a shard, as a reader's `checkpoint` does. */
   readonly storeCheckpoint: (application: string, shardId: string, position: Checkpoint) => Effect.Effect<void>
 }
 
 /**
+ * Options of `source` and `layerSource`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -72,7 +88,7 @@ export interface ReadOptions {
    * true: keep polling for new records, waiting `idleInterval` after an empty page.
    */
   readonly follow?: boolean
-  /** Default 1 second. */
+  /** With `follow`, how long to wait after an empty page before polling again. Default 1 second. */
   readonly idleInterval?: Duration.DurationInput
 }
 
@@ -91,6 +107,9 @@ export const limits = {
 } as const
 
 /**
+ * Creates an empty stream with `shards` shards (default 1), named `name` (default "memory-stream").
+ * Dies with a `RangeError` unless `shards` is a positive integer.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -98,6 +117,8 @@ export const make = (options: { readonly name?: string; readonly shards?: number
   Effect.sync(() => unsafeMake(options))
 
 /**
+ * `make` outside an effect, for setup code; throws a `RangeError` unless `shards` is a positive integer.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -206,6 +227,9 @@ export const source = (stream: MemoryStream, options: ReadOptions = {}): RecordS
 }
 
 /**
+ * Provides `RecordSource` reading the stream, as `source` does (and, like it, throws a `RangeError` for a
+ * `maxRecords` outside 1 to 10,000).
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -11,9 +11,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type { Checkpoint } from "../src/RecordSource.js"
-import type { Lease, LeaseCheckpoint, NewLease } from "../src/LeaseStore.js"
-import { isShardEnd, LeaseConflict, LeaseLost, LeaseStore, LeaseStoreError } from "../src/LeaseStore.js"
+import type { Checkpoint } from "@tributary/core/RecordSource"
+import type { Lease, LeaseCheckpoint, NewLease } from "@tributary/core/LeaseStore"
+import { isShardEnd, LeaseConflict, LeaseLost, LeaseStore, LeaseStoreError } from "@tributary/core/LeaseStore"
 
 /**
  * @since 0.1.0

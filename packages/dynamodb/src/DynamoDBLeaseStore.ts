@@ -29,6 +29,8 @@ import * as LeaseItem from "./internal/leaseItem.js"
 import * as LeaseTable from "./LeaseTable.js"
 
 /**
+ * The lease table, whether to create it, and how calls are retried.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -63,6 +65,9 @@ export const make = (
   })
 
 /**
+ * Provides `LeaseStore` on the table, creating the table first unless `createTable` is false; fails with
+ * `DynamoDBError`, or `NotReady` when a new table is not ACTIVE in time.
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -51,6 +51,8 @@ export const attributes = {
 } as const
 
 /**
+ * How long to wait for a new table to be ACTIVE, and how often to look.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -69,7 +71,8 @@ export interface WaitOptions {
  */
 export const status = Effect.fn("LeaseTable.status")(function*(tableName: string) {
   const dynamodb = yield* DynamoDBClient
-  return yield* dynamodb.describeTable({ TableName: tableName }).pipe(
+  // an unanswered or reset call is retried, as every call of this client is (it makes one attempt)
+  return yield* retryTransient(dynamodb.describeTable({ TableName: tableName })).pipe(
     Effect.map((output): string | undefined => output.Table?.TableStatus ?? "UNKNOWN"),
     Effect.catchIf(AwsError.hasReason("NotFound"), () => Effect.succeed(undefined))
   )

@@ -75,6 +75,8 @@ export interface KinesisShape extends AwsClient.Client<KinesisClient, typeof com
 }
 
 /**
+ * The tag of the Kinesis client service; `layer`, `layerConfig` or `fromClient` provide it.
+ *
  * @since 0.1.0
  * @category tags
  */

@@ -8,6 +8,9 @@
 import * as Metric from "effect/Metric"
 
 /**
+ * The shard reader's metrics, tagged with `stream` and `shard`: records and bytes read, GetRecords calls,
+ * throttled reads, expired iterators, and the lag gauges.
+ *
  * @since 0.1.0
  * @category metrics
  */
@@ -52,6 +55,9 @@ export const reader = {
 } as const
 
 /**
+ * The producer's metrics, tagged with `stream`: records and bytes stored, PutRecords calls, entries retried
+ * and throttled, records given up on, and records buffered.
+ *
  * @since 0.1.0
  * @category metrics
  */

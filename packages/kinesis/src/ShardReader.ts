@@ -57,6 +57,10 @@ export type StartingPosition =
   | { readonly type: "AFTER_SEQUENCE_NUMBER"; readonly sequenceNumber: SequenceNumber; readonly subSequenceNumber?: number }
 
 /**
+ * Constructors of starting positions: `trimHorizon` (the oldest record kept), `latest` (only records put
+ * after the reader starts), `atTimestamp`, `atSequenceNumber`, `afterSequenceNumber`, and `after` a
+ * checkpointed position.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -81,11 +85,15 @@ export const StartingPosition = {
 } as const
 
 /**
+ * Which shard a reader reads, from where, how fast, and how it retries and checkpoints.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ReaderOptions {
+  /** The Kinesis stream of the shard. */
   readonly stream: string
+  /** The shard to read, e.g. "shardId-000000000000". */
   readonly shardId: string
   /** Default TRIM_HORIZON. */
   readonly position?: StartingPosition
@@ -133,10 +141,14 @@ export type ReadEnd =
   | { readonly _tag: "CaughtUp" }
 
 /**
+ * A reader of one Kinesis shard: core's `ShardReader` (its batches and checkpoint), with how it ended and
+ * the last position delivered.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface KinesisShardReader extends ShardReader {
+  /** The Kinesis stream of the shard. */
   readonly stream: string
   /**
    * Completes once `batches` has ended (after the consumer took the last page), with how it ended; fails

@@ -8,12 +8,20 @@
 import { LoopbackHandler } from "@tributary/aws/LoopbackHandler"
 
 /**
+ * The settings an AWS SDK v3 client needs to talk to a local emulator instead of AWS.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ClientConfig {
+  /** The emulator's URL, `http://127.0.0.1:<port>`. */
   readonly endpoint: string
+  /** The region the client signs requests for. Default `defaultRegion`. */
   readonly region: string
+  /**
+   * Dummy static credentials (`local` unless given), so the SDK signs requests without looking for real
+   * ones; s3rver accepts only its own key, `S3RVER`, which `LocalS3` sets.
+   */
   readonly credentials: {
     readonly accessKeyId: string
     readonly secretAccessKey: string
@@ -36,6 +44,9 @@ export interface ClientConfig {
 export const defaultRegion = "us-east-1"
 
 /**
+ * Client settings for the emulator at `endpoint`: region `defaultRegion` and credentials `local`/`local`
+ * unless given, and a fresh HTTP/1.1 handler with a 5-second connection timeout.
+ *
  * @since 0.1.0
  * @category constructors
  */

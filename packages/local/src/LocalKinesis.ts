@@ -31,14 +31,19 @@ import { waitUntil } from "./internal/wait.js"
 import type { LocalAwsError } from "./LocalAwsError.js"
 
 /**
+ * A running local Kinesis: which emulator it is, where it listens and how to reach it.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface LocalKinesisShape {
+  /** Which emulator answers, or `proxy` when a `FaultProxy` stands in front of one (`FaultProxy.layerKinesis`). */
   readonly kind: "kinesalite" | "kinesis-mock" | "proxy"
   /** `http://127.0.0.1:<port>` */
   readonly endpoint: string
+  /** The loopback port it listens on. */
   readonly port: number
+  /** The region clients should use: `ClientConfig.defaultRegion`. */
   readonly region: string
   /** Ready to spread into `new KinesisClient(...)`. */
   readonly clientConfig: ClientConfig
@@ -47,24 +52,30 @@ export interface LocalKinesisShape {
 }
 
 /**
+ * The local Kinesis a test or demo runs against, as a service (see `layerKinesalite`, `layerKinesisMock`).
+ *
  * @since 0.1.0
  * @category tags
  */
 export class LocalKinesis extends Context.Tag("@tributary/local/LocalKinesis")<LocalKinesis, LocalKinesisShape>() {}
 
 /**
+ * Options of `makeKinesalite`: its simulated stream-change delays, its shard limit and its port.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface KinesaliteOptions {
   /** How long a stream stays CREATING. Default 50 ms. */
   readonly createStreamMs?: number
-  /** Default 50 ms. */
+  /** How long a stream stays DELETING. Default 50 ms. */
   readonly deleteStreamMs?: number
   /** How long a stream stays UPDATING after a split, merge or retention change. Default 50 ms. */
   readonly updateStreamMs?: number
   /** Shards per account. Default 100. */
   readonly shardLimit?: number
+  /** The loopback port to listen on. Default 0: a free one. */
+  readonly port?: number
 }
 
 /**
@@ -84,13 +95,20 @@ export const makeKinesalite = (
       updateStreamMs: options.updateStreamMs ?? 50,
       shardLimit: options.shardLimit ?? 100
     })
-    const port = yield* Effect.acquireRelease(Net.listen("kinesalite", server), () => Net.close(server))
+    const settled = Net.trackRequests(server)
+    const port = yield* Effect.acquireRelease(
+      Net.listen("kinesalite", server, options.port),
+      // what it still works on first: its store closes with the server
+      () => Effect.zipRight(settled, Net.close(server))
+    )
     const endpoint = `http://127.0.0.1:${port}`
     yield* waitUntil("kinesalite", answersKinesis(endpoint), { timeout: "10 seconds" })
     return { kind: "kinesalite" as const, endpoint, port, region: Config.defaultRegion, clientConfig: Config.make(endpoint), pid: undefined }
   })
 
 /**
+ * `LocalKinesis` as kinesalite embedded in this process (`makeKinesalite`), stopped when the layer closes.
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -98,6 +116,9 @@ export const layerKinesalite = (options?: KinesaliteOptions): Layer.Layer<LocalK
   Layer.scoped(LocalKinesis, makeKinesalite(options))
 
 /**
+ * Options of `makeKinesisMock`: its simulated control-plane delays, limits, initial streams, logging and
+ * how long its start may take.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -111,9 +132,12 @@ export interface KinesisMockOptions {
   readonly shardLimit?: number
   /** Streams to create at start, e.g. `{ orders: 2 }`. */
   readonly initializeStreams?: Readonly<Record<string, number>>
-  /** Default "WARN". */
+  /** kinesis-mock's log level (its output is shown when it fails to start). Default "WARN". */
   readonly logLevel?: "ERROR" | "WARN" | "INFO" | "DEBUG"
-  /** Default 60 s (a loaded 2-core machine needs more than the usual ~1 s). */
+  /**
+   * How long to wait for its health check before giving up (with `LocalAwsError`). Default 60 s (a loaded
+   * 2-core machine needs more than the usual ~1 s).
+   */
   readonly startTimeout?: Duration.DurationInput
   /**
    * Put an `Http2Proxy` in front of the emulator (the endpoint is then the proxy's). Default true: without
@@ -185,6 +209,8 @@ export const makeKinesisMock = (
 }
 
 /**
+ * `LocalKinesis` as kinesis-mock in a child process (`makeKinesisMock`), stopped when the layer closes.
+ *
  * @since 0.1.0
  * @category layers
  */
