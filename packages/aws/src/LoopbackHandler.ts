@@ -17,6 +17,8 @@ type Options = NonNullable<Parameters<NodeHttp2Handler["handle"]>[1]>
 type HandlerOptions = Parameters<NodeHttpHandler["updateHttpClientConfig"]>[0]
 
 /**
+ * Options of a `LoopbackHandler`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -35,7 +37,9 @@ export interface LoopbackHandlerOptions {
 export class LoopbackHandler {
   /** The protocol the SDK prepares requests for: HTTP/1.1 (a `host` header), which HTTP/2 accepts too. */
   readonly metadata = { handlerProtocol: "http/1.1" }
+  /** The handler of every call but event streams: HTTP/1.1 with keep-alive. */
   readonly http1: NodeHttpHandler
+  /** The handler of event streams (SubscribeToShard): HTTP/2, a session per stream as the SDK does. */
   readonly http2: NodeHttp2Handler
 
   constructor(options: LoopbackHandlerOptions = {}) {
@@ -44,18 +48,22 @@ export class LoopbackHandler {
     this.http2 = new NodeHttp2Handler()
   }
 
+  /** Sends a request: over HTTP/2 when the SDK marks it an event stream, else over HTTP/1.1. */
   handle(request: Request, options: Options = {}): ReturnType<NodeHttpHandler["handle"]> {
     return options.isEventStream === true ? this.http2.handle(request, options) : this.http1.handle(request, options)
   }
 
+  /** Changes a setting of the HTTP/1.1 handler (the SDK calls it, e.g. for timeouts). */
   updateHttpClientConfig(key: HandlerOptions, value: unknown): void {
     this.http1.updateHttpClientConfig(key, value as never)
   }
 
+  /** The HTTP/1.1 handler's settings, as the SDK reads them. */
   httpHandlerConfigs(): ReturnType<NodeHttpHandler["httpHandlerConfigs"]> {
     return this.http1.httpHandlerConfigs()
   }
 
+  /** Closes both handlers' idle connections; the handler stays usable. */
   destroy(): void {
     this.http1.destroy()
     this.http2.destroy()

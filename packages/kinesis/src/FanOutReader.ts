@@ -51,11 +51,16 @@ import type { KinesisShardReader, ReadEnd, StartingPosition } from "./ShardReade
 import * as StreamAdmin from "./StreamAdmin.js"
 
 /**
+ * Options of `make`: the shard, the consumer to read it through, where to start, and how refusals and
+ * failures are retried.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface FanOutReaderOptions {
+  /** The stream's name. */
   readonly stream: string
+  /** The shard to read, e.g. `shardId-000000000000`. */
   readonly shardId: string
   /** The ARN of a registered consumer of the stream (`StreamConsumer.ensure` answers it). */
   readonly consumerArn: string

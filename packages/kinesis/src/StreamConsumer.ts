@@ -21,19 +21,25 @@ import { KinesisError } from "./KinesisError.js"
 import * as StreamAdmin from "./StreamAdmin.js"
 
 /**
+ * An enhanced fan-out consumer of a stream, as DescribeStreamConsumer answers it.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface StreamConsumer {
+  /** The name it was registered under (the application's, the same for all its workers). */
   readonly name: string
   /** What SubscribeToShard takes: `arn:aws:kinesis:<region>:<account>:stream/<stream>/consumer/<name>:<created>`. */
   readonly arn: string
   /** CREATING, ACTIVE or DELETING. */
   readonly status: string
+  /** The ARN of the stream it reads. */
   readonly streamArn: string
 }
 
 /**
+ * How long `ensure` and `deregister` wait for the consumer's status to settle.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -42,6 +42,8 @@ import type { LocalAwsError } from "./LocalAwsError.js"
 import { LocalKinesis } from "./LocalKinesis.js"
 
 /**
+ * Options of `make` and `layerKinesis`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -61,7 +63,9 @@ export interface Http2ProxyOptions {
  * @category models
  */
 export interface Refusal {
+  /** The error's name, as AWS puts it in `__type`, e.g. `LimitExceededException`. */
   readonly name: string
+  /** The error's message. Default: the name, said to be injected by the proxy. */
   readonly message?: string | undefined
 }
 
@@ -72,8 +76,9 @@ export interface Refusal {
  * @category models
  */
 export interface Http2ProxyStats {
-  /** Client connections, and those of them that spoke HTTP/2. */
+  /** Client connections, HTTP/1.1 and HTTP/2. */
   readonly connections: number
+  /** The client connections that spoke HTTP/2. */
   readonly http2Connections: number
   /** Client GOAWAY frames with NO_ERROR not forwarded. */
   readonly goawaysDropped: number
@@ -86,12 +91,16 @@ export interface Http2ProxyStats {
 }
 
 /**
+ * A running proxy: where it listens, the client settings to reach it, the faults it injects on demand, and
+ * what it counted.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Http2ProxyShape {
   /** `http://127.0.0.1:<port>` of the proxy. */
   readonly endpoint: string
+  /** The proxy's loopback port. */
   readonly port: number
   /** The endpoint behind the proxy. */
   readonly target: string
@@ -107,10 +116,13 @@ export interface Http2ProxyShape {
    * (INTERNAL_ERROR), the emulator sees it cancelled. Answers how many were cut.
    */
   readonly resetStreams: Effect.Effect<number>
+  /** What the proxy did since it started. */
   readonly stats: Effect.Effect<Http2ProxyStats>
 }
 
 /**
+ * The `Http2Proxy` service: a running proxy (`layerKinesis` provides one in front of `LocalKinesis`).
+ *
  * @since 0.1.0
  * @category tags
  */
