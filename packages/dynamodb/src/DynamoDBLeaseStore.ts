@@ -159,7 +159,15 @@ const unsafeMake = (dynamodb: DynamoDBClientShape, options: Options): LeaseStore
               ? new LeaseStore.LeaseConflict({ leaseKey: version.leaseKey, operation: "delete", expectedCounter: version.counter })
               : io.storeError("delete", version.leaseKey, error)
           )
-      )
+      ),
+    requestHandoff: (observed, requester) =>
+      io.conditionalUpdate(
+        "requestHandoff",
+        observed.leaseKey,
+        LeaseItem.requestHandoffWrite(observed, requester),
+        () => new LeaseStore.LeaseConflict({ leaseKey: observed.leaseKey, operation: "requestHandoff", expectedCounter: observed.counter })
+      ),
+    handOver: (held, to) => io.conditionalUpdate("handOver", held.leaseKey, LeaseItem.handOverWrite(held, to), lost(held, "handOver"))
   }
 }
 
