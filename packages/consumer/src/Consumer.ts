@@ -100,6 +100,8 @@ export type ShardExit =
   | { readonly _tag: "Finished" }
   /** The worker is shutting down: the batch in flight was finished and checkpointed. */
   | { readonly _tag: "Stopped" }
+  /** Another worker asked for the shard: the batch in flight was finished and checkpointed, the lease passed to it. */
+  | { readonly _tag: "HandedOver" }
   /** The lease was lost (a checkpoint failed its condition): another worker owns the shard. */
   | { readonly _tag: "LeaseLost" }
   /** Processing failed; the lease is handed back after `restartDelay`. */
@@ -124,7 +126,7 @@ export type ExitCounts = Readonly<Record<ShardExit["_tag"] | "Interrupted", numb
  */
 export const metrics = {
   /**
-   * Shard fibers that ended, tagged `exit`: `Finished`, `Stopped`, `LeaseLost`, `Failed` or `Interrupted`,
+   * Shard fibers that ended, tagged `exit`: `Finished`, `Stopped`, `HandedOver`, `LeaseLost`, `Failed` or `Interrupted`,
    * counted as `exits` counts them.
    */
   shardExits: Metric.counter("tributary_consumer_shard_exits_total", { description: "shard fibers that ended, by exit", incremental: true })
@@ -181,15 +183,24 @@ export const toShardInfo = (shard: StreamAdmin.Shard): ShardInfo => ({
 /**
  * The reader's starting position for a lease's checkpoint: the sentinels as such, a checkpoint as "after
  * it" (an aggregated record partly processed is read again from the sub-record after the checkpoint).
+ * `AT_TIMESTAMP` is read at the time of the consumer's initial position (the lease does not store it); a
+ * worker configured without one reads such a shard from TRIM_HORIZON (more, never less).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const startingPosition = (checkpoint: Checkpoint | "TRIM_HORIZON" | "LATEST"): ShardReader.StartingPosition =>
+export const startingPosition = (
+  checkpoint: Checkpoint | "TRIM_HORIZON" | "LATEST" | "AT_TIMESTAMP",
+  initialPosition?: LeaseCoordinator.Settings["initialPosition"]
+): ShardReader.StartingPosition =>
   checkpoint === "TRIM_HORIZON"
     ? ShardReader.StartingPosition.trimHorizon
     : checkpoint === "LATEST"
     ? ShardReader.StartingPosition.latest
+    : checkpoint === "AT_TIMESTAMP"
+    ? typeof initialPosition === "object"
+      ? ShardReader.StartingPosition.atTimestamp(initialPosition.atTimestamp)
+      : ShardReader.StartingPosition.trimHorizon
     : ShardReader.StartingPosition.after(checkpoint)
 
 /**
@@ -222,7 +233,7 @@ export const make = <A, R>(
     // Made after the coordinator, so it closes first: shard fibers stop before the leases are released.
     const running = yield* FiberMap.make<string, ShardExit>()
     const stopping = yield* Deferred.make<void>()
-    const exits: { -readonly [K in keyof ExitCounts]: number } = { Finished: 0, Stopped: 0, LeaseLost: 0, Failed: 0, Interrupted: 0 }
+    const exits: { -readonly [K in keyof ExitCounts]: number } = { Finished: 0, Stopped: 0, HandedOver: 0, LeaseLost: 0, Failed: 0, Interrupted: 0 }
     const exitCounters = {} as Record<keyof ExitCounts, Metric.Metric.Counter<number>>
     for (const exit of Object.keys(exits) as Array<keyof ExitCounts>) {
       exitCounters[exit] = metrics.shardExits.pipe(
@@ -249,8 +260,8 @@ export const make = <A, R>(
       }).pipe(Effect.annotateLogs("workerId", workerId))
     )
 
-    // The stop marker: batches fail with it once the worker stops, after the batch in flight was processed
-    // (the stream is consumed one page at a time). It is never a real source failure.
+    // The stop marker: batches fail with it once the worker stops or the shard is asked for, after the batch
+    // in flight was processed (the stream is consumed one page at a time). It is never a real source failure.
     const stopped = new SourceError({ source: `kinesis:${stream}`, reason: "worker stopping", retryability: "permanent" })
 
     const processShard = (lease: OwnedLease): Effect.Effect<ShardExit> => {
@@ -259,20 +270,23 @@ export const make = <A, R>(
         const at = lease.lease.checkpoint
         if (at === "SHARD_END") return { _tag: "Finished" } as const
         const resumeFrom = typeof at === "string" ? undefined : at
+        // stop after the batch in flight: at shutdown, or once another worker asked for the shard
+        const stop = yield* Deferred.make<void>()
+        yield* Effect.fork(Effect.intoDeferred(Effect.raceFirst(Deferred.await(stopping), Effect.asVoid(lease.handoffRequested)), stop))
         const reader = yield* ShardReader.make({
           ...options.reader,
           stream,
           shardId,
-          position: startingPosition(at)
+          position: startingPosition(at, coordinator.settings.initialPosition)
         }).pipe(Effect.provide(kinesis))
         const shard: CoreShardReader = {
           shardId,
           resumeFrom,
           batches: Stream.concat(
-            reader.batches.pipe(Stream.interruptWhen(Deferred.await(stopping))),
+            reader.batches.pipe(Stream.interruptWhen(Deferred.await(stop))),
             // ended by the stop (not by the shard's end): fail, so runShard does not flush the shard's
             // windows as if it had ended
-            Stream.unwrap(Effect.map(Deferred.isDone(stopping), (done) => done ? Stream.fail(stopped) : Stream.empty))
+            Stream.unwrap(Effect.map(Deferred.isDone(stop), (done) => done ? Stream.fail(stopped) : Stream.empty))
           ),
           checkpoint: (checkpoint) => Effect.mapError(lease.checkpoint(checkpoint), (error) => toCheckpointError(shardId, error))
         }
@@ -292,7 +306,7 @@ export const make = <A, R>(
         if (Cause.isInterruptedOnly(cause)) return yield* Effect.failCause(cause as Cause.Cause<never>)
         const failure = Cause.failureOption(cause)
         if (failure._tag === "Some") {
-          if (failure.value === stopped) return { _tag: "Stopped" } as const
+          if (failure.value === stopped) return (yield* Deferred.isDone(stopping)) ? { _tag: "Stopped" } as const : { _tag: "HandedOver" } as const
           if (isLeaseLost(failure.value)) return { _tag: "LeaseLost" } as const
         }
         return { _tag: "Failed", cause } as const
@@ -313,6 +327,11 @@ export const make = <A, R>(
               yield* Effect.raceFirst(Effect.sleep(restartDelay), Deferred.await(stopping))
               yield* coordinator.release(shardId).pipe(
                 Effect.catchAll((error) => Effect.logWarning("release after a failure failed; the lease will expire", error))
+              )
+            } else if (exit._tag === "HandedOver") {
+              // checkpointed: the lease goes to the worker that asked for it
+              yield* coordinator.release(shardId).pipe(
+                Effect.catchAll((error) => Effect.logWarning("handoff failed; the lease will expire", error))
               )
             } else {
               yield* Effect.logDebug(`shard ${exit._tag}`)
@@ -375,7 +394,7 @@ export const layer = <A, R>(
 /**
  * The options from configuration: `STREAM` (required), the lease coordinator's variables
  * (`LeaseCoordinator.config`: `WORKER_ID`, `APPLICATION`, `LEASE_DURATION`, `RENEW_INTERVAL`,
- * `TAKE_INTERVAL`, `SHARD_SYNC_INTERVAL`, `INITIAL_POSITION`, `MAX_LEASES_PER_WORKER`,
+ * `TAKE_INTERVAL`, `SHARD_SYNC_INTERVAL`, `INITIAL_POSITION`, `INITIAL_TIMESTAMP`, `MAX_LEASES_PER_WORKER`,
  * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`), `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`, and of the
  * readers `IDLE_INTERVAL`, `MAX_RECORDS` and `MAX_CALLS_PER_SECOND`. Durations are Effect durations
  * (`10 seconds`) or milliseconds; every variable but `STREAM` may be unset (the option's default).

@@ -1,7 +1,9 @@
 /**
  * Shard sync: a lease for every shard of the stream that has none. A shard below a leased parent starts at
- * TRIM_HORIZON (nothing of a key is skipped across a split or merge); a root shard at the initial position;
- * a closed shard without a leased ancestor gets no lease with LATEST (nothing in it comes after LATEST).
+ * TRIM_HORIZON (nothing of a key is skipped across a split or merge), or at AT_TIMESTAMP while a parent has
+ * not started either (a parent closed before the timestamp has nothing after it, and neither has its child
+ * before it); a root shard at the initial position; a closed shard without a leased ancestor gets no lease
+ * with LATEST (nothing in it comes after LATEST).
  */
 import type { HashRange, LeaseCheckpoint, LeaseStoreError, LeaseStoreShape } from "@tributary/core/LeaseStore"
 import * as Effect from "effect/Effect"
@@ -18,19 +20,24 @@ export interface ShardInfo {
 export const syncShards = <E>(options: {
   readonly store: LeaseStoreShape
   readonly listShards: Effect.Effect<ReadonlyArray<ShardInfo>, E>
-  readonly initialPosition: "TRIM_HORIZON" | "LATEST"
+  readonly initialPosition: "TRIM_HORIZON" | "LATEST" | { readonly atTimestamp: number }
 }): Effect.Effect<void, E | LeaseStoreError> =>
   Effect.gen(function*() {
     const { store } = options
     const shards = yield* options.listShards
-    const known = new Set((yield* store.list).map((lease) => lease.leaseKey))
+    // the checkpoint of every lease, as listed or as created by this sync
+    const known = new Map((yield* store.list).map((lease) => [lease.leaseKey, lease.checkpoint]))
     // shards named as parents were closed by a split or merge
     const closed = new Set(shards.flatMap((shard) => shard.parentShardIds))
+    const initial: LeaseCheckpoint = typeof options.initialPosition === "string" ? options.initialPosition : "AT_TIMESTAMP"
     for (const shard of parentsFirst(shards)) {
       if (known.has(shard.shardId)) continue
+      const parents = shard.parentShardIds.flatMap((parent) => known.has(parent) ? [known.get(parent)!] : [])
       let checkpoint: LeaseCheckpoint
-      if (shard.parentShardIds.some((parent) => known.has(parent)) || options.initialPosition === "TRIM_HORIZON") {
-        checkpoint = "TRIM_HORIZON"
+      if (parents.length > 0) {
+        checkpoint = parents.includes("AT_TIMESTAMP") ? "AT_TIMESTAMP" : "TRIM_HORIZON"
+      } else if (initial !== "LATEST") {
+        checkpoint = initial
       } else if (closed.has(shard.shardId)) {
         continue
       } else {
@@ -43,7 +50,7 @@ export const syncShards = <E>(options: {
         hashRange: shard.hashRange
       })
       if (created) yield* Effect.logDebug("lease created").pipe(Effect.annotateLogs({ leaseKey: shard.shardId, checkpoint }))
-      known.add(shard.shardId)
+      known.set(shard.shardId, checkpoint)
     }
   })
 
