@@ -22,8 +22,10 @@
  * the take round (`internal/takeRound`) around the pure take decision (`LeaseTaker.planTake`), and shard
  * sync (`internal/shardSync`).
  *
- * It counts leases taken, lost and released, failed renewals, and the leases held (`metrics`, tagged with
- * `application` and `worker`), where it already logs those events.
+ * Finished leases are deleted once their shards expired and their children started (`cleanupLeases`).
+ *
+ * It counts leases taken, lost, released and cleaned up, failed renewals, and the leases held (`metrics`,
+ * tagged with `application` and `worker`), where it already logs those events.
  *
  * @since 0.1.0
  */
@@ -120,6 +122,11 @@ export interface ConfigOptions {
    * (`OwnedLease.handoffRequested`) before the coordinator hands it over anyway. Default 30 seconds.
    */
   readonly handoffTimeout?: Duration.DurationInput | undefined
+  /**
+   * Delete a finished lease once its shard expired (ListShards no longer lists it: it is older than the
+   * stream's retention) and all its children started, at each shard sync, like the KCL. Default true.
+   */
+  readonly cleanupLeases?: boolean | undefined
 }
 
 /**
@@ -129,6 +136,11 @@ export interface ConfigOptions {
 export interface Options<E = never, R = never> extends ConfigOptions {
   /** The stream's shards, open and closed (ListShards). Called at start and every `shardSyncInterval`. */
   readonly listShards: Effect.Effect<ReadonlyArray<ShardInfo>, E, R>
+  /**
+   * The leases of the table this coordinator shares out, by key; the others it leaves alone (neither takes,
+   * counts, nor cleans up). Default: every lease. A consumer of several streams keeps to its streams' keys.
+   */
+  readonly manages?: ((leaseKey: string) => boolean) | undefined
 }
 
 /**
@@ -150,6 +162,7 @@ export interface Settings {
   readonly maxLeasesToStealAtOneTime: number
   readonly releaseOnShutdown: boolean
   readonly handoffTimeout: Duration.Duration
+  readonly cleanupLeases: boolean
 }
 
 /**
@@ -255,7 +268,12 @@ export const metrics = {
     incremental: true
   }),
   /** Leases held now; 0 once the coordinator stopped. */
-  held: Metric.gauge("tributary_leases_held", { description: "leases held" })
+  held: Metric.gauge("tributary_leases_held", { description: "leases held" }),
+  /**
+   * Finished leases this worker deleted: their shards expired (older than the stream's retention) and
+   * their children started (`cleanupLeases`).
+   */
+  cleaned: Metric.counter("tributary_leases_cleaned_total", { description: "finished leases deleted", incremental: true })
 } as const
 
 // ---------------------------------------------------------------------------------------------------------
@@ -291,7 +309,8 @@ export const settings = (options: ConfigOptions): Either.Either<Settings, Invali
     maxLeasesPerWorker: options.maxLeasesPerWorker ?? Number.POSITIVE_INFINITY,
     maxLeasesToStealAtOneTime: options.maxLeasesToStealAtOneTime ?? 1,
     releaseOnShutdown: options.releaseOnShutdown ?? true,
-    handoffTimeout: Duration.decode(options.handoffTimeout ?? "30 seconds")
+    handoffTimeout: Duration.decode(options.handoffTimeout ?? "30 seconds"),
+    cleanupLeases: options.cleanupLeases ?? true
   }
   const positive = (duration: Duration.Duration) =>
     Duration.isFinite(duration) && Duration.toMillis(duration) > 0
@@ -351,6 +370,7 @@ export const settings = (options: ConfigOptions): Either.Either<Settings, Invali
  * | `MAX_LEASES_TO_STEAL_AT_ONE_TIME` | `maxLeasesToStealAtOneTime` |
  * | `RELEASE_ON_SHUTDOWN` | `releaseOnShutdown` (`true` or `false`) |
  * | `HANDOFF_TIMEOUT` | `handoffTimeout` |
+ * | `CLEANUP_LEASES` | `cleanupLeases` (`true` or `false`) |
  *
  * `Config.nested(LeaseCoordinator.config, "ORDERS")` reads `ORDERS_LEASE_DURATION` and so on.
  *
@@ -368,7 +388,8 @@ export const config: Config.Config<ConfigOptions> = Config.all({
   maxLeasesPerWorker: ConfigReaders.optional(Config.integer("MAX_LEASES_PER_WORKER")),
   maxLeasesToStealAtOneTime: ConfigReaders.optional(Config.integer("MAX_LEASES_TO_STEAL_AT_ONE_TIME")),
   releaseOnShutdown: ConfigReaders.optional(Config.boolean("RELEASE_ON_SHUTDOWN")),
-  handoffTimeout: ConfigReaders.optional(ConfigReaders.duration("HANDOFF_TIMEOUT"))
+  handoffTimeout: ConfigReaders.optional(ConfigReaders.duration("HANDOFF_TIMEOUT")),
+  cleanupLeases: ConfigReaders.optional(Config.boolean("CLEANUP_LEASES"))
 })
 
 /**
@@ -391,6 +412,7 @@ export const make = <E, R>(
     const listShards = Effect.provide(options.listShards, yield* Effect.context<R>())
     const annotate = <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.annotateLogs(effect, "workerId", workerId)
     const counters = countersOf(config.application, workerId)
+    const manages = options.manages ?? (() => true)
 
     const leaseMillis = Duration.toMillis(config.leaseDuration)
     const renewMillis = Duration.toMillis(config.renewInterval)
@@ -413,7 +435,13 @@ export const make = <E, R>(
 
     const syncLock = yield* Effect.makeSemaphore(1)
     const syncShards: Effect.Effect<void> = syncLock.withPermits(1)(
-      ShardSync.syncShards({ store, listShards, initialPosition: config.initialPosition })
+      ShardSync.syncShards({
+      store,
+      listShards,
+      initialPosition: config.initialPosition,
+      manages,
+      cleanup: config.cleanupLeases ? { cleaned: counters.cleaned } : undefined
+    })
     ).pipe(logFailures("shard sync failed"), Effect.withSpan("LeaseCoordinator.syncShards", { root: true }), annotate)
 
     const takeLock = yield* Effect.makeSemaphore(1)
@@ -437,7 +465,8 @@ export const make = <E, R>(
         waitMillis: 2 * renewMillis + handoffMillis,
         taken: counters.taken,
         scope
-      })
+      }),
+      manages
     })
     const takeLeases: Effect.Effect<void> = takeLock.withPermits(1)(taker.run).pipe(
       logFailures("take round failed"),
@@ -535,7 +564,8 @@ const countersOf = (application: string, workerId: string) => {
       handedOver: byReason(metrics.released, "handedOver")
     },
     renewalFailures: tag(metrics.renewalFailures),
-    held: tag(metrics.held)
+    held: tag(metrics.held),
+    cleaned: tag(metrics.cleaned)
   }
 }
 

@@ -261,8 +261,11 @@ export interface LeaseStoreShape {
     held: HeldLease,
     checkpoint: LeaseCheckpoint
   ) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
-  /** Deletes the lease if its counter is still the one given; a lease that does not exist is deleted already. */
-  readonly delete: (version: LeaseVersion) => Effect.Effect<void, LeaseConflict | LeaseStoreError>
+  /**
+   * Deletes the lease if its counter is still the one given: true if this call deleted it, false if it did
+   * not exist (deleted already).
+   */
+  readonly delete: (version: LeaseVersion) => Effect.Effect<boolean, LeaseConflict | LeaseStoreError>
 
   // -- handoff --
   /**
@@ -454,14 +457,14 @@ export const unsafeMakeMemory = (): LeaseStoreShape => {
     delete: (version) =>
       Effect.suspend(() => {
         const lease = leases.get(version.leaseKey)
-        if (lease === undefined) return Effect.void
+        if (lease === undefined) return Effect.succeed(false)
         if (lease.counter !== version.counter) {
           return Effect.fail(
             new LeaseConflict({ leaseKey: version.leaseKey, operation: "delete", expectedCounter: version.counter })
           )
         }
         leases.delete(version.leaseKey)
-        return Effect.void
+        return Effect.succeed(true)
       }),
     requestHandoff: (observed, requester) =>
       Effect.suspend(() => {

@@ -509,7 +509,7 @@ const contract = (test: Test, manyLeases: number) => {
 
   describe("delete", () => {
     test(
-      "delete is conditional on the counter; deleting a lease that does not exist succeeds",
+      "delete is conditional on the counter and says whether it deleted; deleting a lease that does not exist succeeds",
       Effect.gen(function*() {
         const store = yield* LeaseStore
         const a = yield* owned("s", "worker-a")
@@ -517,9 +517,9 @@ const contract = (test: Test, manyLeases: number) => {
         expect(error).toBeInstanceOf(LeaseConflict)
         expect(error).toMatchObject({ operation: "delete", expectedCounter: 0 })
         expect(Option.isSome(yield* store.get("s"))).toBe(true)
-        yield* store.delete(a)
+        expect(yield* store.delete(a)).toBe(true)
         expect(yield* store.get("s")).toStrictEqual(Option.none())
-        yield* store.delete(a)
+        expect(yield* store.delete(a)).toBe(false)
         // a deleted lease can be created again
         expect(yield* store.createIfAbsent(newLease("s"))).toBe(true)
         expect(yield* Effect.flip(store.renew(held(a)))).toBeInstanceOf(LeaseLost)

@@ -148,11 +148,13 @@ const unsafeMake = (dynamodb: DynamoDBClientShape, options: Options): LeaseStore
         dynamodb.deleteItem({
           TableName,
           Key: LeaseItem.keyOf(version.leaseKey),
-          // a lease that is gone is deleted already (also when an earlier attempt of this call deleted it)
+          // a lease that is gone is deleted already (also when an earlier attempt of this call deleted it: then
+          // this call answers false, as if another had)
           ConditionExpression: "attribute_not_exists(#leaseKey) OR #leaseCounter = :expected",
           ExpressionAttributeNames: LeaseItem.namesOf("#leaseKey", "#leaseCounter"),
-          ExpressionAttributeValues: { ":expected": { N: String(version.counter) } }
-        }).pipe(Effect.asVoid),
+          ExpressionAttributeValues: { ":expected": { N: String(version.counter) } },
+          ReturnValues: "ALL_OLD"
+        }).pipe(Effect.map((output) => output.Attributes !== undefined)),
         (error) =>
           Effect.fail(
             conditionFailed(error)

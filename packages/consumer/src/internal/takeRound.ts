@@ -35,6 +35,8 @@ export interface Options {
   readonly taken: Readonly<Record<TakeReason, Metric.Metric.Counter<number>>>
   /** Asks the owner of a lease to steal for it (see `internal/handoff`). */
   readonly requestHandoff: (lease: Lease) => Effect.Effect<void, LeaseStoreError>
+  /** The leases of the table this coordinator shares out. */
+  readonly manages: (leaseKey: string) => boolean
 }
 
 export interface TakeRound {
@@ -129,7 +131,7 @@ export const make = (options: Options): TakeRound => {
     lastRunAt = now
     // a failed round watches nothing: the next one comes a take interval later
     nextExpiry = undefined
-    const listed = yield* store.list
+    const listed = (yield* store.list).filter((lease) => options.manages(lease.leaseKey))
     const { expired, starting, watch } = observe(listed, now)
     const waiting = yield* waitingForParents(listed)
     const leases = Chunk.toReadonlyArray(yield* Random.shuffle(listed))
