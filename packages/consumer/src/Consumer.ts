@@ -19,6 +19,8 @@
  *   take them at their next take round, without reprocessing anything.
  * - Shard fibers that end are counted per exit (`metrics`), next to the coordinator's lease metrics and
  *   the readers' metrics.
+ * - `makeStreams` runs one worker on several streams, each with its own pipeline, sharing one lease table
+ *   and one balance: the leases of its streams are keyed `<stream>:<shardId>` (`LeaseKey`).
  *
  * @since 0.1.0
  */
@@ -27,7 +29,7 @@ import type { LeaseLost, LeaseStore, LeaseStoreError } from "@tributary/core/Lea
 import * as Pipeline from "@tributary/core/Pipeline"
 import type { Checkpoint, ShardReader as CoreShardReader } from "@tributary/core/RecordSource"
 import type { InvalidOptions } from "@tributary/core/TributaryError"
-import { CheckpointError, SourceError } from "@tributary/core/TributaryError"
+import { CheckpointError, checkOptions, SourceError } from "@tributary/core/TributaryError"
 import type { Kinesis } from "@tributary/kinesis/Kinesis"
 import * as ShardReader from "@tributary/kinesis/ShardReader"
 import * as StreamAdmin from "@tributary/kinesis/StreamAdmin"
@@ -46,6 +48,7 @@ import * as Stream from "effect/Stream"
 import * as ConfigReaders from "./internal/config.js"
 import type { OwnedLease, ShardInfo } from "./LeaseCoordinator.js"
 import * as LeaseCoordinator from "./LeaseCoordinator.js"
+import * as LeaseKey from "./LeaseKey.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // models
@@ -88,6 +91,34 @@ export interface Options extends LeaseCoordinator.ConfigOptions {
    */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
 }
+
+/**
+ * One stream of a worker of several streams (`makeStreams`), with its own pipeline.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamOptions<A = any, R = any> {
+  readonly stream: string
+  /** Processes this stream's records (its own `Processor`: windows see this stream's shards). */
+  readonly pipeline: Pipeline.Pipeline<A, R>
+  /** Options of this stream's readers. Default: the worker's `reader`. */
+  readonly reader?: ReaderOptions | undefined
+  /**
+   * Key this stream's leases by shard id alone, as a worker of this one stream does: to add streams to
+   * the lease table of a single-stream consumer, whose leases and checkpoints then keep working. At most
+   * one stream. Default false: `<stream>:<shardId>`.
+   */
+  readonly shardIdLeaseKeys?: boolean | undefined
+}
+
+/**
+ * A worker's options when it consumes several streams: those of `Options` but the stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamsOptions = Omit<Options, "stream">
 
 /**
  * Why a shard's fiber ended.
@@ -140,11 +171,14 @@ export const metrics = {
  */
 export interface ConsumerShape {
   readonly workerId: string
+  /** The stream, or the first of several. */
   readonly stream: string
+  /** Every stream the worker consumes. */
+  readonly streams: ReadonlyArray<string>
   readonly coordinator: LeaseCoordinator.LeaseCoordinatorShape
-  /** The shards being processed now. */
+  /** The shards being processed now, by lease key (`<stream>:<shardId>` with several streams). */
   readonly shards: Effect.Effect<ReadonlyArray<string>>
-  /** Totals of the worker's processor over every shard it processed. */
+  /** Totals of the worker's processors over every shard it processed. */
   readonly summary: Effect.Effect<Pipeline.Summary>
   /** Shard fibers that ended, per reason, since the worker started. */
   readonly exits: Effect.Effect<ExitCounts>
@@ -214,19 +248,82 @@ export const make = <A, R>(
   pipeline: Pipeline.Pipeline<A, R>,
   options: Options
 ): Effect.Effect<ConsumerShape, InvalidOptions, Kinesis | LeaseStore | DeadLetterSink | Scope.Scope | R> =>
+  start([{ stream: options.stream, pipeline, reader: options.reader, shardIdLeaseKeys: true }], {
+    ...options,
+    application: options.application ?? options.stream
+  }).pipe(Effect.withSpan("Consumer.make", { attributes: { stream: options.stream } }))
+
+/**
+ * Starts a worker of several streams in the current scope, each stream with its own pipeline, sharing one
+ * lease table (and one balance) with the other workers of the application: leases are keyed
+ * `<stream>:<shardId>` (see `LeaseKey`), and the worker leaves other leases of the table alone. The
+ * `application` tag of its lease metrics defaults to the streams' names joined by `,`. Fails with
+ * `InvalidOptions` for no stream, a stream given twice, or more than one stream keyed by shard id alone.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeStreams = <const Streams extends ReadonlyArray<StreamOptions>>(
+  streams: Streams,
+  options: StreamsOptions = {}
+): Effect.Effect<ConsumerShape, InvalidOptions, Kinesis | LeaseStore | DeadLetterSink | Scope.Scope | RequirementsOf<Streams[number]>> =>
   Effect.gen(function*() {
-    const { stream } = options
+    const names = streams.map((s) => s.stream)
+    const invalid = checkOptions("Consumer", [
+      ["streams", names.length === 0 ? "must name at least one stream" : undefined],
+      ["streams", names.map(LeaseKey.validateStream).find((reason) => reason !== undefined)],
+      ["streams", new Set(names).size === names.length ? undefined : "must not name a stream twice"],
+      ["shardIdLeaseKeys", streams.filter((s) => s.shardIdLeaseKeys === true).length > 1 ? "is for one stream at most" : undefined]
+    ])
+    if (invalid !== undefined) return yield* invalid
+    return yield* start(streams, { ...options, application: options.application ?? names.join(",") })
+  }).pipe(Effect.withSpan("Consumer.makeStreams", { attributes: { streams: streams.map((s) => s.stream).join(",") } }))
+
+/**
+ * What a worker of several streams needs: what their pipelines need.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RequirementsOf<S> = S extends StreamOptions<any, infer R> ? R : never
+
+/** The worker itself, on one stream or several. */
+const start = <R>(
+  streams: ReadonlyArray<StreamOptions<unknown, R>>,
+  options: StreamsOptions & { readonly application: string }
+): Effect.Effect<ConsumerShape, InvalidOptions, Kinesis | LeaseStore | DeadLetterSink | Scope.Scope | R> =>
+  Effect.gen(function*() {
     const restartDelay = Duration.decode(options.restartDelay ?? "5 seconds")
     const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "30 seconds")
-    // one processor for every shard of the worker: windows over several shards see them all
-    const processor = yield* Pipeline.processor(pipeline)
     const kinesis = yield* Effect.context<Kinesis>()
+    // one processor per stream for every shard of the stream: windows over several shards see them all
+    const byStream = new Map<string, ConsumedStream>()
+    for (const { pipeline, reader, shardIdLeaseKeys, stream } of streams) {
+      const leaseKey = shardIdLeaseKeys === true ? (shardId: string) => shardId : (shardId: string) => LeaseKey.make(stream, shardId)
+      byStream.set(shardIdLeaseKeys === true ? "" : stream, {
+        stream,
+        processor: yield* Pipeline.processor(pipeline),
+        reader: reader ?? options.reader,
+        listShards: Effect.map(listShards(stream), (shards) =>
+          shards.map((shard) => ({
+            ...shard,
+            shardId: leaseKey(shard.shardId),
+            parentShardIds: shard.parentShardIds.map(leaseKey)
+          })))
+      })
+    }
+    /** The stream a lease belongs to, and its shard id; undefined for a lease of another application's stream. */
+    const route = (leaseKey: string) => {
+      const key = LeaseKey.parse(leaseKey)
+      const of = byStream.get(key.stream ?? "")
+      return of === undefined ? undefined : { ...of, shardId: key.shardId }
+    }
 
     // the worker's options are the coordinator's, and more
     const coordinator = yield* LeaseCoordinator.make({
       ...options,
-      application: options.application ?? stream,
-      listShards: listShards(stream)
+      listShards: Effect.map(Effect.all(Array.from(byStream.values(), (s) => s.listShards)), (lists) => lists.flat()),
+      manages: (leaseKey) => route(leaseKey) !== undefined
     })
     const { workerId } = coordinator
 
@@ -234,16 +331,14 @@ export const make = <A, R>(
     const running = yield* FiberMap.make<string, ShardExit>()
     const stopping = yield* Deferred.make<void>()
     const exits: { -readonly [K in keyof ExitCounts]: number } = { Finished: 0, Stopped: 0, HandedOver: 0, LeaseLost: 0, Failed: 0, Interrupted: 0 }
-    const exitCounters = {} as Record<keyof ExitCounts, Metric.Metric.Counter<number>>
-    for (const exit of Object.keys(exits) as Array<keyof ExitCounts>) {
-      exitCounters[exit] = metrics.shardExits.pipe(
+    const countExit = (stream: string, exit: keyof ExitCounts) => {
+      const counter: Metric.Metric.Counter<number> = metrics.shardExits.pipe(
         Metric.tagged("stream", stream),
         Metric.tagged("worker", workerId),
         Metric.tagged("exit", exit)
       )
+      return Effect.zipRight(Effect.sync(() => void exits[exit]++), Metric.increment(counter))
     }
-    const countExit = (exit: keyof ExitCounts) =>
-      Effect.zipRight(Effect.sync(() => void exits[exit]++), Metric.increment(exitCounters[exit]))
 
     // Registered after the FiberMap, so it runs before the FiberMap interrupts what is left: shards are
     // asked to stop after their batch in flight, and given `shutdownTimeout` to do so.
@@ -262,10 +357,12 @@ export const make = <A, R>(
 
     // The stop marker: batches fail with it once the worker stops or the shard is asked for, after the batch
     // in flight was processed (the stream is consumed one page at a time). It is never a real source failure.
-    const stopped = new SourceError({ source: `kinesis:${stream}`, reason: "worker stopping", retryability: "permanent" })
+    const stopped = new SourceError({ source: "kinesis", reason: "worker stopping", retryability: "permanent" })
 
     const processShard = (lease: OwnedLease): Effect.Effect<ShardExit> => {
-      const shardId = lease.leaseKey
+      const { leaseKey } = lease
+      // the coordinator hands over only the leases of these streams
+      const { processor, reader: readerOptions, shardId, stream } = route(leaseKey)!
       return Effect.gen(function*() {
         const at = lease.lease.checkpoint
         if (at === "SHARD_END") return { _tag: "Finished" } as const
@@ -274,7 +371,7 @@ export const make = <A, R>(
         const stop = yield* Deferred.make<void>()
         yield* Effect.fork(Effect.intoDeferred(Effect.raceFirst(Deferred.await(stopping), Effect.asVoid(lease.handoffRequested)), stop))
         const reader = yield* ShardReader.make({
-          ...options.reader,
+          ...readerOptions,
           stream,
           shardId,
           position: startingPosition(at, coordinator.settings.initialPosition)
@@ -316,21 +413,21 @@ export const make = <A, R>(
         Effect.ensuring(processor.stopShard(shardId)),
         Effect.catchAllDefect((defect) => Effect.succeed<ShardExit>({ _tag: "Failed", cause: Cause.die(defect) })),
         // interrupted: by the runner when the lease was lost, or by the shutdown timeout
-        Effect.onInterrupt(() => Effect.flatMap(Deferred.isDone(stopping), (done) => countExit(done ? "Interrupted" : "LeaseLost"))),
+        Effect.onInterrupt(() => Effect.flatMap(Deferred.isDone(stopping), (done) => countExit(stream, done ? "Interrupted" : "LeaseLost"))),
         Effect.tap((exit) =>
           Effect.gen(function*() {
-            yield* countExit(exit._tag)
+            yield* countExit(stream, exit._tag)
             if (exit._tag === "Failed") {
               yield* Effect.logWarning(`shard failed; its lease is handed back in ${Duration.format(restartDelay)}`, exit.cause)
               // keep the lease meanwhile (nobody else starts on it), then let any worker take it again; a
               // shutdown cuts the wait short (the coordinator releases the lease then)
               yield* Effect.raceFirst(Effect.sleep(restartDelay), Deferred.await(stopping))
-              yield* coordinator.release(shardId).pipe(
+              yield* coordinator.release(leaseKey).pipe(
                 Effect.catchAll((error) => Effect.logWarning("release after a failure failed; the lease will expire", error))
               )
             } else if (exit._tag === "HandedOver") {
               // checkpointed: the lease goes to the worker that asked for it
-              yield* coordinator.release(shardId).pipe(
+              yield* coordinator.release(leaseKey).pipe(
                 Effect.catchAll((error) => Effect.logWarning("handoff failed; the lease will expire", error))
               )
             } else {
@@ -338,8 +435,8 @@ export const make = <A, R>(
             }
           })
         ),
-        Effect.annotateLogs({ workerId, shardId }),
-        Effect.withSpan("Consumer.processShard", { attributes: { shardId } })
+        Effect.annotateLogs({ workerId, stream, shardId }),
+        Effect.withSpan("Consumer.processShard", { attributes: { stream, shardId } })
       )
     }
 
@@ -356,14 +453,15 @@ export const make = <A, R>(
 
     const shape: ConsumerShape = {
       workerId,
-      stream,
+      stream: streams[0].stream,
+      streams: streams.map((s) => s.stream),
       coordinator,
       shards: Effect.map(coordinator.owned, (owned) => Array.from(owned.keys()).sort()),
-      summary: processor.summary,
+      summary: Effect.map(Effect.forEach(byStream.values(), (s) => s.processor.summary), sumOf),
       exits: Effect.sync(() => ({ ...exits }))
     }
     return shape
-  }).pipe(Effect.withSpan("Consumer.make", { attributes: { stream: options.stream } }))
+  })
 
 /**
  * Runs a worker until interrupted (SIGTERM with `NodeRuntime.runMain`, or the scope of a test): then its
@@ -392,10 +490,23 @@ export const layer = <A, R>(
   Layer.scoped(Consumer, make(pipeline, options))
 
 /**
+ * A worker of several streams (`makeStreams`) as a layer providing `Consumer`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStreams = <const Streams extends ReadonlyArray<StreamOptions>>(
+  streams: Streams,
+  options: StreamsOptions = {}
+): Layer.Layer<Consumer, InvalidOptions, Kinesis | LeaseStore | DeadLetterSink | RequirementsOf<Streams[number]>> =>
+  Layer.scoped(Consumer, makeStreams(streams, options))
+
+/**
  * The options from configuration: `STREAM` (required), the lease coordinator's variables
  * (`LeaseCoordinator.config`: `WORKER_ID`, `APPLICATION`, `LEASE_DURATION`, `RENEW_INTERVAL`,
  * `TAKE_INTERVAL`, `SHARD_SYNC_INTERVAL`, `INITIAL_POSITION`, `INITIAL_TIMESTAMP`, `MAX_LEASES_PER_WORKER`,
- * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`), `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`, and of the
+ * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`, `HANDOFF_TIMEOUT`, `CLEANUP_LEASES`),
+ * `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`, and of the
  * readers `IDLE_INTERVAL`, `MAX_RECORDS` and `MAX_CALLS_PER_SECOND`. Durations are Effect durations
  * (`10 seconds`) or milliseconds; every variable but `STREAM` may be unset (the option's default).
  *
@@ -431,6 +542,21 @@ export const layerConfig = <A, R>(
 // ---------------------------------------------------------------------------------------------------------
 // internal
 // ---------------------------------------------------------------------------------------------------------
+
+/** A stream of the worker, as its shards need it. */
+interface ConsumedStream {
+  readonly stream: string
+  readonly processor: Pipeline.Processor
+  readonly reader: ReaderOptions | undefined
+  /** Its shards, keyed as its leases are. */
+  readonly listShards: Effect.Effect<ReadonlyArray<ShardInfo>, StreamAdmin.StreamAdminError, Kinesis>
+}
+
+const sumOf = (summaries: ReadonlyArray<Pipeline.Summary>): Pipeline.Summary => {
+  const total = { recordsIn: 0, recordsOut: 0, deadLettered: 0, late: 0, filtered: 0, batches: 0 }
+  for (const summary of summaries) for (const key of Object.keys(total) as Array<keyof typeof total>) total[key] += summary[key]
+  return total
+}
 
 const isLeaseLost = (error: Pipeline.PipelineError): boolean =>
   error._tag === "CheckpointError" && (error.cause as { readonly _tag?: unknown } | undefined)?._tag === "LeaseLost"
