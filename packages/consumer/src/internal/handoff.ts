@@ -39,13 +39,14 @@ export const make = (options: Options) => (lease: Lease): Effect.Effect<void, Le
   if (owner === null) return Effect.void
 
   /** Holds the lease that a write of this worker just made its own. */
-  const hold = (write: Effect.Effect<Lease, unknown>, counter: Metric.Metric.Counter<number>) =>
+  const hold = (write: Effect.Effect<Lease, unknown>, reason: "stolen" | "unowned") =>
     Effect.gen(function*() {
       const startedAt = yield* Clock.currentTimeMillis
       const taken = yield* Effect.option(write)
       if (Option.isNone(taken)) return
       yield* held.add(taken.value, startedAt)
-      yield* Metric.increment(counter)
+      yield* Metric.increment(options.taken[reason])
+      yield* Effect.logDebug("lease taken").pipe(Effect.annotateLogs({ leaseKey, reason }))
     }).pipe(
       // a shutdown must not come between the write and the holder that releases it
       Effect.uninterruptible
@@ -61,10 +62,10 @@ export const make = (options: Options) => (lease: Lease): Effect.Effect<void, Le
       const current = read.value.value
       if (isShardEnd(current)) return
       if (current.owner === workerId) {
-        return yield* hold(store.renew({ leaseKey, owner: workerId, counter: current.counter }), options.taken.stolen)
+        return yield* hold(store.renew({ leaseKey, owner: workerId, counter: current.counter }), "stolen")
       }
       // let go without a handover (an owner of an earlier version, say): take it like any unowned lease
-      if (current.owner === null) return yield* hold(store.acquire(current, workerId), options.taken.unowned)
+      if (current.owner === null) return yield* hold(store.acquire(current, workerId), "unowned")
       if (current.owner !== owner || current.handoffTo !== workerId) return
     }
   }).pipe(Effect.annotateLogs("leaseKey", leaseKey), Effect.withSpan("LeaseCoordinator.awaitHandoff", { root: true }))
@@ -84,7 +85,7 @@ export const make = (options: Options) => (lease: Lease): Effect.Effect<void, Le
   return Effect.flatMap(request({ leaseKey, owner, counter: lease.counter }, 3), (requested) =>
     requested
       ? Effect.zipRight(
-        Effect.logDebug("handoff requested").pipe(Effect.annotateLogs({ leaseKey, owner })),
+        Effect.logDebug("lease asked for").pipe(Effect.annotateLogs({ leaseKey, owner })),
         Effect.asVoid(Effect.forkIn(watch, options.scope))
       )
       // another worker asked first, or the lease moved: nothing to wait for

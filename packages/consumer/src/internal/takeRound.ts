@@ -158,7 +158,11 @@ export const make = (options: Options): TakeRound => {
       yield* store.acquire(lease, workerId).pipe(
         Effect.flatMap((acquired) => {
           lastSeen.set(acquired.leaseKey, { counter: acquired.counter, at: acquiredAt, owner: workerId, ownerSince: acquiredAt })
-          return Effect.zipRight(held.add(acquired, acquiredAt), Metric.increment(options.taken[reason]))
+          return Effect.all([
+            held.add(acquired, acquiredAt),
+            Metric.increment(options.taken[reason]),
+            Effect.logDebug("lease taken").pipe(Effect.annotateLogs({ leaseKey: acquired.leaseKey, reason }))
+          ], { discard: true })
         }),
         // another worker was faster: nothing lost
         Effect.catchTag("LeaseConflict", () => Effect.void),
