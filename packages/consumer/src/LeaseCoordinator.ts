@@ -436,12 +436,12 @@ export const make = <E, R>(
     const syncLock = yield* Effect.makeSemaphore(1)
     const syncShards: Effect.Effect<void> = syncLock.withPermits(1)(
       ShardSync.syncShards({
-      store,
-      listShards,
-      initialPosition: config.initialPosition,
-      manages,
-      cleanup: config.cleanupLeases ? { cleaned: counters.cleaned } : undefined
-    })
+        store,
+        listShards,
+        initialPosition: config.initialPosition,
+        manages,
+        cleanup: config.cleanupLeases ? { cleaned: counters.cleaned } : undefined
+      })
     ).pipe(logFailures("shard sync failed"), Effect.withSpan("LeaseCoordinator.syncShards", { root: true }), annotate)
 
     const takeLock = yield* Effect.makeSemaphore(1)

@@ -51,6 +51,19 @@ it("docs/consumer.md: the contract snippet hands the store's layer to the contra
 
 const Order = Schema.Struct({ orderId: Schema.String, amount: Schema.Number })
 
+/** The standard AWS settings (`AWS_ENDPOINT_URL_*`, region, credentials) pointing at the emulators, for the test. */
+const standardAwsSettings = Effect.gen(function*() {
+  const localKinesis = yield* LocalKinesis.LocalKinesis
+  const localDynamoDB = yield* LocalDynamoDB.LocalDynamoDB
+  yield* Environment.scoped({
+    AWS_ENDPOINT_URL_KINESIS: localKinesis.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: localDynamoDB.endpoint,
+    AWS_REGION: localKinesis.region,
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local"
+  })
+})
+
 layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("docs/consumer.md", (it) => {
   it.scoped("the runner example: every lease is acquired, processed and checkpointed", () =>
     Effect.gen(function*() {
@@ -121,15 +134,7 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("docs/con
 
   it.scoped("the consumer example: the worker processes both shards, and checkpoints and releases them at shutdown", () =>
     Effect.gen(function*() {
-      const localKinesis = yield* LocalKinesis.LocalKinesis
-      const localDynamoDB = yield* LocalDynamoDB.LocalDynamoDB
-      yield* Environment.scoped({
-        AWS_ENDPOINT_URL_KINESIS: localKinesis.endpoint,
-        AWS_ENDPOINT_URL_DYNAMODB: localDynamoDB.endpoint,
-        AWS_REGION: localKinesis.region,
-        AWS_ACCESS_KEY_ID: "local",
-        AWS_SECRET_ACCESS_KEY: "local"
-      })
+      yield* standardAwsSettings
       // orders on both shards of the stream, one of them broken
       yield* StreamAdmin.ensureStream("orders", { shards: 2 })
       const kinesis = yield* Kinesis.Kinesis
@@ -188,15 +193,7 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("docs/con
 
   it.scoped("the several-streams example: each stream's records through its own pipeline, leases keyed by stream", () =>
     Effect.gen(function*() {
-      const localKinesis = yield* LocalKinesis.LocalKinesis
-      const localDynamoDB = yield* LocalDynamoDB.LocalDynamoDB
-      yield* Environment.scoped({
-        AWS_ENDPOINT_URL_KINESIS: localKinesis.endpoint,
-        AWS_ENDPOINT_URL_DYNAMODB: localDynamoDB.endpoint,
-        AWS_REGION: localKinesis.region,
-        AWS_ACCESS_KEY_ID: "local",
-        AWS_SECRET_ACCESS_KEY: "local"
-      })
+      yield* standardAwsSettings
       yield* StreamAdmin.ensureStream("clicks", { shards: 1 })
       yield* StreamAdmin.ensureStream("views", { shards: 1 })
       const kinesis = yield* Kinesis.Kinesis
