@@ -474,9 +474,9 @@ export const make = <E, R>(
       annotate
     )
     afterShardEnd = Effect.zipRight(syncShards, takeLeases)
-    // every take interval after the last round, or as soon as a watched lease could have expired
+    // a take interval after the last round ended, or as soon as a watched lease could have expired
     const takeLoop = Effect.forever(Effect.gen(function*() {
-      const due = Math.min(taker.lastRunAt() + takeMillis, taker.nextExpiry() ?? Number.POSITIVE_INFINITY)
+      const due = Math.min(taker.lastEndedAt() + takeMillis, taker.nextExpiry() ?? Number.POSITIVE_INFINITY)
       const now = yield* Clock.currentTimeMillis
       // another round may run meanwhile (a shard end, `takeLeases`): look again after the sleep
       if (now < due) yield* Effect.sleep(Duration.millis(due - now))

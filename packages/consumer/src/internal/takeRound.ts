@@ -41,8 +41,8 @@ export interface Options {
 
 export interface TakeRound {
   readonly run: Effect.Effect<void, LeaseStoreError>
-  /** When (this clock) the last round started. */
-  readonly lastRunAt: () => number
+  /** When (this clock) the last round ended: the next is due a take interval later. */
+  readonly lastEndedAt: () => number
   /** When (this clock) the earliest lease this worker watches could have expired, if any. */
   readonly nextExpiry: () => number | undefined
 }
@@ -62,7 +62,7 @@ export const make = (options: Options): TakeRound => {
   const lastSeen = new Map<string, Seen>()
   // parents found absent while their child exists never get a lease later: no need to read them again
   const absentParents = new Set<string>()
-  let lastRunAt = Number.NEGATIVE_INFINITY
+  let lastEndedAt = Number.NEGATIVE_INFINITY
   let nextExpiry: number | undefined
 
   const observe = (leases: ReadonlyArray<Lease>, now: number) => {
@@ -128,7 +128,6 @@ export const make = (options: Options): TakeRound => {
 
   const run = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    lastRunAt = now
     // a failed round watches nothing: the next one comes a take interval later
     nextExpiry = undefined
     const listed = (yield* store.list).filter((lease) => options.manages(lease.leaseKey))
@@ -173,5 +172,11 @@ export const make = (options: Options): TakeRound => {
     }
   })
 
-  return { run, lastRunAt: () => lastRunAt, nextExpiry: () => nextExpiry }
+  return {
+    // measured from the end, so that rounds slower than the take interval (a throttled or loaded table)
+    // never run back to back
+    run: Effect.ensuring(run, Effect.map(Clock.currentTimeMillis, (at) => void (lastEndedAt = at))),
+    lastEndedAt: () => lastEndedAt,
+    nextExpiry: () => nextExpiry
+  }
 }
