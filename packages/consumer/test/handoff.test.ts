@@ -198,6 +198,32 @@ describe("crash failover bound", () => {
       }).pipe(Effect.provide(Layer.succeed(LeaseStore.LeaseStore, store)))
     })
 
+  it.effect("a worker that loses the race for an expired lease runs another round at once, not a take interval later", () =>
+    Effect.gen(function*() {
+      const memory = LeaseStore.unsafeMakeMemory()
+      // w2's first acquisition of an expired lease loses to "another worker" (which took nothing, in fact)
+      let races = 0
+      const store = LeaseStore.make({
+        ...memory,
+        acquire: (observed, owner) =>
+          owner === "w2" && observed.owner === "w1" && races++ === 0
+            ? Effect.fail(new LeaseStore.LeaseConflict({ leaseKey: observed.leaseKey, operation: "acquire", expectedCounter: observed.counter }))
+            : memory.acquire(observed, owner)
+      })
+      return yield* Effect.gen(function*() {
+        const list = Effect.succeed(shards(2))
+        const w1 = yield* startWorker("w1", list, { releaseOnShutdown: false })
+        yield* advance(500)
+        yield* w1.stop
+        const w2 = yield* startWorker("w2", list)
+        // w2 first sees the leases now, and takes them once they stood still for a lease duration
+        yield* advance(leaseDuration + 2)
+        expect(races).toBe(3) // the lost one, the other, and the lost one again
+        expect(yield* ownership).toStrictEqual({ w2: 2 })
+        yield* w2.stop
+      }).pipe(Effect.provide(Layer.succeed(LeaseStore.LeaseStore, store)))
+    }))
+
   for (
     const [name, options, lease, take] of [
       ["defaults (lease 10 s, take interval 10 s)", {}, 10_000, 10_000],

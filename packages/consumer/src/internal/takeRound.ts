@@ -43,7 +43,10 @@ export interface TakeRound {
   readonly run: Effect.Effect<void, LeaseStoreError>
   /** When (this clock) the last round ended: the next is due a take interval later. */
   readonly lastEndedAt: () => number
-  /** When (this clock) the earliest lease this worker watches could have expired, if any. */
+  /**
+   * When (this clock) the earliest lease this worker watches could have expired, if any; now, when the last
+   * round lost an acquisition to another worker.
+   */
   readonly nextExpiry: () => number | undefined
 }
 
@@ -148,6 +151,7 @@ export const make = (options: Options): TakeRound => {
     if (plan.stealFrom !== undefined) {
       yield* Effect.logDebug("stealing leases").pipe(Effect.annotateLogs({ from: plan.stealFrom, count: plan.take.length }))
     }
+    let lostRace = false
     for (const { lease, reason } of plan.take) {
       if (reason === "stolen") {
         yield* options.requestHandoff(lease)
@@ -163,13 +167,16 @@ export const make = (options: Options): TakeRound => {
             Effect.logDebug("lease taken").pipe(Effect.annotateLogs({ leaseKey: acquired.leaseKey, reason }))
           ], { discard: true })
         }),
-        // another worker was faster: nothing lost
-        Effect.catchTag("LeaseConflict", () => Effect.void),
+        // another worker was faster: nothing lost, but this worker is still short
+        Effect.catchTag("LeaseConflict", () => Effect.sync(() => void (lostRace = true))),
         Effect.catchTag("LeaseStoreError", (error) => Effect.logWarning("lease acquisition failed", error)),
         // a shutdown must not come between the write and the holder that releases it
         Effect.uninterruptible
       )
     }
+    // Two workers taking a crashed one's leases at once may go for the same: the loser runs another round
+    // at once (on a fresh listing), instead of leaving the other expired leases a take interval longer.
+    if (lostRace) nextExpiry = yield* Clock.currentTimeMillis
   })
 
   return {
