@@ -101,8 +101,8 @@ export const uses = {
   writeStream: ["PutRecords", "ListShards"],
   /** `StreamAdmin.ensureStream`, resharding: what `tributary provision` and operators run. */
   administerStream: ["DescribeStreamSummary", "CreateStream", "ListShards", "SplitShard", "MergeShards", "UpdateShardCount"],
-  /** `DynamoDBLeaseStore` (the coordinator never deletes a lease: no DeleteItem). */
-  leases: ["GetItem", "PutItem", "UpdateItem", "Scan"],
+  /** `DynamoDBLeaseStore`; DeleteItem for the coordinator's cleanup of finished leases. */
+  leases: ["GetItem", "PutItem", "UpdateItem", "Scan", "DeleteItem"],
   /** What creates a table on first use (`createTable` left on): DescribeTable, CreateTable. */
   createTable: ["DescribeTable", "CreateTable"],
   /** `ResultsTable.sink`: BatchWriteItem (modes `auto`, `batch`), PutItem (modes `auto`, `conditional`). */

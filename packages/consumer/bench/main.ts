@@ -1,11 +1,12 @@
 /**
  * Consumer throughput and failover on embedded kinesalite + dynalite (real SDK over loopback HTTP):
  * a pre-filled 8-shard stream read to the end by 1 worker, then (on a fresh lease table) by 2 workers;
- * then the time a graceful stop takes to hand 4 shards to the other worker.
+ * then the time a graceful stop takes to hand 4 shards to the other worker; then rebalancing with worker
+ * processes killed and restarted (bench/rebalance.ts).
  *
  *   pnpm --filter @tributary/consumer bench      (or: tsx packages/consumer/bench/main.ts)
  *
- * RECORDS (default 40000) sets the stream's size.
+ * RECORDS (default 40000) sets the stream's size; BENCH=rebalance runs the rebalancing bench alone.
  */
 import * as DeadLetter from "@tributary/core/DeadLetter"
 import * as LeaseStore from "@tributary/core/LeaseStore"
@@ -20,10 +21,12 @@ import * as LogLevel from "effect/LogLevel"
 import * as Scope from "effect/Scope"
 import * as Consumer from "../src/Consumer.js"
 import { emulators, ownership, produce, setup, uniqueName, waitUntil } from "../test/helpers.js"
+import { rebalance } from "./rebalance.js"
 
 const records = Number(process.env.RECORDS ?? 40_000)
 
 const program = Effect.gen(function*() {
+  if (process.env.BENCH === "rebalance") return yield* rebalance
   const { stream } = yield* setup(8)
   const t0 = yield* Clock.currentTimeMillis
   yield* produce(stream, records, 8)
@@ -80,6 +83,7 @@ const program = Effect.gen(function*() {
     `bench failover (lease 2 s, take interval 1 s): graceful stop ${stopped} ms, shards taken by the other worker ${taken} ms later`
   )
   yield* Scope.close(scopes[1], Exit.void)
+  yield* rebalance
 })
 
 Effect.runPromise(

@@ -209,6 +209,8 @@ layer(emulators, { excludeTestServices: true, timeout: 150_000 })("chaos: worker
             `failover (kill to next record of each shard held): ${failovers.length > 0 ? `min ${failovers[0]} ms, median ${failovers[Math.floor(failovers.length / 2)]} ms, max ${failovers[failovers.length - 1]} ms` : "none measured"}; ` +
             `parent's last record ${childFirst - parentLast} ms before the children's first`
         )
-      })
+      }),
+    // ~40 s on an idle machine; processes are spawned, so a test timeout of its own, with room for a busy one
+    240_000
   )
 })
