@@ -78,7 +78,8 @@ const statementDescribed = (reflection) => {
   return text.map((line) => line.replace(/^\s*\*\/?/, "").trim()).some((line) => line !== "" && !line.startsWith("@") && line !== "/")
 }
 
-const memberKinds = ReflectionKind.Property | ReflectionKind.Method | ReflectionKind.Accessor
+const memberKinds = ReflectionKind.Property | ReflectionKind.Method | ReflectionKind.Accessor |
+  ReflectionKind.TypeAlias | ReflectionKind.Interface | ReflectionKind.Function | ReflectionKind.Variable
 const exportKinds = ReflectionKind.Variable | ReflectionKind.Function | ReflectionKind.Class |
   ReflectionKind.Interface | ReflectionKind.TypeAlias | ReflectionKind.Enum | ReflectionKind.Namespace
 
@@ -97,7 +98,7 @@ export const undocumented = async () => {
       if (!declaration.kindOf(exportKinds)) continue
       const name = `${module.name}.${declaration.name}`
       check(declaration, name)
-      if (!declaration.kindOf(ReflectionKind.Interface | ReflectionKind.Class)) continue
+      if (!declaration.kindOf(ReflectionKind.Interface | ReflectionKind.Class | ReflectionKind.Namespace)) continue
       for (const member of declaration.children ?? []) {
         // what a class or interface inherits is documented where it is declared
         if (!member.kindOf(memberKinds) || member.inheritedFrom !== undefined || member.flags.isExternal) continue

@@ -118,8 +118,8 @@ export const uses = {
     "UpdateShardCount",
     "DeregisterStreamConsumer"
   ],
-  /** `DynamoDBLeaseStore` (the coordinator never deletes a lease: no DeleteItem). */
-  leases: ["GetItem", "PutItem", "UpdateItem", "Scan"],
+  /** `DynamoDBLeaseStore`; DeleteItem for the coordinator's cleanup of finished leases. */
+  leases: ["GetItem", "PutItem", "UpdateItem", "Scan", "DeleteItem"],
   /** What creates a table on first use (`createTable` left on): DescribeTable, CreateTable. */
   createTable: ["DescribeTable", "CreateTable"],
   /** `ResultsTable.sink`: BatchWriteItem (modes `auto`, `batch`), PutItem (modes `auto`, `conditional`). */

@@ -168,7 +168,13 @@ describe("WorkerRole", () => {
     })
     // what that is, spelled out
     expect(byResource(grants)[`stream:${names.stream}`]).toStrictEqual(["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"])
-    expect(byResource(grants)[`table:${names.leases}`]).toStrictEqual(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"])
+    expect(byResource(grants)[`table:${names.leases}`]).toStrictEqual([
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Scan",
+      "dynamodb:UpdateItem"
+    ])
     expect(grants.every((g) => !g.action.includes("*"))).toBe(true)
     // the one action on every resource is narrowed to the namespace
     expect(grants.filter((g) => g.resource === "*").map((g) => g.condition)).toStrictEqual([

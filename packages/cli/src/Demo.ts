@@ -41,6 +41,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as DemoChecks from "./internal/demoChecks.js"
 import * as DemoDashboard from "./internal/demoDashboard.js"
+import { DemoError, portInUse, reachable } from "./internal/demoStartup.js"
 import { isFree } from "./internal/net.js"
 import { count } from "./internal/output.js"
 import { message, type Message } from "./Traffic.js"
@@ -684,51 +685,13 @@ export const run = (options: RunOptions = {}) =>
     ).pipe(Effect.provide(configuredAws))
   })
 
-/**
- * Each service answers (a few quick tries: an endpoint that does not answer is told at once, not after the
- * long backoff of the demo's own calls), and the bucket exists.
- */
-const reachable = (names: Names) =>
-  Effect.gen(function*() {
-    const kinesis = yield* Kinesis.Kinesis
-    const dynamodb = yield* DynamoDBClient.DynamoDBClient
-    const s3 = yield* S3Client.S3Client
-    yield* Effect.all([
-      StreamAdmin.retryTransient(kinesis.describeStreamSummary({ StreamName: names.stream }), { times: 2 }).pipe(
-        Effect.catchIf((error) => error.reason === "NotFound", () => Effect.void)
-      ),
-      StreamAdmin.retryTransient(dynamodb.describeTable({ TableName: names.leases }), { times: 2 }).pipe(
-        Effect.catchIf((error) => error.reason === "NotFound", () => Effect.void)
-      ),
-      StreamAdmin.retryTransient(s3.listObjectsV2({ Bucket: names.bucket, MaxKeys: 1 }), { times: 2 }).pipe(
-        Effect.catchIf((error) => error.awsName === "NoSuchBucket", () =>
-          Effect.fail(
-            new DemoError({
-              reason: "BucketNotFound",
-              detail: `bucket "${names.bucket}" not found: create it (tributary provision --stream <any> --bucket ${names.bucket}) ` +
-                "or name an existing one with --bucket"
-            })
-          ))
-      )
-    ], { concurrency: "unbounded", discard: true })
-  })
-
-const portInUse = (port: number) =>
-  new DemoError({ reason: "PortInUse", detail: `port ${port} is in use: choose another with --port (or 0 for any free port)` })
-
-/**
- * Why the demo cannot start: `MissingBucket` (a run on AWS without `bucket`), `BucketNotFound`,
- * `PortInUse` (the gateway's port), `GatewayFailed`. The message says what to do.
- *
- * @since 0.1.0
- * @category errors
- */
-export class DemoError extends Schema.TaggedError<DemoError>()("DemoError", {
-  reason: Schema.Literal("MissingBucket", "BucketNotFound", "PortInUse", "GatewayFailed"),
-  detail: Schema.String
-}) {
-  /** The `detail`: what went wrong and what to do about it. */
-  override get message(): string {
-    return this.detail
-  }
+export {
+  /**
+   * Why the demo cannot start: `MissingBucket` (a run on AWS without `bucket`), `BucketNotFound`,
+   * `PortInUse` (the gateway's port), `GatewayFailed`. The message says what to do.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  DemoError
 }

@@ -164,6 +164,7 @@ export const definitions: Readonly<Record<string, Definition>> = {
   tributary_leases_released_total: lease("ReleasedLeases", "leases the worker let go, by reason", true),
   tributary_lease_renewal_failures_total: lease("LeaseRenewalFailures", "lease renewals that failed", false),
   tributary_leases_held: lease("CurrentLeases", "leases held (KCL: CurrentLeases)", false),
+  tributary_leases_cleaned_total: lease("CleanedLeases", "finished leases deleted once their shards expired and their children started", false),
 
   // consumers (Consumer.metrics of @tributary/consumer)
   tributary_consumer_shard_exits_total: {

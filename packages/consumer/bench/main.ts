@@ -1,12 +1,13 @@
 /**
  * Consumer throughput and failover on embedded kinesalite + dynalite (real SDK over loopback HTTP):
  * a pre-filled 8-shard stream read to the end by 1 worker, then (on a fresh lease table) by 2 workers;
- * then the time a graceful stop takes to hand 4 shards to the other worker.
+ * then the time a graceful stop takes to hand 4 shards to the other worker; then rebalancing with worker
+ * processes killed and restarted (bench/rebalance.ts).
  *
  *   pnpm --filter @tributary/consumer bench      (or: tsx packages/consumer/bench/main.ts)
  *
- * RECORDS (default 40000) sets the stream's size. Then `bench latency` (./latency.ts): the polling and the
- * fan-out reader on kinesis-mock.
+ * RECORDS (default 40000) sets the stream's size; BENCH=rebalance runs the rebalancing bench alone. Then
+ * (unless BENCH=rebalance) `bench latency` (./latency.ts): the polling and the fan-out reader on kinesis-mock.
  */
 import * as DeadLetter from "@tributary/core/DeadLetter"
 import * as LeaseStore from "@tributary/core/LeaseStore"
@@ -22,10 +23,12 @@ import * as Scope from "effect/Scope"
 import * as Consumer from "../src/Consumer.js"
 import { emulators, ownership, produce, setup, uniqueName, waitUntil } from "../test/helpers.js"
 import { latency } from "./latency.js"
+import { rebalance } from "./rebalance.js"
 
 const records = Number(process.env.RECORDS ?? 40_000)
 
 const program = Effect.gen(function*() {
+  if (process.env.BENCH === "rebalance") return yield* rebalance
   const { stream } = yield* setup(8)
   const t0 = yield* Clock.currentTimeMillis
   yield* produce(stream, records, 8)
@@ -82,11 +85,12 @@ const program = Effect.gen(function*() {
     `bench failover (lease 2 s, take interval 1 s): graceful stop ${stopped} ms, shards taken by the other worker ${taken} ms later`
   )
   yield* Scope.close(scopes[1], Exit.void)
+  yield* rebalance
 })
 
 Effect.runPromise(
   program.pipe(Effect.scoped, Effect.provide(emulators), Effect.provide(DeadLetter.layerMemory), Logger.withMinimumLogLevel(LogLevel.Warning))
-).then(() => Effect.runPromise(latency)).then(() => process.exit(0), (error) => {
+).then(() => process.env.BENCH === "rebalance" ? undefined : Effect.runPromise(latency)).then(() => process.exit(0), (error) => {
   console.error(error)
   process.exit(1)
 })

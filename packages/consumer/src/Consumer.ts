@@ -21,6 +21,8 @@
  *   take them at their next take round, without reprocessing anything.
  * - Shard fibers that end are counted per exit (`metrics`), next to the coordinator's lease metrics and
  *   the readers' metrics.
+ * - `makeStreams` runs one worker on several streams, each with its own pipeline, sharing one lease table
+ *   and one balance: the leases of its streams are keyed `<stream>:<shardId>` (`LeaseKey`).
  *
  * @since 0.1.0
  */
@@ -29,8 +31,7 @@ import type { LeaseCheckpoint, LeaseLost, LeaseStore, LeaseStoreError } from "@t
 import * as Pipeline from "@tributary/core/Pipeline"
 import type { Checkpoint, Position, ShardReader as CoreShardReader } from "@tributary/core/RecordSource"
 import * as SequenceNumber from "@tributary/core/SequenceNumber"
-import { InvalidOptions } from "@tributary/core/TributaryError"
-import { CheckpointError, SourceError } from "@tributary/core/TributaryError"
+import { checkOptions, CheckpointError, InvalidOptions, SourceError } from "@tributary/core/TributaryError"
 import * as FanOutReader from "@tributary/kinesis/FanOutReader"
 import type { Kinesis } from "@tributary/kinesis/Kinesis"
 import * as ShardReader from "@tributary/kinesis/ShardReader"
@@ -53,6 +54,7 @@ import * as Stream from "effect/Stream"
 import * as ConfigReaders from "./internal/config.js"
 import type { OwnedLease, ShardInfo } from "./LeaseCoordinator.js"
 import * as LeaseCoordinator from "./LeaseCoordinator.js"
+import * as LeaseKey from "./LeaseKey.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // models
@@ -117,6 +119,35 @@ export interface Options extends LeaseCoordinator.ConfigOptions {
 }
 
 /**
+ * One stream of a worker of several streams (`makeStreams`), with its own pipeline.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamOptions<A = any, R = any> {
+  /** The Kinesis stream's name. */
+  readonly stream: string
+  /** Processes this stream's records (its own `Processor`: windows see this stream's shards). */
+  readonly pipeline: Pipeline.Pipeline<A, R>
+  /** How this stream's shards are read (as the worker's `reader`). Default: the worker's `reader`. */
+  readonly reader?: Options["reader"]
+  /**
+   * Key this stream's leases by shard id alone, as a worker of this one stream does: to add streams to
+   * the lease table of a single-stream consumer, whose leases and checkpoints then keep working. At most
+   * one stream. Default false: `<stream>:<shardId>`.
+   */
+  readonly shardIdLeaseKeys?: boolean | undefined
+}
+
+/**
+ * A worker's options when it consumes several streams: those of `Options` but the stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamsOptions = Omit<Options, "stream">
+
+/**
  * Why a shard's fiber ended.
  *
  * @since 0.1.0
@@ -127,6 +158,8 @@ export type ShardExit =
   | { readonly _tag: "Finished" }
   /** The worker is shutting down: the batch in flight was finished and checkpointed. */
   | { readonly _tag: "Stopped" }
+  /** Another worker asked for the shard: the batch in flight was finished and checkpointed, the lease passed to it. */
+  | { readonly _tag: "HandedOver" }
   /** The lease was lost (a checkpoint failed its condition): another worker owns the shard. */
   | { readonly _tag: "LeaseLost" }
   /** Processing failed; the lease is handed back after `restartDelay`. */
@@ -151,7 +184,7 @@ export type ExitCounts = Readonly<Record<ShardExit["_tag"] | "Interrupted", numb
  */
 export const metrics = {
   /**
-   * Shard fibers that ended, tagged `exit`: `Finished`, `Stopped`, `LeaseLost`, `Failed` or `Interrupted`,
+   * Shard fibers that ended, tagged `exit`: `Finished`, `Stopped`, `HandedOver`, `LeaseLost`, `Failed` or `Interrupted`,
    * counted as `exits` counts them.
    */
   shardExits: Metric.counter("tributary_consumer_shard_exits_total", { description: "shard fibers that ended, by exit", incremental: true })
@@ -167,7 +200,7 @@ export const metrics = {
  * @category models
  */
 export interface ShardPosition {
-  /** The shard, which this worker holds the lease of. */
+  /** The shard's lease key (its shard id, or `<stream>:<shardId>` for a worker of several streams). */
   readonly shardId: string
   /** The last record processed; undefined before the first batch. */
   readonly processed: Position | undefined
@@ -186,17 +219,19 @@ export interface ShardPosition {
 export interface ConsumerShape {
   /** The worker's id in the lease table, as the coordinator was given or generated it. */
   readonly workerId: string
-  /** The Kinesis stream the worker consumes. */
+  /** The Kinesis stream the worker consumes, or the first of several. */
   readonly stream: string
+  /** Every stream the worker consumes. */
+  readonly streams: ReadonlyArray<string>
   /** The worker's lease coordinator: the leases it owns, its settings, its lease events. */
   readonly coordinator: LeaseCoordinator.LeaseCoordinatorShape
-  /** The shards being processed now. */
+  /** The shards being processed now, by lease key (`<stream>:<shardId>` with several streams). */
   readonly shards: Effect.Effect<ReadonlyArray<string>>
-  /** Totals of the worker's processor over every shard it processed. */
+  /** Totals of the worker's processors over every shard it processed. */
   readonly summary: Effect.Effect<Pipeline.Summary>
   /** Shard fibers that ended, per reason, since the worker started. */
   readonly exits: Effect.Effect<ExitCounts>
-  /** The processed position and the checkpoint of each shard being processed now, by shard id. */
+  /** The processed position and the checkpoint of each shard being processed now, by lease key. */
   readonly positions: Effect.Effect<ReadonlyArray<ShardPosition>>
 }
 
@@ -237,15 +272,24 @@ export const toShardInfo = (shard: StreamAdmin.Shard): ShardInfo => ({
 /**
  * The reader's starting position for a lease's checkpoint: the sentinels as such, a checkpoint as "after
  * it" (an aggregated record partly processed is read again from the sub-record after the checkpoint).
+ * `AT_TIMESTAMP` is read at the time of the consumer's initial position (the lease does not store it); a
+ * worker configured without one reads such a shard from TRIM_HORIZON (more, never less).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const startingPosition = (checkpoint: Checkpoint | "TRIM_HORIZON" | "LATEST"): ShardReader.StartingPosition =>
+export const startingPosition = (
+  checkpoint: Checkpoint | "TRIM_HORIZON" | "LATEST" | "AT_TIMESTAMP",
+  initialPosition?: LeaseCoordinator.Settings["initialPosition"]
+): ShardReader.StartingPosition =>
   checkpoint === "TRIM_HORIZON"
     ? ShardReader.StartingPosition.trimHorizon
     : checkpoint === "LATEST"
     ? ShardReader.StartingPosition.latest
+    : checkpoint === "AT_TIMESTAMP"
+    ? typeof initialPosition === "object"
+      ? ShardReader.StartingPosition.atTimestamp(initialPosition.atTimestamp)
+      : ShardReader.StartingPosition.trimHorizon
     : ShardReader.StartingPosition.after(checkpoint)
 
 /**
@@ -259,37 +303,97 @@ export const make = <A, R>(
   pipeline: Pipeline.Pipeline<A, R>,
   options: Options
 ): Effect.Effect<ConsumerShape, InvalidOptions, Kinesis | LeaseStore | DeadLetterSink | Scope.Scope | R> =>
+  start([{ stream: options.stream, pipeline, reader: options.reader, shardIdLeaseKeys: true }], {
+    ...options,
+    application: options.application ?? options.stream
+  }).pipe(Effect.withSpan("Consumer.make", { attributes: { stream: options.stream } }))
+
+/**
+ * Starts a worker of several streams in the current scope, each stream with its own pipeline, sharing one
+ * lease table (and one balance) with the other workers of the application: leases are keyed
+ * `<stream>:<shardId>` (see `LeaseKey`), and the worker leaves other leases of the table alone. The
+ * `application` tag of its lease metrics defaults to the streams' names joined by `,`. Fails with
+ * `InvalidOptions` for no stream, a stream given twice, or more than one stream keyed by shard id alone.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeStreams = <const Streams extends ReadonlyArray<StreamOptions>>(
+  streams: Streams,
+  options: StreamsOptions = {}
+): Effect.Effect<ConsumerShape, InvalidOptions, Kinesis | LeaseStore | DeadLetterSink | Scope.Scope | RequirementsOf<Streams[number]>> =>
   Effect.gen(function*() {
-    const { stream } = options
+    const names = streams.map((s) => s.stream)
+    const invalid = checkOptions("Consumer", [
+      ["streams", names.length === 0 ? "must name at least one stream" : undefined],
+      ["streams", names.map(LeaseKey.validateStream).find((reason) => reason !== undefined)],
+      ["streams", new Set(names).size === names.length ? undefined : "must not name a stream twice"],
+      ["shardIdLeaseKeys", streams.filter((s) => s.shardIdLeaseKeys === true).length > 1 ? "is for one stream at most" : undefined]
+    ])
+    if (invalid !== undefined) return yield* invalid
+    return yield* start(streams, { ...options, application: options.application ?? names.join(",") })
+  }).pipe(Effect.withSpan("Consumer.makeStreams", { attributes: { streams: streams.map((s) => s.stream).join(",") } }))
+
+/**
+ * What a worker of several streams needs: what their pipelines need.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RequirementsOf<S> = S extends StreamOptions<any, infer R> ? R : never
+
+/** The worker itself, on one stream or several. */
+const start = <R>(
+  streams: ReadonlyArray<StreamOptions<unknown, R>>,
+  options: StreamsOptions & { readonly application: string }
+): Effect.Effect<ConsumerShape, InvalidOptions, Kinesis | LeaseStore | DeadLetterSink | Scope.Scope | R> =>
+  Effect.gen(function*() {
     const restartDelay = Duration.decode(options.restartDelay ?? "5 seconds")
     const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "30 seconds")
-    // one processor for every shard of the worker: windows over several shards see them all
-    const processor = yield* Pipeline.processor(pipeline)
     const kinesis = yield* Effect.context<Kinesis>()
-    const readerOf = yield* shardReaders(stream, options.reader)
+    // one processor per stream for every shard of the stream: windows over several shards see them all
+    const byStream = new Map<string, ConsumedStream>()
+    for (const { pipeline, reader, shardIdLeaseKeys, stream } of streams) {
+      const leaseKey = shardIdLeaseKeys === true ? (shardId: string) => shardId : (shardId: string) => LeaseKey.make(stream, shardId)
+      byStream.set(shardIdLeaseKeys === true ? "" : stream, {
+        stream,
+        processor: yield* Pipeline.processor(pipeline),
+        readerOf: yield* shardReaders(stream, reader ?? options.reader),
+        listShards: Effect.map(listShards(stream), (shards) =>
+          shards.map((shard) => ({
+            ...shard,
+            shardId: leaseKey(shard.shardId),
+            parentShardIds: shard.parentShardIds.map(leaseKey)
+          })))
+      })
+    }
+    /** The stream a lease belongs to, and its shard id; undefined for a lease of another application's stream. */
+    const route = (leaseKey: string) => {
+      const key = LeaseKey.parse(leaseKey)
+      const of = byStream.get(key.stream ?? "")
+      return of === undefined ? undefined : { ...of, shardId: key.shardId }
+    }
 
     // the worker's options are the coordinator's, and more
     const coordinator = yield* LeaseCoordinator.make({
       ...options,
-      application: options.application ?? stream,
-      listShards: listShards(stream)
+      listShards: Effect.map(Effect.all(Array.from(byStream.values(), (s) => s.listShards)), (lists) => lists.flat()),
+      manages: (leaseKey) => route(leaseKey) !== undefined
     })
     const { workerId } = coordinator
 
     // Made after the coordinator, so it closes first: shard fibers stop before the leases are released.
     const running = yield* FiberMap.make<string, ShardExit>()
     const stopping = yield* Deferred.make<void>()
-    const exits: { -readonly [K in keyof ExitCounts]: number } = { Finished: 0, Stopped: 0, LeaseLost: 0, Failed: 0, Interrupted: 0 }
-    const exitCounters = {} as Record<keyof ExitCounts, Metric.Metric.Counter<number>>
-    for (const exit of Object.keys(exits) as Array<keyof ExitCounts>) {
-      exitCounters[exit] = metrics.shardExits.pipe(
+    const exits: { -readonly [K in keyof ExitCounts]: number } = { Finished: 0, Stopped: 0, HandedOver: 0, LeaseLost: 0, Failed: 0, Interrupted: 0 }
+    const countExit = (stream: string, exit: keyof ExitCounts) => {
+      const counter: Metric.Metric.Counter<number> = metrics.shardExits.pipe(
         Metric.tagged("stream", stream),
         Metric.tagged("worker", workerId),
         Metric.tagged("exit", exit)
       )
+      return Effect.zipRight(Effect.sync(() => void exits[exit]++), Metric.increment(counter))
     }
-    const countExit = (exit: keyof ExitCounts) =>
-      Effect.zipRight(Effect.sync(() => void exits[exit]++), Metric.increment(exitCounters[exit]))
 
     // Registered after the FiberMap, so it runs before the FiberMap interrupts what is left: shards are
     // asked to stop after their batch in flight, and given `shutdownTimeout` to do so.
@@ -306,37 +410,40 @@ export const make = <A, R>(
       }).pipe(Effect.annotateLogs("workerId", workerId))
     )
 
-    // The stop marker: batches fail with it once the worker stops, after the batch in flight was processed
-    // (the stream is consumed one page at a time). It is never a real source failure.
-    const stopped = new SourceError({ source: `kinesis:${stream}`, reason: "worker stopping", retryability: "permanent" })
+    // The stop marker: batches fail with it once the worker stops or the shard is asked for, after the batch
+    // in flight was processed (the stream is consumed one page at a time). It is never a real source failure.
+    const stopped = new SourceError({ source: "kinesis", reason: "worker stopping", retryability: "permanent" })
 
-    // each running shard's last processed record and stored checkpoint
+    // each running shard's last processed record and stored checkpoint, by lease key
     const positions = new Map<string, { processed: Position | undefined; checkpoint: LeaseCheckpoint }>()
-    const tracked: Pipeline.Processor = {
-      ...processor,
-      process: (shardId, records) =>
-        Effect.tap(processor.process(shardId, records), () => {
-          const last = records[records.length - 1]
-          const position = positions.get(shardId)
-          if (last !== undefined && position !== undefined) {
-            position.processed = { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber }
-          }
-        })
-    }
 
     const processShard = (lease: OwnedLease): Effect.Effect<ShardExit> => {
-      const shardId = lease.leaseKey
+      const { leaseKey } = lease
+      // the coordinator hands over only the leases of these streams
+      const { processor: streamProcessor, readerOf, shardId, stream } = route(leaseKey)!
       const position = {
         // a window stage's checkpoint carries the last record processed when it was taken
         processed: typeof lease.lease.checkpoint === "string" ? undefined : lease.lease.checkpoint.processed ?? lease.lease.checkpoint,
         checkpoint: lease.lease.checkpoint
       }
+      // the stream's processor, noting the last record processed of this shard
+      const processor: Pipeline.Processor = {
+        ...streamProcessor,
+        process: (id, records) =>
+          Effect.tap(streamProcessor.process(id, records), () => {
+            const last = records[records.length - 1]
+            if (last !== undefined) position.processed = { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber }
+          })
+      }
       return Effect.gen(function*() {
         const at = lease.lease.checkpoint
         if (at === "SHARD_END") return { _tag: "Finished" } as const
-        positions.set(shardId, position)
+        positions.set(leaseKey, position)
         const resumeFrom = typeof at === "string" ? undefined : at
-        const made = yield* Effect.exit(Effect.provide(readerOf(shardId, startingPosition(at)), kinesis))
+        // stop after the batch in flight: at shutdown, or once another worker asked for the shard
+        const stop = yield* Deferred.make<void>()
+        yield* Effect.fork(Effect.intoDeferred(Effect.raceFirst(Deferred.await(stopping), Effect.asVoid(lease.handoffRequested)), stop))
+        const made = yield* Effect.exit(Effect.provide(readerOf(shardId, startingPosition(at, coordinator.settings.initialPosition)), kinesis))
         if (made._tag === "Failure") {
           if (Cause.isInterruptedOnly(made.cause)) return yield* Effect.failCause(made.cause as Cause.Cause<never>)
           return { _tag: "Failed", cause: made.cause } as const
@@ -346,10 +453,10 @@ export const make = <A, R>(
           shardId,
           resumeFrom,
           batches: Stream.concat(
-            reader.batches.pipe(Stream.interruptWhen(Deferred.await(stopping))),
+            reader.batches.pipe(Stream.interruptWhen(Deferred.await(stop))),
             // ended by the stop (not by the shard's end): fail, so runShard does not flush the shard's
             // windows as if it had ended
-            Stream.unwrap(Effect.map(Deferred.isDone(stopping), (done) => done ? Stream.fail(stopped) : Stream.empty))
+            Stream.unwrap(Effect.map(Deferred.isDone(stop), (done) => done ? Stream.fail(stopped) : Stream.empty))
           ),
           checkpoint: (checkpoint) =>
             lease.checkpoint(checkpoint).pipe(
@@ -357,7 +464,7 @@ export const make = <A, R>(
               Effect.mapError((error) => toCheckpointError(shardId, error))
             )
         }
-        const result = yield* Effect.exit(Pipeline.runShard(tracked, shard))
+        const result = yield* Effect.exit(Pipeline.runShard(processor, shard))
         if (result._tag === "Success") {
           const end = yield* Effect.either(reader.ended)
           if (end._tag === "Right" && end.right._tag === "ShardEnd") {
@@ -373,7 +480,7 @@ export const make = <A, R>(
         if (Cause.isInterruptedOnly(cause)) return yield* Effect.failCause(cause as Cause.Cause<never>)
         const failure = Cause.failureOption(cause)
         if (failure._tag === "Some") {
-          if (failure.value === stopped) return { _tag: "Stopped" } as const
+          if (failure.value === stopped) return (yield* Deferred.isDone(stopping)) ? { _tag: "Stopped" } as const : { _tag: "HandedOver" } as const
           if (isLeaseLost(failure.value)) return { _tag: "LeaseLost" } as const
         }
         return { _tag: "Failed", cause } as const
@@ -382,29 +489,34 @@ export const make = <A, R>(
         // processes it next replays from the lease's checkpoint
         Effect.ensuring(Effect.zipRight(
           processor.stopShard(shardId),
-          Effect.sync(() => positions.get(shardId) === position && positions.delete(shardId))
+          Effect.sync(() => positions.get(leaseKey) === position && positions.delete(leaseKey))
         )),
         Effect.catchAllDefect((defect) => Effect.succeed<ShardExit>({ _tag: "Failed", cause: Cause.die(defect) })),
         // interrupted: by the runner when the lease was lost, or by the shutdown timeout
-        Effect.onInterrupt(() => Effect.flatMap(Deferred.isDone(stopping), (done) => countExit(done ? "Interrupted" : "LeaseLost"))),
+        Effect.onInterrupt(() => Effect.flatMap(Deferred.isDone(stopping), (done) => countExit(stream, done ? "Interrupted" : "LeaseLost"))),
         Effect.tap((exit) =>
           Effect.gen(function*() {
-            yield* countExit(exit._tag)
+            yield* countExit(stream, exit._tag)
             if (exit._tag === "Failed") {
               yield* Effect.logWarning(`shard failed; its lease is handed back in ${Duration.format(restartDelay)}`, exit.cause)
               // keep the lease meanwhile (nobody else starts on it), then let any worker take it again; a
               // shutdown cuts the wait short (the coordinator releases the lease then)
               yield* Effect.raceFirst(Effect.sleep(restartDelay), Deferred.await(stopping))
-              yield* coordinator.release(shardId).pipe(
+              yield* coordinator.release(leaseKey).pipe(
                 Effect.catchAll((error) => Effect.logWarning("release after a failure failed; the lease will expire", error))
+              )
+            } else if (exit._tag === "HandedOver") {
+              // checkpointed: the lease goes to the worker that asked for it
+              yield* coordinator.release(leaseKey).pipe(
+                Effect.catchAll((error) => Effect.logWarning("handoff failed; the lease will expire", error))
               )
             } else {
               yield* Effect.logDebug(`shard ${exit._tag}`)
             }
           })
         ),
-        Effect.annotateLogs({ workerId, shardId }),
-        Effect.withSpan("Consumer.processShard", { attributes: { shardId } })
+        Effect.annotateLogs({ workerId, stream, shardId }),
+        Effect.withSpan("Consumer.processShard", { attributes: { stream, shardId } })
       )
     }
 
@@ -421,10 +533,11 @@ export const make = <A, R>(
 
     const shape: ConsumerShape = {
       workerId,
-      stream,
+      stream: streams[0].stream,
+      streams: streams.map((s) => s.stream),
       coordinator,
       shards: Effect.map(coordinator.owned, (owned) => Array.from(owned.keys()).sort()),
-      summary: processor.summary,
+      summary: Effect.map(Effect.forEach(byStream.values(), (s) => s.processor.summary), sumOf),
       exits: Effect.sync(() => ({ ...exits })),
       positions: Effect.sync(() =>
         Array.from(positions, ([shardId, { checkpoint, processed }]) => ({
@@ -436,7 +549,7 @@ export const make = <A, R>(
       )
     }
     return shape
-  }).pipe(Effect.withSpan("Consumer.make", { attributes: { stream: options.stream } }))
+  })
 
 /**
  * Runs a worker until interrupted (SIGTERM with `NodeRuntime.runMain`, or the scope of a test): then its
@@ -465,13 +578,25 @@ export const layer = <A, R>(
   Layer.scoped(Consumer, make(pipeline, options))
 
 /**
+ * A worker of several streams (`makeStreams`) as a layer providing `Consumer`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStreams = <const Streams extends ReadonlyArray<StreamOptions>>(
+  streams: Streams,
+  options: StreamsOptions = {}
+): Layer.Layer<Consumer, InvalidOptions, Kinesis | LeaseStore | DeadLetterSink | RequirementsOf<Streams[number]>> =>
+  Layer.scoped(Consumer, makeStreams(streams, options))
+
+/**
  * The options from configuration: `STREAM` (required), the lease coordinator's variables
  * (`LeaseCoordinator.config`: `WORKER_ID`, `APPLICATION`, `LEASE_DURATION`, `RENEW_INTERVAL`,
- * `TAKE_INTERVAL`, `SHARD_SYNC_INTERVAL`, `INITIAL_POSITION`, `MAX_LEASES_PER_WORKER`,
- * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`), `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`, `READER`
- * (`polling`, the default, or `fan-out` with `CONSUMER_NAME`), and of the polling readers `IDLE_INTERVAL`,
- * `MAX_RECORDS` and `MAX_CALLS_PER_SECOND`. Durations are Effect durations (`10 seconds`) or milliseconds;
- * every variable but `STREAM` may be unset (the option's default).
+ * `TAKE_INTERVAL`, `SHARD_SYNC_INTERVAL`, `INITIAL_POSITION`, `INITIAL_TIMESTAMP`, `MAX_LEASES_PER_WORKER`,
+ * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`, `HANDOFF_TIMEOUT`, `CLEANUP_LEASES`),
+ * `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`, `READER` (`polling`, the default, or `fan-out` with `CONSUMER_NAME`),
+ * and of the polling readers `IDLE_INTERVAL`, `MAX_RECORDS` and `MAX_CALLS_PER_SECOND`. Durations are Effect
+ * durations (`10 seconds`) or milliseconds; every variable but `STREAM` may be unset (the option's default).
  *
  * @since 0.1.0
  * @category config
@@ -548,6 +673,22 @@ const shardReaders = (stream: string, reader: Options["reader"]) =>
 const isBefore = (a: Position, b: Position): boolean => {
   const bySequence = SequenceNumber.compare(a.sequenceNumber, b.sequenceNumber)
   return bySequence < 0 || (bySequence === 0 && a.subSequenceNumber < b.subSequenceNumber)
+}
+
+/** A stream of the worker, as its shards need it. */
+interface ConsumedStream {
+  readonly stream: string
+  readonly processor: Pipeline.Processor
+  /** Makes a reader of one of its shards: polling, or through its enhanced fan-out consumer. */
+  readonly readerOf: Effect.Effect.Success<ReturnType<typeof shardReaders>>
+  /** Its shards, keyed as its leases are. */
+  readonly listShards: Effect.Effect<ReadonlyArray<ShardInfo>, StreamAdmin.StreamAdminError, Kinesis>
+}
+
+const sumOf = (summaries: ReadonlyArray<Pipeline.Summary>): Pipeline.Summary => {
+  const total = { recordsIn: 0, recordsOut: 0, deadLettered: 0, late: 0, filtered: 0, batches: 0 }
+  for (const summary of summaries) for (const key of Object.keys(total) as Array<keyof typeof total>) total[key] += summary[key]
+  return total
 }
 
 const isLeaseLost = (error: Pipeline.PipelineError): boolean =>

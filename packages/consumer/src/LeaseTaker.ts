@@ -14,6 +14,11 @@
  * worker holds beyond the share (one lease anyway when it is more than one short), so two workers never
  * trade leases back and forth.
  *
+ * A steal is carried out as a handoff (the coordinator asks the owner, which hands the lease over after its
+ * batch in flight): a lease asked for counts as the requester's already (so every worker sees the load as
+ * it is about to be), and a lease someone asked for, or whose owner has not started on it yet
+ * (`starting`), is never stolen.
+ *
  * @since 0.1.0
  */
 import type { Lease } from "@tributary/core/LeaseStore"
@@ -54,6 +59,12 @@ export interface TakeInput {
   readonly maxLeasesPerWorker: number
   /** Leases stolen per round, at least 1. */
   readonly maxLeasesToStealAtOneTime: number
+  // -- handoff --
+  /**
+   * Keys of leases whose owner has not started on them yet (taken or handed over recently, and not
+   * checkpointed since): never stolen, so a shard is not moved again before anyone read it.
+   */
+  readonly starting?: ReadonlySet<string> | undefined
 }
 
 /**
@@ -93,8 +104,12 @@ export const planTake = (input: TakeInput): TakePlan => {
     } else if (lease.owner === null || lease.owner === workerId || input.expired.has(lease.leaseKey)) {
       // unowned, expired, or this worker's from an earlier holder whose state was lost: take it
       available.push(lease)
+    } else if (lease.handoffTo !== undefined) {
+      // asked for: the requester's once handed over (this worker's, if it asked)
+      counts.set(lease.handoffTo, (counts.get(lease.handoffTo) ?? 0) + 1)
     } else {
       counts.set(lease.owner, (counts.get(lease.owner) ?? 0) + 1)
+      if (input.starting?.has(lease.leaseKey) === true) continue
       const owned = byOwner.get(lease.owner)
       if (owned === undefined) byOwner.set(lease.owner, [lease])
       else owned.push(lease)
@@ -115,9 +130,11 @@ export const planTake = (input: TakeInput): TakePlan => {
     return { take, target, counts, stealFrom: undefined }
   }
 
+  // the most loaded worker that has a lease to give
   let mostLoaded: string | undefined
   for (const [owner, count] of counts) {
-    if (owner !== workerId && (mostLoaded === undefined || count > counts.get(mostLoaded)!)) mostLoaded = owner
+    if (!byOwner.has(owner)) continue
+    if (mostLoaded === undefined || count > counts.get(mostLoaded)!) mostLoaded = owner
   }
   if (mostLoaded === undefined) return nothing
   const load = counts.get(mostLoaded)!

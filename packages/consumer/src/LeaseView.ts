@@ -11,6 +11,7 @@ import { Kinesis } from "@tributary/kinesis/Kinesis"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as LeaseKey from "./LeaseKey.js"
 
 /**
  * One line of the view: a shard's lease, its checkpoint as text, and its lag.
@@ -19,7 +20,7 @@ import * as Option from "effect/Option"
  * @category models
  */
 export interface Row {
-  /** The shard, the lease's key. */
+  /** The lease key: the shard id, or `<stream>:<shardId>` in the table of a worker of several streams. */
   readonly shardId: string
   /** The worker holding the lease; null when nobody does (new, released or finished). */
   readonly owner: string | null
@@ -79,7 +80,7 @@ export const processedText = (lease: Pick<Lease, "checkpoint">): string | undefi
 
 /**
  * The age of the oldest record after a checkpoint (0 when there is none yet), or undefined when it cannot
- * be told.
+ * be told. A lease key that names a stream (`<stream>:<shardId>`) is read from that stream.
  *
  * @since 0.1.0
  * @category utils
@@ -89,12 +90,14 @@ export const lagOf = (stream: string, lease: Lease): Effect.Effect<number | unde
     const checkpoint = lease.checkpoint
     if (typeof checkpoint === "string" && checkpoint !== "TRIM_HORIZON") return undefined
     const kinesis = yield* Kinesis
+    const key = LeaseKey.parse(lease.leaseKey)
+    const StreamName = key.stream ?? stream
     const iterator = yield* kinesis.getShardIterator(
       typeof checkpoint === "string"
-        ? { StreamName: stream, ShardId: lease.leaseKey, ShardIteratorType: "TRIM_HORIZON" }
+        ? { StreamName, ShardId: key.shardId, ShardIteratorType: "TRIM_HORIZON" }
         : {
-          StreamName: stream,
-          ShardId: lease.leaseKey,
+          StreamName,
+          ShardId: key.shardId,
           ShardIteratorType: "AFTER_SEQUENCE_NUMBER",
           StartingSequenceNumber: checkpoint.sequenceNumber
         }
@@ -107,7 +110,8 @@ export const lagOf = (stream: string, lease: Lease): Effect.Effect<number | unde
   }).pipe(Effect.orElseSucceed(() => undefined))
 
 /**
- * Every lease of the table, by shard id; with a stream (and the `Kinesis` service), the lag of each.
+ * Every lease of the table, by shard id; with a stream (and the `Kinesis` service), the lag of each (of
+ * the stream a key names, if it names one).
  *
  * @since 0.1.0
  * @category constructors
@@ -117,11 +121,13 @@ export const rows = (stream?: string): Effect.Effect<ReadonlyArray<Row>, LeaseSt
     const store = yield* LeaseStore
     const leases = [...(yield* store.list)].sort((a, b) => a.leaseKey.localeCompare(b.leaseKey))
     const kinesis = yield* Effect.serviceOption(Kinesis)
-    return yield* Effect.forEach(leases, (lease) =>
-      Effect.map(
-        stream === undefined || Option.isNone(kinesis)
+    return yield* Effect.forEach(leases, (lease) => {
+      // a lease key of a worker of several streams names its stream
+      const streamOf = LeaseKey.parse(lease.leaseKey).stream ?? stream
+      return Effect.map(
+        streamOf === undefined || Option.isNone(kinesis)
           ? Effect.succeed(undefined)
-          : lagOf(stream, lease).pipe(Effect.provideService(Kinesis, kinesis.value)),
+          : lagOf(streamOf, lease).pipe(Effect.provideService(Kinesis, kinesis.value)),
         (lagMillis): Row => ({
           shardId: lease.leaseKey,
           owner: lease.owner,
@@ -132,7 +138,8 @@ export const rows = (stream?: string): Effect.Effect<ReadonlyArray<Row>, LeaseSt
           parentShardIds: lease.parentShardIds,
           lagMillis
         })
-      ), { concurrency: 8 })
+      )
+    }, { concurrency: 8 })
   })
 
 /**

@@ -3,131 +3,27 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as TestClock from "effect/TestClock"
 import * as LeaseStore from "@tributary/core/LeaseStore"
 import * as LeaseCoordinator from "../src/LeaseCoordinator.js"
-
-// ---------------------------------------------------------------------------------------------------------
-// helpers
-// ---------------------------------------------------------------------------------------------------------
-
-const hashRange = { start: "0", end: "340282366920938463463374607431768211455" }
-const shard = (shardId: string, parentShardIds: ReadonlyArray<string> = []): LeaseCoordinator.ShardInfo => ({
-  shardId,
-  parentShardIds,
-  hashRange
-})
-const shards = (n: number) => Array.from({ length: n }, (_, i) => shard(`shardId-${String(i).padStart(12, "0")}`))
-
-// KCL defaults: lease 10 s, renew every 3.3 s, take every 20 s
-const leaseDuration = 10_000
-const takeInterval = 20_000
-
-/**
- * Lets virtual time pass. The TestClock wakes every sleeper due in between in order, and waits for all
- * fibers to settle after each, so one adjustment is as good as many small ones.
- */
-const advance = (millis: number) => TestClock.adjust(Duration.millis(millis))
-
-interface Worker {
-  readonly id: string
-  readonly coordinator: LeaseCoordinator.LeaseCoordinatorShape
-  /** Closes the coordinator's scope (a graceful stop, or a crash with `releaseOnShutdown: false`). */
-  readonly stop: Effect.Effect<void>
-  /** Every event of `changes`, in order. */
-  readonly events: Effect.Effect<ReadonlyArray<string>>
-}
-
-const startWorker = (
-  id: string,
-  listShards: Effect.Effect<ReadonlyArray<LeaseCoordinator.ShardInfo>>,
-  options: Partial<LeaseCoordinator.Options> = {}
-) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const coordinator = yield* LeaseCoordinator.make({ workerId: id, listShards, initialPosition: "TRIM_HORIZON", ...options })
-      .pipe(Scope.extend(scope))
-    const log = yield* Ref.make<ReadonlyArray<string>>([])
-    yield* coordinator.changes.pipe(
-      Stream.runForEach((event) =>
-        Ref.update(log, (events) => [...events, event._tag === "Acquired" ? `+${event.lease.leaseKey}` : `-${event.leaseKey}:${event.reason}`])
-      ),
-      // not in the worker's scope: the Lost events of its shutdown come after that scope's fibers stop
-      Effect.fork
-    )
-    const worker: Worker = { id, coordinator, stop: Scope.close(scope, Exit.void), events: Ref.get(log) }
-    return worker
-  })
-
-/** How many unfinished leases each owner holds, as the store says ("" for none). */
-const ownership = Effect.gen(function*() {
-  const store = yield* LeaseStore.LeaseStore
-  const counts: Record<string, number> = {}
-  for (const lease of yield* store.list) {
-    if (LeaseStore.isShardEnd(lease)) continue
-    const owner = lease.owner ?? ""
-    counts[owner] = (counts[owner] ?? 0) + 1
-  }
-  return counts
-})
-
-const ownersOf = Effect.gen(function*() {
-  const store = yield* LeaseStore.LeaseStore
-  return new Map((yield* store.list).map((lease) => [lease.leaseKey, lease.owner]))
-})
-
-/** Each worker's own view agrees with the store. */
-const expectViewsAgree = (workers: ReadonlyArray<Worker>) =>
-  Effect.gen(function*() {
-    const owners = yield* ownersOf
-    for (const worker of workers) {
-      const owned = yield* worker.coordinator.owned
-      for (const leaseKey of owned.keys()) expect(owners.get(leaseKey), `${worker.id} holds ${leaseKey}`).toBe(worker.id)
-      const inStore = [...owners].filter(([, owner]) => owner === worker.id).map(([leaseKey]) => leaseKey).sort()
-      expect([...owned.keys()].sort(), worker.id).toStrictEqual(inStore)
-    }
-  })
-
-/**
- * A worker's lease metrics (tags application, worker, reason, in that order): held, and every count that
- * is not 0, as "taken.stolen" and so on.
- */
-const leaseMetrics = (application: string, worker: string) =>
-  Effect.gen(function*() {
-    const { metrics } = LeaseCoordinator
-    const tag = <T, I, O>(metric: Metric.Metric<T, I, O>) =>
-      metric.pipe(Metric.tagged("application", application), Metric.tagged("worker", worker))
-    const out: Record<string, number> = { held: (yield* Metric.value(tag(metrics.held))).value }
-    const counts = {
-      taken: ["unowned", "expired", "stolen", "reclaimed"],
-      lost: ["taken", "expired", "deleted"],
-      released: ["finished", "released", "shutdown"]
-    } as const
-    for (const [name, reasons] of Object.entries(counts)) {
-      for (const reason of reasons) {
-        const { count } = yield* Metric.value(Metric.tagged(tag(metrics[name as keyof typeof counts]), "reason", reason))
-        if (count > 0) out[`${name}.${reason}`] = count
-      }
-    }
-    const failures = (yield* Metric.value(tag(metrics.renewalFailures))).count
-    if (failures > 0) out.renewalFailures = failures
-    return out
-  })
-
-const provideStore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, LeaseStore.layerMemory)
-
-// ---------------------------------------------------------------------------------------------------------
-// tests
-// ---------------------------------------------------------------------------------------------------------
+import {
+  advance,
+  expectViewsAgree,
+  leaseDuration,
+  leaseMetrics,
+  ownersOf,
+  ownership,
+  provideStore,
+  shard,
+  shards,
+  startWorker,
+  takeInterval
+} from "./coordinators.js"
 
 describe("LeaseCoordinator", () => {
   it("settings: KCL-like defaults, and invalid options are InvalidOptions naming the option", () => {
@@ -135,7 +31,8 @@ describe("LeaseCoordinator", () => {
     const defaults = settings({})
     expect(Duration.toMillis(defaults.leaseDuration)).toBe(10_000)
     expect(Duration.toMillis(defaults.renewInterval)).toBeCloseTo(3_333.33, 1)
-    expect(Duration.toMillis(defaults.takeInterval)).toBe(20_000)
+    expect(Duration.toMillis(defaults.takeInterval)).toBe(10_000)
+    expect(Duration.toMillis(defaults.handoffTimeout)).toBe(30_000)
     expect(Duration.toMillis(defaults.shardSyncInterval)).toBe(60_000)
     expect(defaults).toMatchObject({
       initialPosition: "LATEST",
@@ -145,7 +42,10 @@ describe("LeaseCoordinator", () => {
     })
     expect(defaults.workerId).toMatch(/^.+:\d+:[0-9a-f]{8}$/)
     expect(LeaseCoordinator.defaultWorkerId()).not.toBe(LeaseCoordinator.defaultWorkerId())
-    expect(Duration.toMillis(settings({ leaseDuration: "3 seconds" }).takeInterval)).toBe(6_000)
+    expect(Duration.toMillis(settings({ leaseDuration: "3 seconds" }).takeInterval)).toBe(3_000)
+    expect(settings({ initialPosition: { atTimestamp: new Date(1_700_000_000_000) } }).initialPosition).toStrictEqual({
+      atTimestamp: 1_700_000_000_000
+    })
     const invalid = (options: LeaseCoordinator.ConfigOptions) =>
       Either.match(LeaseCoordinator.settings(options), { onLeft: (error) => error.message, onRight: () => "valid" })
     expect(invalid({ renewInterval: "10 seconds" })).toBe(
@@ -154,6 +54,9 @@ describe("LeaseCoordinator", () => {
     expect(invalid({ leaseDuration: 0 })).toBe("LeaseCoordinator: leaseDuration must be a positive finite duration, got 0")
     expect(invalid({ maxLeasesToStealAtOneTime: 0 })).toBe("LeaseCoordinator: maxLeasesToStealAtOneTime must be a positive integer")
     expect(invalid({ workerId: "" })).toBe("LeaseCoordinator: workerId must not be empty")
+    expect(invalid({ initialPosition: { atTimestamp: new Date("never") } })).toBe(
+      "LeaseCoordinator: initialPosition atTimestamp must be a valid time"
+    )
   })
 
   it.effect("make fails with InvalidOptions; config reads the documented variables", () =>
@@ -201,21 +104,27 @@ describe("LeaseCoordinator", () => {
       for (const worker of workers) yield* worker.stop
     })))
 
-  it.effect("a 4th worker joining takes its share by stealing one lease per take round", () =>
+  it.effect("a 4th worker joining takes its share by stealing one lease per take round, once it watched them for a lease duration", () =>
     provideStore(Effect.gen(function*() {
       const list = Effect.succeed(shards(8))
       const workers = [yield* startWorker("w1", list), yield* startWorker("w2", list), yield* startWorker("w3", list)]
       yield* advance(3 * takeInterval + leaseDuration)
+      const handedOver = Effect.map(Effect.forEach(workers.slice(0, 3), (w) => w.events), (events) =>
+        events.flat().filter((e) => e.endsWith(":handedOver")).length)
+      const before = yield* handedOver
       workers.push(yield* startWorker("w4", list))
+      // nobody checkpointed these leases: for all w4 knows, their owners just took them and have not started
+      yield* advance(leaseDuration - 1)
+      expect((yield* ownership).w4).toBeUndefined()
+      // asked at the next round, handed over at the owner's next renewal (a third of a lease duration)
+      yield* advance(1 + leaseDuration / 3 + 500)
+      expect((yield* ownership).w4).toBe(1)
       yield* advance(takeInterval)
-      expect((yield* ownership).w4).toBeGreaterThanOrEqual(1)
-      yield* advance(2 * takeInterval)
       expect(yield* ownership).toStrictEqual({ w1: 2, w2: 2, w3: 2, w4: 2 })
       yield* advance(leaseDuration)
       yield* expectViewsAgree(workers)
-      // the workers it stole from saw the loss at their next renewal
-      const lost = (yield* Effect.forEach(workers.slice(0, 3), (w) => w.events)).flat().filter((e) => e.endsWith(":taken"))
-      expect(lost.length).toBeGreaterThanOrEqual(1)
+      // the workers it stole from were asked, and handed the leases over
+      expect((yield* handedOver) - before).toBe(2)
       for (const worker of workers) yield* worker.stop
     })))
 
@@ -445,7 +354,8 @@ describe("LeaseCoordinator", () => {
         })
       )
       yield* Effect.gen(function*() {
-        const w1 = yield* startWorker("w1", Effect.succeed(shards(2)), { application: "metrics-renewals" })
+        // take rounds at 0, 20 and 40 s: none at the moment of the drop
+        const w1 = yield* startWorker("w1", Effect.succeed(shards(2)), { application: "metrics-renewals", takeInterval: "20 seconds" })
         yield* advance(500)
         expect((yield* w1.coordinator.owned).size).toBe(2)
         yield* Ref.set(failing, true)
@@ -463,7 +373,7 @@ describe("LeaseCoordinator", () => {
         })
         // the store still names w1: once renewals work again, its next take round takes them back
         yield* Ref.set(failing, false)
-        yield* advance(takeInterval)
+        yield* advance(20_000)
         expect((yield* w1.coordinator.owned).size).toBe(2)
         // the table still named w1: taken back
         expect(yield* leaseMetrics("metrics-renewals", "w1")).toMatchObject({ held: 2, "taken.reclaimed": 2 })
@@ -499,13 +409,13 @@ describe("LeaseCoordinator", () => {
       yield* advance(3 * takeInterval + leaseDuration)
       expect(yield* ownership).toStrictEqual({ w1: 2, w2: 2 })
       expect(yield* leaseMetrics("metrics-steal", "w2")).toStrictEqual({ held: 2, "taken.stolen": 2 })
-      expect(yield* leaseMetrics("metrics-steal", "w1")).toStrictEqual({ held: 2, "taken.unowned": 4, "lost.taken": 2 })
+      expect(yield* leaseMetrics("metrics-steal", "w1")).toStrictEqual({ held: 2, "taken.unowned": 4, "released.handedOver": 2 })
       // a graceful stop releases what w1 holds; w2 takes them at its next take round
       yield* w1.stop
       expect(yield* leaseMetrics("metrics-steal", "w1")).toStrictEqual({
         held: 0,
         "taken.unowned": 4,
-        "lost.taken": 2,
+        "released.handedOver": 2,
         "released.shutdown": 2
       })
       yield* advance(takeInterval)

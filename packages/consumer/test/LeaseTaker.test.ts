@@ -51,6 +51,22 @@ const arbitraryInput: fc.Arbitrary<TakeInput> = fc.integer({ min: 1, max: 5 }).c
   })
 )
 
+/** The same, with handoff requests pending on some leases and some owners not started yet. */
+const arbitraryHandoffInput: fc.Arbitrary<TakeInput> = arbitraryInput.chain((input) =>
+  fc.record({
+    marks: fc.array(fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined, freq: 3 }), {
+      minLength: input.leases.length,
+      maxLength: input.leases.length
+    }),
+    starting: fc.array(fc.boolean(), { minLength: input.leases.length, maxLength: input.leases.length })
+  }).map(({ marks, starting }): TakeInput => {
+    // only a lease another worker holds can be asked for
+    const asked = (l: Lease, i: number) => l.owner !== null && l.owner !== input.workerId && marks[i] !== undefined
+    const leases = input.leases.map((l, i) => asked(l, i) ? { ...l, handoffTo: `w${marks[i]}` } : l)
+    return { ...input, leases, starting: new Set(leases.filter((_, i) => starting[i]).map((l) => l.leaseKey)) }
+  })
+)
+
 describe("LeaseTaker.planTake", () => {
   it("takes only leases it may, each for the right reason", () =>
     fc.assert(fc.property(arbitraryInput, (input) => {
@@ -134,6 +150,57 @@ describe("LeaseTaker.planTake", () => {
         expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1)
       }
     )))
+
+  it("never steals a lease asked for or whose owner has not started; a lease asked for counts as the requester's", () =>
+    fc.assert(fc.property(arbitraryHandoffInput, (input) => {
+      const plan = LeaseTaker.planTake(input)
+      for (const { lease, reason } of plan.take) {
+        if (reason !== "stolen") continue
+        expect(lease.handoffTo).toBeUndefined()
+        expect(input.starting!.has(lease.leaseKey)).toBe(false)
+      }
+      // held leases are this worker's; of the others, those of a live owner count for the requester if asked for
+      const counted = (worker: string) =>
+        input.leases.filter((l) => {
+          if (l.checkpoint === "SHARD_END" || input.waiting.has(l.leaseKey)) return false
+          if (input.held.has(l.leaseKey)) return worker === input.workerId
+          return l.owner !== null && l.owner !== input.workerId && !input.expired.has(l.leaseKey) &&
+            (l.handoffTo ?? l.owner) === worker
+        }).length
+      for (const [worker, count] of plan.counts) expect(count, worker).toBe(counted(worker))
+    })))
+
+  it("a worker that asked for a lease does not ask for another while it would reach its share", () => {
+    const leases = [
+      lease(key(0), "w1"),
+      lease(key(1), "w1"),
+      lease(key(2), "w1", { handoffTo: "w2" }),
+      lease(key(3), "w2"),
+      lease(key(4), "w1"),
+      lease(key(5), "w1")
+    ]
+    const plan = (workerId: string, starting: ReadonlySet<string>) =>
+      LeaseTaker.planTake({
+        workerId,
+        leases,
+        held: new Set(leases.filter((l) => l.owner === workerId).map((l) => l.leaseKey)),
+        expired: new Set(),
+        waiting: new Set(),
+        maxLeasesPerWorker: Number.POSITIVE_INFINITY,
+        maxLeasesToStealAtOneTime: 2,
+        starting
+      })
+    // w2 holds 1 and asked for 1: 2 of 6 with 2 workers is short of 3, so it steals one more, not the one asked for
+    const w2 = plan("w2", new Set())
+    expect(w2.counts).toStrictEqual(new Map([["w2", 2], ["w1", 4]]))
+    expect(w2.take.map((t) => t.lease.leaseKey)).toHaveLength(1)
+    expect(w2.take[0].lease.leaseKey).not.toBe(key(2))
+    // a lease whose owner has not started on it is left alone
+    expect(plan("w2", new Set([key(0), key(1), key(4)])).take.map((t) => t.lease.leaseKey)).toStrictEqual([key(5)])
+    expect(plan("w2", new Set([key(0), key(1), key(4), key(5)])).take).toStrictEqual([])
+    // a third worker sees w1 with 4 (the lease asked for is w2's) and w2 with 2
+    expect(plan("w3", new Set()).counts).toStrictEqual(new Map([["w3", 0], ["w1", 4], ["w2", 2]]))
+  })
 
   it("the leases of a worker that stopped renewing are taken as expired, in the order given", () => {
     const leases = [lease(key(0), "gone"), lease(key(1), "gone"), lease(key(2), "w1"), lease(key(3), null)]

@@ -177,6 +177,7 @@ layer(emulators, { excludeTestServices: true, timeout: 150_000 })("chaos: worker
             `parent's last record ${childFirst - parentLast} ms before the children's first`
         )
       }),
+    // ~40 s on an idle machine; processes are spawned, so a test timeout of its own, with room for a busy one
     { timeout: 600_000 }
   )
 })

@@ -27,13 +27,15 @@ import { TypeId as ErrorTypeId } from "./TributaryError.js"
 
 /**
  * Where a lease stands when no record has been checkpointed yet, or that its shard is done:
- * `TRIM_HORIZON` (the oldest record kept), `LATEST` (only records added from now on), `SHARD_END` (the
- * shard was closed by a split or merge and every record of it was processed: its children may start).
+ * `TRIM_HORIZON` (the oldest record kept), `LATEST` (only records added from now on), `AT_TIMESTAMP`
+ * (records that arrived at or after the consumer's configured timestamp, which the lease does not store,
+ * like the KCL's), `SHARD_END` (the shard was closed by a split or merge and every record of it was
+ * processed: its children may start).
  *
  * @since 0.1.0
  * @category models
  */
-export type Sentinel = "TRIM_HORIZON" | "LATEST" | "SHARD_END"
+export type Sentinel = "TRIM_HORIZON" | "LATEST" | "AT_TIMESTAMP" | "SHARD_END"
 
 /**
  * What a lease stores as progress: a checkpoint (resume after it) or a sentinel. Narrow it with
@@ -81,6 +83,14 @@ export interface Lease {
   readonly hashRange: HashRange
   /** Acquisitions by a different owner since the last checkpoint: a lease that keeps moving without progress is stuck. */
   readonly ownerSwitchesSinceCheckpoint: number
+
+  // -- handoff (see `requestHandoff`) --
+  /**
+   * The worker that asked the owner to hand the lease over (absent when nobody did): the owner finishes
+   * its batch in flight, checkpoints and passes the lease to it (`handOver`). Cleared whenever the lease
+   * changes hands.
+   */
+  readonly handoffTo?: string | undefined
 }
 
 /**
@@ -152,7 +162,7 @@ export interface HeldLease extends LeaseVersion {
 export class LeaseLost extends Data.TaggedError("LeaseLost")<{
   readonly leaseKey: string
   readonly owner: string
-  readonly operation: "renew" | "release" | "checkpoint"
+  readonly operation: "renew" | "release" | "checkpoint" | "handOver"
   /** The counter the write expected. */
   readonly expectedCounter: number
 }> {
@@ -175,15 +185,15 @@ export class LeaseLost extends Data.TaggedError("LeaseLost")<{
 }
 
 /**
- * An acquisition or deletion failed its condition: the lease changed since it was observed (another
- * worker took or renewed it first), or does not exist.
+ * An acquisition, a handoff request or a deletion failed its condition: the lease changed since it was
+ * observed (another worker took or renewed it first, or asked for it first), or does not exist.
  *
  * @since 0.1.0
  * @category errors
  */
 export class LeaseConflict extends Data.TaggedError("LeaseConflict")<{
   readonly leaseKey: string
-  readonly operation: "acquire" | "delete"
+  readonly operation: "acquire" | "requestHandoff" | "delete"
   /** The counter the write expected. */
   readonly expectedCounter: number
 }> {
@@ -269,12 +279,18 @@ export interface LeaseStoreShape {
   readonly createIfAbsent: (lease: NewLease) => Effect.Effect<boolean, LeaseStoreError>
   /**
    * Takes an unowned, expired or stolen lease: conditional on the counter and owner observed. Increments
-   * `ownerSwitchesSinceCheckpoint` when the owner changes.
+   * `ownerSwitchesSinceCheckpoint` when the owner changes, and clears a handoff request.
    */
   readonly acquire: (observed: ObservedLease, owner: string) => Effect.Effect<Lease, LeaseConflict | LeaseStoreError>
-  /** Increments the counter: tells other workers the owner is alive. Conditional on owner and counter. */
+  /**
+   * Increments the counter: tells other workers the owner is alive. Conditional on owner and counter. The
+   * lease returned (like that of every write) carries `handoffTo`: how an owner learns it was asked for it.
+   */
   readonly renew: (held: HeldLease) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
-  /** Clears the owner so another worker can take the lease at once. Conditional on owner and counter. */
+  /**
+   * Clears the owner (and a handoff request) so another worker can take the lease at once. Conditional
+   * on owner and counter.
+   */
   readonly release: (held: HeldLease) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
   /**
    * Stores progress (and resets `ownerSwitchesSinceCheckpoint`). Conditional on owner and counter, like
@@ -284,8 +300,28 @@ export interface LeaseStoreShape {
     held: HeldLease,
     checkpoint: LeaseCheckpoint
   ) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
-  /** Deletes the lease if its counter is still the one given; a lease that does not exist is deleted already. */
-  readonly delete: (version: LeaseVersion) => Effect.Effect<void, LeaseConflict | LeaseStoreError>
+  /**
+   * Deletes the lease if its counter is still the one given: true if this call deleted it, false if it did
+   * not exist (deleted already).
+   */
+  readonly delete: (version: LeaseVersion) => Effect.Effect<boolean, LeaseConflict | LeaseStoreError>
+
+  // -- handoff --
+  /**
+   * Asks the owner of a lease to hand it over to `requester`: sets `handoffTo`, conditional on the owner
+   * and counter observed and on no request being pending. It leaves the counter alone: a request is no
+   * sign of life of the owner (a crashed owner's lease still expires), and the owner's own writes do not
+   * fail because of it.
+   */
+  readonly requestHandoff: (
+    observed: HeldLease,
+    requester: string
+  ) => Effect.Effect<Lease, LeaseConflict | LeaseStoreError>
+  /**
+   * Passes a held lease to another worker in one write: owner `to`, counter + 1, owner switches + 1, the
+   * request cleared. Conditional on owner and counter.
+   */
+  readonly handOver: (held: HeldLease, to: string) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
 }
 
 /**
@@ -344,6 +380,21 @@ export const make = (impl: LeaseStoreShape): LeaseStoreShape => ({
     yield* Effect.annotateCurrentSpan("leaseKey", version.leaseKey)
     yield* invalid("delete", version.leaseKey, validateCounter(version.counter))
     return yield* impl.delete(version)
+  }),
+  requestHandoff: Effect.fn("LeaseStore.requestHandoff")(function*(observed: HeldLease, requester: string) {
+    yield* Effect.annotateCurrentSpan("leaseKey", observed.leaseKey)
+    yield* invalid(
+      "requestHandoff",
+      observed.leaseKey,
+      validateOwner(observed.owner) ?? validateOwner(requester) ?? validateCounter(observed.counter) ??
+        (requester === observed.owner ? "the requester already owns the lease" : undefined)
+    )
+    return yield* impl.requestHandoff(observed, requester)
+  }),
+  handOver: Effect.fn("LeaseStore.handOver")(function*(held: HeldLease, to: string) {
+    yield* Effect.annotateCurrentSpan("leaseKey", held.leaseKey)
+    yield* invalid("handOver", held.leaseKey, validateOwner(held.owner) ?? validateOwner(to) ?? validateCounter(held.counter))
+    return yield* impl.handOver(held, to)
   })
 })
 
@@ -385,6 +436,8 @@ export const unsafeMakeMemory = (): LeaseStoreShape => {
   }
   const lost = (held: HeldLease, operation: LeaseLost["operation"]) =>
     new LeaseLost({ leaseKey: held.leaseKey, owner: held.owner, operation, expectedCounter: held.counter })
+  // a lease that changes hands loses its handoff request
+  const withoutRequest = ({ handoffTo: _, ...lease }: Lease): Lease => lease
   return {
     list: Effect.sync(() => Array.from(leases.values())),
     get: (leaseKey) => Effect.sync(() => Option.fromNullable(leases.get(leaseKey))),
@@ -411,7 +464,7 @@ export const unsafeMakeMemory = (): LeaseStoreShape => {
           )
         }
         return Effect.succeed(write({
-          ...lease,
+          ...withoutRequest(lease),
           owner,
           counter: lease.counter + 1,
           ownerSwitchesSinceCheckpoint: lease.ownerSwitchesSinceCheckpoint + (lease.owner === owner ? 0 : 1)
@@ -428,7 +481,7 @@ export const unsafeMakeMemory = (): LeaseStoreShape => {
       Effect.suspend(() => {
         const lease = leases.get(held.leaseKey)
         return holds(lease, held)
-          ? Effect.succeed(write({ ...lease, owner: null, counter: lease.counter + 1 }))
+          ? Effect.succeed(write({ ...withoutRequest(lease), owner: null, counter: lease.counter + 1 }))
           : Effect.fail(lost(held, "release"))
       }),
     checkpoint: (held, checkpoint) =>
@@ -446,14 +499,35 @@ export const unsafeMakeMemory = (): LeaseStoreShape => {
     delete: (version) =>
       Effect.suspend(() => {
         const lease = leases.get(version.leaseKey)
-        if (lease === undefined) return Effect.void
+        if (lease === undefined) return Effect.succeed(false)
         if (lease.counter !== version.counter) {
           return Effect.fail(
             new LeaseConflict({ leaseKey: version.leaseKey, operation: "delete", expectedCounter: version.counter })
           )
         }
         leases.delete(version.leaseKey)
-        return Effect.void
+        return Effect.succeed(true)
+      }),
+    requestHandoff: (observed, requester) =>
+      Effect.suspend(() => {
+        const lease = leases.get(observed.leaseKey)
+        return holds(lease, observed) && lease.handoffTo === undefined
+          ? Effect.succeed(write({ ...lease, handoffTo: requester }))
+          : Effect.fail(
+            new LeaseConflict({ leaseKey: observed.leaseKey, operation: "requestHandoff", expectedCounter: observed.counter })
+          )
+      }),
+    handOver: (held, to) =>
+      Effect.suspend(() => {
+        const lease = leases.get(held.leaseKey)
+        return holds(lease, held)
+          ? Effect.succeed(write({
+            ...withoutRequest(lease),
+            owner: to,
+            counter: lease.counter + 1,
+            ownerSwitchesSinceCheckpoint: lease.ownerSwitchesSinceCheckpoint + (lease.owner === to ? 0 : 1)
+          }))
+          : Effect.fail(lost(held, "handOver"))
       })
   }
 }
@@ -512,7 +586,7 @@ export const checkpointEquals = (a: LeaseCheckpoint, b: LeaseCheckpoint): boolea
  */
 export const validateCheckpoint = (checkpoint: LeaseCheckpoint): string | undefined => {
   if (typeof checkpoint === "string") {
-    return checkpoint === "TRIM_HORIZON" || checkpoint === "LATEST" || checkpoint === "SHARD_END"
+    return checkpoint === "TRIM_HORIZON" || checkpoint === "LATEST" || checkpoint === "AT_TIMESTAMP" || checkpoint === "SHARD_END"
       ? undefined
       : `unknown sentinel ${JSON.stringify(checkpoint)}`
   }

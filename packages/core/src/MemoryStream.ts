@@ -79,8 +79,12 @@ export interface MemoryStream {
 export interface ReadOptions {
   /** The consumer application whose checkpoints to resume from and store. Default "default". */
   readonly application?: string
-  /** Where to start in a shard that has no checkpoint. Default "TRIM_HORIZON". */
-  readonly from?: "TRIM_HORIZON" | "LATEST"
+  /**
+   * Where to start in a shard that has no checkpoint: the oldest record, only records put from now on, or
+   * the first record that arrived at or after a time (`{ atTimestamp }`, a `Date` or epoch milliseconds,
+   * like Kinesis' AT_TIMESTAMP). Default "TRIM_HORIZON".
+   */
+  readonly from?: "TRIM_HORIZON" | "LATEST" | { readonly atTimestamp: Date | number }
   /** Records per page (Kinesis' GetRecords limit). Default 10,000. */
   readonly maxRecords?: number
   /**
@@ -199,7 +203,7 @@ export const source = (stream: MemoryStream, options: ReadOptions = {}): RecordS
     const log = stream.records(shardId)
     const batches = Stream.suspend(() => {
       // the start is fixed when reading starts, like GetShardIterator
-      const first = resumeFrom !== undefined ? firstAfter(log, resumeFrom) : options.from === "LATEST" ? log.length : 0
+      const first = resumeFrom !== undefined ? firstAfter(log, resumeFrom) : startOf(log, options.from)
       return Stream.paginateEffect(first, (next): Effect.Effect<readonly [ReadonlyArray<SourceRecord>, Option.Option<number>]> => {
         if (next < log.length) {
           const end = Math.min(log.length, next + maxRecords)
@@ -263,6 +267,15 @@ export const sink = <A>(
 const sequenceBase = 49_590_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000n
 const sequenceNumberOf = (shard: number, counter: bigint): string =>
   (sequenceBase + BigInt(shard) * 10n ** 40n + counter * 7_919n).toString()
+
+const startOf = (log: ReadonlyArray<SourceRecord>, from: ReadOptions["from"]): number => {
+  if (from === undefined || from === "TRIM_HORIZON") return 0
+  if (from === "LATEST") return log.length
+  const timestamp = typeof from.atTimestamp === "number" ? from.atTimestamp : from.atTimestamp.getTime()
+  // arrival times never decrease along a shard
+  const index = log.findIndex((record) => record.arrivalTime >= timestamp)
+  return index === -1 ? log.length : index
+}
 
 const firstAfter = (log: ReadonlyArray<SourceRecord>, position: Checkpoint): number => {
   let low = 0

@@ -133,6 +133,15 @@ const contract = (test: Test, manyLeases: number) => {
     )
 
     test(
+      "a lease created at AT_TIMESTAMP keeps the sentinel",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        yield* store.createIfAbsent(newLease("s", { checkpoint: "AT_TIMESTAMP" }))
+        expect((yield* getLease("s")).checkpoint).toBe("AT_TIMESTAMP")
+      })
+    )
+
+    test(
       "leases without parents and with full 128-bit hash ranges round-trip",
       Effect.gen(function*() {
         const store = yield* LeaseStore
@@ -316,11 +325,12 @@ const contract = (test: Test, manyLeases: number) => {
         const third = yield* store.checkpoint(held(second), some)
         expect((yield* getLease("s")).checkpoint).toStrictEqual(some)
 
-        for (const sentinel of ["TRIM_HORIZON", "LATEST"] as const) {
+        for (const sentinel of ["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"] as const) {
           const at = yield* store.checkpoint(held(yield* getLease("s")), sentinel)
           expect(at.checkpoint).toBe(sentinel)
+          expect((yield* getLease("s")).checkpoint).toBe(sentinel)
         }
-        expect((yield* getLease("s")).counter).toBe(third.counter + 2)
+        expect((yield* getLease("s")).counter).toBe(third.counter + 3)
       })
     )
 
@@ -396,7 +406,7 @@ const contract = (test: Test, manyLeases: number) => {
           { sequenceNumber: seq(1), subSequenceNumber: 0, watermark: Number.NEGATIVE_INFINITY },
           { sequenceNumber: seq(1), subSequenceNumber: 0, maxEventTime: Number.NaN },
           { sequenceNumber: seq(1), subSequenceNumber: 0, processed: { sequenceNumber: "", subSequenceNumber: 0 } },
-          "AT_TIMESTAMP" as LeaseCheckpoint
+          "AT_SEQUENCE_NUMBER" as LeaseCheckpoint
         ]
         for (const checkpoint of invalid) {
           const error = yield* Effect.flip(store.checkpoint(held(a), checkpoint))
@@ -408,9 +418,98 @@ const contract = (test: Test, manyLeases: number) => {
     )
   })
 
+  // -- handoff --
+  describe("handoff", () => {
+    test(
+      "requestHandoff marks the lease for the requester and leaves the counter alone; renewals and checkpoints keep the mark",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        const requested = yield* store.requestHandoff(held(a), "worker-b")
+        expect(requested).toStrictEqual({ ...a, handoffTo: "worker-b" })
+        expect(yield* getLease("s")).toStrictEqual(requested)
+        // the owner's writes, made with the counter of its last write, go through and return the mark
+        const renewed = yield* store.renew(held(a))
+        expect(renewed).toStrictEqual({ ...requested, counter: a.counter + 1 })
+        const checkpointed = yield* store.checkpoint(held(renewed), fullCheckpoint)
+        expect(checkpointed).toMatchObject({ owner: "worker-a", handoffTo: "worker-b", checkpoint: fullCheckpoint })
+      })
+    )
+
+    test(
+      "requestHandoff conflicts when the lease changed, is not owned as observed, or was asked for already",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        const renewed = yield* store.renew(held(a))
+        const stale = yield* Effect.flip(store.requestHandoff(held(a), "worker-b"))
+        expect(stale).toBeInstanceOf(LeaseConflict)
+        expect(stale).toMatchObject({ leaseKey: "s", operation: "requestHandoff", expectedCounter: a.counter })
+        expect(yield* Effect.flip(store.requestHandoff({ ...held(renewed), owner: "worker-c" }, "worker-b"))).toBeInstanceOf(LeaseConflict)
+        yield* store.requestHandoff(held(renewed), "worker-b")
+        expect(yield* Effect.flip(store.requestHandoff(held(renewed), "worker-c"))).toBeInstanceOf(LeaseConflict)
+        expect((yield* getLease("s")).handoffTo).toBe("worker-b")
+        // an unowned or missing lease has nobody to ask
+        yield* store.createIfAbsent(newLease("free"))
+        expect(yield* Effect.flip(store.requestHandoff({ leaseKey: "free", owner: "worker-a", counter: 0 }, "worker-b")))
+          .toBeInstanceOf(LeaseConflict)
+        expect(yield* Effect.flip(store.requestHandoff({ leaseKey: "missing", owner: "worker-a", counter: 0 }, "worker-b")))
+          .toBeInstanceOf(LeaseConflict)
+        // asking oneself is no request
+        const self = yield* Effect.flip(store.requestHandoff(held(renewed), "worker-a"))
+        expect(self).toBeInstanceOf(LeaseStoreError)
+      })
+    )
+
+    test(
+      "handOver passes the lease to the requester in one write; the old owner's writes are then lost",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        const checkpointed = yield* store.checkpoint(held(a), fullCheckpoint)
+        yield* store.requestHandoff(held(checkpointed), "worker-b")
+        const handed = yield* store.handOver(held(checkpointed), "worker-b")
+        expect(handed).toStrictEqual({
+          ...checkpointed,
+          owner: "worker-b",
+          counter: checkpointed.counter + 1,
+          ownerSwitchesSinceCheckpoint: 1
+        })
+        expect(yield* getLease("s")).toStrictEqual(handed)
+        const error = yield* Effect.flip(store.renew(held(checkpointed)))
+        expect(error).toBeInstanceOf(LeaseLost)
+        expect(yield* Effect.flip(store.handOver(held(checkpointed), "worker-c"))).toMatchObject({
+          _tag: "LeaseLost",
+          operation: "handOver",
+          expectedCounter: checkpointed.counter
+        })
+        // the new owner holds it at the counter of the handover
+        expect(yield* store.renew(held(handed))).toMatchObject({ owner: "worker-b", counter: handed.counter + 1 })
+      })
+    )
+
+    test(
+      "a lease that changes hands otherwise loses the request: release, acquire",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        yield* store.requestHandoff(held(a), "worker-b")
+        const released = yield* store.release(held(a))
+        expect(released.handoffTo).toBeUndefined()
+        expect("handoffTo" in (yield* getLease("s"))).toBe(false)
+        const c = yield* store.acquire(released, "worker-c")
+        yield* store.requestHandoff(held(c), "worker-b")
+        const d = yield* store.acquire(yield* getLease("s"), "worker-d")
+        expect(d).toMatchObject({ owner: "worker-d", counter: c.counter + 1 })
+        expect("handoffTo" in d).toBe(false)
+        expect(yield* getLease("s")).toStrictEqual(d)
+      })
+    )
+  })
+
   describe("delete", () => {
     test(
-      "delete is conditional on the counter; deleting a lease that does not exist succeeds",
+      "delete is conditional on the counter and says whether it deleted; deleting a lease that does not exist succeeds",
       Effect.gen(function*() {
         const store = yield* LeaseStore
         const a = yield* owned("s", "worker-a")
@@ -418,9 +517,9 @@ const contract = (test: Test, manyLeases: number) => {
         expect(error).toBeInstanceOf(LeaseConflict)
         expect(error).toMatchObject({ operation: "delete", expectedCounter: 0 })
         expect(Option.isSome(yield* store.get("s"))).toBe(true)
-        yield* store.delete(a)
+        expect(yield* store.delete(a)).toBe(true)
         expect(yield* store.get("s")).toStrictEqual(Option.none())
-        yield* store.delete(a)
+        expect(yield* store.delete(a)).toBe(false)
         // a deleted lease can be created again
         expect(yield* store.createIfAbsent(newLease("s"))).toBe(true)
         expect(yield* Effect.flip(store.renew(held(a)))).toBeInstanceOf(LeaseLost)

@@ -153,18 +153,28 @@ const unsafeMake = (dynamodb: DynamoDBClientShape, options: Options): LeaseStore
         dynamodb.deleteItem({
           TableName,
           Key: LeaseItem.keyOf(version.leaseKey),
-          // a lease that is gone is deleted already (also when an earlier attempt of this call deleted it)
+          // a lease that is gone is deleted already (also when an earlier attempt of this call deleted it: then
+          // this call answers false, as if another had)
           ConditionExpression: "attribute_not_exists(#leaseKey) OR #leaseCounter = :expected",
           ExpressionAttributeNames: LeaseItem.namesOf("#leaseKey", "#leaseCounter"),
-          ExpressionAttributeValues: { ":expected": { N: String(version.counter) } }
-        }).pipe(Effect.asVoid),
+          ExpressionAttributeValues: { ":expected": { N: String(version.counter) } },
+          ReturnValues: "ALL_OLD"
+        }).pipe(Effect.map((output) => output.Attributes !== undefined)),
         (error) =>
           Effect.fail(
             conditionFailed(error)
               ? new LeaseStore.LeaseConflict({ leaseKey: version.leaseKey, operation: "delete", expectedCounter: version.counter })
               : io.storeError("delete", version.leaseKey, error)
           )
-      )
+      ),
+    requestHandoff: (observed, requester) =>
+      io.conditionalUpdate(
+        "requestHandoff",
+        observed.leaseKey,
+        LeaseItem.requestHandoffWrite(observed, requester),
+        () => new LeaseStore.LeaseConflict({ leaseKey: observed.leaseKey, operation: "requestHandoff", expectedCounter: observed.counter })
+      ),
+    handOver: (held, to) => io.conditionalUpdate("handOver", held.leaseKey, LeaseItem.handOverWrite(held, to), lost(held, "handOver"))
   }
 }
 

@@ -30,6 +30,7 @@ import type { DynamoDBError } from "./DynamoDBError.js"
  * | checkpointWatermark                   | N    | `Checkpoint.watermark`, when set                            |
  * | checkpointProcessedSequenceNumber     | S    | `Checkpoint.processed.sequenceNumber`, when set             |
  * | checkpointProcessedSubSequenceNumber  | N    | `Checkpoint.processed.subSequenceNumber`, when set          |
+ * | handoffTo                             | S    | the worker that asked for the lease; absent when none did   |
  *
  * @since 0.1.0
  * @category constants
@@ -47,7 +48,9 @@ export const attributes = {
   maxEventTime: "checkpointMaxEventTime",
   watermark: "checkpointWatermark",
   processedSequenceNumber: "checkpointProcessedSequenceNumber",
-  processedSubSequenceNumber: "checkpointProcessedSubSequenceNumber"
+  processedSubSequenceNumber: "checkpointProcessedSubSequenceNumber",
+  // -- handoff --
+  handoffTo: "handoffTo"
 } as const
 
 /**
