@@ -27,11 +27,11 @@
  * @since 0.1.0
  */
 import type { DeadLetterSink } from "@tributary/core/DeadLetter"
-import type { LeaseCheckpoint, LeaseLost, LeaseStore, LeaseStoreError } from "@tributary/core/LeaseStore"
+import type { LeaseCheckpoint, LeaseStore } from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
 import type { Checkpoint, Position, ShardReader as CoreShardReader } from "@tributary/core/RecordSource"
 import * as SequenceNumber from "@tributary/core/SequenceNumber"
-import { checkOptions, CheckpointError, InvalidOptions, SourceError } from "@tributary/core/TributaryError"
+import { checkOptions, InvalidOptions, SourceError } from "@tributary/core/TributaryError"
 import * as FanOutReader from "@tributary/kinesis/FanOutReader"
 import type { Kinesis } from "@tributary/kinesis/Kinesis"
 import * as ShardReader from "@tributary/kinesis/ShardReader"
@@ -51,6 +51,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { isLeaseLost, toCheckpointError } from "./internal/checkpointFailure.js"
 import * as ConfigReaders from "./internal/config.js"
 import type { OwnedLease, ShardInfo } from "./LeaseCoordinator.js"
 import * as LeaseCoordinator from "./LeaseCoordinator.js"
@@ -690,16 +691,3 @@ const sumOf = (summaries: ReadonlyArray<Pipeline.Summary>): Pipeline.Summary => 
   for (const summary of summaries) for (const key of Object.keys(total) as Array<keyof typeof total>) total[key] += summary[key]
   return total
 }
-
-const isLeaseLost = (error: Pipeline.PipelineError): boolean =>
-  error._tag === "CheckpointError" && (error.cause as { readonly _tag?: unknown } | undefined)?._tag === "LeaseLost"
-
-const toCheckpointError = (shardId: string, error: LeaseLost | LeaseStoreError): CheckpointError =>
-  error._tag === "LeaseLost"
-    ? new CheckpointError({
-      shardId,
-      reason: `the lease was lost (${error.operation} expected counter ${error.expectedCounter}): another worker owns the shard`,
-      retryability: "permanent",
-      cause: error
-    })
-    : new CheckpointError({ shardId, reason: error.reason, retryability: error.retryability, cause: error })
