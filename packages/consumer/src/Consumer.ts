@@ -538,7 +538,8 @@ const start = <R>(
       streams: streams.map((s) => s.stream),
       coordinator,
       shards: Effect.map(coordinator.owned, (owned) => Array.from(owned.keys()).sort()),
-      summary: Effect.map(Effect.forEach(byStream.values(), (s) => s.processor.summary), sumOf),
+      // an array, not the map's iterator: the summary is read again and again
+      summary: Effect.map(Effect.forEach(Array.from(byStream.values()), (s) => s.processor.summary), sumOf),
       exits: Effect.sync(() => ({ ...exits })),
       positions: Effect.sync(() =>
         Array.from(positions, ([shardId, { checkpoint, processed }]) => ({

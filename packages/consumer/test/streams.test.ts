@@ -79,6 +79,9 @@ layer(emulators, { excludeTestServices: true, timeout: 90_000 })("several stream
       yield* waitUntil("2/2", Effect.map(ownership(store), (c) => split(c).join() === "2,2"), 10_000, ownership(store))
       const summaries = yield* Effect.all([w1.consumer.summary, w2.consumer.summary])
       expect(summaries[0].recordsIn + summaries[1].recordsIn).toBe(1000)
+      // read again, the totals are the same (the summary is read every second by dashboards and the demo)
+      const again = yield* Effect.all([w1.consumer.summary, w2.consumer.summary])
+      expect(again).toStrictEqual(summaries)
       // the lease view reads each key's stream for its lag
       const rows = yield* LeaseView.rows().pipe(Effect.provideService(LeaseStore.LeaseStore, store))
       expect(rows.map((row) => row.lagMillis)).toStrictEqual([0, 0, 0, 0])
