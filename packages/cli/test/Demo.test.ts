@@ -16,12 +16,16 @@ import { activities, message } from "../src/Traffic.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 
-/** `tributary demo ...` as a user runs it; rejects on a non-zero exit code. */
+/** `tributary demo ...` as a user runs it; rejects on a non-zero exit code, with the end of its report. */
 const demo = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   promisify(execFile)(process.execPath, ["--import", "tsx", "src/bin/tributary.ts", "demo", ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     timeout: 150_000
+  }).catch((error: Error & { readonly stdout?: string }) => {
+    // the summary says which check failed and why
+    const report = (error.stdout ?? "").split("\n").filter((line) => !line.startsWith("[")).slice(-15).join("\n")
+    throw new Error(`${error.message}\n--- the demo's report, progress lines left out ---\n${report}`)
   })
 
 const checksHold = (stdout: string) => {
