@@ -20,6 +20,7 @@ import * as Http from "node:http"
 import type { ClientConfig } from "./ClientConfig.js"
 import * as Config from "./ClientConfig.js"
 import * as Net from "./internal/net.js"
+import { throughProxy } from "./internal/proxiedKinesis.js"
 import type { LocalAwsError } from "./LocalAwsError.js"
 import { LocalKinesis } from "./LocalKinesis.js"
 
@@ -178,16 +179,7 @@ export const layerKinesis = (
   Layer.scopedContext(Effect.gen(function*() {
     const local = yield* LocalKinesis
     const proxy = yield* make(local.endpoint, options)
-    return Context.make(FaultProxy, proxy).pipe(
-      Context.add(LocalKinesis, {
-        kind: "proxy" as const,
-        endpoint: proxy.endpoint,
-        port: proxy.port,
-        region: local.region,
-        clientConfig: proxy.clientConfig,
-        pid: local.pid
-      })
-    )
+    return Context.make(FaultProxy, proxy).pipe(Context.add(LocalKinesis, throughProxy(local, proxy)))
   }))
 
 /**

@@ -38,6 +38,7 @@ import type * as Scope from "effect/Scope"
 import type { ClientConfig } from "./ClientConfig.js"
 import * as Config from "./ClientConfig.js"
 import * as Machinery from "./internal/http2Proxy.js"
+import { throughProxy } from "./internal/proxiedKinesis.js"
 import type { LocalAwsError } from "./LocalAwsError.js"
 import { LocalKinesis } from "./LocalKinesis.js"
 
@@ -170,14 +171,5 @@ export const layerKinesis = (
   Layer.scopedContext(Effect.gen(function*() {
     const local = yield* LocalKinesis
     const proxy = yield* make(local.endpoint, options)
-    return Context.make(Http2Proxy, proxy).pipe(
-      Context.add(LocalKinesis, {
-        kind: "proxy" as const,
-        endpoint: proxy.endpoint,
-        port: proxy.port,
-        region: local.region,
-        clientConfig: proxy.clientConfig,
-        pid: local.pid
-      })
-    )
+    return Context.make(Http2Proxy, proxy).pipe(Context.add(LocalKinesis, throughProxy(local, proxy)))
   }))
