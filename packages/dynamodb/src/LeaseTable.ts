@@ -30,6 +30,8 @@ import type { DynamoDBError } from "./DynamoDBError.js"
  * | checkpointWatermark                   | N    | `Checkpoint.watermark`, when set                            |
  * | checkpointProcessedSequenceNumber     | S    | `Checkpoint.processed.sequenceNumber`, when set             |
  * | checkpointProcessedSubSequenceNumber  | N    | `Checkpoint.processed.subSequenceNumber`, when set          |
+ * | loadRecordsPerSecond                  | N    | `Lease.load.recordsPerSecond`, once published               |
+ * | loadBytesPerSecond                    | N    | `Lease.load.bytesPerSecond`, once published                 |
  *
  * @since 0.1.0
  * @category constants
@@ -47,7 +49,10 @@ export const attributes = {
   maxEventTime: "checkpointMaxEventTime",
   watermark: "checkpointWatermark",
   processedSequenceNumber: "checkpointProcessedSequenceNumber",
-  processedSubSequenceNumber: "checkpointProcessedSubSequenceNumber"
+  processedSubSequenceNumber: "checkpointProcessedSubSequenceNumber",
+  // published load (throughput-aware assignment)
+  loadRecordsPerSecond: "loadRecordsPerSecond",
+  loadBytesPerSecond: "loadBytesPerSecond"
 } as const
 
 /**
