@@ -26,6 +26,7 @@ import type { DeadLetterSink } from "@tributary/core/DeadLetter"
 import type { LeaseLost, LeaseStore, LeaseStoreError } from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
 import type { Checkpoint, ShardReader as CoreShardReader } from "@tributary/core/RecordSource"
+import type { SourceRecord } from "@tributary/core/SourceRecord"
 import type { InvalidOptions } from "@tributary/core/TributaryError"
 import { CheckpointError, SourceError } from "@tributary/core/TributaryError"
 import type { Kinesis } from "@tributary/kinesis/Kinesis"
@@ -269,7 +270,11 @@ export const make = <A, R>(
           shardId,
           resumeFrom,
           batches: Stream.concat(
-            reader.batches.pipe(Stream.interruptWhen(Deferred.await(stopping))),
+            reader.batches.pipe(
+              // the shard's load, published with the lease's renewals when the workers balance throughput
+              Stream.tap((records) => lease.countRead(records.length, bytesOf(records))),
+              Stream.interruptWhen(Deferred.await(stopping))
+            ),
             // ended by the stop (not by the shard's end): fail, so runShard does not flush the shard's
             // windows as if it had ended
             Stream.unwrap(Effect.map(Deferred.isDone(stopping), (done) => done ? Stream.fail(stopped) : Stream.empty))
@@ -376,7 +381,7 @@ export const layer = <A, R>(
  * The options from configuration: `STREAM` (required), the lease coordinator's variables
  * (`LeaseCoordinator.config`: `WORKER_ID`, `APPLICATION`, `LEASE_DURATION`, `RENEW_INTERVAL`,
  * `TAKE_INTERVAL`, `SHARD_SYNC_INTERVAL`, `INITIAL_POSITION`, `MAX_LEASES_PER_WORKER`,
- * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`), `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`, and of the
+ * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`, `BALANCE`), `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`, and of the
  * readers `IDLE_INTERVAL`, `MAX_RECORDS` and `MAX_CALLS_PER_SECOND`. Durations are Effect durations
  * (`10 seconds`) or milliseconds; every variable but `STREAM` may be unset (the option's default).
  *
@@ -412,6 +417,12 @@ export const layerConfig = <A, R>(
 // ---------------------------------------------------------------------------------------------------------
 // internal
 // ---------------------------------------------------------------------------------------------------------
+
+const bytesOf = (records: ReadonlyArray<SourceRecord>): number => {
+  let bytes = 0
+  for (const record of records) bytes += record.data.byteLength
+  return bytes
+}
 
 const isLeaseLost = (error: Pipeline.PipelineError): boolean =>
   error._tag === "CheckpointError" && (error.cause as { readonly _tag?: unknown } | undefined)?._tag === "LeaseLost"

@@ -96,6 +96,15 @@ export interface ConfigOptions {
    * Default true; false behaves like the KCL (the leases expire).
    */
   readonly releaseOnShutdown?: boolean | undefined
+  /**
+   * What the take rounds even out between workers: `"leases"` (default: the same number each, like the
+   * KCL 2.x), or the throughput each worker reads, `"records"` or `"bytes"` per second. With a throughput
+   * balance, every renewal publishes its lease's load as measured by the runner (`OwnedLease.countRead`,
+   * which a `Consumer` calls for every page), and workers take and steal leases to bring each worker near
+   * the mean load, without a leader (see `LeaseTaker`). Every worker of an application should use the same
+   * balance.
+   */
+  readonly balance?: LeaseTaker.Balance | undefined
 }
 
 /**
@@ -124,6 +133,7 @@ export interface Settings {
   readonly maxLeasesPerWorker: number
   readonly maxLeasesToStealAtOneTime: number
   readonly releaseOnShutdown: boolean
+  readonly balance: LeaseTaker.Balance
 }
 
 /**
@@ -261,7 +271,8 @@ export const settings = (options: ConfigOptions): Either.Either<Settings, Invali
     initialPosition: options.initialPosition ?? "LATEST",
     maxLeasesPerWorker: options.maxLeasesPerWorker ?? Number.POSITIVE_INFINITY,
     maxLeasesToStealAtOneTime: options.maxLeasesToStealAtOneTime ?? 1,
-    releaseOnShutdown: options.releaseOnShutdown ?? true
+    releaseOnShutdown: options.releaseOnShutdown ?? true,
+    balance: options.balance ?? "leases"
   }
   const positive = (duration: Duration.Duration) =>
     Duration.isFinite(duration) && Duration.toMillis(duration) > 0
@@ -286,6 +297,10 @@ export const settings = (options: ConfigOptions): Either.Either<Settings, Invali
       Number.isInteger(resolved.maxLeasesToStealAtOneTime) && resolved.maxLeasesToStealAtOneTime >= 1
         ? undefined
         : "must be a positive integer"
+    ],
+    [
+      "balance",
+      ["leases", "records", "bytes"].includes(resolved.balance) ? undefined : `must be "leases", "records" or "bytes"`
     ]
   ]
   const invalid = checkOptions("LeaseCoordinator", checks)
@@ -307,6 +322,7 @@ export const settings = (options: ConfigOptions): Either.Either<Settings, Invali
  * | `MAX_LEASES_PER_WORKER` | `maxLeasesPerWorker` |
  * | `MAX_LEASES_TO_STEAL_AT_ONE_TIME` | `maxLeasesToStealAtOneTime` |
  * | `RELEASE_ON_SHUTDOWN` | `releaseOnShutdown` (`true` or `false`) |
+ * | `BALANCE` | `balance` (`leases`, `records` or `bytes`) |
  *
  * `Config.nested(LeaseCoordinator.config, "ORDERS")` reads `ORDERS_LEASE_DURATION` and so on.
  *
@@ -323,7 +339,8 @@ export const config: Config.Config<ConfigOptions> = Config.all({
   initialPosition: ConfigReaders.optional(ConfigReaders.initialPosition("INITIAL_POSITION")),
   maxLeasesPerWorker: ConfigReaders.optional(Config.integer("MAX_LEASES_PER_WORKER")),
   maxLeasesToStealAtOneTime: ConfigReaders.optional(Config.integer("MAX_LEASES_TO_STEAL_AT_ONE_TIME")),
-  releaseOnShutdown: ConfigReaders.optional(Config.boolean("RELEASE_ON_SHUTDOWN"))
+  releaseOnShutdown: ConfigReaders.optional(Config.boolean("RELEASE_ON_SHUTDOWN")),
+  balance: ConfigReaders.optional(Config.literal("leases", "records", "bytes")("BALANCE"))
 })
 
 /**
@@ -373,11 +390,18 @@ export const make = <E, R>(
       leaseMillis: Duration.toMillis(config.leaseDuration),
       maxLeasesPerWorker: config.maxLeasesPerWorker,
       maxLeasesToStealAtOneTime: config.maxLeasesToStealAtOneTime,
+      balance: config.balance,
       taken: counters.taken
     })).pipe(logFailures("take round failed"), Effect.withSpan("LeaseCoordinator.takeLeases", { root: true }), annotate)
     afterShardEnd = Effect.zipRight(syncShards, takeLeases)
 
-    const renewals = renewAll({ held, store, renewalFailures: counters.renewalFailures, scope })
+    const renewals = renewAll({
+      held,
+      store,
+      publishLoad: config.balance !== "leases",
+      renewalFailures: counters.renewalFailures,
+      scope
+    })
 
     // Registered before the loops are forked, so it runs after they are interrupted (finalizers run in
     // reverse order).

@@ -15,6 +15,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as LoadMeter from "./loadMeter.js"
 
 /**
  * Why a lease is no longer held (see `LeaseCoordinator.LostReason`).
@@ -34,6 +35,11 @@ export interface OwnedLease {
   readonly checkpoint: (checkpoint: Checkpoint | "SHARD_END") => Effect.Effect<void, LeaseLost | LeaseStoreError>
   /** Completes, with the reason, when the lease is no longer held. */
   readonly lost: Effect.Effect<LostReason>
+  /**
+   * Counts records and bytes read from the shard, a page at a time: with throughput-aware assignment
+   * (`balance`), the renewals publish the lease's load from these counts.
+   */
+  readonly countRead: (records: number, bytes: number) => Effect.Effect<void>
 }
 
 /** A change of the set of held leases (see `LeaseCoordinator.LeaseEvent`). */
@@ -56,6 +62,8 @@ export interface Holder {
   readonly lock: Effect.Semaphore
   readonly lost: Deferred.Deferred<LostReason>
   readonly owned: OwnedLease
+  /** What the runner read from the shard, as rates for the renewals to publish. */
+  readonly meter: LoadMeter.LoadMeter
 }
 
 export interface Options {
@@ -176,11 +184,13 @@ export const make = (options: Options): Effect.Effect<HeldLeases> =>
       Effect.gen(function*() {
         const lost = yield* Deferred.make<LostReason>()
         const lock = yield* Effect.makeSemaphore(1)
+        const meter = LoadMeter.make(acquiredAt, lease.load)
         const owned: OwnedLease = {
           leaseKey: lease.leaseKey,
           lease,
           lost: Deferred.await(lost),
-          checkpoint: (checkpoint) => checkpointOf(holder, checkpoint)
+          checkpoint: (checkpoint) => checkpointOf(holder, checkpoint),
+          countRead: (records, bytes) => Effect.sync(() => meter.count(records, bytes))
         }
         const holder: Holder = {
           leaseKey: lease.leaseKey,
@@ -191,7 +201,8 @@ export const make = (options: Options): Effect.Effect<HeldLeases> =>
           renewing: false,
           lock,
           lost,
-          owned
+          owned,
+          meter
         }
         yield* updateHolders((current) => new Map(current).set(lease.leaseKey, holder))
       })

@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import type { TakeReason } from "../LeaseTaker.js"
+import type { Balance, TakeReason } from "../LeaseTaker.js"
 import { planTake } from "../LeaseTaker.js"
 import type { HeldLeases } from "./heldLeases.js"
 
@@ -23,6 +23,7 @@ export interface Options {
   readonly leaseMillis: number
   readonly maxLeasesPerWorker: number
   readonly maxLeasesToStealAtOneTime: number
+  readonly balance: Balance
   /** Counted once per lease acquired, by reason. */
   readonly taken: Readonly<Record<TakeReason, Metric.Metric.Counter<number>>>
 }
@@ -97,7 +98,8 @@ export const make = (options: Options): Effect.Effect<void, LeaseStoreError> => 
       expired,
       waiting,
       maxLeasesPerWorker: options.maxLeasesPerWorker,
-      maxLeasesToStealAtOneTime: options.maxLeasesToStealAtOneTime
+      maxLeasesToStealAtOneTime: options.maxLeasesToStealAtOneTime,
+      balance: options.balance
     })
     if (plan.stealFrom !== undefined) {
       yield* Effect.logDebug("stealing leases").pipe(Effect.annotateLogs({ from: plan.stealFrom, count: plan.take.length }))
