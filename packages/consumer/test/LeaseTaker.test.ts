@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { Lease } from "@tributary/core/LeaseStore"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
 import * as fc from "fast-check"
+import { shuffle } from "../src/internal/shuffle.js"
 import type { TakeInput } from "../src/LeaseTaker.js"
 import * as LeaseTaker from "../src/LeaseTaker.js"
 
@@ -329,5 +332,32 @@ describe("LeaseTaker.planTake balancing throughput", () => {
     const byCount = inTurns(16, loads, "leases", 1)
     expect(maxOverMean(byThroughput.perWorker)).toBeLessThanOrEqual(1.25)
     expect(maxOverMean(byCount.perWorker)).toBeGreaterThan(1.25)
+  })
+})
+
+describe("the take round's shuffle", () => {
+  const shuffled = (items: ReadonlyArray<number>, seed: number) =>
+    Effect.runSync(shuffle(items).pipe(Effect.withRandom(Random.make(seed))))
+
+  it("answers a permutation of a copy; a seeded Random replays the order", () =>
+    fc.assert(fc.property(fc.array(fc.integer(), { maxLength: 200 }), fc.integer(), (items, seed) => {
+      const before = [...items]
+      const out = shuffled(items, seed)
+      expect(items).toStrictEqual(before)
+      expect([...out].sort((a, b) => a - b)).toStrictEqual([...items].sort((a, b) => a - b))
+      expect(shuffled(items, seed)).toStrictEqual(out)
+    })))
+
+  it("puts every item at every position about equally often", () => {
+    // 6 items, 6,000 shuffles: each item at each position 1,000 times expected
+    const counts = Array.from({ length: 6 }, () => Array<number>(6).fill(0))
+    const items = [0, 1, 2, 3, 4, 5]
+    for (let seed = 0; seed < 6_000; seed++) {
+      for (const [position, item] of shuffled(items, seed).entries()) counts[item][position]++
+    }
+    for (const row of counts) for (const count of row) expect(count).toBeGreaterThan(850)
+    for (const row of counts) for (const count of row) expect(count).toBeLessThan(1_150)
+    // and the orders differ from one seed to the next
+    expect(new Set(Array.from({ length: 50 }, (_, seed) => shuffled(items, seed).join())).size).toBeGreaterThan(40)
   })
 })

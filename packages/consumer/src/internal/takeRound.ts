@@ -6,15 +6,14 @@
  */
 import type { Lease, LeaseStoreError, LeaseStoreShape } from "@tributary/core/LeaseStore"
 import { isShardEnd } from "@tributary/core/LeaseStore"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Random from "effect/Random"
 import type { Balance, TakeReason } from "../LeaseTaker.js"
 import { planTake } from "../LeaseTaker.js"
 import type { HeldLeases } from "./heldLeases.js"
+import { shuffle } from "./shuffle.js"
 
 export interface Options {
   readonly workerId: string
@@ -90,7 +89,7 @@ export const make = (options: Options): Effect.Effect<void, LeaseStoreError> => 
     const listed = yield* store.list
     const expired = judgeExpiry(listed, now)
     const waiting = yield* waitingForParents(listed)
-    const leases = Chunk.toReadonlyArray(yield* Random.shuffle(listed))
+    const leases = yield* shuffle(listed)
     const plan = planTake({
       workerId,
       leases,
