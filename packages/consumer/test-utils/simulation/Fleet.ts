@@ -169,7 +169,6 @@ const simulate = (options: Options, script: (fleet: Fleet) => Effect.Effect<void
         unownedSince.delete(leaseKey)
         if (now >= markAt) {
           unownedMillis += now - Math.max(since, markAt)
-          if (process.env.DEBUG_UNOWNED && now - since > Number(process.env.DEBUG_UNOWNED)) console.log("unowned", leaseKey, since, now)
           longestUnowned = Math.max(longestUnowned, now - since)
         }
       }
@@ -206,7 +205,6 @@ const simulate = (options: Options, script: (fleet: Fleet) => Effect.Effect<void
         const to = after.owner!
         if (previous !== undefined && previous !== to && now >= markAt) moves++
         lastHolder.set(after.leaseKey, to)
-        if (process.env.DEBUG_LEASE === after.leaseKey) console.log("acquired", now, before.owner, "->", to)
         // a steal: from a worker still running and holding it
         if (before.owner !== null && before.owner !== to && workers.get(before.owner)?.alive === true) {
           const last = lastSteal.get(after.leaseKey)
@@ -214,9 +212,7 @@ const simulate = (options: Options, script: (fleet: Fleet) => Effect.Effect<void
           lastSteal.set(after.leaseKey, { from: before.owner, to })
         }
       },
-      released: (lease, now) => {
-        if (process.env.DEBUG_LEASE === lease.leaseKey) console.log("released", now)
-      },
+      released: () => {},
       finished: (lease, now) => {
         finished.add(lease.leaseKey)
         ready.delete(lease.leaseKey)
