@@ -103,6 +103,45 @@ const arbitraryLoadInput: fc.Arbitrary<TakeInput> = fc.integer({ min: 1, max: 8 
   })
 )
 
+/** Workers taking in turns until nothing moves, each applying its plan at once (nothing races here); loads fixed. */
+const inTurns = (
+  workers: number,
+  loads: ReadonlyArray<number>,
+  balance: LeaseTaker.Balance,
+  maxSteal: number,
+  onSteal: (thief: string, victim: string, lease: string, weight: number, plan: LeaseTaker.TakePlan) => void = () => {}
+) => {
+  const owners = new Map<string, string | null>(loads.map((_, i) => [key(i), null]))
+  const table = () =>
+    [...owners].map(([leaseKey, owner], i) => lease(leaseKey, owner, { load: { recordsPerSecond: loads[i], bytesPerSecond: loads[i] } }))
+  let passes = 0
+  for (let moved = true; moved && passes < 1000; passes++) {
+    moved = false
+    for (let w = 0; w < workers; w++) {
+      const workerId = `w${w}`
+      const listed = table()
+      const plan = LeaseTaker.planTake({
+        workerId,
+        leases: listed,
+        held: new Set(listed.filter((l) => l.owner === workerId).map((l) => l.leaseKey)),
+        expired: new Set(),
+        waiting: new Set(),
+        maxLeasesPerWorker: Number.POSITIVE_INFINITY,
+        maxLeasesToStealAtOneTime: maxSteal,
+        balance
+      })
+      for (const { lease, reason, weight } of plan.take) {
+        if (reason === "stolen") onSteal(workerId, lease.owner!, lease.leaseKey, weight, plan)
+        owners.set(lease.leaseKey, workerId)
+        moved = true
+      }
+    }
+  }
+  const perWorker = Array.from({ length: workers }, (_, w) =>
+    loads.reduce((sum, load, i) => owners.get(key(i)) === `w${w}` ? sum + load : sum, 0))
+  return { owners, passes, perWorker }
+}
+
 describe("LeaseTaker.planTake", () => {
   it("takes only leases it may, each for the right reason, whatever it balances", () =>
     fc.assert(fc.property(fc.oneof(arbitraryInput, arbitraryLoadInput), (input) => {
@@ -162,26 +201,9 @@ describe("LeaseTaker.planTake", () => {
       fc.integer({ min: 0, max: 60 }),
       fc.integer({ min: 1, max: 3 }),
       (workers, leases, maxSteal) => {
-        const owners = new Map<string, string | null>(Array.from({ length: leases }, (_, i) => [key(i), null]))
-        const table = () => [...owners].map(([leaseKey, owner]) => lease(leaseKey, owner))
-        // each turn applies the plan at once (a real worker acquires conditionally; nothing races here)
-        for (let round = 0; round < leases + workers + 2; round++) {
-          for (let w = 0; w < workers; w++) {
-            const workerId = `w${w}`
-            const listed = table()
-            const plan = LeaseTaker.planTake({
-              workerId,
-              leases: listed,
-              held: new Set(listed.filter((l) => l.owner === workerId).map((l) => l.leaseKey)),
-              expired: new Set(),
-              waiting: new Set(),
-              maxLeasesPerWorker: Number.POSITIVE_INFINITY,
-              maxLeasesToStealAtOneTime: maxSteal
-            })
-            for (const { lease } of plan.take) owners.set(lease.leaseKey, workerId)
-          }
-        }
-        const counts = Array.from({ length: workers }, (_, w) => [...owners.values()].filter((o) => o === `w${w}`).length)
+        const { owners, passes, perWorker: counts } = inTurns(workers, Array(leases).fill(1), "leases", maxSteal)
+        // settled within as many passes as leases and workers, and a last pass in which nothing moved
+        expect(passes).toBeLessThanOrEqual(leases + workers + 3)
         expect([...owners.values()].every((owner) => owner !== null)).toBe(true)
         expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1)
       }
@@ -261,44 +283,6 @@ describe("LeaseTaker.planTake balancing throughput", () => {
       expect(victimPlan.stealFrom).not.toBe(input.workerId)
     }), { numRuns: 1000 }))
 
-  /** Workers taking in turns, each applying its plan at once; loads fixed. */
-  const inTurns = (
-    workers: number,
-    loads: ReadonlyArray<number>,
-    balance: LeaseTaker.Balance,
-    maxSteal: number,
-    onSteal: (thief: string, victim: string, lease: string, weight: number, plan: LeaseTaker.TakePlan) => void = () => {}
-  ) => {
-    const owners = new Map<string, string | null>(loads.map((_, i) => [key(i), null]))
-    const table = () =>
-      [...owners].map(([leaseKey, owner], i) => lease(leaseKey, owner, { load: { recordsPerSecond: loads[i], bytesPerSecond: loads[i] } }))
-    let passes = 0
-    for (let moved = true; moved && passes < 1000; passes++) {
-      moved = false
-      for (let w = 0; w < workers; w++) {
-        const workerId = `w${w}`
-        const listed = table()
-        const plan = LeaseTaker.planTake({
-          workerId,
-          leases: listed,
-          held: new Set(listed.filter((l) => l.owner === workerId).map((l) => l.leaseKey)),
-          expired: new Set(),
-          waiting: new Set(),
-          maxLeasesPerWorker: Number.POSITIVE_INFINITY,
-          maxLeasesToStealAtOneTime: maxSteal,
-          balance
-        })
-        for (const { lease, reason, weight } of plan.take) {
-          if (reason === "stolen") onSteal(workerId, lease.owner!, lease.leaseKey, weight, plan)
-          owners.set(lease.leaseKey, workerId)
-          moved = true
-        }
-      }
-    }
-    const perWorker = Array.from({ length: workers }, (_, w) =>
-      loads.reduce((sum, load, i) => owners.get(key(i)) === `w${w}` ? sum + load : sum, 0))
-    return { owners, passes, perWorker }
-  }
 
   it("workers taking in turns settle with every lease held; each steal lowers the sum of squared loads; nothing is stolen back", () =>
     fc.assert(fc.property(
