@@ -152,5 +152,5 @@ export const line = (outcome: Outcome, withLoad = false): string => {
   return `bench scale ${outcome.name}: settle ${settle}, max leases per worker ${r.maxLeasesPerWorker}, ` +
     `lease moves ${r.moves}, peak lease-table RCU/s ${Math.round(r.peakReadUnits)} WCU/s ${Math.round(r.peakWriteUnits)}, ` +
     `shard-list calls/s ${r.peakListShardsCalls}, unowned shard-seconds ${Math.round(r.unownedShardSeconds)}` +
-    (withLoad ? `, max/mean load per worker ${r.maxOverMeanLoad.toFixed(2)}` : "")
+    (withLoad ? `, max/mean load per worker ${r.maxOverMeanLoad.toFixed(3)}` : "")
 }
