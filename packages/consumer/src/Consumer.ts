@@ -31,6 +31,7 @@ import type { LeaseCheckpoint, LeaseStore } from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
 import type { Checkpoint, Position, ShardReader as CoreShardReader } from "@tributary/core/RecordSource"
 import * as SequenceNumber from "@tributary/core/SequenceNumber"
+import type { SourceRecord } from "@tributary/core/SourceRecord"
 import { checkOptions, InvalidOptions, SourceError } from "@tributary/core/TributaryError"
 import * as FanOutReader from "@tributary/kinesis/FanOutReader"
 import type { Kinesis } from "@tributary/kinesis/Kinesis"
@@ -454,7 +455,11 @@ const start = <R>(
           shardId,
           resumeFrom,
           batches: Stream.concat(
-            reader.batches.pipe(Stream.interruptWhen(Deferred.await(stop))),
+            reader.batches.pipe(
+              // the shard's load, published with the lease's renewals when the workers balance throughput
+              Stream.tap((records) => lease.countRead(records.length, bytesOf(records))),
+              Stream.interruptWhen(Deferred.await(stop))
+            ),
             // ended by the stop (not by the shard's end): fail, so runShard does not flush the shard's
             // windows as if it had ended
             Stream.unwrap(Effect.map(Deferred.isDone(stop), (done) => done ? Stream.fail(stopped) : Stream.empty))
@@ -595,7 +600,7 @@ export const layerStreams = <const Streams extends ReadonlyArray<StreamOptions>>
  * The options from configuration: `STREAM` (required), the lease coordinator's variables
  * (`LeaseCoordinator.config`: `WORKER_ID`, `APPLICATION`, `LEASE_DURATION`, `RENEW_INTERVAL`,
  * `TAKE_INTERVAL`, `SHARD_SYNC_INTERVAL`, `INITIAL_POSITION`, `INITIAL_TIMESTAMP`, `MAX_LEASES_PER_WORKER`,
- * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`, `HANDOFF_TIMEOUT`, `CLEANUP_LEASES`),
+ * `MAX_LEASES_TO_STEAL_AT_ONE_TIME`, `RELEASE_ON_SHUTDOWN`, `HANDOFF_TIMEOUT`, `CLEANUP_LEASES`, `BALANCE`),
  * `RESTART_DELAY`, `SHUTDOWN_TIMEOUT`, `READER` (`polling`, the default, or `fan-out` with `CONSUMER_NAME`),
  * and of the polling readers `IDLE_INTERVAL`, `MAX_RECORDS` and `MAX_CALLS_PER_SECOND`. Durations are Effect
  * durations (`10 seconds`) or milliseconds; every variable but `STREAM` may be unset (the option's default).
@@ -692,3 +697,10 @@ const sumOf = (summaries: ReadonlyArray<Pipeline.Summary>): Pipeline.Summary => 
   for (const summary of summaries) for (const key of Object.keys(total) as Array<keyof typeof total>) total[key] += summary[key]
   return total
 }
+
+const bytesOf = (records: ReadonlyArray<SourceRecord>): number => {
+  let bytes = 0
+  for (const record of records) bytes += record.data.byteLength
+  return bytes
+}
+

@@ -127,6 +127,15 @@ export interface ConfigOptions {
    * stream's retention) and all its children started, at each shard sync, like the KCL. Default true.
    */
   readonly cleanupLeases?: boolean | undefined
+  /**
+   * What the take rounds even out between workers: `"leases"` (default: the same number each, like the
+   * KCL 2.x), or the throughput each worker reads, `"records"` or `"bytes"` per second. With a throughput
+   * balance, every renewal publishes its lease's load as measured by the runner (`OwnedLease.countRead`,
+   * which a `Consumer` calls for every page), and workers take and steal leases to bring each worker near
+   * the mean load, without a leader (see `LeaseTaker`). Every worker of an application should use the same
+   * balance.
+   */
+  readonly balance?: LeaseTaker.Balance | undefined
 }
 
 /**
@@ -176,6 +185,8 @@ export interface Settings {
   readonly handoffTimeout: Duration.Duration
   /** Whether finished leases are deleted once their shards expired and their children started. */
   readonly cleanupLeases: boolean
+  /** What the take rounds even out between workers. */
+  readonly balance: LeaseTaker.Balance
 }
 
 /**
@@ -329,7 +340,8 @@ export const settings = (options: ConfigOptions): Either.Either<Settings, Invali
     maxLeasesToStealAtOneTime: options.maxLeasesToStealAtOneTime ?? 1,
     releaseOnShutdown: options.releaseOnShutdown ?? true,
     handoffTimeout: Duration.decode(options.handoffTimeout ?? "30 seconds"),
-    cleanupLeases: options.cleanupLeases ?? true
+    cleanupLeases: options.cleanupLeases ?? true,
+    balance: options.balance ?? "leases"
   }
   const positive = (duration: Duration.Duration) =>
     Duration.isFinite(duration) && Duration.toMillis(duration) > 0
@@ -366,6 +378,10 @@ export const settings = (options: ConfigOptions): Either.Either<Settings, Invali
       Number.isInteger(resolved.maxLeasesToStealAtOneTime) && resolved.maxLeasesToStealAtOneTime >= 1
         ? undefined
         : "must be a positive integer"
+    ],
+    [
+      "balance",
+      ["leases", "records", "bytes"].includes(resolved.balance) ? undefined : `must be "leases", "records" or "bytes"`
     ]
   ]
   const invalid = checkOptions("LeaseCoordinator", checks)
@@ -390,6 +406,7 @@ export const settings = (options: ConfigOptions): Either.Either<Settings, Invali
  * | `RELEASE_ON_SHUTDOWN` | `releaseOnShutdown` (`true` or `false`) |
  * | `HANDOFF_TIMEOUT` | `handoffTimeout` |
  * | `CLEANUP_LEASES` | `cleanupLeases` (`true` or `false`) |
+ * | `BALANCE` | `balance` (`leases`, `records` or `bytes`) |
  *
  * `Config.nested(LeaseCoordinator.config, "ORDERS")` reads `ORDERS_LEASE_DURATION` and so on.
  *
@@ -408,7 +425,8 @@ export const config: Config.Config<ConfigOptions> = Config.all({
   maxLeasesToStealAtOneTime: ConfigReaders.optional(Config.integer("MAX_LEASES_TO_STEAL_AT_ONE_TIME")),
   releaseOnShutdown: ConfigReaders.optional(Config.boolean("RELEASE_ON_SHUTDOWN")),
   handoffTimeout: ConfigReaders.optional(ConfigReaders.duration("HANDOFF_TIMEOUT")),
-  cleanupLeases: ConfigReaders.optional(Config.boolean("CLEANUP_LEASES"))
+  cleanupLeases: ConfigReaders.optional(Config.boolean("CLEANUP_LEASES")),
+  balance: ConfigReaders.optional(Config.literal("leases", "records", "bytes")("BALANCE"))
 })
 
 /**
@@ -473,6 +491,7 @@ export const make = <E, R>(
       startingMillis: leaseMillis,
       maxLeasesPerWorker: config.maxLeasesPerWorker,
       maxLeasesToStealAtOneTime: config.maxLeasesToStealAtOneTime,
+      balance: config.balance,
       taken: counters.taken,
       requestHandoff: Handoff.make({
         workerId,
@@ -498,11 +517,19 @@ export const make = <E, R>(
       const due = Math.min(taker.lastEndedAt() + takeMillis, taker.nextExpiry() ?? Number.POSITIVE_INFINITY)
       const now = yield* Clock.currentTimeMillis
       // another round may run meanwhile (a shard end, `takeLeases`): look again after the sleep
-      if (now < due) yield* Effect.sleep(Duration.millis(due - now))
+      // whole milliseconds: a clock with fractions (a simulation's) would otherwise wake a hair too early,
+      // again and again
+      if (now < due) yield* Effect.sleep(Duration.millis(Math.ceil(due - now)))
       else yield* takeLeases
     }))
 
-    const renewals = renewAll({ held, store, renewalFailures: counters.renewalFailures, scope })
+    const renewals = renewAll({
+      held,
+      store,
+      publishLoad: config.balance !== "leases",
+      renewalFailures: counters.renewalFailures,
+      scope
+    })
 
     // Registered before the loops are forked, so it runs after they are interrupted (finalizers run in
     // reverse order).

@@ -164,6 +164,29 @@ layer(emulators, { excludeTestServices: true, timeout: 60_000 })("Consumer (kine
       }
     }))
 
+  it.scoped("balancing throughput, the worker publishes each shard's load as it read it, with the renewals", () =>
+    Effect.gen(function*() {
+      const { store, stream } = yield* setup(2)
+      const dead = yield* RecordSink.memory<DeadLetter.DeadLetter>()
+      const pipeline = Pipeline.make("load").pipe(Pipeline.to(RecordSink.drain))
+      // every record in the upper half of the hash space: shard 1
+      const produced = yield* produce(stream, 1_000, 1)
+      const bytes = produced.reduce((sum, data) => sum + Buffer.byteLength(data), 0)
+      yield* startWorker(pipeline, store, dead, { stream, workerId: "w1", balance: "bytes", reader: { idleInterval: "50 millis" } })
+      const loads = Effect.map(store.list, (leases) => Object.fromEntries(leases.map((lease) => [lease.leaseKey, lease.load])))
+      yield* waitUntil(
+        "both leases carry a load, the busy one above 0",
+        Effect.map(loads, (l) => l["shardId-000000000001"] !== undefined && l["shardId-000000000001"].recordsPerSecond > 0 && l["shardId-000000000000"] !== undefined),
+        10_000,
+        loads
+      )
+      const published = yield* loads
+      expect(published["shardId-000000000000"]).toStrictEqual({ recordsPerSecond: 0, bytesPerSecond: 0 })
+      // as many bytes per record as produced (each rate has three significant digits)
+      const busy = published["shardId-000000000001"]!
+      expect(busy.bytesPerSecond / busy.recordsPerSecond).toBeCloseTo(bytes / produced.length, 0)
+    }))
+
   it.scoped("a zombie (paused past its lease) cannot checkpoint after another worker took the lease", () =>
     Effect.gen(function*() {
       const { store, stream } = yield* setup(1)

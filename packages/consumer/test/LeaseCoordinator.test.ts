@@ -38,7 +38,8 @@ describe("LeaseCoordinator", () => {
       initialPosition: "LATEST",
       maxLeasesPerWorker: Number.POSITIVE_INFINITY,
       maxLeasesToStealAtOneTime: 1,
-      releaseOnShutdown: true
+      releaseOnShutdown: true,
+      balance: "leases"
     })
     expect(defaults.workerId).toMatch(/^.+:\d+:[0-9a-f]{8}$/)
     expect(LeaseCoordinator.defaultWorkerId()).not.toBe(LeaseCoordinator.defaultWorkerId())
@@ -57,6 +58,7 @@ describe("LeaseCoordinator", () => {
     expect(invalid({ initialPosition: { atTimestamp: new Date("never") } })).toBe(
       "LeaseCoordinator: initialPosition atTimestamp must be a valid time"
     )
+    expect(invalid({ balance: "cpu" as "bytes" })).toBe(`LeaseCoordinator: balance must be "leases", "records" or "bytes"`)
   })
 
   it.effect("make fails with InvalidOptions; config reads the documented variables", () =>
@@ -69,7 +71,8 @@ describe("LeaseCoordinator", () => {
         ["TAKE_INTERVAL", "1500"],
         ["INITIAL_POSITION", "TRIM_HORIZON"],
         ["MAX_LEASES_PER_WORKER", "4"],
-        ["RELEASE_ON_SHUTDOWN", "false"]
+        ["RELEASE_ON_SHUTDOWN", "false"],
+        ["BALANCE", "bytes"]
       ]))))
       const resolved = Either.getOrThrow(LeaseCoordinator.settings(read))
       expect([
@@ -79,8 +82,9 @@ describe("LeaseCoordinator", () => {
         resolved.initialPosition,
         resolved.maxLeasesPerWorker,
         resolved.releaseOnShutdown,
-        resolved.maxLeasesToStealAtOneTime
-      ]).toStrictEqual(["w9", 2_000, 1_500, "TRIM_HORIZON", 4, false, 1])
+        resolved.maxLeasesToStealAtOneTime,
+        resolved.balance
+      ]).toStrictEqual(["w9", 2_000, 1_500, "TRIM_HORIZON", 4, false, 1, "bytes"])
       const bad = yield* Effect.flip(LeaseCoordinator.config.pipe(
         Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["LEASE_DURATION", "soon"]])))
       ))
@@ -380,6 +384,41 @@ describe("LeaseCoordinator", () => {
         yield* w1.stop
       }).pipe(Effect.provide(flaky))
     }))
+
+  it.effect("balancing throughput, renewals publish each lease's load from what the runner read; a new owner starts from it", () =>
+    provideStore(Effect.gen(function*() {
+      const store = yield* LeaseStore.LeaseStore
+      const loadOf = (leaseKey: string) => Effect.map(store.get(leaseKey), (lease) => Option.getOrThrow(lease).load)
+      const [a, b] = shards(2).map((shard) => shard.shardId)
+      const renewal = 10_000 / 3
+      const w1 = yield* startWorker("w1", Effect.succeed(shards(2)), { balance: "records" })
+      yield* advance(1)
+      const owned = yield* w1.coordinator.owned
+      expect(owned.size).toBe(2)
+      // 300 records of 10 bytes read from one shard, nothing from the other, before the first renewal
+      yield* owned.get(a)!.countRead(200, 2_000)
+      yield* owned.get(a)!.countRead(100, 1_000)
+      yield* advance(renewal - 1)
+      expect(yield* loadOf(a)).toStrictEqual({ recordsPerSecond: 90, bytesPerSecond: 900 })
+      expect(yield* loadOf(b)).toStrictEqual({ recordsPerSecond: 0, bytesPerSecond: 0 })
+
+      // a lease moves: its new owner starts from the published load, and smooths what it reads into it
+      yield* w1.coordinator.release(a)
+      const w2 = yield* startWorker("w2", Effect.succeed(shards(2)), { balance: "records" })
+      yield* advance(1)
+      expect([...(yield* w2.coordinator.owned).keys()]).toStrictEqual([a])
+      yield* advance(renewal - 1)
+      // nothing read for one renewal interval: 90 + (1 - e^(-3.33 s / 30 s)) * (0 - 90)
+      expect(yield* loadOf(a)).toStrictEqual({ recordsPerSecond: 80.5, bytesPerSecond: 805 })
+
+      // counting leases, nothing is published
+      const w3 = yield* startWorker("w3", Effect.succeed([shard("shardId-other")]))
+      yield* advance(1)
+      yield* (yield* w3.coordinator.owned).get("shardId-other")!.countRead(1_000, 1_000)
+      yield* advance(renewal)
+      expect(yield* loadOf("shardId-other")).toBeUndefined()
+      yield* Effect.all([w1.stop, w2.stop, w3.stop])
+    })))
 
   it.effect("release hands one lease over; maxLeasesPerWorker caps what a worker takes", () =>
     provideStore(Effect.gen(function*() {

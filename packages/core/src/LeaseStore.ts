@@ -91,6 +91,25 @@ export interface Lease {
    * changes hands.
    */
   readonly handoffTo?: string | undefined
+  // --- published load (throughput-aware assignment) ---
+  /**
+   * The shard's throughput as its owner last measured it, published with a renewal by workers that balance
+   * by throughput (absent until one did). It stays when the lease changes owner, so the new owner and the
+   * other workers know what the shard weighs before the new owner measured it.
+   */
+  readonly load?: LeaseLoad | undefined
+}
+
+/**
+ * A shard's throughput as read by its owner: records and bytes per second, averaged over the last minute
+ * or so.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LeaseLoad {
+  readonly recordsPerSecond: number
+  readonly bytesPerSecond: number
 }
 
 /**
@@ -283,10 +302,12 @@ export interface LeaseStoreShape {
    */
   readonly acquire: (observed: ObservedLease, owner: string) => Effect.Effect<Lease, LeaseConflict | LeaseStoreError>
   /**
-   * Increments the counter: tells other workers the owner is alive. Conditional on owner and counter. The
-   * lease returned (like that of every write) carries `handoffTo`: how an owner learns it was asked for it.
+   * Increments the counter: tells other workers the owner is alive. Conditional on owner and counter. With
+   * `load`, the same write also stores the shard's measured load (`Lease.load`); without, the lease keeps
+   * the load it has. The lease returned (like that of every write) carries `handoffTo`: how an owner learns
+   * it was asked for it.
    */
-  readonly renew: (held: HeldLease) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
+  readonly renew: (held: HeldLease, load?: LeaseLoad) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
   /**
    * Clears the owner (and a handoff request) so another worker can take the lease at once. Conditional
    * on owner and counter.
@@ -357,10 +378,14 @@ export const make = (impl: LeaseStoreShape): LeaseStoreShape => ({
     yield* invalid("acquire", observed.leaseKey, validateOwner(owner) ?? validateCounter(observed.counter))
     return yield* impl.acquire(observed, owner)
   }),
-  renew: Effect.fn("LeaseStore.renew")(function*(held: HeldLease) {
+  renew: Effect.fn("LeaseStore.renew")(function*(held: HeldLease, load?: LeaseLoad) {
     yield* Effect.annotateCurrentSpan("leaseKey", held.leaseKey)
-    yield* invalid("renew", held.leaseKey, validateOwner(held.owner) ?? validateCounter(held.counter))
-    return yield* impl.renew(held)
+    yield* invalid(
+      "renew",
+      held.leaseKey,
+      validateOwner(held.owner) ?? validateCounter(held.counter) ?? (load === undefined ? undefined : validateLoad(load))
+    )
+    return yield* impl.renew(held, load)
   }),
   release: Effect.fn("LeaseStore.release")(function*(held: HeldLease) {
     yield* Effect.annotateCurrentSpan("leaseKey", held.leaseKey)
@@ -470,12 +495,17 @@ export const unsafeMakeMemory = (): LeaseStoreShape => {
           ownerSwitchesSinceCheckpoint: lease.ownerSwitchesSinceCheckpoint + (lease.owner === owner ? 0 : 1)
         }))
       }),
-    renew: (held) =>
+    renew: (held, load) =>
       Effect.suspend(() => {
         const lease = leases.get(held.leaseKey)
-        return holds(lease, held)
-          ? Effect.succeed(write({ ...lease, counter: lease.counter + 1 }))
-          : Effect.fail(lost(held, "renew"))
+        if (!holds(lease, held)) return Effect.fail(lost(held, "renew"))
+        const counter = lease.counter + 1
+        return Effect.succeed(write(
+          load === undefined
+            ? { ...lease, counter }
+            // published load: a copy of the two rates, as a database would store them
+            : { ...lease, counter, load: { recordsPerSecond: load.recordsPerSecond, bytesPerSecond: load.bytesPerSecond } }
+        ))
       }),
     release: (held) =>
       Effect.suspend(() => {
@@ -608,6 +638,14 @@ const validatePosition = (name: string, position: Position): string | undefined 
 
 const validateFinite = (name: string, value: number | undefined): string | undefined =>
   value === undefined || Number.isFinite(value) ? undefined : `${name} must be a finite number, got ${value}`
+
+// published load
+const validateLoad = (load: LeaseLoad): string | undefined => {
+  const { bytesPerSecond, recordsPerSecond } = load
+  return Number.isFinite(recordsPerSecond) && recordsPerSecond >= 0 && Number.isFinite(bytesPerSecond) && bytesPerSecond >= 0
+    ? undefined
+    : `load must be finite non-negative rates, got ${JSON.stringify(load)}`
+}
 
 const validateOwner = (owner: string): string | undefined =>
   typeof owner === "string" && owner.length > 0 ? undefined : "owner must be a non-empty string"

@@ -507,6 +507,66 @@ const contract = (test: Test, manyLeases: number) => {
     )
   })
 
+  // --- published load (throughput-aware assignment) ---
+  describe("published load", () => {
+    const load = { recordsPerSecond: 812.5, bytesPerSecond: 1_048_576 }
+
+    test(
+      "a renewal with a load stores it; later writes keep it, whoever makes them",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        expect(a.load).toBeUndefined()
+        const published = yield* store.renew(held(a), load)
+        expect(published).toStrictEqual({ ...a, counter: a.counter + 1, load })
+        expect(yield* getLease("s")).toStrictEqual(published)
+        const renewed = yield* store.renew(held(published))
+        expect(renewed.load).toStrictEqual(load)
+        const checkpointed = yield* store.checkpoint(held(renewed), fullCheckpoint)
+        expect(checkpointed.load).toStrictEqual(load)
+        // a new owner sees what the shard weighs before it measured it
+        const stolen = yield* store.acquire(checkpointed, "worker-b")
+        expect(stolen.load).toStrictEqual(load)
+        const idle = { recordsPerSecond: 0, bytesPerSecond: 0 }
+        const measured = yield* store.renew(held(stolen), idle)
+        expect(measured.load).toStrictEqual(idle)
+        const released = yield* store.release(held(measured))
+        expect(released).toMatchObject({ owner: null, load: idle })
+        expect((yield* store.list).map((lease) => lease.load)).toStrictEqual([idle])
+      })
+    )
+
+    test(
+      "a renewal with an invalid load fails with a permanent LeaseStoreError and changes nothing",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        const invalid = [
+          { recordsPerSecond: -1, bytesPerSecond: 0 },
+          { recordsPerSecond: 0, bytesPerSecond: Number.NaN },
+          { recordsPerSecond: Number.POSITIVE_INFINITY, bytesPerSecond: 0 }
+        ]
+        for (const bad of invalid) {
+          const error = yield* Effect.flip(store.renew(held(a), bad))
+          expect(error).toBeInstanceOf(LeaseStoreError)
+          expect(error.retryability).toBe("permanent")
+        }
+        expect(yield* getLease("s")).toStrictEqual(a)
+      })
+    )
+
+    test(
+      "a renewal with a load of a lease taken by another worker is lost and publishes nothing",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        const b = yield* store.acquire(a, "worker-b")
+        expect(yield* Effect.flip(store.renew(held(a), load))).toBeInstanceOf(LeaseLost)
+        expect(yield* getLease("s")).toStrictEqual(b)
+      })
+    )
+  })
+
   describe("delete", () => {
     test(
       "delete is conditional on the counter and says whether it deleted; deleting a lease that does not exist succeeds",

@@ -142,7 +142,7 @@ const unsafeMake = (dynamodb: DynamoDBClientShape, options: Options): LeaseStore
         LeaseItem.acquireWrite(observed, owner),
         () => new LeaseStore.LeaseConflict({ leaseKey: observed.leaseKey, operation: "acquire", expectedCounter: observed.counter })
       ),
-    renew: (held) => io.conditionalUpdate("renew", held.leaseKey, LeaseItem.renewWrite(held), lost(held, "renew")),
+    renew: (held, load) => io.conditionalUpdate("renew", held.leaseKey, LeaseItem.renewWrite(held, load), lost(held, "renew")),
     release: (held) => io.conditionalUpdate("release", held.leaseKey, LeaseItem.releaseWrite(held), lost(held, "release")),
     checkpoint: (held, checkpoint: LeaseCheckpoint) =>
       io.conditionalUpdate("checkpoint", held.leaseKey, LeaseItem.checkpointWrite(held, checkpoint), lost(held, "checkpoint")),

@@ -31,6 +31,8 @@ import type { DynamoDBError } from "./DynamoDBError.js"
  * | checkpointProcessedSequenceNumber     | S    | `Checkpoint.processed.sequenceNumber`, when set             |
  * | checkpointProcessedSubSequenceNumber  | N    | `Checkpoint.processed.subSequenceNumber`, when set          |
  * | handoffTo                             | S    | the worker that asked for the lease; absent when none did   |
+ * | loadRecordsPerSecond                  | N    | `Lease.load.recordsPerSecond`, once published               |
+ * | loadBytesPerSecond                    | N    | `Lease.load.bytesPerSecond`, once published                 |
  *
  * @since 0.1.0
  * @category constants
@@ -50,7 +52,10 @@ export const attributes = {
   processedSequenceNumber: "checkpointProcessedSequenceNumber",
   processedSubSequenceNumber: "checkpointProcessedSubSequenceNumber",
   // -- handoff --
-  handoffTo: "handoffTo"
+  handoffTo: "handoffTo",
+  // published load (throughput-aware assignment)
+  loadRecordsPerSecond: "loadRecordsPerSecond",
+  loadBytesPerSecond: "loadBytesPerSecond"
 } as const
 
 /**

@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as LoadMeter from "./loadMeter.js"
 
 /**
  * Why a lease is no longer held (see `LeaseCoordinator.LostReason`).
@@ -45,6 +46,11 @@ export interface OwnedLease {
    * Past `handoffTimeout` the coordinator hands it over anyway (`Lost`, reason `handedOver`).
    */
   readonly handoffRequested: Effect.Effect<string>
+  /**
+   * Counts records and bytes read from the shard, a page at a time: with throughput-aware assignment
+   * (`balance`), the renewals publish the lease's load from these counts.
+   */
+  readonly countRead: (records: number, bytes: number) => Effect.Effect<void>
 }
 
 /** A change of the set of held leases (see `LeaseCoordinator.LeaseEvent`). */
@@ -69,6 +75,8 @@ export interface Holder {
   /** Completed with the requester once a write returned the lease asked for. */
   readonly handoff: Deferred.Deferred<string>
   readonly owned: OwnedLease
+  /** What the runner read from the shard, as rates for the renewals to publish. */
+  readonly meter: LoadMeter.LoadMeter
 }
 
 export interface Options {
@@ -217,12 +225,14 @@ export const make = (options: Options): Effect.Effect<HeldLeases> =>
         const lost = yield* Deferred.make<LostReason>()
         const handoff = yield* Deferred.make<string>()
         const lock = yield* Effect.makeSemaphore(1)
+        const meter = LoadMeter.make(acquiredAt, lease.load)
         const owned: OwnedLease = {
           leaseKey: lease.leaseKey,
           lease,
           lost: Deferred.await(lost),
           checkpoint: (checkpoint) => checkpointOf(holder, checkpoint),
-          handoffRequested: Deferred.await(handoff)
+          handoffRequested: Deferred.await(handoff),
+          countRead: (records, bytes) => Effect.sync(() => meter.count(records, bytes))
         }
         const holder: Holder = {
           leaseKey: lease.leaseKey,
@@ -234,7 +244,8 @@ export const make = (options: Options): Effect.Effect<HeldLeases> =>
           lock,
           lost,
           handoff,
-          owned
+          owned,
+          meter
         }
         yield* updateHolders((current) => new Map(current).set(lease.leaseKey, holder))
       })

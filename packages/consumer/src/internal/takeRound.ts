@@ -12,15 +12,14 @@
  */
 import type { Lease, LeaseStoreError, LeaseStoreShape } from "@tributary/core/LeaseStore"
 import { isShardEnd } from "@tributary/core/LeaseStore"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Random from "effect/Random"
-import type { TakeReason } from "../LeaseTaker.js"
+import type { Balance, TakeReason } from "../LeaseTaker.js"
 import { planTake } from "../LeaseTaker.js"
 import type { HeldLeases } from "./heldLeases.js"
+import { shuffle } from "./shuffle.js"
 
 export interface Options {
   readonly workerId: string
@@ -31,6 +30,7 @@ export interface Options {
   readonly startingMillis: number
   readonly maxLeasesPerWorker: number
   readonly maxLeasesToStealAtOneTime: number
+  readonly balance: Balance
   /** Counted once per lease acquired, by reason. */
   readonly taken: Readonly<Record<TakeReason, Metric.Metric.Counter<number>>>
   /** Asks the owner of a lease to steal for it (see `internal/handoff`). */
@@ -136,7 +136,7 @@ export const make = (options: Options): TakeRound => {
     const listed = (yield* store.list).filter((lease) => options.manages(lease.leaseKey))
     const { expired, starting, watch } = observe(listed, now)
     const waiting = yield* waitingForParents(listed)
-    const leases = Chunk.toReadonlyArray(yield* Random.shuffle(listed))
+    const leases = yield* shuffle(listed)
     const plan = planTake({
       workerId,
       leases,
@@ -145,7 +145,8 @@ export const make = (options: Options): TakeRound => {
       waiting,
       maxLeasesPerWorker: options.maxLeasesPerWorker,
       maxLeasesToStealAtOneTime: options.maxLeasesToStealAtOneTime,
-      starting
+      starting,
+      balance: options.balance
     })
     nextExpiry = watch
     if (plan.stealFrom !== undefined) {

@@ -2,7 +2,7 @@
  * Leases as DynamoDB items, and the expressions of the lease store's conditional writes.
  */
 import type { AttributeValue, UpdateItemInput } from "@aws-sdk/client-dynamodb"
-import type { HeldLease, Lease, LeaseCheckpoint, NewLease, ObservedLease } from "@tributary/core/LeaseStore"
+import type { HeldLease, Lease, LeaseCheckpoint, LeaseLoad, NewLease, ObservedLease } from "@tributary/core/LeaseStore"
 import { checkpointEquals } from "@tributary/core/LeaseStore"
 import type { Checkpoint } from "@tributary/core/RecordSource"
 import type * as Types from "effect/Types"
@@ -130,6 +130,10 @@ export const leaseOf = (item: Item): Lease | string => {
   // -- handoff --
   const handoffTo = str(attributes.handoffTo)
   if (handoffTo !== undefined) lease.handoffTo = handoffTo
+  // published load: only when the item has it
+  const recordsPerSecond = num(attributes.loadRecordsPerSecond)
+  const bytesPerSecond = num(attributes.loadBytesPerSecond)
+  if (recordsPerSecond !== undefined && bytesPerSecond !== undefined) lease.load = { recordsPerSecond, bytesPerSecond }
   return lease
 }
 
@@ -175,8 +179,15 @@ export const acquireWrite = (observed: ObservedLease, owner: string): Conditiona
   madeByThisWrite: (lease) => lease.owner === owner && lease.counter === observed.counter + 1
 })
 
-export const renewWrite = (held: HeldLease): ConditionalWrite => ({
-  input: { UpdateExpression: "SET #leaseCounter = :next", ConditionExpression: heldCondition, ExpressionAttributeValues: heldValues(held) },
+/** With a load, the renewal publishes it in the same write. */
+export const renewWrite = (held: HeldLease, load?: LeaseLoad): ConditionalWrite => ({
+  input: load === undefined
+    ? { UpdateExpression: "SET #leaseCounter = :next", ConditionExpression: heldCondition, ExpressionAttributeValues: heldValues(held) }
+    : {
+      UpdateExpression: "SET #leaseCounter = :next, #loadRecordsPerSecond = :records, #loadBytesPerSecond = :bytes",
+      ConditionExpression: heldCondition,
+      ExpressionAttributeValues: { ...heldValues(held), ":records": n(load.recordsPerSecond), ":bytes": n(load.bytesPerSecond) }
+    },
   madeByThisWrite: (lease) => lease.owner === held.owner && lease.counter === held.counter + 1
 })
 
