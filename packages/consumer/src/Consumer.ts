@@ -31,7 +31,6 @@ import type { LeaseCheckpoint, LeaseStore } from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
 import type { Checkpoint, Position, ShardReader as CoreShardReader } from "@tributary/core/RecordSource"
 import * as SequenceNumber from "@tributary/core/SequenceNumber"
-import type { SourceRecord } from "@tributary/core/SourceRecord"
 import { checkOptions, InvalidOptions, SourceError } from "@tributary/core/TributaryError"
 import * as FanOutReader from "@tributary/kinesis/FanOutReader"
 import type { Kinesis } from "@tributary/kinesis/Kinesis"
@@ -54,6 +53,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { isLeaseLost, toCheckpointError } from "./internal/checkpointFailure.js"
 import * as ConfigReaders from "./internal/config.js"
+import * as LoadMeter from "./internal/loadMeter.js"
 import type { OwnedLease, ShardInfo } from "./LeaseCoordinator.js"
 import * as LeaseCoordinator from "./LeaseCoordinator.js"
 import * as LeaseKey from "./LeaseKey.js"
@@ -457,7 +457,7 @@ const start = <R>(
           batches: Stream.concat(
             reader.batches.pipe(
               // the shard's load, published with the lease's renewals when the workers balance throughput
-              Stream.tap((records) => lease.countRead(records.length, bytesOf(records))),
+              Stream.tap((records) => lease.countRead(records.length, LoadMeter.bytesOf(records))),
               Stream.interruptWhen(Deferred.await(stop))
             ),
             // ended by the stop (not by the shard's end): fail, so runShard does not flush the shard's
@@ -696,11 +696,5 @@ const sumOf = (summaries: ReadonlyArray<Pipeline.Summary>): Pipeline.Summary => 
   const total = { recordsIn: 0, recordsOut: 0, deadLettered: 0, late: 0, filtered: 0, batches: 0 }
   for (const summary of summaries) for (const key of Object.keys(total) as Array<keyof typeof total>) total[key] += summary[key]
   return total
-}
-
-const bytesOf = (records: ReadonlyArray<SourceRecord>): number => {
-  let bytes = 0
-  for (const record of records) bytes += record.data.byteLength
-  return bytes
 }
 

@@ -5,6 +5,7 @@
  * A lease starts from the load its previous owner published, so a move does not make a shard look idle.
  */
 import type { LeaseLoad } from "@tributary/core/LeaseStore"
+import type { SourceRecord } from "@tributary/core/SourceRecord"
 
 /** The time constant of the smoothing: a sample counts for 1 - e^(-elapsed / this). */
 const smoothingMillis = 30_000
@@ -50,3 +51,10 @@ export const make = (since: number, published: LeaseLoad | undefined): LoadMeter
 
 /** Three significant digits: plenty for balancing, and a smaller number in every scan of the lease table. */
 const significant = (value: number): number => value === 0 ? 0 : Number(value.toPrecision(3))
+
+/** The bytes of a page of records, as the meter counts them. */
+export const bytesOf = (records: ReadonlyArray<SourceRecord>): number => {
+  let bytes = 0
+  for (const record of records) bytes += record.data.byteLength
+  return bytes
+}
