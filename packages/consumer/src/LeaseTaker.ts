@@ -121,6 +121,7 @@ export interface TakePlan {
 export interface LoadShare {
   /** The mean load per worker, over every lease ready to be processed: what each worker aims at. */
   readonly target: number
+  /** The load of each worker: the weights of the leases it holds (or is being handed). */
   readonly byWorker: ReadonlyMap<string, number>
 }
 

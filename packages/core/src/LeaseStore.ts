@@ -108,7 +108,9 @@ export interface Lease {
  * @category models
  */
 export interface LeaseLoad {
+  /** Records read from the shard per second, smoothed over about half a minute. */
   readonly recordsPerSecond: number
+  /** Bytes of record data read from the shard per second, smoothed the same way. */
   readonly bytesPerSecond: number
 }
 
