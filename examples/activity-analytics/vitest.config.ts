@@ -3,6 +3,8 @@ import { defineProject } from "vitest/config"
 export default defineProject({
   test: {
     name: "example-activity-analytics",
-    include: ["test/**/*.test.ts"]
+    include: ["test/**/*.test.ts"],
+    // a limit against hangs, not a speed: a busy machine may take many times longer
+    testTimeout: 60_000
   }
 })

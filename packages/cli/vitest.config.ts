@@ -4,8 +4,8 @@ export default defineProject({
   test: {
     name: "cli",
     include: ["test/**/*.test.ts"],
-    // installs Debian's chromium for the dashboard test when it is missing
-    globalSetup: ["test/globalSetup.ts"],
+    // a limit against hangs, not a speed: a busy machine may take many times longer
+    testTimeout: 60_000,
     // the AWS SDK warns once per process that its 2027 releases will need Node 22 (versions are pinned)
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" }
   }

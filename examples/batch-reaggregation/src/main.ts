@@ -9,7 +9,8 @@
  *   pnpm --filter @tributary/example-batch-reaggregation start
  *
  * Environment: RECORDS (default 20000), EVERY (the job's interval, default "15 minutes"), DURATION (how long
- * the schedule runs before the program prints its runs and exits, default "5 seconds").
+ * the schedule runs before the program prints its runs and exits, default "5 seconds"), or SCHEDULED_RUNS
+ * (instead of DURATION: until that many scheduled runs have succeeded).
  */
 import { Aggregate, Archive, Decoder, Job, ObjectStore, Pipeline, Window } from "@tributary/core"
 import type { RecordSink } from "@tributary/core/RecordSink"
@@ -91,6 +92,8 @@ export interface Options {
   readonly records: number
   readonly every: Duration.DurationInput
   readonly duration: Duration.DurationInput
+  /** Instead of `duration`: run the schedule until this many scheduled runs have succeeded (or one failed). */
+  readonly scheduledRuns?: number | undefined
   /** Called with each line of the report as it happens. */
   readonly print: (line: string) => void
 }
@@ -160,7 +163,20 @@ export const program = (options: Options) =>
     const running = yield* Job.start(job)
     const manual = yield* running.trigger({ from: now - 3_600_000, to: Date.now() + 1 })
     print(`run ${manual.runId} (manual): ${manual.outcome}, ${manual.records ?? 0} records`)
-    yield* Effect.sleep(options.duration)
+    const scheduledRuns = options.scheduledRuns
+    if (scheduledRuns === undefined) yield* Effect.sleep(options.duration)
+    else {
+      // however long they take on this machine (a run due while one is running is skipped); a failed one ends it
+      const scheduled = Effect.map(
+        Effect.flatMap(Job.RunLog, (log) => log.list(job.name)),
+        (runs) => runs.filter((run) => run.trigger === "schedule")
+      )
+      for (;;) {
+        const runs = yield* scheduled
+        if (runs.some((run) => run.outcome === "failed") || runs.filter((run) => run.outcome === "succeeded").length >= scheduledRuns) break
+        yield* Effect.sleep("100 millis")
+      }
+    }
 
     // 3. the report: the runs, and the two tables merged
     const runs = yield* Effect.flatMap(Job.RunLog, (log) => log.list(job.name))
@@ -187,8 +203,10 @@ export const program = (options: Options) =>
     print(`dead letters in DynamoDB: ${letters.length}`)
     return { streamed, fromStream, fromBatch, runs, deadLetters: letters.length }
   }).pipe(
-    Effect.provide(DynamoDBRunLog.layer({ tableName: tables.runs }).pipe(Layer.provideMerge(emulators))),
-    Effect.scoped
+    // the program's scope (the job's schedule, a run in flight, the archive's directory) closes first, the
+    // emulators after it: closing dynalite under a run still writing to it fails it with "Database is closed"
+    Effect.scoped,
+    Effect.provide(DynamoDBRunLog.layer({ tableName: tables.runs }).pipe(Layer.provideMerge(emulators)))
   )
 
 /** dynalite and kinesalite embedded, with the clients talking to them. */
@@ -208,6 +226,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     records: Number(env("RECORDS", "20000")),
     every: env("EVERY", "15 minutes") as Duration.DurationInput,
     duration: env("DURATION", "5 seconds") as Duration.DurationInput,
+    scheduledRuns: process.env.SCHEDULED_RUNS === undefined ? undefined : Number(process.env.SCHEDULED_RUNS),
     print: (line) => console.log(line)
   })).catch((error) => {
     console.error(error)

@@ -19,20 +19,24 @@ describe("examples/batch-reaggregation", () => {
       expect(fromStream.length).toBeGreaterThan(50)
       expect(fromBatch).toStrictEqual(fromStream)
       // every window is merged from several shards' partials, and counts every valid record once
-      expect(fromStream.every((r) => r.partials > 1)).toBe(true)
+      // (the first and last window of a device may hold a handful of readings, depending on the clock: those
+      // can come from one shard)
+      expect(fromStream.filter((r) => r.count >= 10).every((r) => r.partials > 1)).toBe(true)
       expect(fromStream.reduce((sum, r) => sum + r.count, 0)).toBe(19_979)
       expect(fromStream.every((r) => r.value.n === r.count)).toBe(true)
       // the batch dead-lettered the same records again: the same items
       expect(deadLetters).toBe(21)
       expect(runs).toMatchObject([{ trigger: "manual", outcome: "succeeded", records: 20_000 }])
       expect(lines).toContain(`windows: stream ${fromStream.length}, batch ${fromBatch.length}, identical: true`)
-    }), 60_000)
+    }), 120_000)
 
   it("runs as written", async () => {
     const root = fileURLToPath(new URL("..", import.meta.url))
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/main.ts"], {
       cwd: root,
-      env: { ...process.env, RECORDS: "3000", EVERY: "1 second", DURATION: "2500 millis" }
+      // the process's own limit, inside the test's
+      timeout: 100_000,
+      env: { ...process.env, RECORDS: "3000", EVERY: "1 second", SCHEDULED_RUNS: "2" }
     })
     expect(stdout).toContain("stream: 3000 records in, 2996 aggregated, 4 dead letters, 0 late")
     expect(stdout).toMatch(/run \d+-1 \(manual\): succeeded, 3000 records/)
@@ -40,5 +44,5 @@ describe("examples/batch-reaggregation", () => {
     expect(stdout.match(/ schedule succeeded records=3000 /g)?.length).toBeGreaterThanOrEqual(2)
     expect(stdout).toMatch(/windows: stream (\d+), batch \1, identical: true/)
     expect(stdout).toContain("dead letters in DynamoDB: 4")
-  }, 60_000)
+  }, 120_000)
 })

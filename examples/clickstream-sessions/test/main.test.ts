@@ -95,7 +95,7 @@ describe("examples/clickstream-sessions", () => {
 
   it("runs as written", async () => {
     const root = fileURLToPath(new URL("..", import.meta.url))
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: root })
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: root, timeout: 100_000 })
     const { clicks: all } = clicks()
     const expected = sessionize(all)
     expect(stdout).toContain(`records in ${all.length + 2} = out ${all.length} + dead letters 2 + late 0 + filtered 0`)
@@ -108,5 +108,5 @@ describe("examples/clickstream-sessions", () => {
     const bounces = expected.filter((s) => s.count === 1).length
     expect(stdout).toContain(`bounce rate ${((100 * bounces) / expected.length).toFixed(0)}% (${bounces} one-click sessions)`)
     expect(stdout).toContain("dead letters: json: page: is missing; csv: row has 2 fields")
-  }, 60_000)
+  }, 120_000)
 })

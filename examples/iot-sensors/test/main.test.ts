@@ -27,8 +27,8 @@ describe("examples/iot-sensors", () => {
 
   it("runs as written", async () => {
     const root = fileURLToPath(new URL("..", import.meta.url))
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: root })
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: root, timeout: 100_000 })
     expect(stdout).toContain("readings in 721, windowed 720, dead letters 1")
     expect(stdout.match(/n=\d+ °C min/g)).toHaveLength(6)
-  }, 60_000)
+  }, 120_000)
 })

@@ -9,76 +9,20 @@
  *
  *   pnpm --filter @tributary/example-lambda-consumer start
  */
-import { Aggregate, DeadLetter, Decoder, RecordSink } from "@tributary/core"
+import { DeadLetter, RecordSink } from "@tributary/core"
 import { SinkError } from "@tributary/core/TributaryError"
 import * as DynamoDBClient from "@tributary/dynamodb/DynamoDBClient"
 import * as ResultsTable from "@tributary/dynamodb/ResultsTable"
 import * as Kinesis from "@tributary/kinesis/Kinesis"
 import * as StreamAdmin from "@tributary/kinesis/StreamAdmin"
-import { Lambda, LocalRunner } from "@tributary/lambda"
+import { LocalRunner } from "@tributary/lambda"
 import * as LocalDynamoDB from "@tributary/local/LocalDynamoDB"
 import * as LocalKinesis from "@tributary/local/LocalKinesis"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
 import * as LayerImpl from "effect/Layer"
-import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
+import { makeHandler, type PageResult, pageStats, type PageView, pipelineName, resultsTable, tableName } from "./handler.js"
 
-export const PageView = Schema.Struct({
-  page: Schema.String,
-  user: Schema.String,
-  millis: Schema.Number.pipe(Schema.nonNegative()) // time to first render
-})
-export type PageView = typeof PageView.Type
-
-/** Views, distinct users and mean render time per page. */
-export const pageStats = Aggregate.struct({
-  views: Aggregate.count,
-  users: Aggregate.distinctCount().pipe(Aggregate.mapInput((v: PageView) => v.user)),
-  meanMillis: Aggregate.mean.pipe(Aggregate.mapInput((v: PageView) => v.millis))
-})
-
-export type PageStats = Aggregate.Aggregate.Output<typeof pageStats>
-
-/** What the handler writes: the results of `ResultsTable.withState(pageStats)` carry their state too. */
-export type PageResult = Lambda.TumblingWindowResult<string, ResultsTable.WithState<PageStats>>
-
-export const tableName = "page-results"
-export const pipelineName = "page-views"
-
-/**
- * The part of a window's input a result aggregates: its shard, and its segment when the window was ended
- * early (a state over 1 MB) and went on in a segment of its own. The partial names the item (`sk`), so a
- * retried final invocation rewrites the same item; segments of one shard count as disjoint parts, so
- * reading merges them like shards.
- */
-export const asPartial = (r: PageResult): PageResult =>
-  r.segment === 0 ? r : { ...r, shards: [`${r.shardId}#${r.segment}`] }
-
-/**
- * The results table: `ResultsTable.sink` (the table created if missing), each result stored as its
- * (shard, segment) partial.
- */
-export const resultsTable = Effect.map(
-  ResultsTable.sink<string, ResultsTable.WithState<PageStats>>({ tableName, pipeline: pipelineName }),
-  (table): RecordSink.RecordSink<PageResult> =>
-    RecordSink.make(table.name, (results) => table.write(results.map(asPartial)))
-)
-
-/** The function as deployed would export it: `export const handler = makeHandler(liveResultsSink, liveLayer)`. */
-export const makeHandler = (
-  results: RecordSink.RecordSink<PageResult>,
-  layer: Layer.Layer<DeadLetter.DeadLetterSink>
-): Lambda.TumblingWindowHandler =>
-  Lambda.tumblingWindowHandler({
-    name: pipelineName,
-    decoder: Decoder.json(PageView),
-    key: (v) => v.page,
-    aggregate: ResultsTable.withState(pageStats),
-    sink: results,
-    layer,
-    retry: Schedule.recurs(1)
-  })
+export * from "./handler.js"
 
 /** 10,000 views of 8 pages by 500 users, and one broken record. */
 export const views = (): Array<PageView> => {
@@ -113,7 +57,7 @@ export const program = Effect.gen(function*() {
   yield* kinesis.putRecords({ StreamName: stream, Records: [{ PartitionKey: "x", Data: Buffer.from("{broken") }] })
 
   // the results table in DynamoDB; its first two writes are throttled
-  const table = yield* resultsTable
+  const table = yield* resultsTable()
   let throttle = 2
   const results = RecordSink.make<PageResult>(table.name, (items) =>
     Effect.suspend(() =>
@@ -182,7 +126,7 @@ const main = Effect.gen(function*() {
     )
   }
   console.log(`views aggregated: ${total}`)
-}).pipe(Effect.provide(layer), Effect.scoped)
+}).pipe(Effect.scoped, Effect.provide(layer))
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   Effect.runPromise(main).catch((error) => {

@@ -36,11 +36,13 @@ describe("examples/lambda-consumer", () => {
     const root = fileURLToPath(new URL("..", import.meta.url))
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/main.ts"], {
       cwd: root,
+      // the process's own limit, inside the test's
+      timeout: 100_000,
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" }
     })
     expect(stdout).toContain("records 10001")
     expect(stdout).toContain("DynamoDB table page-results")
     expect(stdout).toContain("views aggregated: 10000")
     expect(stdout.match(/views, mean render/g)).toHaveLength(8)
-  }, 60_000)
+  }, 120_000)
 })

@@ -82,7 +82,7 @@ describe("examples/log-intrusion", () => {
 
   it("runs as written", async () => {
     const root = fileURLToPath(new URL("..", import.meta.url))
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: root })
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: root, timeout: 100_000 })
     const { count, lines } = expected()
     expect(stdout).toContain(
       `records in ${lines.length} = out ${count("request")} + dead letters 5 + late 2 + filtered ${count("noise")}`
@@ -94,5 +94,5 @@ describe("examples/log-intrusion", () => {
     expect(stdout).toMatch(/not flagged: the busiest client, 66\.249\.66\.1 at 09:\d\d, 2\d\d requests with [0-3] distinct/)
     expect(stdout).toContain("dead letters (malformed lines): 5")
     expect(stdout).toContain("apacheLog: status must be 3 digits, found '2OO'")
-  }, 60_000)
+  }, 120_000)
 })

@@ -9,7 +9,6 @@
  *
  * @since 0.1.0
  */
-import { NodeHttpHandler } from "@smithy/node-http-handler"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
@@ -18,6 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { isLoopback } from "./AwsSdk.js"
+import { LoopbackHandler } from "./LoopbackHandler.js"
 
 /**
  * The part of every client service that does not depend on the commands it wraps.
@@ -94,8 +94,8 @@ export interface Definition<SdkClient, ClientConfig extends object, Commands ext
   /** The service's classification of what the SDK throws. */
   readonly fromSdkError: (operation: string, error: unknown) => E
   /**
-   * Settings for a loopback endpoint (an emulator); the caller's win. Default an HTTP/1.1 handler: the
-   * SDK's default HTTP/2 fails against the emulators.
+   * Settings for a loopback endpoint (an emulator); the caller's win. Default a `LoopbackHandler`: HTTP/1.1,
+   * and HTTP/2 only for event streams (the SDK's default HTTP/2 fails against the emulators).
    */
   readonly local?: (() => NoInfer<ClientConfig>) | undefined
   /**
@@ -157,9 +157,19 @@ export const settings = (
  * @category models
  */
 export interface BaseSettings {
+  /** The region, from `AWS_REGION` or `AWS_DEFAULT_REGION`; unset leaves it to the SDK's profile chain. */
   readonly region?: string
+  /** The endpoint URL, from the service's variable or `AWS_ENDPOINT_URL`; unset means the service's AWS endpoint. */
   readonly endpoint?: string
+  /**
+   * The SDK's attempts per call, from `AWS_MAX_ATTEMPTS`; else 1, or unset (the SDK's 3) for a service that
+   * keeps the SDK's retries.
+   */
   readonly maxAttempts?: number
+  /**
+   * Static keys, from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`; unset leaves them to
+   * the SDK's default chain.
+   */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
 }
 
@@ -210,7 +220,7 @@ export const service = <
         Effect.sync(() => {
           const client = definition.client({
             ...(definition.sdkRetries === true ? {} : { maxAttempts: 1 }),
-            ...(isLoopback(endpointOf(config)) ? definition.local?.() ?? { requestHandler: new NodeHttpHandler() } : {}),
+            ...(isLoopback(endpointOf(config)) ? definition.local?.() ?? { requestHandler: new LoopbackHandler() } : {}),
             ...config
           })
           // Without a logger, the SDK's logger middleware still copies every input and output (all the

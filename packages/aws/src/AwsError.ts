@@ -32,12 +32,16 @@ import * as Predicate from "effect/Predicate"
 import * as AwsSdk from "./AwsSdk.js"
 
 /**
+ * The brand of every AWS service error, which `isAwsError` checks.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = Symbol.for("@tributary/aws/AwsError")
 
 /**
+ * The type of `TypeId`.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -73,6 +77,7 @@ export type Reason =
 export interface Fields {
   /** The API operation, e.g. "GetRecords". */
   readonly operation: string
+  /** What went wrong, the same for every service (see the module's table). */
   readonly reason: Reason
   /** Whether repeating the same call can help: the reason's, or for `Unknown` the SDK's and the status's. */
   readonly retryability: Retryability
@@ -80,7 +85,9 @@ export interface Fields {
   readonly awsName: string
   /** The service's (or Node's) message. */
   readonly description: string
+  /** The HTTP status of the answer; undefined when there was none (a network error). */
   readonly statusCode: number | undefined
+  /** The AWS request id, to quote to AWS support; undefined when there was no answer. */
   readonly requestId: string | undefined
   /** What the SDK threw. */
   readonly cause: unknown
@@ -136,7 +143,12 @@ export class NotReady extends Data.TaggedError("NotReady")<{
 }> {
   /** Waiting longer may help. */
   readonly retryability: Retryability = "transient"
-  /** @since 0.1.0 */
+  /**
+   * What waited for what, in what status, for how long, e.g. "Kinesis stream orders is still CREATING after
+   * 30s".
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `${this.resource} is still ${this.status} after ${Duration.format(this.waited)}`
   }

@@ -7,6 +7,8 @@
  */
 
 /**
+ * The facts of an error the SDK threw, read by `inspect` and classified by each service's error mapping.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -15,7 +17,9 @@ export interface SdkFailure {
   readonly name: string
   /** A Node error code (ECONNRESET, ...), when there is one. */
   readonly code: string | undefined
+  /** The HTTP status of the service's answer, from `$metadata`; undefined when there was no answer. */
   readonly statusCode: number | undefined
+  /** The AWS request id, from `$metadata`; undefined when there was no answer. */
   readonly requestId: string | undefined
   /** The service's (or Node's) message. */
   readonly reason: string
@@ -32,6 +36,9 @@ interface SdkErrorLike {
 }
 
 /**
+ * Reads the facts of whatever the SDK threw; never fails: a value that is not an error gives name "Error" and
+ * its string as the reason.
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -4,3 +4,4 @@
 export * as AwsClient from "./AwsClient.js"
 export * as AwsError from "./AwsError.js"
 export * as AwsSdk from "./AwsSdk.js"
+export * as LoopbackHandler from "./LoopbackHandler.js"

@@ -26,6 +26,9 @@ import { DeadLetterTable, LeaseTable, ResultsTable } from "./Tables.js"
 import { WorkerRole } from "./WorkerRole.js"
 
 /**
+ * Props of `Deployment`: names, the stream's capacity, retention and encryption, the archive, who runs the
+ * workers, metrics and alarms, and an optional Lambda consumer. All optional.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -34,8 +37,11 @@ export interface DeploymentProps {
   readonly name?: string
   /** Provisioned shards. Default on-demand. */
   readonly shards?: number
+  /** How long the stream keeps records (`DataStreamProps.retention`). Default 24 hours. */
   readonly retention?: Duration
+  /** The stream's encryption (`DataStreamProps.encryption`). Default `"aws-managed"`. */
   readonly streamEncryption?: DataStreamProps["encryption"]
+  /** The archive bucket's props (`ArchiveBucketProps`). Default: the bucket's defaults, a generated name. */
   readonly archive?: Omit<ArchiveBucketProps, "bucketName"> & { readonly bucketName?: string }
   /** Pipeline names, for the alarms and the dashboard. Default `[name]`, or `["main"]`. */
   readonly pipelines?: ReadonlyArray<string>
@@ -45,26 +51,44 @@ export interface DeploymentProps {
   readonly workerPrincipal?: iam.IPrincipal
   /** Let the workers publish metrics with PutMetricData (else they write EMF lines). Default false. */
   readonly putMetricData?: boolean
-  /** Default `Tributary`. */
+  /** The workers read with enhanced fan-out (`reader: { fanOut }`): their role may register and subscribe. */
+  readonly fanOut?: boolean
+  /**
+   * The CloudWatch namespace the workers' metrics go to, for the alarms, the dashboard and the role.
+   * Default `Tributary`.
+   */
   readonly metricsNamespace?: string
+  /** What every alarm does when it fires and when it recovers, e.g. an `SnsAction`. Default none. */
   readonly alarmActions?: ReadonlyArray<cloudwatch.IAlarmAction>
   /** A Lambda consumer of the stream, writing to the same tables and bucket. */
   readonly lambdaConsumer?: Omit<LambdaConsumerProps, "source" | "resultsTables" | "deadLetterTable" | "archive">
 }
 
 /**
+ * Everything one stream's processing needs, made from the props and wired together; its parts are public
+ * for grants and settings of your own.
+ *
  * @since 0.1.0
  * @category constructs
  */
 export class Deployment extends Construct {
+  /** The Kinesis stream. */
   readonly stream: DataStream
+  /** The consumer application's lease table. */
   readonly leaseTable: LeaseTable
+  /** The table the window results are written to. */
   readonly resultsTable: ResultsTable
+  /** The table the dead letters are written to. */
   readonly deadLetterTable: DeadLetterTable
+  /** The bucket of the raw archive and the dead-letter archive. */
   readonly archive: ArchiveBucket
+  /** The workers' role: reads the stream, keeps leases, writes the tables and the archive. */
   readonly workerRole: WorkerRole
+  /** The Lambda consumer, when `lambdaConsumer` was given. */
   readonly lambdaConsumer: LambdaConsumer | undefined
+  /** The alarms on the stream, the pipelines, the application and the Lambda consumer. */
   readonly alarms: Alarms
+  /** The CloudWatch dashboard, named `name` when given. */
   readonly dashboard: Dashboard
 
   constructor(scope: Construct, id: string, props: DeploymentProps = {}) {
@@ -90,6 +114,7 @@ export class Deployment extends Construct {
       leaseTable: this.leaseTable,
       ...sinks,
       ...(props.workerPrincipal === undefined ? {} : { assumedBy: props.workerPrincipal }),
+      ...(props.fanOut === true ? { fanOut: true } : {}),
       ...(props.putMetricData === true ? { metricsNamespace: props.metricsNamespace ?? "Tributary" } : {})
     })
     this.lambdaConsumer = props.lambdaConsumer === undefined

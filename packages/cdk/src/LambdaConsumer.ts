@@ -46,12 +46,15 @@ export interface MappingOptions {
   readonly batchSize?: number
   /** Up to 5 minutes. */
   readonly maximumBatchingWindow?: Duration
+  /** Split a failing batch in two and retry each half, until the record that fails is alone. */
   readonly bisectBatchOnFunctionError?: boolean
   /** -1: retry until the records expire. */
   readonly maximumRetryAttempts?: number
   /** 1 minute to 7 days. */
   readonly maximumRecordAge?: Duration
+  /** Let the handler answer which record failed, so that Lambda retries from it rather than the whole batch. */
   readonly reportBatchItemFailures?: boolean
+  /** Where a new mapping starts reading: the oldest record kept (`TRIM_HORIZON`) or new records only. */
   readonly startingPosition?: "TRIM_HORIZON" | "LATEST"
   /** Up to 15 minutes, for `Lambda.tumblingWindowHandler`. */
   readonly tumblingWindow?: Duration
@@ -74,13 +77,18 @@ export type Source =
   | { readonly table: dynamodb.ITable | dynamodb.Table | { readonly table: dynamodb.Table } }
 
 /**
+ * Props of `LambdaConsumer`: what it reads, the function (yours, or one made from `code` and `handler`),
+ * the mapping's settings, and the sinks its role may write.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface LambdaConsumerProps extends MappingOptions, Sinks {
+  /** The stream or table stream the function reads. */
   readonly source: Source
   /** A function of your own (e.g. a `NodejsFunction`). Otherwise one is made from `code` and `handler`. */
   readonly function?: lambda.IFunction
+  /** The bundled handler's code, for the function made here (required without `function`). */
   readonly code?: lambda.Code
   /** e.g. `index.handler`. */
   readonly handler?: string
@@ -90,15 +98,22 @@ export interface LambdaConsumerProps extends MappingOptions, Sinks {
   readonly memorySize?: number
   /** Default 1 minute: above what the pipeline's retries take for one chunk, plus the handler's `timeMargin`. */
   readonly timeout?: Duration
+  /** Environment variables of the function made here (not applied to a `function` of your own). Default none. */
   readonly environment?: Record<string, string>
 }
 
 /**
+ * A Lambda function reading a stream through an event source mapping, with the mapping's defaults above
+ * and an on-failure destination; its role may write the `Sinks` given. Throws when neither `function` nor
+ * both `code` and `handler` are given.
+ *
  * @since 0.1.0
  * @category constructs
  */
 export class LambdaConsumer extends Construct {
+  /** The function: the one given, or the one made here. */
   readonly function: lambda.IFunction
+  /** The event source added to the function (its event source mapping). */
   readonly eventSource: sources.StreamEventSource
   /** The enhanced fan-out consumer, when there is one. */
   readonly streamConsumer: kinesis.StreamConsumer | undefined

@@ -11,21 +11,25 @@ import * as iam from "aws-cdk-lib/aws-iam"
 import type * as kms from "aws-cdk-lib/aws-kms"
 
 /**
- * What an action applies to: a stream, a table, a bucket (listing), objects in a bucket, or nothing
- * narrower than the account (actions that take no resource).
+ * What an action applies to: a stream, an enhanced fan-out consumer of a stream, a table, a bucket
+ * (listing), objects in a bucket, or nothing narrower than the account (actions that take no resource).
  *
  * @since 0.1.0
  * @category models
  */
-export type ResourceKind = "stream" | "table" | "bucket" | "object" | "account"
+export type ResourceKind = "stream" | "consumer" | "table" | "bucket" | "object" | "account"
 
 /**
+ * What one AWS SDK command needs in IAM: its actions, what they apply to, and KMS actions on an encrypted
+ * resource's key.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Command {
   /** The IAM actions the call needs. */
   readonly actions: ReadonlyArray<string>
+  /** The kind of resource the actions are granted on. */
   readonly resource: ResourceKind
   /**
    * The KMS actions the call also needs on the resource's key when it is encrypted with a customer managed
@@ -53,6 +57,10 @@ export const commands = {
   SplitShard: { actions: ["kinesis:SplitShard"], resource: "stream" },
   MergeShards: { actions: ["kinesis:MergeShards"], resource: "stream" },
   UpdateShardCount: { actions: ["kinesis:UpdateShardCount"], resource: "stream" },
+  RegisterStreamConsumer: { actions: ["kinesis:RegisterStreamConsumer"], resource: "stream" },
+  DescribeStreamConsumer: { actions: ["kinesis:DescribeStreamConsumer"], resource: "consumer" },
+  DeregisterStreamConsumer: { actions: ["kinesis:DeregisterStreamConsumer"], resource: "consumer" },
+  SubscribeToShard: { actions: ["kinesis:SubscribeToShard"], resource: "consumer", keyActions: ["kms:Decrypt"] },
   // DynamoDB (@tributary/dynamodb DynamoDBClient.ts, internal/tables.ts)
   GetItem: { actions: ["dynamodb:GetItem"], resource: "table" },
   PutItem: { actions: ["dynamodb:PutItem"], resource: "table" },
@@ -75,6 +83,8 @@ export const commands = {
 } as const satisfies Record<string, Command>
 
 /**
+ * The name of an AWS SDK command the packages send, a key of `commands` (e.g. `"PutRecords"`).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -91,12 +101,25 @@ export type CommandName = keyof typeof commands
 export const uses = {
   /** `ShardReader`, `StreamSource`, `Consumer`: ListShards, then GetShardIterator and GetRecords per shard. */
   readStream: ["ListShards", "GetShardIterator", "GetRecords"],
+  /**
+   * `Consumer` with `reader: { fanOut }` (`StreamConsumer.ensure`, `FanOutReader`), besides `readStream`'s
+   * ListShards: the stream's ARN, its consumer registered or found, SubscribeToShard per shard.
+   */
+  readStreamFanOut: ["DescribeStreamSummary", "RegisterStreamConsumer", "DescribeStreamConsumer", "SubscribeToShard"],
   /** `Producer.make`, `DeadLetterStream.layer`: PutRecords; ListShards with `rateLimit` or `aggregation`. */
   writeStream: ["PutRecords", "ListShards"],
   /** `StreamAdmin.ensureStream`, resharding: what `tributary provision` and operators run. */
-  administerStream: ["DescribeStreamSummary", "CreateStream", "ListShards", "SplitShard", "MergeShards", "UpdateShardCount"],
-  /** `DynamoDBLeaseStore` (the coordinator never deletes a lease: no DeleteItem). */
-  leases: ["GetItem", "PutItem", "UpdateItem", "Scan"],
+  administerStream: [
+    "DescribeStreamSummary",
+    "CreateStream",
+    "ListShards",
+    "SplitShard",
+    "MergeShards",
+    "UpdateShardCount",
+    "DeregisterStreamConsumer"
+  ],
+  /** `DynamoDBLeaseStore`; DeleteItem for the coordinator's cleanup of finished leases. */
+  leases: ["GetItem", "PutItem", "UpdateItem", "Scan", "DeleteItem"],
   /** What creates a table on first use (`createTable` left on): DescribeTable, CreateTable. */
   createTable: ["DescribeTable", "CreateTable"],
   /** `ResultsTable.sink`: BatchWriteItem (modes `auto`, `batch`), PutItem (modes `auto`, `conditional`). */
@@ -118,6 +141,8 @@ export const uses = {
 } as const satisfies Record<string, ReadonlyArray<CommandName>>
 
 /**
+ * The name of one part of Tributary's calls, a key of `uses` (e.g. `"readStream"`), as `grant` takes it.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -145,8 +170,9 @@ export const keyActionsOf = (names: ReadonlyArray<CommandName>): Array<string> =
   [...new Set(names.flatMap((name) => (commands[name] as Command).keyActions ?? []))].sort()
 
 /**
- * Where a use applies: a stream or table by ARN, or a bucket with the key prefixes its objects are under
- * (`["raw/*"]`); `key` is the resource's customer managed key, if any.
+ * Where a use applies: a stream (and its consumers, `<stream ARN>/consumer/*`) or table by ARN, or a bucket
+ * with the key prefixes its objects are under (`["raw/*"]`); `key` is the resource's customer managed key,
+ * if any.
  *
  * @since 0.1.0
  * @category models
@@ -172,8 +198,11 @@ export const statements = (use: Use, target: Target): Array<iam.PolicyStatement>
   }
   switch (target.kind) {
     case "stream":
+      add(actionsOf(names, "stream"), [target.arn])
+      add(actionsOf(names, "consumer"), [`${target.arn}/consumer/*`])
+      break
     case "table":
-      add(actionsOf(names, target.kind), [target.arn])
+      add(actionsOf(names, "table"), [target.arn])
       break
     case "bucket":
       // listing only the prefixes the use reads (S3 checks `s3:prefix` against ListObjectsV2's Prefix)

@@ -84,7 +84,7 @@ const names = {
   bucket: "iam-orders-archive"
 }
 
-const synthesize = (options: { readonly streamEncryption?: "kms" } = {}) => {
+const synthesize = (options: { readonly streamEncryption?: "kms"; readonly fanOut?: boolean } = {}) => {
   const stack = new Stack(new App(), "Iam", { env: { account: "123456789012", region: "eu-west-1" } })
   new Deployment(stack, "Orders", {
     name: names.stream,
@@ -168,12 +168,30 @@ describe("WorkerRole", () => {
     })
     // what that is, spelled out
     expect(byResource(grants)[`stream:${names.stream}`]).toStrictEqual(["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"])
-    expect(byResource(grants)[`table:${names.leases}`]).toStrictEqual(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"])
+    expect(byResource(grants)[`table:${names.leases}`]).toStrictEqual([
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Scan",
+      "dynamodb:UpdateItem"
+    ])
     expect(grants.every((g) => !g.action.includes("*"))).toBe(true)
     // the one action on every resource is narrowed to the namespace
     expect(grants.filter((g) => g.resource === "*").map((g) => g.condition)).toStrictEqual([
       { StringEquals: { "cloudwatch:namespace": "Tributary" } }
     ])
+  })
+
+  it("fan-out workers: the consumer calls on the stream, SubscribeToShard and DescribeStreamConsumer on its consumers", () => {
+    const grants = byResource(workerGrants(synthesize({ fanOut: true })))
+    expect(grants[`stream:${names.stream}`]).toStrictEqual([
+      "kinesis:DescribeStreamSummary",
+      "kinesis:GetRecords",
+      "kinesis:GetShardIterator",
+      "kinesis:ListShards",
+      "kinesis:RegisterStreamConsumer"
+    ])
+    expect(grants[`stream:${names.stream}/consumer/*`]).toStrictEqual(["kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard"])
   })
 
   it("a stream encrypted with a key of its own: kms:Decrypt on that key, for GetRecords", () => {

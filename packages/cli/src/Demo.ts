@@ -35,24 +35,38 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as DemoChecks from "./internal/demoChecks.js"
 import * as DemoDashboard from "./internal/demoDashboard.js"
+import { DemoError, portInUse, reachable } from "./internal/demoStartup.js"
+import { isFree } from "./internal/net.js"
+import { count } from "./internal/output.js"
 import { message, type Message } from "./Traffic.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // the pipeline
 // ---------------------------------------------------------------------------------------------------------
 
-/** @since 0.1.0 */
+/**
+ * One customer activity, the demo's record once decoded: who (`CustomerId`), when (`DateUnixMs`, the event
+ * time in epoch milliseconds), what (`Activity`) and how long it took (`DurationMs`).
+ *
+ * @since 0.1.0
+ */
 export const Activity = Schema.Struct({
   CustomerId: Schema.String,
   DateUnixMs: Schema.Number,
   Activity: Schema.String,
   DurationMs: Schema.Number
 })
-/** @since 0.1.0 */
+/**
+ * A decoded customer activity (see the `Activity` schema).
+ *
+ * @since 0.1.0
+ */
 export type Activity = typeof Activity.Type
 
 /**
@@ -65,7 +79,11 @@ export const activityStats = Aggregate.struct({
   mean: Aggregate.mean.pipe(Aggregate.mapInput((a: Activity) => a.DurationMs)),
   p95: Aggregate.quantile(0.95).pipe(Aggregate.mapInput((a: Activity) => a.DurationMs))
 })
-/** @since 0.1.0 */
+/**
+ * What each window's result holds: the number of activities, and the mean and p95 of their `DurationMs`.
+ *
+ * @since 0.1.0
+ */
 export type ActivityStats = Aggregate.Aggregate.Output<typeof activityStats>
 
 /**
@@ -78,7 +96,11 @@ export class Results extends Context.Tag("@tributary/cli/Demo/Results")<
   RecordSink.RecordSink<Window.WindowResult<string, ResultsTable.WithState<ActivityStats>>>
 >() {}
 
-/** @since 0.1.0 */
+/**
+ * The demo pipeline's name: its results are stored, and asked for (`/v1/results/<name>/<key>`), under it.
+ *
+ * @since 0.1.0
+ */
 export const pipelineName = "activity-per-minute"
 
 /**
@@ -95,7 +117,13 @@ export const dimensions = { activity: "activity:", customer: "customer:" } as co
  */
 export const earlyResultsEvery = Duration.seconds(3)
 
-/** @since 0.1.0 */
+/**
+ * The demo pipeline: archives the raw records, decodes them whatever their format, and aggregates
+ * `activityStats` per one-minute tumbling window, once per activity and once per customer, writing early
+ * results to `Results`.
+ *
+ * @since 0.1.0
+ */
 export const pipeline = Pipeline.make(pipelineName).pipe(
   Pipeline.to(Archive.RawArchive),
   // key-value text uses its own names: customer=..., ts=..., activity=..., duration_ms=...
@@ -138,16 +166,25 @@ export const pipeline = Pipeline.make(pipelineName).pipe(
  * @since 0.1.0
  */
 export interface Names {
+  /** The Kinesis stream the gateway writes to and the workers read (4 shards). */
   readonly stream: string
+  /** The DynamoDB lease table the workers share the shards through. */
   readonly leases: string
+  /** The DynamoDB table of the workers' window results. */
   readonly results: string
+  /** The DynamoDB table of the re-aggregation job's results. */
   readonly batch: string
+  /** The S3 bucket of the raw archive. */
   readonly bucket: string
   /** Key prefix of the raw archive in the bucket. */
   readonly archivePrefix: string
 }
 
-/** @since 0.1.0 */
+/**
+ * Names for a run on the embedded local AWS (`target: "local"`).
+ *
+ * @since 0.1.0
+ */
 export const localNames: Names = {
   stream: "activities",
   leases: "demo-leases",
@@ -199,6 +236,8 @@ export const configuredAws = Layer.mergeAll(Kinesis.layerConfig(), DynamoDBClien
 // ---------------------------------------------------------------------------------------------------------
 
 /**
+ * The settings of `program`, every one given (`run` fills them in from `RunOptions`).
+ *
  * @since 0.1.0
  */
 export interface Options {
@@ -206,8 +245,13 @@ export interface Options {
   readonly duration: Duration.Duration | undefined
   /** Messages per second sent to the gateway. */
   readonly rate: number
+  /** How often the job re-aggregates the last complete minute of the archive. */
   readonly jobEvery: Duration.Duration
+  /** Where the demo's report lines go (what it made, the URLs, the summary and the checks). */
   readonly print: (line: string) => void
+  /** The progress line of every second (rewritten in place on a terminal). */
+  readonly progress: (line: string) => void
+  /** The names of the stream, tables and bucket the demo makes and uses. */
   readonly names: Names
   /** The gateway's port (0: any free one). */
   readonly port: number
@@ -216,6 +260,13 @@ export interface Options {
 }
 
 const apiKey = "demo-key"
+
+/** Why the demo's checkpoints stay behind what was processed. */
+const checkpointNote = "the window stage keeps each checkpoint at the earliest record of its open windows, which " +
+  "close 10 minutes (maxOutOfOrderness) after their end: a restart reads from there again to rebuild them"
+
+/** How long the end of the run waits for a count that no longer moves before it gives up. */
+const stallLimit = 30_000
 
 /** Effect.sleep that does not mind being asked to sleep 0 or less. */
 const sleepMillis = (ms: number) => Effect.sleep(Duration.millis(Math.max(0, ms)))
@@ -261,12 +312,18 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
     print(`stream ${names.stream} (4 shards), tables ${names.leases}, ${names.results}, ${names.batch}`)
     print(`archive: s3://${names.bucket}/${names.archivePrefix}`)
 
-    // 2. the gateway, a Kinesis producer behind it; it also serves results and the dashboard
+    // 2. the gateway, a Kinesis producer behind it; it also serves results and the dashboard. Every record
+    // the gateway writes is counted, whoever posted it: the demo's producer, or anyone with the URL and key
     const producer = yield* Producer.make<IngestRecord>({
       stream: names.stream,
       partitionKey: (r) => r.partitionKey,
       data: (r) => r.data
     })
+    let written = 0
+    const gatewaySink = RecordSink.make<IngestRecord>(
+      producer.name,
+      (batch) => Effect.tap(producer.write(batch), () => Effect.sync(() => void (written += batch.length)))
+    )
     const dynamodb = yield* DynamoDBClient.DynamoDBClient
     const readResults = (query: { readonly key: string; readonly from: number; readonly to: number }) =>
       ResultsTable.query({ tableName: names.results, pipeline: pipelineName, aggregate: activityStats, ...query }).pipe(
@@ -282,14 +339,22 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
       leaseStore,
       deadLetters: deadLetters.items,
       readResults,
-      dimensions
+      dimensions,
+      checkpointNote
     })
     const server = yield* Gateway.serve({
       keys: [{ name: "demo", sha256: ApiKeys.hash(apiKey), streams: [names.stream], pipelines: [pipelineName] }],
-      sinkFor: Gateway.sinks({ [names.stream]: producer }),
+      sinkFor: Gateway.sinks({ [names.stream]: gatewaySink }),
       results: { reader: (query) => readResults(query), pipelines: [pipelineName] },
       dashboard: { snapshot: dashboard.snapshot, title: "Tributary demo: customer activity" }
-    }, { host: "127.0.0.1", port: options.port })
+    }, { host: "127.0.0.1", port: options.port }).pipe(
+      Effect.catchTag("ServeError", (error) =>
+        Effect.fail(
+          Predicate.hasProperty(error.cause, "code") && error.cause.code === "EADDRINUSE"
+            ? portInUse(options.port)
+            : new DemoError({ reason: "GatewayFailed", detail: `the gateway cannot listen: ${String(error.cause)}` })
+        ))
+    )
     print(`gateway: ${server.url} (POST ${server.url}/v1/streams/${names.stream}/records, Bearer ${apiKey})`)
     print(`results: ${server.url}/v1/results/${pipelineName}/activity:login (Bearer ${apiKey})`)
     print(`dashboard: ${server.url}/dashboard`)
@@ -379,6 +444,8 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
     const tickMillis = 100
     const perTick = Math.max(1, Math.round(options.rate * tickMillis / 1000))
     let producingOn = true
+    const producingSince = Date.now()
+    let producingUntil = producingSince
     const producing = yield* Effect.gen(function*() {
       let i = 0
       let next = Date.now()
@@ -387,7 +454,7 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
         const batch = Array.from({ length: perTick }, (_, j) => message(i + j, now))
         i += perTick
         const status = yield* post(batch)
-        // only what the gateway accepted (200: Kinesis has it) counts as produced
+        // only what the gateway accepted (200: Kinesis has it) counts as produced by the demo
         if (status === 200) {
           counts.produced += batch.length
           for (const m of batch) {
@@ -403,6 +470,7 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
         next += tickMillis
         yield* sleepMillis(next - Date.now())
       }
+      producingUntil = Date.now()
     }).pipe(Effect.forkScoped)
 
     const merged = (tableName: string) =>
@@ -419,17 +487,15 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
     // 6. progress, every second
     const summaries = Effect.forEach(workers, (w) => w.summary)
     const processed = Effect.map(summaries, (all) => sum(all, (s) => s.recordsIn))
-    const progress = Effect.gen(function*() {
+    const progressLine = Effect.gen(function*() {
       const shards = yield* Effect.forEach(workers, (w) => Effect.map(w.shards, (s) => `${w.workerId}:${s.length}`))
       const all = yield* summaries
       const lag = yield* dashboard.maxLagMillis
-      print(
-        `[${((Date.now() - startedAt) / 1000).toFixed(0)}s] produced ${counts.produced} / in ${sum(all, (s) => s.recordsIn)} / ` +
-          `out ${sum(all, (s) => s.recordsOut)} / dead letters ${sum(all, (s) => s.deadLettered)} / ` +
-          `lag ${lag === undefined ? "?" : `${lag} ms`} (shards ${shards.join(" ")})`
-      )
+      return `[${((Date.now() - startedAt) / 1000).toFixed(0)}s] produced ${written} / in ${sum(all, (s) => s.recordsIn)} / ` +
+        `out ${sum(all, (s) => s.recordsOut)} / dead letters ${sum(all, (s) => s.deadLettered)} / ` +
+        `lag ${lag === undefined ? "?" : `${lag} ms`} (shards ${shards.join(" ")})`
     })
-    const progressFiber = yield* progress.pipe(
+    const progressFiber = yield* Effect.flatMap(progressLine, (line) => Effect.sync(() => options.progress(line))).pipe(
       Effect.repeat(Schedule.spaced("1 second")),
       Effect.delay("1 second"),
       Effect.forkScoped
@@ -439,31 +505,50 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
     if (options.duration === undefined) yield* Deferred.await(stop)
     else yield* Effect.raceFirst(Effect.sleep(options.duration), Deferred.await(stop))
 
+    yield* Fiber.interrupt(progressFiber)
     print("stopping: producer stopped, waiting for the workers to drain")
     // the batch in flight finishes (it counts once the gateway answered)
     producingOn = false
     yield* Fiber.join(producing)
-    // drained: every produced record was read, and nothing more comes for a second (a batch read again
-    // after a lease moved counts twice in `processed`, so reaching the count alone is not enough)
-    const drainLimit = Date.now() + 30_000
+    // drained: every record the gateway wrote was read, and nothing more comes for a second (a batch read
+    // again after a lease moved counts twice in `processed`, so reaching the count alone is not enough).
+    // A busy machine is slow, not stuck: the wait ends only when nothing moved for `stallLimit`.
     let last = { count: -1, since: Date.now() }
     let drained = false
-    while (!drained && Date.now() < drainLimit) {
+    while (!drained && Date.now() - last.since < stallLimit) {
       yield* Effect.sleep("100 millis")
-      const count = yield* processed
-      if (count !== last.count) last = { count, since: Date.now() }
-      drained = count >= counts.produced && Date.now() - last.since >= 1_000
+      const seen = yield* processed
+      if (seen !== last.count) last = { count: seen, since: Date.now() }
+      drained = seen >= written && Date.now() - last.since >= 1_000
     }
-    yield* progress
-    print(drained ? "drained: every produced record was processed" : "NOT drained after 30 s")
-    // the last early results of each window come at most `earlyResultsEvery` after its last record
-    const expected = counts.produced - counts.broken
-    const settleLimit = Date.now() + Duration.toMillis(earlyResultsEvery) + 10_000
+    print(yield* progressLine)
+    if (drained) print("drained: every produced record was processed")
+    else {
+      print(`NOT drained: nothing was processed for ${stallLimit / 1000} s, ${count(written - last.count)} records short:`)
+      const leasesNow = [...(yield* leaseStore.list)].sort((a, b) => a.leaseKey.localeCompare(b.leaseKey))
+      const lags = yield* Effect.forEach(leasesNow, (lease) => dashboard.lagOf(lease.leaseKey))
+      for (const line of DemoChecks.lagging(leasesNow, lags)) print(`  ${line}`)
+    }
+    // the last early results of each window come at most `earlyResultsEvery` after its last record; the
+    // table is read again while it still changes
+    const aggregatable = Effect.map(
+      Effect.zip(summaries, deadLetters.items),
+      ([all, letters]) => written - DemoChecks.uniqueLetters(letters).size - sum(all, (s) => s.filtered + s.late)
+    )
     let stored = yield* storedTotals(names.results)
-    while ((stored.activity !== expected || stored.customer !== expected) && Date.now() < settleLimit) {
+    let settled = { totals: JSON.stringify(stored), since: Date.now() }
+    while (Date.now() - settled.since < Duration.toMillis(earlyResultsEvery) + 10_000) {
+      const expected = yield* aggregatable
+      if (stored.activity === expected && stored.customer === expected) break
       yield* Effect.sleep("500 millis")
       stored = yield* storedTotals(names.results)
+      if (JSON.stringify(stored) !== settled.totals) settled = { totals: JSON.stringify(stored), since: Date.now() }
     }
+
+    // where the checkpoints are, before the workers let go of the shards
+    const positions = (yield* Effect.forEach(workers, (w) => w.positions)).flat()
+    const heldBack = positions.filter((p) => p.heldBack).length
+    if (heldBack > 0) print(`checkpoints: ${heldBack} of ${positions.length} shards checkpointed behind what they processed: ${checkpointNote}`)
 
     // clean stop: the workers finish their batches, checkpoint, release their leases
     yield* Scope.close(workersScope, Exit.void)
@@ -471,7 +556,6 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
     const leases = yield* leaseStore.list
     const owned = leases.filter((l) => l.owner !== undefined && l.owner !== null).length
     print(`workers stopped: ${owned} of ${leases.length} leases still owned`)
-    yield* Fiber.interrupt(progressFiber)
 
     // a last re-aggregation of everything, now that everything is archived
     const lastRun = yield* running.trigger({ from: startedAt - 60_000, to: Date.now() + 1 })
@@ -489,11 +573,8 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
     const all = yield* summaries
     const filtered = sum(all, (s) => s.filtered)
     const late = sum(all, (s) => s.late)
-    // a batch processed again (after a lease moved) dead-letters its records again: one per record
-    const letters = new Map<string, DeadLetter.DeadLetter>()
-    for (const l of yield* deadLetters.items) letters.set(`${l.shardId}/${l.sequenceNumber}/${l.subSequenceNumber}`, l)
-    const letterData = Array.from(letters.values(), (l) => new TextDecoder().decode(l.data)).sort()
-    const sameLetters = JSON.stringify(letterData) === JSON.stringify([...brokenData].sort())
+    const letters = DemoChecks.uniqueLetters(yield* deadLetters.items)
+    const deadLetterData = new Set(Array.from(letters.values(), (l) => new TextDecoder().decode(l.data)))
 
     print(`results per activity (${activities.length} windows, merged from the shards' partials):`)
     for (const r of activities.slice(0, 12)) {
@@ -515,26 +596,45 @@ export const program = (options: Options, stop: Deferred.Deferred<void>) =>
         `${scheduled.filter((r) => r.outcome === "failed").length} failed); last run ${lastRun.outcome}, ${lastRun.records ?? 0} records from the archive; ` +
         `batch table aggregated ${batchAggregated} (stream table ${aggregated})`
     )
-    const holds = drained && counts.produced === aggregated + letters.size + filtered + late && sameLetters &&
-      perCustomer === aggregated
-    print(
-      `summary: produced ${counts.produced} (${counts.broken} broken, ${counts.rejected} rejected by the gateway), ` +
-        `aggregated ${aggregated} (per customer ${perCustomer}), dead letters ${letters.size}, filtered ${filtered}, late ${late}; ` +
-        `dead letters are the broken messages: ${sameLetters}; conservation ${holds ? "holds" : "FAILS"}`
-    )
-    return holds
+    // the rate the producer reached, against the one asked for
+    const shortfall = DemoChecks.rateShortfall(counts.produced, producingUntil - producingSince, options.rate)
+    if (shortfall !== undefined) print(shortfall)
+    const verdict = DemoChecks.check({
+      written,
+      produced: counts.produced,
+      broken: counts.broken,
+      rejected: counts.rejected,
+      drained,
+      processed: last.count,
+      aggregated,
+      perCustomer,
+      filtered,
+      late,
+      deadLetters: letters.size,
+      deadLetterData,
+      brokenData
+    })
+    print(verdict.summary)
+    for (const reason of verdict.reasons) print(`  - ${reason}`)
+    return verdict.holds
   }).pipe(Effect.scoped)
 
 /**
+ * Options of `run`: how long and how fast, where it runs, and where its output goes.
+ *
  * @since 0.1.0
  */
 export interface RunOptions {
+  /** Stop after this long. Default: run until `stop` completes. */
   readonly duration?: Duration.Duration | undefined
   /** Default 2,000 messages a second. */
   readonly rate?: number
   /** How often the job re-aggregates the last complete minute of the archive. Default 30 seconds. */
   readonly jobEvery?: Duration.Duration
+  /** Where the report lines go. Default `console.log`. */
   readonly print?: (line: string) => void
+  /** The progress line of every second. Default `print`. */
+  readonly progress?: (line: string) => void
   /** Completing it stops the demo cleanly (e.g. on Ctrl-C). */
   readonly stop?: Deferred.Deferred<void>
   /**
@@ -552,6 +652,7 @@ export interface RunOptions {
 
 /**
  * Runs the demo until `duration` passes or `stop` completes; succeeds with whether the final checks hold.
+ * Fails with a `DemoError` that says what to do when it cannot start.
  *
  * @since 0.1.0
  */
@@ -560,30 +661,37 @@ export const run = (options: RunOptions = {}) =>
     const stop = options.stop ?? (yield* Deferred.make<void>())
     const target = options.target ?? "local"
     if (target === "aws" && (options.bucket === undefined || options.bucket === "")) {
-      return yield* Effect.fail(new DemoConfigError({ reason: "a run on AWS needs the archive's bucket (--bucket)" }))
+      return yield* new DemoError({ reason: "MissingBucket", detail: "a run on AWS needs the archive's bucket (--bucket)" })
     }
+    const print = options.print ?? ((line: string) => console.log(line))
     const settings = {
       duration: options.duration,
       rate: options.rate ?? 2000,
       jobEvery: options.jobEvery ?? Duration.seconds(30),
-      print: options.print ?? ((line: string) => console.log(line)),
+      print,
+      progress: options.progress ?? print,
       port: options.port ?? 0
     }
+    // told at once, not after the emulators started
+    if (settings.port !== 0 && !(yield* isFree(settings.port))) return yield* portInUse(settings.port)
     if (target === "local") {
       return yield* program({ ...settings, names: localNames, cleanUp: false }, stop).pipe(Effect.provide(localAws))
     }
     const runId = new Date().toISOString().replace(/\D/g, "").slice(2, 14)
-    return yield* program({ ...settings, names: awsNames(options.bucket!, runId), cleanUp: options.keep !== true }, stop).pipe(
-      Effect.provide(configuredAws)
-    )
+    const names = awsNames(options.bucket!, runId)
+    return yield* Effect.zipRight(
+      reachable(names),
+      program({ ...settings, names, cleanUp: options.keep !== true }, stop)
+    ).pipe(Effect.provide(configuredAws))
   })
 
-/**
- * @since 0.1.0
- * @category errors
- */
-export class DemoConfigError extends Schema.TaggedError<DemoConfigError>()("DemoConfigError", { reason: Schema.String }) {
-  override get message(): string {
-    return this.reason
-  }
+export {
+  /**
+   * Why the demo cannot start: `MissingBucket` (a run on AWS without `bucket`), `BucketNotFound`,
+   * `PortInUse` (the gateway's port), `GatewayFailed`. The message says what to do.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  DemoError
 }

@@ -6,7 +6,11 @@
  */
 
 
-/** @since 0.1.0 */
+/**
+ * The activity names messages carry, chosen by the message's index.
+ *
+ * @since 0.1.0
+ */
 export const activities = ["login", "search", "view", "add-to-cart", "checkout", "logout"]
 
 /** Typical duration of each activity, in milliseconds: a checkout takes longer than a logout. */
@@ -26,14 +30,23 @@ const typicalDuration: Readonly<Record<string, number>> = {
  */
 export const customers = 100
 
-/** @since 0.1.0 */
+/**
+ * One message to put on the stream.
+ *
+ * @since 0.1.0
+ */
 export interface Message {
+  /** The Kinesis partition key: the customer and one of 64 suffixes, spreading a customer over shards. */
   readonly partitionKey: string
+  /** The record's text, as JSON, CSV (with a header line), key-value lines or XML. */
   readonly data: string
+  /** Whether the message is broken on purpose, so that it must end up as a dead letter. */
   readonly broken: boolean
 }
 
 /**
+ * Options of `message`.
+ *
  * @since 0.1.0
  */
 export interface MessageOptions {

@@ -8,19 +8,22 @@ import * as Decoder from "@tributary/core/Decoder"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
 import { DynamoDBClient, DynamoDBDeadLetters, DynamoDBLeaseStore, LeaseTable } from "@tributary/dynamodb"
 import { Kinesis, Producer, StreamAdmin, StreamSource } from "@tributary/kinesis"
-import { LocalDynamoDB, LocalKinesis, LocalS3 } from "@tributary/local"
+import { Environment, LocalDynamoDB, LocalKinesis, LocalS3 } from "@tributary/local"
 import { S3Client, S3ObjectStore } from "@tributary/s3"
 import { ApiKeys, Gateway } from "@tributary/server"
 import type { IngestRecord } from "@tributary/server/Ingest"
 import * as Chunk from "effect/Chunk"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { execFile } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
+import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -72,7 +75,8 @@ const spawn = (...args: ReadonlyArray<string>) =>
     return yield* Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
       execFile(process.execPath, ["--import", "tsx", "src/bin/tributary.ts", ...args], {
         cwd: root,
-        timeout: 20_000,
+        // tsx compiles the command first: slow on a busy machine (the test itself allows more)
+        timeout: 90_000,
         env: {
           ...process.env,
           AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
@@ -87,6 +91,30 @@ const spawn = (...args: ReadonlyArray<string>) =>
         resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })))
     })
   })
+
+/** A port something listens on, for the length of the scope. */
+const listening = Effect.acquireRelease(
+  Effect.async<Net.Server>((resume) => {
+    const server = Net.createServer()
+    server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+  }),
+  (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+).pipe(Effect.map((server) => (server.address() as Net.AddressInfo).port))
+
+/** The standard AWS settings pointing at the emulators, for the length of the scope. */
+const awsSettings = Effect.gen(function*() {
+  const kinesis = yield* LocalKinesis.LocalKinesis
+  const dynamodb = yield* LocalDynamoDB.LocalDynamoDB
+  const s3 = yield* LocalS3.LocalS3
+  yield* Environment.scoped({
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "S3RVER",
+    AWS_SECRET_ACCESS_KEY: "S3RVER",
+    AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+    AWS_ENDPOINT_URL_S3: s3.endpoint
+  })
+})
 
 let names = 0
 const unique = (prefix: string) => `${prefix}-${process.pid}-${++names}`
@@ -111,20 +139,22 @@ const activities = Decoder.auto(Activity, {
 })
 
 describe("tributary --help", () => {
-  it.effect("lists the commands, and every command its options", () =>
+  it.effect("lists the commands, and every command its options, without boilerplate", () =>
     Effect.gen(function*() {
       const top = yield* cli("--help")
       expect(top.code).toBe(0)
-      for (const name of ["demo", "provision", "produce", "tail", "leases", "replay"]) {
-        expect(top.stdout).toMatch(new RegExp(`^\\s*- ${name} `, "m"))
+      for (const name of ["demo", "local", "provision", "produce", "tail", "leases", "replay"]) {
+        expect(top.stdout).toMatch(new RegExp(`^  ${name} +[A-Z]`, "m"))
       }
       expect(top.stdout).toContain("Put archived records or dead letters back into a stream.")
       expect(top.stdout).toContain("AWS_ENDPOINT_URL_KINESIS")
+      expect(top.stdout).toContain("Exit codes: 0 done, 1 failed (one line on stderr says why), 2 wrong usage, 130 interrupted.")
       // no arguments: the same help
       expect((yield* cli()).stdout).toBe(top.stdout)
 
       const options: Record<string, ReadonlyArray<string>> = {
         demo: ["--duration DURATION", "--rate N", "--job-every DURATION", "--target local | aws", "--bucket BUCKET", "--keep", "--port PORT"],
+        local: ["--kinesis-port PORT", "--dynamodb-port PORT", "--s3-port PORT"],
         provision: ["--stream NAME", "--shards N", "--lease-table TABLE", "--results-table TABLE", "--dead-letter-table TABLE", "--bucket BUCKET"],
         produce: ["--stream NAME", "--rate N", "--count N", "--duration DURATION", "--broken-every N", "--via-gateway URL", "--api-key KEY"],
         tail: ["--stream NAME", "--from latest|trim-horizon|TIME", "--limit N", "--format auto | json | csv | keyValue | xml | apacheLog | raw"],
@@ -146,22 +176,80 @@ describe("tributary --help", () => {
       for (const [name, expected] of Object.entries(options)) {
         const help = yield* cli(name, "--help")
         expect(help.code).toBe(0)
-        expect(help.stdout).toContain("DESCRIPTION")
-        for (const option of expected) expect(help.stdout, `${name} --help`).toContain(option)
+        expect(help.stdout).toMatch(new RegExp(`^tributary ${name}: [A-Z]`))
+        expect(help.stdout).toContain(`Usage: tributary ${name} `)
+        for (const option of [...expected, "--verbose", "-h, --help"]) expect(help.stdout, `${name} --help`).toContain(`\n  ${option}\n`)
+        // what @effect/cli says of every option and command says nothing here
+        for (const boilerplate of ["A user-defined piece of text", "An integer.", "A true or false value", "This setting is optional", "--wizard", "--completions", "--log-level"]) {
+          expect(help.stdout, `${name} --help`).not.toContain(boilerplate)
+        }
       }
     }).pipe(Effect.provide(offline)))
 
-  it.effect("wrong usage: exit code 2 and what is wrong", () =>
+  it.effect("wrong usage: exit code 2 and one line naming the option and the form it takes", () =>
     Effect.gen(function*() {
-      const missing = yield* cli("provision")
-      expect(missing.code).toBe(2)
-      expect(missing.stderr).toContain("Expected to find option: '--stream'")
-      const duration = yield* cli("produce", "--stream", "s", "--duration", "soon")
-      expect(duration.code).toBe(2)
-      expect(duration.stderr).toContain(`--duration: "soon" is not a duration`)
+      expect(yield* cli("provision")).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: "tributary: --stream NAME is required (see tributary provision --help)"
+      })
+      expect(yield* cli("produce", "--stream", "s", "--duration", "soon")).toMatchObject({
+        code: 2,
+        stderr: `tributary: --duration: "soon" is not a duration (e.g. 500ms, 8s, 2m, 1h) (see tributary produce --help)`
+      })
+      expect(yield* cli("produce", "--stream", "s", "--rate", "abc")).toMatchObject({
+        code: 2,
+        stderr: `tributary: --rate: "abc" is not a whole number (e.g. --rate 10) (see tributary produce --help)`
+      })
+      expect(yield* cli("demo", "--target", "gcp")).toMatchObject({
+        code: 2,
+        stderr: `tributary: --target: "gcp" is not one of local, aws (see tributary demo --help)`
+      })
+      expect(yield* cli("tail", "--stream", "s", "--follow")).toMatchObject({
+        code: 2,
+        stderr: "tributary: unknown option --follow (see tributary tail --help)"
+      })
+      expect(yield* cli("deploy")).toMatchObject({ code: 2, stderr: `tributary: unknown command "deploy" (tributary --help lists the commands)` })
       const both = yield* cli("produce", "--stream", "s", "--count", "5", "--duration", "1s")
       expect(both).toMatchObject({ code: 2, stderr: "tributary: give --count or --duration, not both" })
+      // a demo on AWS needs its bucket: wrong usage too, as docs/cli.md says
+      expect(yield* cli("demo", "--target", "aws")).toMatchObject({
+        code: 2,
+        stderr: "tributary: --target aws needs --bucket BUCKET (the archive's bucket, which must exist)"
+      })
     }).pipe(Effect.provide(offline)))
+})
+
+describe("startup failures: one line saying what to do", () => {
+  it.live("the demo's port in use: exit code 1, before anything starts", () =>
+    Effect.gen(function*() {
+      const busy = yield* listening
+      const run = yield* cli("demo", "--port", String(busy), "--duration", "1s")
+      expect(run.code).toBe(1)
+      expect(run.stderr).toBe(`tributary: port ${busy} is in use: choose another with --port (or 0 for any free port)`)
+      expect(run.stdout).toBe("starting local AWS: kinesalite and dynalite in this process, s3rver in a child process")
+    }).pipe(Effect.scoped, Effect.provide(offline)), 60_000)
+
+  it.live("a port of tributary local in use: exit code 1", () =>
+    Effect.gen(function*() {
+      const busy = yield* listening
+      const run = yield* cli("local", "--kinesis-port", "0", "--dynamodb-port", String(busy), "--s3-port", "0")
+      expect(run).toMatchObject({
+        code: 1,
+        stderr: `tributary: port ${busy} is in use: choose another with --dynamodb-port (0 for any free port)`
+      })
+    }).pipe(Effect.scoped, Effect.provide(offline)), 60_000)
+
+  it.live("an endpoint that does not answer: exit code 1, naming the variable to check", () =>
+    Effect.gen(function*() {
+      yield* Environment.scoped({ AWS_ENDPOINT_URL_KINESIS: "http://127.0.0.1:9", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b" })
+      const run = yield* cli("tail", "--stream", "orders")
+      expect(run).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: "tributary: cannot reach Kinesis at http://127.0.0.1:9 (ECONNREFUSED): check AWS_ENDPOINT_URL_KINESIS"
+      })
+    }).pipe(Effect.scoped, Effect.provide(offline)), 60_000)
 })
 
 layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("tributary on kinesalite, dynalite and s3rver", (it) => {
@@ -195,7 +283,7 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("tributar
       for (const table of [leases, results, letters]) expect(yield* LeaseTable.status(table)).toBe("ACTIVE")
       const s3 = yield* S3Client.S3Client
       expect((yield* s3.listObjectsV2({ Bucket: bucket })).KeyCount ?? 0).toBe(0)
-    }))
+    }), 120_000)
 
   it.effect("produce --count 500: exactly 500 records in the stream, 5 of them broken", () =>
     Effect.gen(function*() {
@@ -217,7 +305,7 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("tributar
 
       const none = yield* cli("produce", "--stream", stream, "--count", "40", "--rate", "5000", "--broken-every", "0")
       expect(none.stdout).toContain("produced 40 messages (0 broken on purpose)")
-    }))
+    }), 60_000)
 
   it.effect("produce --via-gateway: POSTs to a running ingest gateway", () =>
     Effect.gen(function*() {
@@ -237,7 +325,7 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("tributar
       expect(refused.code).toBe(1)
       expect(refused.stdout).toContain("0 accepted, 10 failed")
       expect(refused.stderr).toMatch(/^tributary: 10 of 10 messages were not accepted: 401 /)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 60_000)
 
   it.effect("tail --limit: the decoded values of the records just produced", () =>
     Effect.gen(function*() {
@@ -272,7 +360,7 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("tributar
 
       const raw = yield* cli("tail", "--stream", stream, "--from", "trim-horizon", "--limit", "2", "--format", "raw")
       expect(raw.stdout.split("\n").map((line) => JSON.parse(line.split(" ").slice(2).join(" ")))).toEqual(payloads.slice(0, 2))
-    }))
+    }), 60_000)
 
   it.effect("leases: the rows of a lease table", () =>
     Effect.gen(function*() {
@@ -297,16 +385,33 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("tributar
       const run = yield* cli("leases", "--lease-table", tableName)
       expect(run.code).toBe(0)
       const lines = run.stdout.split("\n")
-      expect(lines[0]).toMatch(/^shard\s+owner\s+counter\s+checkpoint\s+switches\s+parents\s+lag$/)
-      expect(lines[1]).toMatch(/^shardId-000000000000\s+worker-a\s+\d+\s+49590000000000000000000000000000000000000000000000000042\s+0\s+-\s+\?$/)
-      expect(lines[2]).toMatch(/^shardId-000000000001\s+-\s+\d+\s+TRIM_HORIZON\s+0\s+-\s+\?$/)
-      expect(lines[3]).toMatch(/^shardId-000000000002\s+-\s+\d+\s+TRIM_HORIZON\s+0\s+shardId-000000000000\s+\?$/)
+      expect(lines[0]).toMatch(/^shard\s+owner\s+counter\s+checkpoint\s+processed\s+switches\s+parents\s+lag$/)
+      expect(lines[1]).toMatch(/^shardId-000000000000\s+worker-a\s+\d+\s+49590000000000000000000000000000000000000000000000000042\s+-\s+0\s+-\s+\?$/)
+      expect(lines[2]).toMatch(/^shardId-000000000001\s+-\s+\d+\s+TRIM_HORIZON\s+-\s+0\s+-\s+\?$/)
+      expect(lines[3]).toMatch(/^shardId-000000000002\s+-\s+\d+\s+TRIM_HORIZON\s+-\s+0\s+shardId-000000000000\s+\?$/)
       expect(run.stdout).toContain("3 leases; held: worker-a: 1")
+
+      // a window stage's checkpoint: behind what was processed, with the processed position beside it
+      const second = Option.getOrThrow(yield* store.get("shardId-000000000001"))
+      const heldBy = yield* store.acquire(second, "worker-b")
+      yield* store.checkpoint(
+        { leaseKey: heldBy.leaseKey, owner: "worker-b", counter: heldBy.counter },
+        {
+          sequenceNumber: "49590000000000000000000000000000000000000000000000000007",
+          subSequenceNumber: 0,
+          processed: { sequenceNumber: "49590000000000000000000000000000000000000000000000000099", subSequenceNumber: 0 }
+        }
+      )
+      const behind = yield* cli("leases", "--lease-table", tableName)
+      expect(behind.stdout.split("\n")[2]).toMatch(
+        /^shardId-000000000001\s+worker-b\s+\d+\s+49590000000000000000000000000000000000000000000000000007\s+49590000000000000000000000000000000000000000000000000099\s+0\s+-\s+\?$/
+      )
+      expect(behind.stdout).toContain("1 checkpoint is behind what was processed: a window stage keeps the checkpoint")
 
       const missing = yield* cli("leases", "--lease-table", unique("no-such-table"))
       expect(missing.code).toBe(1)
       expect(missing.stderr).toMatch(/^tributary: table "no-such-table-\d+-\d+" not found \(ResourceNotFoundException\)$/)
-    }))
+    }), 60_000)
 
   it.effect("replay: archived records (a directory, an S3 bucket) and stored dead letters, with their keys and bytes", () =>
     Effect.gen(function*() {
@@ -405,7 +510,64 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("tributar
       expect(archivedLetters.stderr).toBe("")
       expect(archivedLetters.stdout).toContain(`3 dead letters from 1 object put into ${fromArchivedLetters}`)
       expect(bytes(yield* readAll(fromArchivedLetters))).toEqual(bytes(letters))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("the demo on AWS with a bucket that does not exist: one line saying to create it, exit code 1", () =>
+    Effect.gen(function*() {
+      yield* awsSettings
+      const run = yield* cli("demo", "--target", "aws", "--bucket", "no-such-bucket", "--duration", "1s")
+      expect(run.code).toBe(1)
+      expect(run.stderr).toBe(
+        `tributary: bucket "no-such-bucket" not found: create it (tributary provision --stream <any> --bucket no-such-bucket) ` +
+          "or name an existing one with --bucket"
+      )
+    }).pipe(Effect.scoped), 60_000)
+
+  it.effect("local: the emulators on the ports asked, the variables to export, and the commands work against them", () =>
+    Effect.gen(function*() {
+      const out: Array<string> = []
+      const console = yield* Effect.console
+      const capture: Console.Console = { ...console, log: (...items) => Effect.sync(() => void out.push(items.join(" "))) }
+      const fiber = yield* Cli.main(["node", "tributary", "local", "--kinesis-port", "0", "--dynamodb-port", "0", "--s3-port", "0"]).pipe(
+        Effect.withConsole(capture),
+        Effect.forkScoped
+      )
+      // poll for the variables it prints once they all listen
+      const printed = yield* Effect.suspend(() => out.join("\n").includes("export AWS_ENDPOINT_URL_S3=") ? Effect.succeed(out.join("\n")) : Effect.fail("not yet")).pipe(
+        Effect.retry(Schedule.spaced("50 millis"))
+      )
+      const variables = Object.fromEntries(
+        Array.from(printed.matchAll(/(AWS_[A-Z_0-9]+)=(\S+)/g), (m) => [m[1], m[2]])
+      )
+      expect(Object.keys(variables).sort()).toEqual([
+        "AWS_ACCESS_KEY_ID",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_KINESIS",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_REGION",
+        "AWS_SECRET_ACCESS_KEY"
+      ])
+      // the commands read the standard settings: pointed at what it started, they work
+      yield* Environment.scoped(variables)
+      const stream = unique("local")
+      const bucket = unique("local-bucket")
+      const configured = Cli.main(["node", "tributary", "provision", "--stream", stream, "--shards", "1", "--bucket", bucket]).pipe(
+        Effect.provide(Layer.merge(Cli.layer, NodeContext.layer)),
+        Effect.withConsole(capture)
+      )
+      expect(yield* configured).toBe(0)
+      expect(out).toContain(`stream ${stream}: created, 1 shards, ACTIVE`)
+      expect(out).toContain(`bucket ${bucket}: created`)
+      yield* Fiber.interrupt(fiber)
+      // gone with it
+      const kinesisPort = Number(new URL(variables.AWS_ENDPOINT_URL_KINESIS).port)
+      const closed = yield* Effect.async<boolean>((resume) => {
+        const socket = Net.connect(kinesisPort, "127.0.0.1")
+        socket.once("connect", () => (socket.destroy(), resume(Effect.succeed(false))))
+        socket.once("error", () => resume(Effect.succeed(true)))
+      })
+      expect(closed).toBe(true)
+    }).pipe(Effect.scoped), 60_000)
 
   it.effect("a missing stream: one clear line on stderr, exit code 1 (in a child process and in process)", () =>
     Effect.gen(function*() {
@@ -415,5 +577,5 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("tributar
       expect(child.stderr).toBe(`tributary: stream "no-such-stream" not found (ResourceNotFoundException)\n`)
       const inProcess = yield* cli("tail", "--stream", "no-such-stream", "--limit", "1")
       expect(inProcess).toEqual({ code: 1, stdout: "", stderr: `tributary: stream "no-such-stream" not found (ResourceNotFoundException)` })
-    }))
+    }), 120_000)
 })

@@ -43,6 +43,7 @@ export type Unit = "Count" | "Bytes" | "Milliseconds" | "Seconds"
 export interface Definition {
   /** The CloudWatch metric name. */
   readonly name: string
+  /** The unit CloudWatch records the values in (a histogram's values are its buckets' upper bounds). */
   readonly unit: Unit
   /** Effect tags that become dimensions, and the dimensions' names. Other tags are dropped. */
   readonly dimensions: Readonly<Record<string, string>>
@@ -52,6 +53,7 @@ export interface Definition {
    * `MillisBehindLatest` by `StreamName` alone, whose `Maximum` is the lag of the stream's furthest shard.
    */
   readonly dimensionSets: ReadonlyArray<ReadonlyArray<string>>
+  /** What the metric counts or measures, for people reading the table; it is not sent to CloudWatch. */
   readonly description: string
 }
 
@@ -140,6 +142,12 @@ export const definitions: Readonly<Record<string, Definition>> = {
     "how far the shard's newest record is ahead of the reader (KCL: MillisBehindLatest)"
   ),
   tributary_kinesis_iterator_age_millis: shard("IteratorAgeMilliseconds", "Milliseconds", "age of the last record read"),
+  tributary_kinesis_subscribe_to_shard_calls_total: shard("SubscribeToShardCalls", "Count", "SubscribeToShard calls of the fan-out reader, retries included"),
+  tributary_kinesis_subscriptions_in_use_total: shard(
+    "SubscribeToShardResourceInUse",
+    "Count",
+    "SubscribeToShard refused because a subscription of the consumer to the shard was active"
+  ),
 
   // Kinesis producers (Metrics.producer of @tributary/kinesis)
   tributary_kinesis_put_records_total: producer("UserRecordsPut", "Count", "user records stored (KPL: UserRecordsPut)"),
@@ -156,6 +164,7 @@ export const definitions: Readonly<Record<string, Definition>> = {
   tributary_leases_released_total: lease("ReleasedLeases", "leases the worker let go, by reason", true),
   tributary_lease_renewal_failures_total: lease("LeaseRenewalFailures", "lease renewals that failed", false),
   tributary_leases_held: lease("CurrentLeases", "leases held (KCL: CurrentLeases)", false),
+  tributary_leases_cleaned_total: lease("CleanedLeases", "finished leases deleted once their shards expired and their children started", false),
 
   // consumers (Consumer.metrics of @tributary/consumer)
   tributary_consumer_shard_exits_total: {
@@ -227,9 +236,11 @@ export type Value = number | { readonly values: ReadonlyArray<number>; readonly 
  * @category models
  */
 export interface Sample {
+  /** How the series' metric appears in CloudWatch: its name, unit and dimension sets. */
   readonly definition: Definition
   /** Dimension name to value; every dimension of `definition.dimensions` is present. */
   readonly dimensions: Readonly<Record<string, string>>
+  /** What the series contributed since the previous collection. */
   readonly value: Value
 }
 
@@ -242,6 +253,11 @@ export interface Sample {
  * @category models
  */
 export interface Collector {
+  /**
+   * The samples of a registry snapshot (`snapshot`): one per series that `definitions` names and that has
+   * every dimension's tag; counters and histograms as their increases since the previous call, gauges as
+   * they are (a gauge that is not a finite number is skipped), histograms with no new observation omitted.
+   */
   readonly collect: (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>) => ReadonlyArray<Sample>
 }
 

@@ -38,11 +38,13 @@ import { defaultNamespace, definitions as tributaryDefinitions, makeCollector } 
 export const limits = { metricsPerDirective: 100, valuesPerMetric: 100, dimensionsPerSet: 30 } as const
 
 /**
+ * Options of `render` and `make`: the namespace, which metrics go out, and extra members of every line.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  /** Default `Tributary`. */
+  /** The CloudWatch namespace the metrics are put in. Default `Tributary`. */
   readonly namespace?: string
   /** Which Effect metrics are sent, and how. Default `CloudWatchMetrics.definitions`. */
   readonly definitions?: Readonly<Record<string, Definition>>
@@ -147,10 +149,17 @@ const mergeSameName = (
  * @category models
  */
 export interface Emitter {
+  /**
+   * Takes a snapshot of the registry now and answers its changes since the previous run as EMF lines,
+   * stamped with the current time.
+   */
   readonly lines: Effect.Effect<ReadonlyArray<string>>
 }
 
 /**
+ * An emitter over the default metric registry; each emitter remembers its own previous collection, so use
+ * one per destination.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -177,6 +186,8 @@ export interface WriteOptions extends Options {
 }
 
 /**
+ * Options of `layer`: those of `handler`, and how often the lines are written.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -50,11 +50,15 @@ export class CloudWatchError extends AwsError.ServiceError("CloudWatchError", "C
 const fromSdkError: (operation: string, error: unknown) => CloudWatchError = AwsError.classifier(CloudWatchError)
 
 /**
+ * The `CloudWatch` service: the SDK client, and the one call the publisher makes.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface CloudWatchShape {
+  /** The AWS SDK client the calls go through, for calls this service does not wrap. */
   readonly client: SdkCloudWatchClient
+  /** Sends one PutMetricData request as is; fails with `CloudWatchError` (no retry here). */
   readonly putMetricData: (input: PutMetricDataInput) => Effect.Effect<void, CloudWatchError>
 }
 
@@ -122,11 +126,14 @@ export const layerClientConfig = (
   }))
 
 /**
+ * Options of `make` and `layer`: the namespace, which metrics go out, how often, and how failures are
+ * absorbed.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  /** Default `Tributary`. */
+  /** The CloudWatch namespace the metrics are put in. Default `Tributary`. */
   readonly namespace?: string
   /** Which Effect metrics are sent, and how. Default `CloudWatchMetrics.definitions`. */
   readonly definitions?: Readonly<Record<string, Definition>>
@@ -181,6 +188,8 @@ export const toMetricData = (
 }
 
 /**
+ * Publishes the registry's changes on demand; `layer` runs it on a schedule.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -195,6 +204,9 @@ export interface Publisher {
 }
 
 /**
+ * A publisher over the default metric registry that sends through the `CloudWatch` service; transient
+ * failures (throttling, 5xx, network) are retried with `retry`, permanent ones fail the round at once.
+ *
  * @since 0.1.0
  * @category constructors
  */

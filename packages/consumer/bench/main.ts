@@ -1,11 +1,13 @@
 /**
  * Consumer throughput and failover on embedded kinesalite + dynalite (real SDK over loopback HTTP):
  * a pre-filled 8-shard stream read to the end by 1 worker, then (on a fresh lease table) by 2 workers;
- * then the time a graceful stop takes to hand 4 shards to the other worker.
+ * then the time a graceful stop takes to hand 4 shards to the other worker; then rebalancing with worker
+ * processes killed and restarted (bench/rebalance.ts).
  *
  *   pnpm --filter @tributary/consumer bench      (or: tsx packages/consumer/bench/main.ts)
  *
- * RECORDS (default 40000) sets the stream's size.
+ * RECORDS (default 40000) sets the stream's size; BENCH=rebalance runs the rebalancing bench alone. Then
+ * (unless BENCH=rebalance) `bench latency` (./latency.ts): the polling and the fan-out reader on kinesis-mock.
  *
  * Then `bench consumer-drain` and `bench consumer-live` (`consumerDrain.ts`, `consumerLive.ts`): the
  * `Consumer` against a plain SDK loop, each side and each emulator in a process of its own, alternating
@@ -27,10 +29,13 @@ import * as Consumer from "../src/Consumer.js"
 import * as ConsumerDrain from "./consumerDrain.js"
 import * as ConsumerLive from "./consumerLive.js"
 import { emulators, ownership, produce, setup, uniqueName, waitUntil } from "../test/helpers.js"
+import { latency } from "./latency.js"
+import { rebalance } from "./rebalance.js"
 
 const records = Number(process.env.RECORDS ?? 40_000)
 
 const program = Effect.gen(function*() {
+  if (process.env.BENCH === "rebalance") return yield* rebalance
   const { stream } = yield* setup(8)
   const t0 = yield* Clock.currentTimeMillis
   yield* produce(stream, records, 8)
@@ -87,9 +92,11 @@ const program = Effect.gen(function*() {
     `bench failover (lease 2 s, take interval 1 s): graceful stop ${stopped} ms, shards taken by the other worker ${taken} ms later`
   )
   yield* Scope.close(scopes[1], Exit.void)
+  yield* rebalance
 })
 
 const only = process.env.BENCH_ONLY
+const rebalanceOnly = process.env.BENCH === "rebalance"
 const numberOf = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 
 const main = async () => {
@@ -97,7 +104,9 @@ const main = async () => {
     await Effect.runPromise(
       program.pipe(Effect.scoped, Effect.provide(emulators), Effect.provide(DeadLetter.layerMemory), Logger.withMinimumLogLevel(LogLevel.Warning))
     )
+    if (!rebalanceOnly) await Effect.runPromise(latency)
   }
+  if (rebalanceOnly) return
   if (only === undefined || only === "drain") {
     console.log(await ConsumerDrain.run({
       records: numberOf("BENCH_DRAIN_RECORDS", 200_000),

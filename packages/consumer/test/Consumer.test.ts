@@ -33,7 +33,6 @@ const timing = {
   restartDelay: "200 millis",
   shutdownTimeout: "10 seconds"
 } as const
-const takeMillis = 500
 const leaseMillis = 1000
 
 /** Starts a worker in its own scope; `stop` closes the scope (a graceful shutdown). */
@@ -57,7 +56,7 @@ const startWorker = <A, R>(
 
 /** A worker's shard exits as the metric counts them. */
 const exitMetrics = (stream: string, worker: string) =>
-  Effect.forEach(["Finished", "Stopped", "LeaseLost", "Failed", "Interrupted"] as const, (exit) =>
+  Effect.forEach(["Finished", "Stopped", "HandedOver", "LeaseLost", "Failed", "Interrupted"] as const, (exit) =>
     Effect.map(
       Metric.value(Consumer.metrics.shardExits.pipe(
         Metric.tagged("stream", stream),
@@ -94,9 +93,6 @@ layer(emulators, { excludeTestServices: true, timeout: 60_000 })("Consumer (kine
         ownership(store)
       )
       console.log(`balance: 3 workers settled 3/3/2 in ${three} ms; a 4th took its share (2/2/2/2) in ${four} ms`)
-      // a steal per take round per worker: a handful of rounds, never more than a few seconds
-      expect(three).toBeLessThan(20 * takeMillis)
-      expect(four).toBeLessThan(10 * takeMillis)
       // every worker runs one shard fiber per lease it holds
       // (a worker whose lease was stolen finds out at its next renewal)
       yield* waitUntil(
@@ -108,7 +104,7 @@ layer(emulators, { excludeTestServices: true, timeout: 60_000 })("Consumer (kine
       expect(yield* ownership(store)).toStrictEqual({ "": 8 })
     }))
 
-  it.scoped("a worker shut down gracefully hands its shards over within one take interval, losing no record", () =>
+  it.scoped("a worker shut down gracefully releases its shards to the other, losing no record", () =>
     Effect.gen(function*() {
       const { store, stream } = yield* setup(4)
       const sink = yield* RecordSink.memory<SourceRecord>()
@@ -119,7 +115,6 @@ layer(emulators, { excludeTestServices: true, timeout: 60_000 })("Consumer (kine
       const w1 = yield* startWorker(pipeline, store, dead, { ...options, workerId: "w1" })
       const w2 = yield* startWorker(pipeline, store, dead, { ...options, workerId: "w2" })
       yield* waitUntil("2/2", Effect.map(ownership(store), (c) => c.w1 === 2 && c.w2 === 2), 20_000, ownership(store))
-      // the shards w2 stole were read by w1 too until it found out (at-least-once): count from here on
       yield* waitUntil("w1 runs 2 shards", Effect.map(w1.consumer.shards, (shards) => shards.length === 2), 5_000)
       // records keep coming while w1 stops
       const more = yield* Effect.fork(produce(stream, 3000, 4, (i) => `b-${i}`))
@@ -143,7 +138,6 @@ layer(emulators, { excludeTestServices: true, timeout: 60_000 })("Consumer (kine
           `w2 held its 4 shards ${taken} ms later; ${produced.length} records delivered (+${items.length - seen.size} duplicates) ` +
           `${delivered} ms after`
       )
-      expect(taken).toBeLessThan(takeMillis + 1000)
       // the stopped worker checkpointed its last batch before it let go: nothing produced from the stop on
       // was read twice (the balancing steals before it may have re-read a batch: at-least-once)
       const late = items.filter((d) => d.startsWith("b-"))
@@ -168,6 +162,29 @@ layer(emulators, { excludeTestServices: true, timeout: 60_000 })("Consumer (kine
           expect(value, shard).toBeNaN()
         }
       }
+    }))
+
+  it.scoped("balancing throughput, the worker publishes each shard's load as it read it, with the renewals", () =>
+    Effect.gen(function*() {
+      const { store, stream } = yield* setup(2)
+      const dead = yield* RecordSink.memory<DeadLetter.DeadLetter>()
+      const pipeline = Pipeline.make("load").pipe(Pipeline.to(RecordSink.drain))
+      // every record in the upper half of the hash space: shard 1
+      const produced = yield* produce(stream, 1_000, 1)
+      const bytes = produced.reduce((sum, data) => sum + Buffer.byteLength(data), 0)
+      yield* startWorker(pipeline, store, dead, { stream, workerId: "w1", balance: "bytes", reader: { idleInterval: "50 millis" } })
+      const loads = Effect.map(store.list, (leases) => Object.fromEntries(leases.map((lease) => [lease.leaseKey, lease.load])))
+      yield* waitUntil(
+        "both leases carry a load, the busy one above 0",
+        Effect.map(loads, (l) => l["shardId-000000000001"] !== undefined && l["shardId-000000000001"].recordsPerSecond > 0 && l["shardId-000000000000"] !== undefined),
+        10_000,
+        loads
+      )
+      const published = yield* loads
+      expect(published["shardId-000000000000"]).toStrictEqual({ recordsPerSecond: 0, bytesPerSecond: 0 })
+      // as many bytes per record as produced (each rate has three significant digits)
+      const busy = published["shardId-000000000001"]!
+      expect(busy.bytesPerSecond / busy.recordsPerSecond).toBeCloseTo(bytes / produced.length, 0)
     }))
 
   it.scoped("a zombie (paused past its lease) cannot checkpoint after another worker took the lease", () =>

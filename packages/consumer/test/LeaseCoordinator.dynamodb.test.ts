@@ -37,7 +37,9 @@ layer(emulators, { excludeTestServices: true })("LeaseCoordinator on DynamoDB (d
             workerId,
             listShards: Effect.succeed(shards),
             initialPosition: "TRIM_HORIZON",
-            leaseDuration: "600 millis"
+            leaseDuration: "600 millis",
+            // no runner: a lease asked for goes as soon as the request is seen
+            handoffTimeout: 0
           }).pipe(Scope.extend(scope), Effect.provideService(LeaseStore.LeaseStore, store))
           return Scope.close(scope, Exit.void)
         })

@@ -3,131 +3,27 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as TestClock from "effect/TestClock"
 import * as LeaseStore from "@tributary/core/LeaseStore"
 import * as LeaseCoordinator from "../src/LeaseCoordinator.js"
-
-// ---------------------------------------------------------------------------------------------------------
-// helpers
-// ---------------------------------------------------------------------------------------------------------
-
-const hashRange = { start: "0", end: "340282366920938463463374607431768211455" }
-const shard = (shardId: string, parentShardIds: ReadonlyArray<string> = []): LeaseCoordinator.ShardInfo => ({
-  shardId,
-  parentShardIds,
-  hashRange
-})
-const shards = (n: number) => Array.from({ length: n }, (_, i) => shard(`shardId-${String(i).padStart(12, "0")}`))
-
-// KCL defaults: lease 10 s, renew every 3.3 s, take every 20 s
-const leaseDuration = 10_000
-const takeInterval = 20_000
-
-/**
- * Lets virtual time pass. The TestClock wakes every sleeper due in between in order, and waits for all
- * fibers to settle after each, so one adjustment is as good as many small ones.
- */
-const advance = (millis: number) => TestClock.adjust(Duration.millis(millis))
-
-interface Worker {
-  readonly id: string
-  readonly coordinator: LeaseCoordinator.LeaseCoordinatorShape
-  /** Closes the coordinator's scope (a graceful stop, or a crash with `releaseOnShutdown: false`). */
-  readonly stop: Effect.Effect<void>
-  /** Every event of `changes`, in order. */
-  readonly events: Effect.Effect<ReadonlyArray<string>>
-}
-
-const startWorker = (
-  id: string,
-  listShards: Effect.Effect<ReadonlyArray<LeaseCoordinator.ShardInfo>>,
-  options: Partial<LeaseCoordinator.Options> = {}
-) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const coordinator = yield* LeaseCoordinator.make({ workerId: id, listShards, initialPosition: "TRIM_HORIZON", ...options })
-      .pipe(Scope.extend(scope))
-    const log = yield* Ref.make<ReadonlyArray<string>>([])
-    yield* coordinator.changes.pipe(
-      Stream.runForEach((event) =>
-        Ref.update(log, (events) => [...events, event._tag === "Acquired" ? `+${event.lease.leaseKey}` : `-${event.leaseKey}:${event.reason}`])
-      ),
-      // not in the worker's scope: the Lost events of its shutdown come after that scope's fibers stop
-      Effect.fork
-    )
-    const worker: Worker = { id, coordinator, stop: Scope.close(scope, Exit.void), events: Ref.get(log) }
-    return worker
-  })
-
-/** How many unfinished leases each owner holds, as the store says ("" for none). */
-const ownership = Effect.gen(function*() {
-  const store = yield* LeaseStore.LeaseStore
-  const counts: Record<string, number> = {}
-  for (const lease of yield* store.list) {
-    if (LeaseStore.isShardEnd(lease)) continue
-    const owner = lease.owner ?? ""
-    counts[owner] = (counts[owner] ?? 0) + 1
-  }
-  return counts
-})
-
-const ownersOf = Effect.gen(function*() {
-  const store = yield* LeaseStore.LeaseStore
-  return new Map((yield* store.list).map((lease) => [lease.leaseKey, lease.owner]))
-})
-
-/** Each worker's own view agrees with the store. */
-const expectViewsAgree = (workers: ReadonlyArray<Worker>) =>
-  Effect.gen(function*() {
-    const owners = yield* ownersOf
-    for (const worker of workers) {
-      const owned = yield* worker.coordinator.owned
-      for (const leaseKey of owned.keys()) expect(owners.get(leaseKey), `${worker.id} holds ${leaseKey}`).toBe(worker.id)
-      const inStore = [...owners].filter(([, owner]) => owner === worker.id).map(([leaseKey]) => leaseKey).sort()
-      expect([...owned.keys()].sort(), worker.id).toStrictEqual(inStore)
-    }
-  })
-
-/**
- * A worker's lease metrics (tags application, worker, reason, in that order): held, and every count that
- * is not 0, as "taken.stolen" and so on.
- */
-const leaseMetrics = (application: string, worker: string) =>
-  Effect.gen(function*() {
-    const { metrics } = LeaseCoordinator
-    const tag = <T, I, O>(metric: Metric.Metric<T, I, O>) =>
-      metric.pipe(Metric.tagged("application", application), Metric.tagged("worker", worker))
-    const out: Record<string, number> = { held: (yield* Metric.value(tag(metrics.held))).value }
-    const counts = {
-      taken: ["unowned", "expired", "stolen", "reclaimed"],
-      lost: ["taken", "expired", "deleted"],
-      released: ["finished", "released", "shutdown"]
-    } as const
-    for (const [name, reasons] of Object.entries(counts)) {
-      for (const reason of reasons) {
-        const { count } = yield* Metric.value(Metric.tagged(tag(metrics[name as keyof typeof counts]), "reason", reason))
-        if (count > 0) out[`${name}.${reason}`] = count
-      }
-    }
-    const failures = (yield* Metric.value(tag(metrics.renewalFailures))).count
-    if (failures > 0) out.renewalFailures = failures
-    return out
-  })
-
-const provideStore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, LeaseStore.layerMemory)
-
-// ---------------------------------------------------------------------------------------------------------
-// tests
-// ---------------------------------------------------------------------------------------------------------
+import {
+  advance,
+  expectViewsAgree,
+  leaseDuration,
+  leaseMetrics,
+  ownersOf,
+  ownership,
+  provideStore,
+  shard,
+  shards,
+  startWorker,
+  takeInterval
+} from "./coordinators.js"
 
 describe("LeaseCoordinator", () => {
   it("settings: KCL-like defaults, and invalid options are InvalidOptions naming the option", () => {
@@ -135,17 +31,22 @@ describe("LeaseCoordinator", () => {
     const defaults = settings({})
     expect(Duration.toMillis(defaults.leaseDuration)).toBe(10_000)
     expect(Duration.toMillis(defaults.renewInterval)).toBeCloseTo(3_333.33, 1)
-    expect(Duration.toMillis(defaults.takeInterval)).toBe(20_000)
+    expect(Duration.toMillis(defaults.takeInterval)).toBe(10_000)
+    expect(Duration.toMillis(defaults.handoffTimeout)).toBe(30_000)
     expect(Duration.toMillis(defaults.shardSyncInterval)).toBe(60_000)
     expect(defaults).toMatchObject({
       initialPosition: "LATEST",
       maxLeasesPerWorker: Number.POSITIVE_INFINITY,
       maxLeasesToStealAtOneTime: 1,
-      releaseOnShutdown: true
+      releaseOnShutdown: true,
+      balance: "leases"
     })
     expect(defaults.workerId).toMatch(/^.+:\d+:[0-9a-f]{8}$/)
     expect(LeaseCoordinator.defaultWorkerId()).not.toBe(LeaseCoordinator.defaultWorkerId())
-    expect(Duration.toMillis(settings({ leaseDuration: "3 seconds" }).takeInterval)).toBe(6_000)
+    expect(Duration.toMillis(settings({ leaseDuration: "3 seconds" }).takeInterval)).toBe(3_000)
+    expect(settings({ initialPosition: { atTimestamp: new Date(1_700_000_000_000) } }).initialPosition).toStrictEqual({
+      atTimestamp: 1_700_000_000_000
+    })
     const invalid = (options: LeaseCoordinator.ConfigOptions) =>
       Either.match(LeaseCoordinator.settings(options), { onLeft: (error) => error.message, onRight: () => "valid" })
     expect(invalid({ renewInterval: "10 seconds" })).toBe(
@@ -154,6 +55,10 @@ describe("LeaseCoordinator", () => {
     expect(invalid({ leaseDuration: 0 })).toBe("LeaseCoordinator: leaseDuration must be a positive finite duration, got 0")
     expect(invalid({ maxLeasesToStealAtOneTime: 0 })).toBe("LeaseCoordinator: maxLeasesToStealAtOneTime must be a positive integer")
     expect(invalid({ workerId: "" })).toBe("LeaseCoordinator: workerId must not be empty")
+    expect(invalid({ initialPosition: { atTimestamp: new Date("never") } })).toBe(
+      "LeaseCoordinator: initialPosition atTimestamp must be a valid time"
+    )
+    expect(invalid({ balance: "cpu" as "bytes" })).toBe(`LeaseCoordinator: balance must be "leases", "records" or "bytes"`)
   })
 
   it.effect("make fails with InvalidOptions; config reads the documented variables", () =>
@@ -166,7 +71,8 @@ describe("LeaseCoordinator", () => {
         ["TAKE_INTERVAL", "1500"],
         ["INITIAL_POSITION", "TRIM_HORIZON"],
         ["MAX_LEASES_PER_WORKER", "4"],
-        ["RELEASE_ON_SHUTDOWN", "false"]
+        ["RELEASE_ON_SHUTDOWN", "false"],
+        ["BALANCE", "bytes"]
       ]))))
       const resolved = Either.getOrThrow(LeaseCoordinator.settings(read))
       expect([
@@ -176,8 +82,9 @@ describe("LeaseCoordinator", () => {
         resolved.initialPosition,
         resolved.maxLeasesPerWorker,
         resolved.releaseOnShutdown,
-        resolved.maxLeasesToStealAtOneTime
-      ]).toStrictEqual(["w9", 2_000, 1_500, "TRIM_HORIZON", 4, false, 1])
+        resolved.maxLeasesToStealAtOneTime,
+        resolved.balance
+      ]).toStrictEqual(["w9", 2_000, 1_500, "TRIM_HORIZON", 4, false, 1, "bytes"])
       const bad = yield* Effect.flip(LeaseCoordinator.config.pipe(
         Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["LEASE_DURATION", "soon"]])))
       ))
@@ -201,21 +108,27 @@ describe("LeaseCoordinator", () => {
       for (const worker of workers) yield* worker.stop
     })))
 
-  it.effect("a 4th worker joining takes its share by stealing one lease per take round", () =>
+  it.effect("a 4th worker joining takes its share by stealing one lease per take round, once it watched them for a lease duration", () =>
     provideStore(Effect.gen(function*() {
       const list = Effect.succeed(shards(8))
       const workers = [yield* startWorker("w1", list), yield* startWorker("w2", list), yield* startWorker("w3", list)]
       yield* advance(3 * takeInterval + leaseDuration)
+      const handedOver = Effect.map(Effect.forEach(workers.slice(0, 3), (w) => w.events), (events) =>
+        events.flat().filter((e) => e.endsWith(":handedOver")).length)
+      const before = yield* handedOver
       workers.push(yield* startWorker("w4", list))
+      // nobody checkpointed these leases: for all w4 knows, their owners just took them and have not started
+      yield* advance(leaseDuration - 1)
+      expect((yield* ownership).w4).toBeUndefined()
+      // asked at the next round, handed over at the owner's next renewal (a third of a lease duration)
+      yield* advance(1 + leaseDuration / 3 + 500)
+      expect((yield* ownership).w4).toBe(1)
       yield* advance(takeInterval)
-      expect((yield* ownership).w4).toBeGreaterThanOrEqual(1)
-      yield* advance(2 * takeInterval)
       expect(yield* ownership).toStrictEqual({ w1: 2, w2: 2, w3: 2, w4: 2 })
       yield* advance(leaseDuration)
       yield* expectViewsAgree(workers)
-      // the workers it stole from saw the loss at their next renewal
-      const lost = (yield* Effect.forEach(workers.slice(0, 3), (w) => w.events)).flat().filter((e) => e.endsWith(":taken"))
-      expect(lost.length).toBeGreaterThanOrEqual(1)
+      // the workers it stole from were asked, and handed the leases over
+      expect((yield* handedOver) - before).toBe(2)
       for (const worker of workers) yield* worker.stop
     })))
 
@@ -445,7 +358,8 @@ describe("LeaseCoordinator", () => {
         })
       )
       yield* Effect.gen(function*() {
-        const w1 = yield* startWorker("w1", Effect.succeed(shards(2)), { application: "metrics-renewals" })
+        // take rounds at 0, 20 and 40 s: none at the moment of the drop
+        const w1 = yield* startWorker("w1", Effect.succeed(shards(2)), { application: "metrics-renewals", takeInterval: "20 seconds" })
         yield* advance(500)
         expect((yield* w1.coordinator.owned).size).toBe(2)
         yield* Ref.set(failing, true)
@@ -463,13 +377,48 @@ describe("LeaseCoordinator", () => {
         })
         // the store still names w1: once renewals work again, its next take round takes them back
         yield* Ref.set(failing, false)
-        yield* advance(takeInterval)
+        yield* advance(20_000)
         expect((yield* w1.coordinator.owned).size).toBe(2)
         // the table still named w1: taken back
         expect(yield* leaseMetrics("metrics-renewals", "w1")).toMatchObject({ held: 2, "taken.reclaimed": 2 })
         yield* w1.stop
       }).pipe(Effect.provide(flaky))
     }))
+
+  it.effect("balancing throughput, renewals publish each lease's load from what the runner read; a new owner starts from it", () =>
+    provideStore(Effect.gen(function*() {
+      const store = yield* LeaseStore.LeaseStore
+      const loadOf = (leaseKey: string) => Effect.map(store.get(leaseKey), (lease) => Option.getOrThrow(lease).load)
+      const [a, b] = shards(2).map((shard) => shard.shardId)
+      const renewal = 10_000 / 3
+      const w1 = yield* startWorker("w1", Effect.succeed(shards(2)), { balance: "records" })
+      yield* advance(1)
+      const owned = yield* w1.coordinator.owned
+      expect(owned.size).toBe(2)
+      // 300 records of 10 bytes read from one shard, nothing from the other, before the first renewal
+      yield* owned.get(a)!.countRead(200, 2_000)
+      yield* owned.get(a)!.countRead(100, 1_000)
+      yield* advance(renewal - 1)
+      expect(yield* loadOf(a)).toStrictEqual({ recordsPerSecond: 90, bytesPerSecond: 900 })
+      expect(yield* loadOf(b)).toStrictEqual({ recordsPerSecond: 0, bytesPerSecond: 0 })
+
+      // a lease moves: its new owner starts from the published load, and smooths what it reads into it
+      yield* w1.coordinator.release(a)
+      const w2 = yield* startWorker("w2", Effect.succeed(shards(2)), { balance: "records" })
+      yield* advance(1)
+      expect([...(yield* w2.coordinator.owned).keys()]).toStrictEqual([a])
+      yield* advance(renewal - 1)
+      // nothing read for one renewal interval: 90 + (1 - e^(-3.33 s / 30 s)) * (0 - 90)
+      expect(yield* loadOf(a)).toStrictEqual({ recordsPerSecond: 80.5, bytesPerSecond: 805 })
+
+      // counting leases, nothing is published
+      const w3 = yield* startWorker("w3", Effect.succeed([shard("shardId-other")]))
+      yield* advance(1)
+      yield* (yield* w3.coordinator.owned).get("shardId-other")!.countRead(1_000, 1_000)
+      yield* advance(renewal)
+      expect(yield* loadOf("shardId-other")).toBeUndefined()
+      yield* Effect.all([w1.stop, w2.stop, w3.stop])
+    })))
 
   it.effect("release hands one lease over; maxLeasesPerWorker caps what a worker takes", () =>
     provideStore(Effect.gen(function*() {
@@ -499,13 +448,13 @@ describe("LeaseCoordinator", () => {
       yield* advance(3 * takeInterval + leaseDuration)
       expect(yield* ownership).toStrictEqual({ w1: 2, w2: 2 })
       expect(yield* leaseMetrics("metrics-steal", "w2")).toStrictEqual({ held: 2, "taken.stolen": 2 })
-      expect(yield* leaseMetrics("metrics-steal", "w1")).toStrictEqual({ held: 2, "taken.unowned": 4, "lost.taken": 2 })
+      expect(yield* leaseMetrics("metrics-steal", "w1")).toStrictEqual({ held: 2, "taken.unowned": 4, "released.handedOver": 2 })
       // a graceful stop releases what w1 holds; w2 takes them at its next take round
       yield* w1.stop
       expect(yield* leaseMetrics("metrics-steal", "w1")).toStrictEqual({
         held: 0,
         "taken.unowned": 4,
-        "lost.taken": 2,
+        "released.handedOver": 2,
         "released.shutdown": 2
       })
       yield* advance(takeInterval)

@@ -9,11 +9,11 @@ import { Producer, StreamAdmin } from "@tributary/kinesis"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import { mkdtempSync, readdirSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { emulators, setup, waitUntil } from "./helpers.js"
-import { type OutputLine, readOutput, seeded, spawnWorker, type WorkerProcess } from "./workerProcess.js"
+import { deliveries, missingFrom, seeded, spawnWorker, type WorkerProcess } from "./workerProcess.js"
 
 const skip = process.env.TRIBUTARY_SKIP_CHAOS === "1"
 const seed = Number(process.env.TRIBUTARY_CHAOS_SEED ?? 20240611)
@@ -133,49 +133,16 @@ layer(emulators, { excludeTestServices: true, timeout: 150_000 })("chaos: worker
 
         // ---- everything delivered ----
         const expected = new Set(Array.from({ length: records }, (_, i) => dataOf(itemOf(i))))
-        const outputs = () =>
-          readdirSync(dir).filter((f) => f.endsWith(".jsonl")).map((f) => ({ file: f, lines: readOutput(join(dir, f)) }))
-        const missing = () => {
-          const seen = new Set<string>()
-          for (const { lines } of outputs()) for (const line of lines) seen.add(line.data)
-          let count = 0
-          for (const data of expected) if (!seen.has(data)) count++
-          return count
-        }
         const drained = yield* waitUntil(
           "every record delivered",
-          Effect.sync(() => missing() === 0),
+          Effect.sync(() => missingFrom(dir, expected) === 0),
           60_000,
-          Effect.sync(() => ({ missing: missing(), logs: slots.map((s) => s.process.log().slice(-2000)) }))
+          Effect.sync(() => ({ missing: missingFrom(dir, expected), logs: slots.map((s) => s.process.log().slice(-2000)) }))
         )
         const ended = yield* Clock.currentTimeMillis
 
         // ---- the checks ----
-        const all: Array<OutputLine> = []
-        let runs = 0
-        const disorder: Array<string> = []
-        for (const { file, lines } of outputs()) {
-          all.push(...lines)
-          // a delivery run: the lines of one shard in one incarnation until its sequence numbers go back
-          // (a replay from the checkpoint after the shard was lost and taken again)
-          const last = new Map<string, { seq: bigint; counters: Map<string, number> }>()
-          for (const line of lines) {
-            const seq = BigInt(line.seq)
-            let run = last.get(line.shard)
-            if (run === undefined || seq <= run.seq) {
-              run = { seq, counters: new Map() }
-              last.set(line.shard, run)
-              runs++
-            }
-            run.seq = seq
-            const counter = Number(line.data.split(":")[1])
-            const previous = run.counters.get(line.key)
-            if (previous !== undefined && counter <= previous && disorder.length < 10) {
-              disorder.push(`${file} ${line.shard} ${line.key}: ${counter} after ${previous}`)
-            }
-            run.counters.set(line.key, counter)
-          }
-        }
+        const { all, disorder, runs } = deliveries(dir)
         expect(disorder).toEqual([])
         const unexpected = all.filter((line) => !expected.has(line.data))
         expect(unexpected).toEqual([])
@@ -209,6 +176,8 @@ layer(emulators, { excludeTestServices: true, timeout: 150_000 })("chaos: worker
             `failover (kill to next record of each shard held): ${failovers.length > 0 ? `min ${failovers[0]} ms, median ${failovers[Math.floor(failovers.length / 2)]} ms, max ${failovers[failovers.length - 1]} ms` : "none measured"}; ` +
             `parent's last record ${childFirst - parentLast} ms before the children's first`
         )
-      })
+      }),
+    // ~40 s on an idle machine; processes are spawned, so a test timeout of its own, with room for a busy one
+    { timeout: 600_000 }
   )
 })

@@ -41,8 +41,21 @@ describe("consumer configuration", () => {
         "w1",
         2_000
       ])
-      expect(Duration.toMillis(Duration.decode(options.reader!.idleInterval!))).toBe(50)
-      expect([options.takeInterval, options.reader!.maxRecords, options.restartDelay]).toStrictEqual([undefined, undefined, undefined])
+      const polling = options.reader as Consumer.ReaderOptions
+      expect(Duration.toMillis(Duration.decode(polling.idleInterval!))).toBe(50)
+      expect([options.takeInterval, polling.maxRecords, options.restartDelay]).toStrictEqual([undefined, undefined, undefined])
+    }))
+
+  it.effect("Consumer.config: READER=fan-out reads through the consumer CONSUMER_NAME, which it needs", () =>
+    Effect.gen(function*() {
+      const fanOut = yield* readWith(Consumer.config, [["STREAM", "orders"], ["READER", "fan-out"], ["CONSUMER_NAME", "orders-app"]])
+      expect(fanOut.reader).toStrictEqual({ fanOut: { consumerName: "orders-app" } })
+      expect(String(yield* Effect.flip(readWith(Consumer.config, [["STREAM", "orders"], ["READER", "fan-out"]])))).toContain(
+        "READER=fan-out needs CONSUMER_NAME"
+      )
+      expect(String(yield* Effect.flip(readWith(Consumer.config, [["STREAM", "orders"], ["READER", "push"]])))).toContain("READER")
+      const polling = yield* readWith(Consumer.config, [["STREAM", "orders"], ["READER", "polling"], ["CONSUMER_NAME", "ignored"]])
+      expect(typeof polling.reader === "object" && "fanOut" in polling.reader).toBe(false)
     }))
 
   it.effect("the scripts' flags stand for variables and win over the environment; empty values are unset", () =>

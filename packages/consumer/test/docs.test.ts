@@ -13,6 +13,7 @@ import * as Decoder from "@tributary/core/Decoder"
 import * as LeaseStore from "@tributary/core/LeaseStore"
 import * as Pipeline from "@tributary/core/Pipeline"
 import * as RecordSink from "@tributary/core/RecordSink"
+import type { SourceRecord } from "@tributary/core/SourceRecord"
 import * as DocBlocks from "@tributary/core/test-utils/DocBlocks"
 import { DynamoDBClient, DynamoDBLeaseStore } from "@tributary/dynamodb"
 import { Kinesis, StreamAdmin } from "@tributary/kinesis"
@@ -49,6 +50,19 @@ it("docs/consumer.md: the contract snippet hands the store's layer to the contra
 })
 
 const Order = Schema.Struct({ orderId: Schema.String, amount: Schema.Number })
+
+/** The standard AWS settings (`AWS_ENDPOINT_URL_*`, region, credentials) pointing at the emulators, for the test. */
+const standardAwsSettings = Effect.gen(function*() {
+  const localKinesis = yield* LocalKinesis.LocalKinesis
+  const localDynamoDB = yield* LocalDynamoDB.LocalDynamoDB
+  yield* Environment.scoped({
+    AWS_ENDPOINT_URL_KINESIS: localKinesis.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: localDynamoDB.endpoint,
+    AWS_REGION: localKinesis.region,
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local"
+  })
+})
 
 layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("docs/consumer.md", (it) => {
   it.scoped("the runner example: every lease is acquired, processed and checkpointed", () =>
@@ -120,15 +134,7 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("docs/con
 
   it.scoped("the consumer example: the worker processes both shards, and checkpoints and releases them at shutdown", () =>
     Effect.gen(function*() {
-      const localKinesis = yield* LocalKinesis.LocalKinesis
-      const localDynamoDB = yield* LocalDynamoDB.LocalDynamoDB
-      yield* Environment.scoped({
-        AWS_ENDPOINT_URL_KINESIS: localKinesis.endpoint,
-        AWS_ENDPOINT_URL_DYNAMODB: localDynamoDB.endpoint,
-        AWS_REGION: localKinesis.region,
-        AWS_ACCESS_KEY_ID: "local",
-        AWS_SECRET_ACCESS_KEY: "local"
-      })
+      yield* standardAwsSettings
       // orders on both shards of the stream, one of them broken
       yield* StreamAdmin.ensureStream("orders", { shards: 2 })
       const kinesis = yield* Kinesis.Kinesis
@@ -183,6 +189,53 @@ layer(emulators, { excludeTestServices: true, timeout: "30 seconds" })("docs/con
         ["shardId-000000000000", null, { sequenceNumber: second.SequenceNumber, subSequenceNumber: 0 }],
         ["shardId-000000000001", null, { sequenceNumber: third.SequenceNumber, subSequenceNumber: 0 }]
       ])
+    }))
+
+  it.scoped("the several-streams example: each stream's records through its own pipeline, leases keyed by stream", () =>
+    Effect.gen(function*() {
+      yield* standardAwsSettings
+      yield* StreamAdmin.ensureStream("clicks", { shards: 1 })
+      yield* StreamAdmin.ensureStream("views", { shards: 1 })
+      const kinesis = yield* Kinesis.Kinesis
+      for (const [stream, data] of [["clicks", "c-1"], ["clicks", "c-2"], ["views", "v-1"]]) {
+        yield* kinesis.putRecords({ StreamName: stream, Records: [{ PartitionKey: data, Data: Buffer.from(data) }] })
+      }
+      // the example's clicksPipeline, viewsPipeline and deadLetterSink
+      const clicks = yield* RecordSink.memory<SourceRecord>("clicks")
+      const views = yield* RecordSink.memory<SourceRecord>("views")
+      const clicksPipeline = Pipeline.make("clicks").pipe(Pipeline.to(clicks))
+      const viewsPipeline = Pipeline.make("views").pipe(Pipeline.to(views))
+      const text = (records: ReadonlyArray<SourceRecord>) => records.map((r) => Buffer.from(r.data).toString("utf8")).sort()
+      const deadLetterSink = yield* RecordSink.memory<DeadLetter.DeadLetter>("dead-letters")
+
+      // --- the docs' example ---
+      // clicksPipeline, viewsPipeline and deadLetterSink are yours
+      const worker = Consumer.layerStreams([
+        { stream: "clicks", pipeline: clicksPipeline },
+        { stream: "views", pipeline: viewsPipeline }
+      ], { initialPosition: "TRIM_HORIZON" }).pipe(
+        Layer.provide(Layer.mergeAll(
+          Kinesis.layerConfig(),
+          DynamoDBLeaseStore.layer({ tableName: "web-app" }).pipe(Layer.provide(DynamoDBClient.layerConfig())),
+          DeadLetter.layer(deadLetterSink)
+        ))
+      )
+      // --- end of the example ---
+
+      const running = yield* Effect.fork(Layer.launch(worker))
+      for (let i = 0; i < 400 && running.unsafePoll() === null; i++) {
+        if ((yield* clicks.items).length === 2 && (yield* views.items).length === 1) break
+        yield* Effect.sleep("25 millis")
+      }
+      expect(running.unsafePoll()).toBeNull() // still running: nothing failed
+      expect(text(yield* clicks.items)).toStrictEqual(["c-1", "c-2"])
+      expect(text(yield* views.items)).toStrictEqual(["v-1"])
+      expect(yield* deadLetterSink.items).toStrictEqual([])
+      yield* Fiber.interrupt(running)
+      const leases = yield* Effect.flatMap(LeaseStore.LeaseStore, (store) => store.list).pipe(
+        Effect.provide(DynamoDBLeaseStore.layer({ tableName: "web-app", createTable: false }))
+      )
+      expect(leases.map((lease) => lease.leaseKey).sort()).toStrictEqual(["clicks:shardId-000000000000", "views:shardId-000000000000"])
     }))
 })
 

@@ -6,7 +6,8 @@ import * as LocalDynamoDB from "@tributary/local/LocalDynamoDB"
 import * as LocalKinesis from "@tributary/local/LocalKinesis"
 import * as Effect from "effect/Effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
@@ -91,6 +92,53 @@ export const readOutput = (file: string): ReadonlyArray<OutputLine> => {
     }
   }
   return lines
+}
+
+/** The output files (`*.jsonl`) of a directory, each with its lines. */
+export const readOutputs = (dir: string): ReadonlyArray<{ readonly file: string; readonly lines: ReadonlyArray<OutputLine> }> =>
+  readdirSync(dir).filter((file) => file.endsWith(".jsonl")).map((file) => ({ file, lines: readOutput(join(dir, file)) }))
+
+/** How many of the `expected` data no output line of the directory has. */
+export const missingFrom = (dir: string, expected: ReadonlySet<string>): number => {
+  const seen = new Set<string>()
+  for (const { lines } of readOutputs(dir)) for (const line of lines) seen.add(line.data)
+  let count = 0
+  for (const data of expected) if (!seen.has(data)) count++
+  return count
+}
+
+/**
+ * The lines of a directory's outputs, whose data are `<key>:<counter>` with counters rising per key, checked
+ * for order: `all` the lines, `runs` the delivery runs, `disorder` up to 10 lines out of order. A delivery run
+ * is the lines of one shard in one output file (one worker incarnation) until its sequence numbers go back
+ * (a replay from the checkpoint after the shard was lost and taken again); within a run each key's counters
+ * must rise.
+ */
+export const deliveries = (dir: string) => {
+  const all: Array<OutputLine> = []
+  let runs = 0
+  const disorder: Array<string> = []
+  for (const { file, lines } of readOutputs(dir)) {
+    all.push(...lines)
+    const last = new Map<string, { seq: bigint; counters: Map<string, number> }>()
+    for (const line of lines) {
+      const seq = BigInt(line.seq)
+      let run = last.get(line.shard)
+      if (run === undefined || seq <= run.seq) {
+        run = { seq, counters: new Map() }
+        last.set(line.shard, run)
+        runs++
+      }
+      run.seq = seq
+      const counter = Number(line.data.split(":")[1])
+      const previous = run.counters.get(line.key)
+      if (previous !== undefined && counter <= previous && disorder.length < 10) {
+        disorder.push(`${file} ${line.shard} ${line.key}: ${counter} after ${previous}`)
+      }
+      run.counters.set(line.key, counter)
+    }
+  }
+  return { all, runs, disorder }
 }
 
 /** A small seeded PRNG (mulberry32): numbers in [0, 1). */

@@ -36,18 +36,23 @@ import * as SpaceSavingSummary from "./internal/spaceSaving.js"
 import { Count, JsonNumber } from "./internal/stateSchemas.js"
 import type { InvalidOptions } from "./TributaryError.js"
 import { checkOptions } from "./TributaryError.js"
+import { outOfRange } from "./internal/options.js"
 
 // -----------------------------------------------------------------------------
 // Model
 // -----------------------------------------------------------------------------
 
 /**
+ * The key every aggregate carries, which `isAggregate` looks for.
+ *
  * @since 0.1.0
  * @category symbols
  */
 export const TypeId: unique symbol = Symbol.for("@tributary/core/Aggregate")
 
 /**
+ * The type of `TypeId`.
+ *
  * @since 0.1.0
  * @category symbols
  */
@@ -90,24 +95,18 @@ export interface Aggregate<in I, in out S, out O> extends Pipeable {
 }
 
 /**
+ * Types that take an aggregate apart: its input, state and output types.
+ *
  * @since 0.1.0
  */
 export declare namespace Aggregate {
-  /**
-   * @since 0.1.0
-   */
+  /** Any aggregate, whatever its types. @since 0.1.0 */
   export type Any = Aggregate<any, any, any>
-  /**
-   * @since 0.1.0
-   */
+  /** The input type of an aggregate: what `add` takes. @since 0.1.0 */
   export type Input<A extends Any> = A extends Aggregate<infer I, any, any> ? I : never
-  /**
-   * @since 0.1.0
-   */
+  /** The state type of an aggregate: what `add` folds into and `merge` combines. @since 0.1.0 */
   export type State<A extends Any> = A extends Aggregate<any, infer S, any> ? S : never
-  /**
-   * @since 0.1.0
-   */
+  /** The output type of an aggregate: what `result` reads. @since 0.1.0 */
   export type Output<A extends Any> = A extends Aggregate<any, any, infer O> ? O : never
 }
 
@@ -179,12 +178,6 @@ export const make = <I, S, O, E extends Json>(options: {
  */
 export const validate = <I, S, O>(self: Aggregate<I, S, O>): Effect.Effect<Aggregate<I, S, O>, InvalidOptions> =>
   self.invalid === undefined ? Effect.succeed(self) : Effect.fail(self.invalid)
-
-/** Why a number is not in [min, max] (or not an integer there), or undefined. */
-const outOfRange = (value: number, min: number, max: number, integer: boolean): string | undefined =>
-  (value >= min && value <= max) && (!integer || Number.isInteger(value))
-    ? undefined
-    : `must be ${integer ? "an integer " : ""}in [${min}, ${max}], got ${value}`
 
 /** A built-in aggregate of numbers: its `add` checks that the input is a number, then applies it. */
 const numeric = <S, O, E extends Json>(name: string, options: {
@@ -277,7 +270,9 @@ export const max: Aggregate<number, number, number | undefined> = numeric("max",
  * @category models
  */
 export interface MeanState {
+  /** Inputs added so far. */
   count: number
+  /** Their floating-point sum. */
   sum: number
 }
 
@@ -310,7 +305,9 @@ export const mean: Aggregate<number, MeanState, number | undefined> = numeric("m
  * @category models
  */
 export interface StatsState {
+  /** Inputs added so far. */
   count: number
+  /** Their floating-point sum. */
   sum: number
   /** `+Infinity` while `count` is 0 */
   min: number
@@ -325,10 +322,15 @@ export interface StatsState {
  * @category models
  */
 export interface Stats {
+  /** The number of inputs. */
   readonly count: number
+  /** The floating-point sum of the inputs (0 for no input). */
   readonly sum: number
+  /** The smallest input; undefined for no input. */
   readonly min: number | undefined
+  /** The largest input; undefined for no input. */
   readonly max: number | undefined
+  /** `sum / count`; undefined for no input. */
   readonly mean: number | undefined
 }
 
@@ -406,8 +408,6 @@ const sketchAggregate = <O>(
   return numeric("quantile", { ...parts, apply, invalid })
 }
 
-const quantileRank = (q: number, count: number): number => Math.floor((q >= 0 && q <= 1 ? q : 0.5) * (count - 1))
-
 /**
  * The `q`-quantile of the inputs, `undefined` for no input, from a DDSketch mutated in place.
  *
@@ -430,7 +430,7 @@ export const quantile = (q: number, options?: SketchOptions): Aggregate<number, 
     "Aggregate.quantile",
     options,
     [["q", outOfRange(q, 0, 1, false)]],
-    (s, valueAt) => (s.count === 0 ? undefined : valueAt(quantileRank(q, s.count)))
+    (s, valueAt) => (s.count === 0 ? undefined : valueAt(DDSketch.quantileRank(q, s.count)))
   )
 
 /**
@@ -447,7 +447,7 @@ export const quantiles = (
     "Aggregate.quantiles",
     options,
     qs.map((q, i) => [`qs[${i}]`, outOfRange(q, 0, 1, false)] as const),
-    (s, valueAt) => qs.map((q) => (s.count === 0 ? undefined : valueAt(quantileRank(q, s.count))))
+    (s, valueAt) => qs.map((q) => (s.count === 0 ? undefined : valueAt(DDSketch.quantileRank(q, s.count))))
   )
 
 // -----------------------------------------------------------------------------

@@ -110,6 +110,8 @@ export const decodeRecords: (bytes: Uint8Array) => Effect.Effect<ReadonlyArray<S
 // ---------------------------------------------------------------------------------------------------------
 
 /**
+ * Options of `sink` and `layerSink`; invalid ones make them fail with `InvalidOptions`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -144,18 +146,23 @@ export interface SinkOptions {
 export type FlushReason = "size" | "age" | "close" | "manual"
 
 /**
+ * Counters of an archive sink since it was made, as `stats` reads them.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface SinkStats {
+  /** Flushes started, by what ended their buffer. */
   readonly flushes: Readonly<Record<FlushReason, number>>
   /** Flushes that failed (their writes failed with the error). */
   readonly failedFlushes: number
+  /** Objects stored. */
   readonly objects: number
   /** Records written (a record written twice counts twice). */
   readonly records: number
   /** JSON-lines bytes before and after compression. */
   readonly bytes: number
+  /** Bytes of the gzip-compressed objects stored. */
   readonly compressedBytes: number
 }
 
@@ -168,6 +175,7 @@ export interface SinkStats {
 export interface ArchiveSink extends RecordSink<SourceRecord> {
   /** Writes what is buffered now, and returns once it is stored (or fails as the writes waiting on it do). */
   readonly flush: Effect.Effect<void, SinkError>
+  /** A snapshot of the sink's counters. */
   readonly stats: Effect.Effect<SinkStats>
 }
 
@@ -370,6 +378,8 @@ export const layerSink = (options?: SinkOptions): Layer.Layer<RawArchive, Invali
 // ---------------------------------------------------------------------------------------------------------
 
 /**
+ * Options of `source` and `layerSource`: the range of arrival times to read, and where.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -452,6 +462,9 @@ export const source = (options: SourceOptions): Effect.Effect<RecordSourceShape,
   })
 
 /**
+ * Provides `RecordSource` reading a time range of the archive, as `source` does; fails with
+ * `InvalidOptions` for an invalid prefix or page size.
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -14,6 +14,9 @@ import * as Sink from "./RecordSink.js"
 import type { SourceRecord } from "./SourceRecord.js"
 
 /**
+ * The schema of a dead letter; it encodes `data` as base64, for sinks that store JSON (the dead-letter
+ * archive, a dead-letter stream).
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -48,12 +51,18 @@ export const DeadLetter = Schema.Struct({
 export const maxReasonLength: number = Reason.maxReasonLength
 
 /**
+ * A record the pipeline could not process: the source record's fields and payload, with the pipeline,
+ * stage and reason of the failure.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface DeadLetter extends Schema.Schema.Type<typeof DeadLetter> {}
 
 /**
+ * The dead letter of a source record that failed in `failure.stage` of a pipeline, with its payload
+ * untouched.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -94,6 +103,8 @@ export class DeadLetterSink extends Context.Tag("@tributary/core/DeadLetterSink"
 >() {}
 
 /**
+ * Provides `DeadLetterSink` with the given sink.
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -111,6 +122,9 @@ export class MemoryDeadLetters extends Context.Tag("@tributary/core/MemoryDeadLe
 >() {}
 
 /**
+ * Provides `DeadLetterSink` with a fresh in-memory sink (named `dead-letters`), and the same sink as
+ * `MemoryDeadLetters` to read them back.
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -24,6 +24,8 @@ import type { InvalidOptions } from "./TributaryError.js"
 import { SinkError, SourceError } from "./TributaryError.js"
 
 /**
+ * Options of `sink` and `layer`; invalid ones make them fail with `InvalidOptions`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -114,6 +116,8 @@ export const layer = (options?: SinkOptions): Layer.Layer<DeadLetterSink, Invali
   Layer.effect(DeadLetterSink, sink(options))
 
 /**
+ * Options of `read`: the range of arrival times of the dead-lettered records, and where to look.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -135,6 +139,7 @@ export interface ReadOptions {
  * @category models
  */
 export interface DeadLetterObject {
+  /** The object's key in the store. */
   readonly key: string
   /** Its letters whose records arrived in the range. */
   readonly letters: ReadonlyArray<DeadLetter>
@@ -196,6 +201,8 @@ export const read = (
   }))
 
 /**
+ * Options of `replay`: which letters to read (as `read`), which to send, and what to do with them after.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -212,14 +219,19 @@ export interface ReplayOptions extends ReadOptions {
 }
 
 /**
+ * What a `replay` did.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ReplaySummary {
+  /** Objects read in the range. */
   readonly objects: number
+  /** Letters written to the sink. */
   readonly replayed: number
   /** Letters the filter left out. */
   readonly skipped: number
+  /** Objects deleted after replay (only with `deleteReplayed`). */
   readonly deletedObjects: number
 }
 

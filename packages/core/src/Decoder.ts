@@ -26,18 +26,25 @@ import type { SourceRecord } from "./SourceRecord.js"
 import { DecodeFailure } from "./TributaryError.js"
 
 /**
+ * The key every decoder carries, which `isDecoder` looks for.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = Symbol.for("@tributary/core/Decoder")
 
 /**
+ * The type of `TypeId`.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export type TypeId = typeof TypeId
 
 /**
+ * The payload formats a decoder reads; a `DecodeFailure`'s `format` names the one it read the payload as
+ * ("text" for an `auto` decoder that failed before it found one, e.g. on a payload that is not UTF-8).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -61,8 +68,11 @@ export const maxJsonDepth: number = maxDepth
  * @category models
  */
 export interface DecodedBatch<A> {
+  /** The decoded values, in record order. */
   readonly values: Array<A>
+  /** The records that did not decode, each with what is wrong. */
   readonly failures: Array<DecodeFailure>
+  /** For each failure, the index of its record in the decoded array. */
   readonly failureOrigins: Array<number>
 }
 
@@ -87,6 +97,9 @@ export const valueOrigins = (batch: DecodedBatch<unknown>): Array<number> => {
 }
 
 /**
+ * Turns records into values of `A` that its Schema accepts; made with `json`, `csv`, `keyValue`, `xml`,
+ * `apacheLog` or `auto`, and given to a pipeline.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -94,6 +107,7 @@ export interface Decoder<A> extends Pipeable {
   readonly [TypeId]: TypeId
   /** The configured format ("auto" sniffs each record; failures then name the format it found). */
   readonly format: Format | "auto"
+  /** The Schema the decoder was made with: what a valid value is. */
   readonly schema: Schema.Schema<A, unknown>
   /** Decodes one record. */
   readonly decode: (record: SourceRecord) => Either.Either<A, DecodeFailure>
@@ -127,6 +141,8 @@ export interface DecodeOptions {
 }
 
 /**
+ * Options of `csv` (and of `auto`'s CSV reading).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -138,25 +154,33 @@ export interface CsvOptions<I> extends DecodeOptions {
    * "absent": never.
    */
   readonly header?: "auto" | "present" | "absent"
-  /** Default ",". */
+  /** The character between cells. Default ",". */
   readonly delimiter?: string
+  /** Names the header row or `columns` may use for each Schema property. */
   readonly aliases?: Aliases<I>
 }
 
 /**
+ * Options of `keyValue`, `xml` and `apacheLog`.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface TextOptions<I> extends DecodeOptions {
+  /** Names the payload may use for each Schema property. */
   readonly aliases?: Aliases<I>
 }
 
 /**
+ * Options of `auto`.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface AutoOptions<I> extends DecodeOptions {
+  /** Names the text formats (CSV, key-value, XML, Apache log) may use for each Schema property. */
   readonly aliases?: Aliases<I>
+  /** How to read the records sniffed as CSV (columns, header, delimiter). */
   readonly csv?: Omit<CsvOptions<I>, "aliases">
 }
 
@@ -184,6 +208,8 @@ export const ApacheLogEntry = Schema.Struct({
 })
 
 /**
+ * One parsed Apache log line, as `apacheLog()` decodes it.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -288,6 +314,8 @@ export const decodeAll = <A>(decoder: Decoder<A>, records: ReadonlyArray<SourceR
 }
 
 /**
+ * True for a value made by one of this module's constructors.
+ *
  * @since 0.1.0
  * @category guards
  */

@@ -28,7 +28,9 @@ import type { InvalidOptions } from "./TributaryError.js"
  * @category models
  */
 export interface TimeRange {
+  /** Start of the range, inclusive. */
   readonly from: number
+  /** End of the range, exclusive. */
   readonly to: number
 }
 
@@ -39,12 +41,17 @@ export interface TimeRange {
  * @category models
  */
 export interface JobRun {
+  /** The job's name. */
   readonly job: string
   /** Unique per job: the start time and a counter. */
   readonly runId: string
+  /** "schedule": started by the job's timing; "manual": started by `RunningJob.trigger`. */
   readonly trigger: "schedule" | "manual"
+  /** The time range the run covers. */
   readonly range: TimeRange
+  /** When the run started, epoch milliseconds. */
   readonly startedAt: number
+  /** When the run ended, epoch milliseconds; absent while it is running. */
   readonly endedAt?: number
   /** Attempts made, retries included. */
   readonly attempts: number
@@ -52,6 +59,7 @@ export interface JobRun {
   readonly outcome: "running" | "succeeded" | "failed" | "skipped"
   /** Records processed by the successful attempt. */
   readonly records?: number
+  /** Why the last attempt of a failed run failed (the error's message). */
   readonly error?: string
 }
 
@@ -69,6 +77,8 @@ export class RunLog extends Context.Tag("@tributary/core/Job/RunLog")<RunLog, {
 }>() {}
 
 /**
+ * A `RunLog` in memory, for tests and single-process use; `list` returns 100 runs unless given a limit.
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -99,11 +109,16 @@ export const layerRunLogMemory: Layer.Layer<RunLog> = Layer.sync(RunLog, () => {
 export type Timing = { readonly every: Duration.DurationInput } | { readonly cron: string }
 
 /**
+ * A scheduled batch, made with `make` and run with `start` or `layer`. `E` and `R` are the error and the
+ * services of its `run`.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Job<E, R> {
+  /** Names the job in the run log and in spans. */
   readonly name: string
+  /** When the job runs on its own. */
   readonly timing: Timing
   /** The range a run at `scheduledAt` covers, e.g. the hour before it. */
   readonly range: (scheduledAt: number) => TimeRange
@@ -114,14 +129,21 @@ export interface Job<E, R> {
 }
 
 /**
+ * What `make` takes: the fields of a `Job`, with `retry` optional.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Options<E, R> {
+  /** Names the job in the run log and in spans. */
   readonly name: string
+  /** When the job runs on its own. */
   readonly timing: Timing
+  /** The range a run at `scheduledAt` (epoch milliseconds) covers, e.g. the hour before it. */
   readonly range: (scheduledAt: number) => TimeRange
+  /** Runs the batch over a range; returns the number of records it processed. */
   readonly run: (range: TimeRange) => Effect.Effect<number, E, R>
+  /** Retries of a failed run. Default: `Retry.exponential({ base: "1 second", times: 3 })`. */
   readonly retry?: Schedule.Schedule<unknown, E> | undefined
 }
 
@@ -177,14 +199,23 @@ export const start = <E, R>(job: Job<E, R>): Effect.Effect<RunningJob, InvalidOp
         const base = { job: job.name, runId: `${startedAt}-${++counter}`, trigger, range, startedAt }
         yield* log.record({ ...base, attempts: 0, outcome: "running" })
         let attempts = 0
+        const failed = (error: string) =>
+          Effect.map(Clock.currentTimeMillis, (endedAt): JobRun => ({ ...base, endedAt, attempts, outcome: "failed", error }))
+        // a run that dies, or is stopped, is over too: the log never keeps it "running"
         const outcome = yield* Effect.suspend(() => {
           attempts++
           return job.run(range)
-        }).pipe(Effect.retry(job.retry), Effect.either)
-        const endedAt = yield* Clock.currentTimeMillis
+        }).pipe(
+          Effect.retry(job.retry),
+          Effect.either,
+          Effect.catchAllDefect((defect) => Effect.succeed(Either.left(defect))),
+          Effect.onInterrupt(() =>
+            failed("interrupted: the job stopped during the run").pipe(Effect.flatMap(log.record), Effect.ignore)
+          )
+        )
         const run: JobRun = Either.isRight(outcome)
-          ? { ...base, endedAt, attempts, outcome: "succeeded", records: outcome.right }
-          : { ...base, endedAt, attempts, outcome: "failed", error: describe(outcome.left) }
+          ? { ...base, endedAt: yield* Clock.currentTimeMillis, attempts, outcome: "succeeded", records: outcome.right }
+          : yield* failed(describe(outcome.left))
         yield* log.record(run)
         return run
       }).pipe(Effect.withSpan("Job.run", { attributes: { job: job.name, trigger } }))
@@ -263,7 +294,7 @@ export const layerConfig = <E, R>(
 
 const invalidTiming = (timing: Timing): string | undefined => {
   if ("cron" in timing) {
-    return Either.isLeft(Cron.parse(timing.cron)) ? `has an invalid cron expression ${JSON.stringify(timing.cron)}` : undefined
+    return Either.isLeft(Cron.parse(timing.cron, "UTC")) ? `has an invalid cron expression ${JSON.stringify(timing.cron)}` : undefined
   }
   const every = Duration.decodeUnknown(timing.every)
   return Option.isSome(every) && Duration.isFinite(every.value) && Duration.toMillis(every.value) > 0
@@ -276,7 +307,7 @@ const nextTime = (timing: Timing, after: number): number => {
     const interval = Duration.toMillis(Duration.decode(timing.every))
     return (Math.floor(after / interval) + 1) * interval
   }
-  return Cron.next(Cron.unsafeParse(timing.cron), new Date(after)).getTime()
+  return Cron.next(Cron.unsafeParse(timing.cron, "UTC"), new Date(after)).getTime()
 }
 
 const describe = (error: unknown): string =>

@@ -27,13 +27,15 @@ import { TypeId as ErrorTypeId } from "./TributaryError.js"
 
 /**
  * Where a lease stands when no record has been checkpointed yet, or that its shard is done:
- * `TRIM_HORIZON` (the oldest record kept), `LATEST` (only records added from now on), `SHARD_END` (the
- * shard was closed by a split or merge and every record of it was processed: its children may start).
+ * `TRIM_HORIZON` (the oldest record kept), `LATEST` (only records added from now on), `AT_TIMESTAMP`
+ * (records that arrived at or after the consumer's configured timestamp, which the lease does not store,
+ * like the KCL's), `SHARD_END` (the shard was closed by a split or merge and every record of it was
+ * processed: its children may start).
  *
  * @since 0.1.0
  * @category models
  */
-export type Sentinel = "TRIM_HORIZON" | "LATEST" | "SHARD_END"
+export type Sentinel = "TRIM_HORIZON" | "LATEST" | "AT_TIMESTAMP" | "SHARD_END"
 
 /**
  * What a lease stores as progress: a checkpoint (resume after it) or a sentinel. Narrow it with
@@ -51,7 +53,9 @@ export type LeaseCheckpoint = Checkpoint | Sentinel
  * @category models
  */
 export interface HashRange {
+  /** The lowest hash key of the shard. */
   readonly start: string
+  /** The highest hash key of the shard. */
   readonly end: string
 }
 
@@ -68,15 +72,46 @@ export interface Lease {
   readonly owner: string | null
   /** Incremented by every write; every write is conditional on it. A lease whose counter does not move is not renewed. */
   readonly counter: number
+  /** How far the shard was processed: the last checkpoint, or a sentinel. */
   readonly checkpoint: LeaseCheckpoint
   /**
    * The shards this one was split or merged from (sorted: DynamoDB keeps them as a set): it is processed
    * only after all of them reach SHARD_END.
    */
   readonly parentShardIds: ReadonlyArray<string>
+  /** The range of partition-key hashes the shard owns. */
   readonly hashRange: HashRange
   /** Acquisitions by a different owner since the last checkpoint: a lease that keeps moving without progress is stuck. */
   readonly ownerSwitchesSinceCheckpoint: number
+
+  // -- handoff (see `requestHandoff`) --
+  /**
+   * The worker that asked the owner to hand the lease over (absent when nobody did): the owner finishes
+   * its batch in flight, checkpoints and passes the lease to it (`handOver`). Cleared whenever the lease
+   * changes hands.
+   */
+  readonly handoffTo?: string | undefined
+  // --- published load (throughput-aware assignment) ---
+  /**
+   * The shard's throughput as its owner last measured it, published with a renewal by workers that balance
+   * by throughput (absent until one did). It stays when the lease changes owner, so the new owner and the
+   * other workers know what the shard weighs before the new owner measured it.
+   */
+  readonly load?: LeaseLoad | undefined
+}
+
+/**
+ * A shard's throughput as read by its owner: records and bytes per second, averaged over the last minute
+ * or so.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LeaseLoad {
+  /** Records read from the shard per second, smoothed over about half a minute. */
+  readonly recordsPerSecond: number
+  /** Bytes of record data read from the shard per second, smoothed the same way. */
+  readonly bytesPerSecond: number
 }
 
 /**
@@ -86,10 +121,13 @@ export interface Lease {
  * @category models
  */
 export interface NewLease {
+  /** The shard id. */
   readonly leaseKey: string
   /** Usually `TRIM_HORIZON` or `LATEST`. */
   readonly checkpoint: LeaseCheckpoint
+  /** The shards this one was split or merged from, without repeats. Default none. */
   readonly parentShardIds?: ReadonlyArray<string> | undefined
+  /** The range of partition-key hashes the shard owns. */
   readonly hashRange: HashRange
 }
 
@@ -100,7 +138,9 @@ export interface NewLease {
  * @category models
  */
 export interface LeaseVersion {
+  /** The shard id. */
   readonly leaseKey: string
+  /** The lease's counter as last read or written. */
   readonly counter: number
 }
 
@@ -112,6 +152,7 @@ export interface LeaseVersion {
  * @category models
  */
 export interface ObservedLease extends LeaseVersion {
+  /** The owner seen, null for an unowned lease; the write fails if it changed. */
   readonly owner: string | null
 }
 
@@ -123,6 +164,7 @@ export interface ObservedLease extends LeaseVersion {
  * @category models
  */
 export interface HeldLease extends LeaseVersion {
+  /** The worker that holds the lease. */
   readonly owner: string
 }
 
@@ -141,38 +183,54 @@ export interface HeldLease extends LeaseVersion {
 export class LeaseLost extends Data.TaggedError("LeaseLost")<{
   readonly leaseKey: string
   readonly owner: string
-  readonly operation: "renew" | "release" | "checkpoint"
+  readonly operation: "renew" | "release" | "checkpoint" | "handOver"
   /** The counter the write expected. */
   readonly expectedCounter: number
 }> {
   /** @since 0.1.0 */
   readonly [ErrorTypeId] = ErrorTypeId
-  /** @since 0.1.0 */
+  /**
+   * Always "permanent": retrying the same write with the same counter fails again.
+   *
+   * @since 0.1.0
+   */
   readonly retryability: Retryability = "permanent"
-  /** @since 0.1.0 */
+  /**
+   * Names the lease, the owner, the expected counter and the operation.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `lease ${this.leaseKey} is no longer held by ${this.owner} at counter ${this.expectedCounter} (${this.operation})`
   }
 }
 
 /**
- * An acquisition or deletion failed its condition: the lease changed since it was observed (another
- * worker took or renewed it first), or does not exist.
+ * An acquisition, a handoff request or a deletion failed its condition: the lease changed since it was
+ * observed (another worker took or renewed it first, or asked for it first), or does not exist.
  *
  * @since 0.1.0
  * @category errors
  */
 export class LeaseConflict extends Data.TaggedError("LeaseConflict")<{
   readonly leaseKey: string
-  readonly operation: "acquire" | "delete"
+  readonly operation: "acquire" | "requestHandoff" | "delete"
   /** The counter the write expected. */
   readonly expectedCounter: number
 }> {
   /** @since 0.1.0 */
   readonly [ErrorTypeId] = ErrorTypeId
-  /** @since 0.1.0 */
+  /**
+   * Always "permanent": the same write fails again; read the lease anew before trying.
+   *
+   * @since 0.1.0
+   */
   readonly retryability: Retryability = "permanent"
-  /** @since 0.1.0 */
+  /**
+   * Names the lease, the expected counter and the operation.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `lease ${this.leaseKey} changed since counter ${this.expectedCounter} was observed (${this.operation})`
   }
@@ -193,7 +251,11 @@ export class LeaseStoreError extends Data.TaggedError("LeaseStoreError")<{
 }> {
   /** @since 0.1.0 */
   readonly [ErrorTypeId] = ErrorTypeId
-  /** @since 0.1.0 */
+  /**
+   * Names the operation, the lease if any, the retryability and the reason.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     const lease = this.leaseKey === undefined ? "" : ` of lease ${this.leaseKey}`
     return `lease store ${this.operation}${lease} failed (${this.retryability}): ${this.reason}`
@@ -201,12 +263,16 @@ export class LeaseStoreError extends Data.TaggedError("LeaseStoreError")<{
 }
 
 /**
+ * Any failure of a `LeaseStore` operation.
+ *
  * @since 0.1.0
  * @category errors
  */
 export type LeaseError = LeaseLost | LeaseConflict | LeaseStoreError
 
 /**
+ * True for a `LeaseLost`, `LeaseConflict` or `LeaseStoreError`.
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -219,23 +285,35 @@ export const isLeaseError = (u: unknown): u is LeaseError =>
 // ---------------------------------------------------------------------------------------------------------
 
 /**
+ * The operations of a lease store. Every write is conditional on the lease's counter and increments it;
+ * wrap an implementation with `make` for spans and argument checks.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface LeaseStoreShape {
   /** Every lease, in no particular order (strongly consistent). */
   readonly list: Effect.Effect<ReadonlyArray<Lease>, LeaseStoreError>
+  /** The lease of a shard (strongly consistent), or `Option.none()` when there is none. */
   readonly get: (leaseKey: string) => Effect.Effect<Option.Option<Lease>, LeaseStoreError>
   /** Creates the lease with no owner and counter 0 unless it exists (then nothing changes). True if this call created it. */
   readonly createIfAbsent: (lease: NewLease) => Effect.Effect<boolean, LeaseStoreError>
   /**
    * Takes an unowned, expired or stolen lease: conditional on the counter and owner observed. Increments
-   * `ownerSwitchesSinceCheckpoint` when the owner changes.
+   * `ownerSwitchesSinceCheckpoint` when the owner changes, and clears a handoff request.
    */
   readonly acquire: (observed: ObservedLease, owner: string) => Effect.Effect<Lease, LeaseConflict | LeaseStoreError>
-  /** Increments the counter: tells other workers the owner is alive. Conditional on owner and counter. */
-  readonly renew: (held: HeldLease) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
-  /** Clears the owner so another worker can take the lease at once. Conditional on owner and counter. */
+  /**
+   * Increments the counter: tells other workers the owner is alive. Conditional on owner and counter. With
+   * `load`, the same write also stores the shard's measured load (`Lease.load`); without, the lease keeps
+   * the load it has. The lease returned (like that of every write) carries `handoffTo`: how an owner learns
+   * it was asked for it.
+   */
+  readonly renew: (held: HeldLease, load?: LeaseLoad) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
+  /**
+   * Clears the owner (and a handoff request) so another worker can take the lease at once. Conditional
+   * on owner and counter.
+   */
   readonly release: (held: HeldLease) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
   /**
    * Stores progress (and resets `ownerSwitchesSinceCheckpoint`). Conditional on owner and counter, like
@@ -245,11 +323,34 @@ export interface LeaseStoreShape {
     held: HeldLease,
     checkpoint: LeaseCheckpoint
   ) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
-  /** Deletes the lease if its counter is still the one given; a lease that does not exist is deleted already. */
-  readonly delete: (version: LeaseVersion) => Effect.Effect<void, LeaseConflict | LeaseStoreError>
+  /**
+   * Deletes the lease if its counter is still the one given: true if this call deleted it, false if it did
+   * not exist (deleted already).
+   */
+  readonly delete: (version: LeaseVersion) => Effect.Effect<boolean, LeaseConflict | LeaseStoreError>
+
+  // -- handoff --
+  /**
+   * Asks the owner of a lease to hand it over to `requester`: sets `handoffTo`, conditional on the owner
+   * and counter observed and on no request being pending. It leaves the counter alone: a request is no
+   * sign of life of the owner (a crashed owner's lease still expires), and the owner's own writes do not
+   * fail because of it.
+   */
+  readonly requestHandoff: (
+    observed: HeldLease,
+    requester: string
+  ) => Effect.Effect<Lease, LeaseConflict | LeaseStoreError>
+  /**
+   * Passes a held lease to another worker in one write: owner `to`, counter + 1, owner switches + 1, the
+   * request cleared. Conditional on owner and counter.
+   */
+  readonly handOver: (held: HeldLease, to: string) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
 }
 
 /**
+ * The lease table the consumer's workers share; provide it with `layerMemory` or the DynamoDB layer of
+ * `@tributary/dynamodb`.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -279,10 +380,14 @@ export const make = (impl: LeaseStoreShape): LeaseStoreShape => ({
     yield* invalid("acquire", observed.leaseKey, validateOwner(owner) ?? validateCounter(observed.counter))
     return yield* impl.acquire(observed, owner)
   }),
-  renew: Effect.fn("LeaseStore.renew")(function*(held: HeldLease) {
+  renew: Effect.fn("LeaseStore.renew")(function*(held: HeldLease, load?: LeaseLoad) {
     yield* Effect.annotateCurrentSpan("leaseKey", held.leaseKey)
-    yield* invalid("renew", held.leaseKey, validateOwner(held.owner) ?? validateCounter(held.counter))
-    return yield* impl.renew(held)
+    yield* invalid(
+      "renew",
+      held.leaseKey,
+      validateOwner(held.owner) ?? validateCounter(held.counter) ?? (load === undefined ? undefined : validateLoad(load))
+    )
+    return yield* impl.renew(held, load)
   }),
   release: Effect.fn("LeaseStore.release")(function*(held: HeldLease) {
     yield* Effect.annotateCurrentSpan("leaseKey", held.leaseKey)
@@ -302,6 +407,21 @@ export const make = (impl: LeaseStoreShape): LeaseStoreShape => ({
     yield* Effect.annotateCurrentSpan("leaseKey", version.leaseKey)
     yield* invalid("delete", version.leaseKey, validateCounter(version.counter))
     return yield* impl.delete(version)
+  }),
+  requestHandoff: Effect.fn("LeaseStore.requestHandoff")(function*(observed: HeldLease, requester: string) {
+    yield* Effect.annotateCurrentSpan("leaseKey", observed.leaseKey)
+    yield* invalid(
+      "requestHandoff",
+      observed.leaseKey,
+      validateOwner(observed.owner) ?? validateOwner(requester) ?? validateCounter(observed.counter) ??
+        (requester === observed.owner ? "the requester already owns the lease" : undefined)
+    )
+    return yield* impl.requestHandoff(observed, requester)
+  }),
+  handOver: Effect.fn("LeaseStore.handOver")(function*(held: HeldLease, to: string) {
+    yield* Effect.annotateCurrentSpan("leaseKey", held.leaseKey)
+    yield* invalid("handOver", held.leaseKey, validateOwner(held.owner) ?? validateOwner(to) ?? validateCounter(held.counter))
+    return yield* impl.handOver(held, to)
   })
 })
 
@@ -343,6 +463,8 @@ export const unsafeMakeMemory = (): LeaseStoreShape => {
   }
   const lost = (held: HeldLease, operation: LeaseLost["operation"]) =>
     new LeaseLost({ leaseKey: held.leaseKey, owner: held.owner, operation, expectedCounter: held.counter })
+  // a lease that changes hands loses its handoff request
+  const withoutRequest = ({ handoffTo: _, ...lease }: Lease): Lease => lease
   return {
     list: Effect.sync(() => Array.from(leases.values())),
     get: (leaseKey) => Effect.sync(() => Option.fromNullable(leases.get(leaseKey))),
@@ -369,24 +491,29 @@ export const unsafeMakeMemory = (): LeaseStoreShape => {
           )
         }
         return Effect.succeed(write({
-          ...lease,
+          ...withoutRequest(lease),
           owner,
           counter: lease.counter + 1,
           ownerSwitchesSinceCheckpoint: lease.ownerSwitchesSinceCheckpoint + (lease.owner === owner ? 0 : 1)
         }))
       }),
-    renew: (held) =>
+    renew: (held, load) =>
       Effect.suspend(() => {
         const lease = leases.get(held.leaseKey)
-        return holds(lease, held)
-          ? Effect.succeed(write({ ...lease, counter: lease.counter + 1 }))
-          : Effect.fail(lost(held, "renew"))
+        if (!holds(lease, held)) return Effect.fail(lost(held, "renew"))
+        const counter = lease.counter + 1
+        return Effect.succeed(write(
+          load === undefined
+            ? { ...lease, counter }
+            // published load: a copy of the two rates, as a database would store them
+            : { ...lease, counter, load: { recordsPerSecond: load.recordsPerSecond, bytesPerSecond: load.bytesPerSecond } }
+        ))
       }),
     release: (held) =>
       Effect.suspend(() => {
         const lease = leases.get(held.leaseKey)
         return holds(lease, held)
-          ? Effect.succeed(write({ ...lease, owner: null, counter: lease.counter + 1 }))
+          ? Effect.succeed(write({ ...withoutRequest(lease), owner: null, counter: lease.counter + 1 }))
           : Effect.fail(lost(held, "release"))
       }),
     checkpoint: (held, checkpoint) =>
@@ -404,14 +531,35 @@ export const unsafeMakeMemory = (): LeaseStoreShape => {
     delete: (version) =>
       Effect.suspend(() => {
         const lease = leases.get(version.leaseKey)
-        if (lease === undefined) return Effect.void
+        if (lease === undefined) return Effect.succeed(false)
         if (lease.counter !== version.counter) {
           return Effect.fail(
             new LeaseConflict({ leaseKey: version.leaseKey, operation: "delete", expectedCounter: version.counter })
           )
         }
         leases.delete(version.leaseKey)
-        return Effect.void
+        return Effect.succeed(true)
+      }),
+    requestHandoff: (observed, requester) =>
+      Effect.suspend(() => {
+        const lease = leases.get(observed.leaseKey)
+        return holds(lease, observed) && lease.handoffTo === undefined
+          ? Effect.succeed(write({ ...lease, handoffTo: requester }))
+          : Effect.fail(
+            new LeaseConflict({ leaseKey: observed.leaseKey, operation: "requestHandoff", expectedCounter: observed.counter })
+          )
+      }),
+    handOver: (held, to) =>
+      Effect.suspend(() => {
+        const lease = leases.get(held.leaseKey)
+        return holds(lease, held)
+          ? Effect.succeed(write({
+            ...withoutRequest(lease),
+            owner: to,
+            counter: lease.counter + 1,
+            ownerSwitchesSinceCheckpoint: lease.ownerSwitchesSinceCheckpoint + (lease.owner === to ? 0 : 1)
+          }))
+          : Effect.fail(lost(held, "handOver"))
       })
   }
 }
@@ -470,7 +618,7 @@ export const checkpointEquals = (a: LeaseCheckpoint, b: LeaseCheckpoint): boolea
  */
 export const validateCheckpoint = (checkpoint: LeaseCheckpoint): string | undefined => {
   if (typeof checkpoint === "string") {
-    return checkpoint === "TRIM_HORIZON" || checkpoint === "LATEST" || checkpoint === "SHARD_END"
+    return checkpoint === "TRIM_HORIZON" || checkpoint === "LATEST" || checkpoint === "AT_TIMESTAMP" || checkpoint === "SHARD_END"
       ? undefined
       : `unknown sentinel ${JSON.stringify(checkpoint)}`
   }
@@ -492,6 +640,14 @@ const validatePosition = (name: string, position: Position): string | undefined 
 
 const validateFinite = (name: string, value: number | undefined): string | undefined =>
   value === undefined || Number.isFinite(value) ? undefined : `${name} must be a finite number, got ${value}`
+
+// published load
+const validateLoad = (load: LeaseLoad): string | undefined => {
+  const { bytesPerSecond, recordsPerSecond } = load
+  return Number.isFinite(recordsPerSecond) && recordsPerSecond >= 0 && Number.isFinite(bytesPerSecond) && bytesPerSecond >= 0
+    ? undefined
+    : `load must be finite non-negative rates, got ${JSON.stringify(load)}`
+}
 
 const validateOwner = (owner: string): string | undefined =>
   typeof owner === "string" && owner.length > 0 ? undefined : "owner must be a non-empty string"

@@ -20,29 +20,42 @@ import type { SourceRecord } from "./SourceRecord.js"
 import { SinkError } from "./TributaryError.js"
 
 /**
+ * A record to append with `put`.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface PutEntry {
+  /** Picks the shard (by the MD5 hash of the key); 1 to 256 characters. */
   readonly partitionKey: string
+  /** The payload; a string is stored UTF-8 encoded. At most 1 MiB. */
   readonly data: Uint8Array | string
 }
 
 /**
+ * Where `put` stored an entry.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface PutResult {
+  /** The shard the entry's partition key hashed to. */
   readonly shardId: string
+  /** The sequence number the stream assigned to the record. */
   readonly sequenceNumber: string
 }
 
 /**
+ * A stream held in memory, made with `make`: write it with `put` or `sink`, read it with `source` or
+ * `layerSource`.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface MemoryStream {
+  /** The stream's name, in its records' `stream` and in errors. */
   readonly name: string
+  /** The shards, `shardId-000000000000` and on, each owning an equal slice of the hash-key range. */
   readonly shardIds: ReadonlyArray<string>
   /** Appends records like PutRecords: all or nothing here (the in-memory stream is never throttled). */
   readonly put: (entries: ReadonlyArray<PutEntry>) => Effect.Effect<ReadonlyArray<PutResult>, SinkError>
@@ -53,18 +66,25 @@ export interface MemoryStream {
    * application reading the stream keeps its own).
    */
   readonly checkpoints: (application?: string) => Effect.Effect<ReadonlyMap<string, Checkpoint>>
+  /** Stores (replacing) an application's checkpoint of a shard, as a reader's `checkpoint` does. */
   readonly storeCheckpoint: (application: string, shardId: string, position: Checkpoint) => Effect.Effect<void>
 }
 
 /**
+ * Options of `source` and `layerSource`.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ReadOptions {
   /** The consumer application whose checkpoints to resume from and store. Default "default". */
   readonly application?: string
-  /** Where to start in a shard that has no checkpoint. Default "TRIM_HORIZON". */
-  readonly from?: "TRIM_HORIZON" | "LATEST"
+  /**
+   * Where to start in a shard that has no checkpoint: the oldest record, only records put from now on, or
+   * the first record that arrived at or after a time (`{ atTimestamp }`, a `Date` or epoch milliseconds,
+   * like Kinesis' AT_TIMESTAMP). Default "TRIM_HORIZON".
+   */
+  readonly from?: "TRIM_HORIZON" | "LATEST" | { readonly atTimestamp: Date | number }
   /** Records per page (Kinesis' GetRecords limit). Default 10,000. */
   readonly maxRecords?: number
   /**
@@ -72,7 +92,7 @@ export interface ReadOptions {
    * true: keep polling for new records, waiting `idleInterval` after an empty page.
    */
   readonly follow?: boolean
-  /** Default 1 second. */
+  /** With `follow`, how long to wait after an empty page before polling again. Default 1 second. */
   readonly idleInterval?: Duration.DurationInput
 }
 
@@ -91,6 +111,9 @@ export const limits = {
 } as const
 
 /**
+ * Creates an empty stream with `shards` shards (default 1), named `name` (default "memory-stream").
+ * Dies with a `RangeError` unless `shards` is a positive integer.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -98,6 +121,8 @@ export const make = (options: { readonly name?: string; readonly shards?: number
   Effect.sync(() => unsafeMake(options))
 
 /**
+ * `make` outside an effect, for setup code; throws a `RangeError` unless `shards` is a positive integer.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -178,7 +203,7 @@ export const source = (stream: MemoryStream, options: ReadOptions = {}): RecordS
     const log = stream.records(shardId)
     const batches = Stream.suspend(() => {
       // the start is fixed when reading starts, like GetShardIterator
-      const first = resumeFrom !== undefined ? firstAfter(log, resumeFrom) : options.from === "LATEST" ? log.length : 0
+      const first = resumeFrom !== undefined ? firstAfter(log, resumeFrom) : startOf(log, options.from)
       return Stream.paginateEffect(first, (next): Effect.Effect<readonly [ReadonlyArray<SourceRecord>, Option.Option<number>]> => {
         if (next < log.length) {
           const end = Math.min(log.length, next + maxRecords)
@@ -206,6 +231,9 @@ export const source = (stream: MemoryStream, options: ReadOptions = {}): RecordS
 }
 
 /**
+ * Provides `RecordSource` reading the stream, as `source` does (and, like it, throws a `RangeError` for a
+ * `maxRecords` outside 1 to 10,000).
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -239,6 +267,15 @@ export const sink = <A>(
 const sequenceBase = 49_590_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000n
 const sequenceNumberOf = (shard: number, counter: bigint): string =>
   (sequenceBase + BigInt(shard) * 10n ** 40n + counter * 7_919n).toString()
+
+const startOf = (log: ReadonlyArray<SourceRecord>, from: ReadOptions["from"]): number => {
+  if (from === undefined || from === "TRIM_HORIZON") return 0
+  if (from === "LATEST") return log.length
+  const timestamp = typeof from.atTimestamp === "number" ? from.atTimestamp : from.atTimestamp.getTime()
+  // arrival times never decrease along a shard
+  const index = log.findIndex((record) => record.arrivalTime >= timestamp)
+  return index === -1 ? log.length : index
+}
 
 const firstAfter = (log: ReadonlyArray<SourceRecord>, position: Checkpoint): number => {
   let low = 0

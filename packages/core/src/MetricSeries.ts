@@ -12,12 +12,15 @@ import type * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 
 /**
+ * A metric's series with its tags fixed: updates go straight to it, without a registry lookup.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface MetricSeries<in In> {
   /** Updates the series (a counter adds, a gauge sets, a histogram records), for use inside `Effect.sync`. */
   readonly unsafeUpdate: (input: In) => void
+  /** `unsafeUpdate` as an effect. */
   readonly update: (input: In) => Effect.Effect<void>
 }
 

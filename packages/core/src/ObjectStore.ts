@@ -27,12 +27,15 @@ import { TypeId as ErrorTypeId } from "./TributaryError.js"
  * @category models
  */
 export interface ObjectInfo {
+  /** The object's full key. */
   readonly key: string
   /** Bytes stored. */
   readonly size: number
 }
 
 /**
+ * Which page of a listing `list` returns, and how many keys.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -50,12 +53,15 @@ export interface ListOptions {
  * @category models
  */
 export interface ListPage {
+  /** The page's objects, at most `limit` of them. */
   readonly objects: ReadonlyArray<ObjectInfo>
   /** Pass it to get the next page; undefined on the last page. Opaque: each store has its own kind. */
   readonly cursor: string | undefined
 }
 
 /**
+ * Metadata stored with an object by `put`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -82,13 +88,20 @@ export interface PutOptions {
 export interface ObjectStoreShape {
   /** Names the store in errors, e.g. `memory`, `file:/var/archive`, `s3://bucket`. */
   readonly name: string
+  /** Stores `body` under `key`, replacing any object there atomically. */
   readonly put: (key: string, body: Uint8Array, options?: PutOptions) => Effect.Effect<void, ObjectStoreError>
+  /** The object's bytes, or `Option.none()` when there is no object under `key`. */
   readonly get: (key: string) => Effect.Effect<Option.Option<Uint8Array>, ObjectStoreError>
+  /** One page of the objects whose keys start with `prefix`; `listAll` streams every page. */
   readonly list: (prefix: string, options?: ListOptions) => Effect.Effect<ListPage, ObjectStoreError>
+  /** Removes the object under `key`; succeeds when there is none. */
   readonly delete: (key: string) => Effect.Effect<void, ObjectStoreError>
 }
 
 /**
+ * The object store the archive writes to and reads from; provide it with `layerMemory`, `layerFileSystem`
+ * or the S3 layer of `@tributary/s3`.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -112,7 +125,11 @@ export class ObjectStoreError extends Data.TaggedError("ObjectStoreError")<{
 }> {
   /** @since 0.1.0 */
   readonly [ErrorTypeId] = ErrorTypeId
-  /** @since 0.1.0 */
+  /**
+   * Names the store, the operation, the key, the retryability and the reason.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `${this.store} ${this.operation} ${JSON.stringify(this.key)} failed (${this.retryability}): ${this.reason}`
   }
@@ -170,6 +187,8 @@ export const listAll = (
 export const makeMemory = (name = "memory"): Effect.Effect<ObjectStoreShape> => Effect.sync(() => unsafeMakeMemory(name))
 
 /**
+ * `makeMemory` outside an effect, for setup code.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -220,12 +239,16 @@ export const unsafeMakeMemory = (name = "memory"): ObjectStoreShape => {
 }
 
 /**
+ * Provides `ObjectStore` with a fresh, empty in-memory store named `memory`.
+ *
  * @since 0.1.0
  * @category layers
  */
 export const layerMemory: Layer.Layer<ObjectStore> = Layer.sync(ObjectStore, () => unsafeMakeMemory())
 
 /**
+ * Options of `makeFileSystem` and `layerFileSystem`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -394,6 +417,9 @@ export const makeFileSystem = (
 }
 
 /**
+ * Provides `ObjectStore` with files under `directory`, as `makeFileSystem` does; fails with an
+ * `ObjectStoreError` when the directory cannot be created.
+ *
  * @since 0.1.0
  * @category layers
  */

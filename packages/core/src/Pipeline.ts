@@ -36,12 +36,16 @@ import { DecodeFailure } from "./TributaryError.js"
 import type { WindowAssigner, WindowResult } from "./Window.js"
 
 /**
+ * The key every pipeline carries (with its phantom types), which `isPipeline` looks for.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = Symbol.for("@tributary/core/Pipeline")
 
 /**
+ * The type of `TypeId`.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -58,8 +62,11 @@ export interface Pipeline<out A, out R = never> extends Pipeable {
     readonly _A: (_: never) => A
     readonly _R: (_: never) => R
   }
+  /** Names the pipeline in dead letters (`pipeline`), metrics and spans. */
   readonly name: string
+  /** The stages and sinks, in the order they were added. */
   readonly steps: ReadonlyArray<Step>
+  /** How transient sink failures are retried (set with `retry`). Default `Retry.defaultSinkRetry`. */
   readonly retrySchedule: Schedule.Schedule<unknown, SinkError>
   /** What happens to a batch whose transient sink failures outlast the retry schedule. */
   readonly whenRetriesExhausted: "fail" | "dead-letter"
@@ -295,6 +302,10 @@ export interface WindowOptions<A, K, S, O, R2> {
   readonly key: (value: A) => K
   /** Epoch milliseconds of each value. Without it, windows run on processing time (the Clock). */
   readonly eventTime?: (value: A) => number
+  /**
+   * What is computed over the values of each key and window, e.g. `Aggregate.count`, or `Aggregate.stats` of a
+   * field through `Aggregate.mapInput`. Made with invalid options, it fails the run with `InvalidOptions`.
+   */
   readonly aggregate: Aggregate<A, S, O>
   /** How far out of order values may arrive: the watermark trails the highest event time by this. Default 0. */
   readonly maxOutOfOrderness?: Duration.DurationInput
@@ -503,6 +514,8 @@ export const maxRecordAge: {
 })
 
 /**
+ * True for a value made by `make` and the combinators of this module.
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -534,8 +547,10 @@ export const processor = <A, R>(self: Pipeline<A, R>): Effect.Effect<Processor, 
 
 /**
  * Processes one shard: each batch in order, checkpointed once it is durable (and, with windows, no further
- * than the earliest record an open window still needs). When the shard's stream ends, stages flush what
- * they hold for it.
+ * than the earliest record an open window still needs). Checkpoints are stored off the read path, at most
+ * once per the reader's `checkpointInterval` (the newest wins), and the last one is stored before this
+ * returns, however the reading ended (a failed last store follows the reading's failure in the cause). When
+ * the shard's stream ends, stages flush what they hold for it.
  *
  * @since 0.1.0
  * @category running

@@ -10,16 +10,21 @@ import type { Retryability } from "./TributaryError.js"
 import { SinkError } from "./TributaryError.js"
 
 /**
+ * A destination for a pipeline's values, written one batch at a time.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface RecordSink<in A> {
+  /** Names the sink in spans and in the stage (`sink:<name>`) of the dead letters it causes. */
   readonly name: string
   /** Stores the whole batch or fails; a failed batch may be written again, so writes must be idempotent. */
   readonly write: (items: ReadonlyArray<A>) => Effect.Effect<void, SinkError>
 }
 
 /**
+ * A sink from its name and its `write` function.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -52,10 +57,14 @@ export interface MemorySink<A> extends RecordSink<A> {
   readonly failNext: (times: number, retryability: Retryability) => Effect.Effect<void>
   /** Makes every write that contains a matching item fail permanently (a poison item) until cleared. */
   readonly rejectWhen: (predicate: (item: A) => boolean, reason?: string) => Effect.Effect<void>
+  /** Cancels `failNext` and `rejectWhen`: writes succeed again. */
   readonly clearFailures: Effect.Effect<void>
 }
 
 /**
+ * Creates an empty `MemorySink` (named `memory` unless given a name) whose writes all succeed until told
+ * otherwise.
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -19,7 +19,9 @@ import type { CheckpointError, SourceError } from "./TributaryError.js"
  * @category models
  */
 export interface Position {
+  /** Sequence number of the last record processed. */
   readonly sequenceNumber: SequenceNumber
+  /** Its sub-sequence number inside a KPL-aggregated record; 0 for a plain record. */
   readonly subSequenceNumber: number
 }
 
@@ -34,8 +36,11 @@ export interface Position {
  * @category models
  */
 export interface Checkpoint extends Position {
+  /** The shard's highest event time up to the position, epoch milliseconds; absent without a window stage. */
   readonly maxEventTime?: number
+  /** The watermark when the checkpoint was taken, epoch milliseconds; absent without a window stage. */
   readonly watermark?: number
+  /** The last record processed when the checkpoint was taken, at or after the position. */
   readonly processed?: Position
 }
 
@@ -47,7 +52,9 @@ export interface Checkpoint extends Position {
  * @category models
  */
 export interface ShardReader {
+  /** The shard this reader reads. */
   readonly shardId: string
+  /** The shard's records, one array per fetched page, in shard order; fails when the source does. */
   readonly batches: Stream.Stream<ReadonlyArray<SourceRecord>, SourceError>
   /** The checkpoint this reader resumes after, if any. */
   readonly resumeFrom?: Checkpoint | undefined
@@ -61,16 +68,22 @@ export interface ShardReader {
 }
 
 /**
+ * What a `RecordSource` provides: a name and the stream of shards to read.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface RecordSourceShape {
+  /** Names the source in spans and errors (for a stream source, the stream's name). */
   readonly name: string
   /** The shards to process; each is processed in its own fiber as soon as it is emitted. */
   readonly shards: Stream.Stream<ShardReader, SourceError>
 }
 
 /**
+ * The service a pipeline reads from; provide it with a source layer (`MemoryStream.layerSource`,
+ * `Archive.layerSource`, or the Kinesis one).
+ *
  * @since 0.1.0
  * @category tags
  */

@@ -14,6 +14,8 @@ import * as Schedule from "effect/Schedule"
 import type { Retryability } from "./TributaryError.js"
 
 /**
+ * Options of `exponential`; every one is optional, with the defaults of `defaultSinkRetry`.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -7,6 +7,9 @@
 import type * as Ord from "effect/Order"
 
 /**
+ * A record's position in its shard as Kinesis writes it: a decimal string, compared with `compare`, never
+ * as a string or a number.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -27,12 +30,16 @@ export const compare = (self: SequenceNumber, that: SequenceNumber): -1 | 0 | 1 
 }
 
 /**
+ * `compare` as an Effect `Order`, for `Array.sort`, `Order.max` and the like.
+ *
  * @since 0.1.0
  * @category ordering
  */
 export const Order: Ord.Order<SequenceNumber> = compare
 
 /**
+ * The later of two sequence numbers (`self` when they are equal).
+ *
  * @since 0.1.0
  * @category ordering
  */
@@ -40,6 +47,8 @@ export const max = (self: SequenceNumber, that: SequenceNumber): SequenceNumber 
   compare(self, that) >= 0 ? self : that
 
 /**
+ * The earlier of two sequence numbers (`self` when they are equal).
+ *
  * @since 0.1.0
  * @category ordering
  */

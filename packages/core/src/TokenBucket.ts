@@ -12,6 +12,9 @@
  */
 
 /**
+ * The budget of one bucket: how fast it refills and how much it holds. It is passed on each call, so a
+ * key's rate can change between calls.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -23,6 +26,8 @@ export interface Rate {
 }
 
 /**
+ * A set of token buckets, one per key, created full on a key's first use.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -41,6 +46,9 @@ export interface TokenBuckets {
 }
 
 /**
+ * An empty set of buckets. Buckets are never evicted, so keep the keys bounded (shards, configured
+ * clients).
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -15,12 +15,16 @@ import * as Predicate from "effect/Predicate"
 import type { SourceRecord } from "./SourceRecord.js"
 
 /**
+ * The key every error of the family carries, which `isTributaryError` looks for.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = Symbol.for("@tributary/core/TributaryError")
 
 /**
+ * The type of `TypeId`.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -42,8 +46,11 @@ export type Retryability = "transient" | "permanent"
  * @category models
  */
 export interface TextPosition {
+  /** 0-based index of the offending character in the decoded text. */
   readonly offset: number
+  /** 1-based line of the offending character. */
   readonly line: number
+  /** 1-based column of the offending character in its line. */
   readonly column: number
 }
 
@@ -62,9 +69,17 @@ export class DecodeFailure extends Data.TaggedError("DecodeFailure")<{
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
-  /** @since 0.1.0 */
+  /**
+   * Always "permanent": decoding the same bytes again fails the same way.
+   *
+   * @since 0.1.0
+   */
   readonly retryability: Retryability = "permanent"
-  /** @since 0.1.0 */
+  /**
+   * Names the format, the record (shard/sequence number), the position if known and the reason.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     const at = this.position === undefined ? "" : ` (line ${this.position.line}, column ${this.position.column})`
     return `cannot decode ${this.format} record ${this.record.shardId}/${this.record.sequenceNumber}${at}: ${this.reason}`
@@ -86,7 +101,11 @@ export class SinkError<out Cause = unknown> extends Data.TaggedError("SinkError"
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
-  /** @since 0.1.0 */
+  /**
+   * Names the sink, the retryability and the reason.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `sink ${this.sink} failed (${this.retryability}): ${this.reason}`
   }
@@ -107,7 +126,11 @@ export class SourceError<out Cause = unknown> extends Data.TaggedError("SourceEr
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
-  /** @since 0.1.0 */
+  /**
+   * Names the source, the retryability and the reason.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `source ${this.source} failed (${this.retryability}): ${this.reason}`
   }
@@ -128,7 +151,11 @@ export class CheckpointError extends Data.TaggedError("CheckpointError")<{
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
-  /** @since 0.1.0 */
+  /**
+   * Names the shard, the retryability and the reason.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `checkpoint of ${this.shardId} failed (${this.retryability}): ${this.reason}`
   }
@@ -153,7 +180,11 @@ export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
   readonly [TypeId]: TypeId = TypeId
   /** Repeating with the same options fails the same way. */
   readonly retryability: Retryability = "permanent"
-  /** @since 0.1.0 */
+  /**
+   * Reads `<of>: <option> <reason>`, e.g. "Archive.sink: maxBytes must be a positive integer, got 0".
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `${this.of}: ${this.option} ${this.reason}`
   }
@@ -185,17 +216,24 @@ export const checkOptions = (
 export interface TributaryError {
   readonly [TypeId]: TypeId
   readonly _tag: string
+  /** Whether trying the failed operation again can help. */
   readonly retryability: Retryability
+  /** A human-readable account of the failure, built from the error's fields. */
   readonly message: string
 }
 
 /**
+ * True for any error of the family, including those of the lease store and object stores.
+ *
  * @since 0.1.0
  * @category guards
  */
 export const isTributaryError = (u: unknown): u is TributaryError => Predicate.hasProperty(u, TypeId)
 
 /**
+ * True when an error's `retryability` is "transient", i.e. retrying may succeed: the errors
+ * `Retry.transient` retries.
+ *
  * @since 0.1.0
  * @category guards
  */

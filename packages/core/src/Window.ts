@@ -19,38 +19,52 @@ import { maxTime } from "./internal/reason.js"
 export const maxEventTime: number = maxTime
 
 /**
+ * How a window stage assigns records to windows; made with `tumbling`, `hopping` or `session`.
+ *
  * @since 0.1.0
  * @category models
  */
 export type WindowAssigner = Tumbling | Hopping | Session
 
 /**
+ * Fixed, back-to-back windows, as `tumbling` makes them.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Tumbling {
   readonly _tag: "Tumbling"
+  /** Length of each window, milliseconds. */
   readonly size: number
+  /** Shift of the window boundaries from the epoch, milliseconds, from 0 to below `size`. */
   readonly offset: number
 }
 
 /**
+ * Fixed, overlapping windows, as `hopping` makes them.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Hopping {
   readonly _tag: "Hopping"
+  /** Length of each window, milliseconds. */
   readonly size: number
+  /** Time between the starts of consecutive windows, milliseconds, at most `size`. */
   readonly slide: number
+  /** Shift of the window starts from the epoch, milliseconds, from 0 to below `slide`. */
   readonly offset: number
 }
 
 /**
+ * Windows per burst of activity of a key, as `session` makes them.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Session {
   readonly _tag: "Session"
+  /** Inactivity that closes a session, milliseconds: it ends `gap` after its last record. */
   readonly gap: number
 }
 
@@ -136,9 +150,13 @@ export const windowsOf = (assigner: WindowAssigner, time: number): Array<{ reado
  * @category models
  */
 export interface WindowResult<K, O> {
+  /** The key the records were grouped by. */
   readonly key: K
+  /** Start of the window, epoch milliseconds, inclusive. */
   readonly start: number
+  /** End of the window, epoch milliseconds, exclusive. */
   readonly end: number
+  /** The aggregate's output for the records of the window so far. */
   readonly value: O
   /** Records aggregated so far. */
   readonly count: number

@@ -11,9 +11,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type { Checkpoint } from "../src/RecordSource.js"
-import type { Lease, LeaseCheckpoint, NewLease } from "../src/LeaseStore.js"
-import { isShardEnd, LeaseConflict, LeaseLost, LeaseStore, LeaseStoreError } from "../src/LeaseStore.js"
+import type { Checkpoint } from "@tributary/core/RecordSource"
+import type { Lease, LeaseCheckpoint, NewLease } from "@tributary/core/LeaseStore"
+import { isShardEnd, LeaseConflict, LeaseLost, LeaseStore, LeaseStoreError } from "@tributary/core/LeaseStore"
 
 /**
  * @since 0.1.0
@@ -129,6 +129,15 @@ const contract = (test: Test, manyLeases: number) => {
         )
         expect(results.filter((created) => created)).toHaveLength(1)
         expect((yield* store.list).map((lease) => lease.leaseKey)).toStrictEqual(["shardId-race"])
+      })
+    )
+
+    test(
+      "a lease created at AT_TIMESTAMP keeps the sentinel",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        yield* store.createIfAbsent(newLease("s", { checkpoint: "AT_TIMESTAMP" }))
+        expect((yield* getLease("s")).checkpoint).toBe("AT_TIMESTAMP")
       })
     )
 
@@ -316,11 +325,12 @@ const contract = (test: Test, manyLeases: number) => {
         const third = yield* store.checkpoint(held(second), some)
         expect((yield* getLease("s")).checkpoint).toStrictEqual(some)
 
-        for (const sentinel of ["TRIM_HORIZON", "LATEST"] as const) {
+        for (const sentinel of ["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"] as const) {
           const at = yield* store.checkpoint(held(yield* getLease("s")), sentinel)
           expect(at.checkpoint).toBe(sentinel)
+          expect((yield* getLease("s")).checkpoint).toBe(sentinel)
         }
-        expect((yield* getLease("s")).counter).toBe(third.counter + 2)
+        expect((yield* getLease("s")).counter).toBe(third.counter + 3)
       })
     )
 
@@ -396,7 +406,7 @@ const contract = (test: Test, manyLeases: number) => {
           { sequenceNumber: seq(1), subSequenceNumber: 0, watermark: Number.NEGATIVE_INFINITY },
           { sequenceNumber: seq(1), subSequenceNumber: 0, maxEventTime: Number.NaN },
           { sequenceNumber: seq(1), subSequenceNumber: 0, processed: { sequenceNumber: "", subSequenceNumber: 0 } },
-          "AT_TIMESTAMP" as LeaseCheckpoint
+          "AT_SEQUENCE_NUMBER" as LeaseCheckpoint
         ]
         for (const checkpoint of invalid) {
           const error = yield* Effect.flip(store.checkpoint(held(a), checkpoint))
@@ -408,9 +418,158 @@ const contract = (test: Test, manyLeases: number) => {
     )
   })
 
+  // -- handoff --
+  describe("handoff", () => {
+    test(
+      "requestHandoff marks the lease for the requester and leaves the counter alone; renewals and checkpoints keep the mark",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        const requested = yield* store.requestHandoff(held(a), "worker-b")
+        expect(requested).toStrictEqual({ ...a, handoffTo: "worker-b" })
+        expect(yield* getLease("s")).toStrictEqual(requested)
+        // the owner's writes, made with the counter of its last write, go through and return the mark
+        const renewed = yield* store.renew(held(a))
+        expect(renewed).toStrictEqual({ ...requested, counter: a.counter + 1 })
+        const checkpointed = yield* store.checkpoint(held(renewed), fullCheckpoint)
+        expect(checkpointed).toMatchObject({ owner: "worker-a", handoffTo: "worker-b", checkpoint: fullCheckpoint })
+      })
+    )
+
+    test(
+      "requestHandoff conflicts when the lease changed, is not owned as observed, or was asked for already",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        const renewed = yield* store.renew(held(a))
+        const stale = yield* Effect.flip(store.requestHandoff(held(a), "worker-b"))
+        expect(stale).toBeInstanceOf(LeaseConflict)
+        expect(stale).toMatchObject({ leaseKey: "s", operation: "requestHandoff", expectedCounter: a.counter })
+        expect(yield* Effect.flip(store.requestHandoff({ ...held(renewed), owner: "worker-c" }, "worker-b"))).toBeInstanceOf(LeaseConflict)
+        yield* store.requestHandoff(held(renewed), "worker-b")
+        expect(yield* Effect.flip(store.requestHandoff(held(renewed), "worker-c"))).toBeInstanceOf(LeaseConflict)
+        expect((yield* getLease("s")).handoffTo).toBe("worker-b")
+        // an unowned or missing lease has nobody to ask
+        yield* store.createIfAbsent(newLease("free"))
+        expect(yield* Effect.flip(store.requestHandoff({ leaseKey: "free", owner: "worker-a", counter: 0 }, "worker-b")))
+          .toBeInstanceOf(LeaseConflict)
+        expect(yield* Effect.flip(store.requestHandoff({ leaseKey: "missing", owner: "worker-a", counter: 0 }, "worker-b")))
+          .toBeInstanceOf(LeaseConflict)
+        // asking oneself is no request
+        const self = yield* Effect.flip(store.requestHandoff(held(renewed), "worker-a"))
+        expect(self).toBeInstanceOf(LeaseStoreError)
+      })
+    )
+
+    test(
+      "handOver passes the lease to the requester in one write; the old owner's writes are then lost",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        const checkpointed = yield* store.checkpoint(held(a), fullCheckpoint)
+        yield* store.requestHandoff(held(checkpointed), "worker-b")
+        const handed = yield* store.handOver(held(checkpointed), "worker-b")
+        expect(handed).toStrictEqual({
+          ...checkpointed,
+          owner: "worker-b",
+          counter: checkpointed.counter + 1,
+          ownerSwitchesSinceCheckpoint: 1
+        })
+        expect(yield* getLease("s")).toStrictEqual(handed)
+        const error = yield* Effect.flip(store.renew(held(checkpointed)))
+        expect(error).toBeInstanceOf(LeaseLost)
+        expect(yield* Effect.flip(store.handOver(held(checkpointed), "worker-c"))).toMatchObject({
+          _tag: "LeaseLost",
+          operation: "handOver",
+          expectedCounter: checkpointed.counter
+        })
+        // the new owner holds it at the counter of the handover
+        expect(yield* store.renew(held(handed))).toMatchObject({ owner: "worker-b", counter: handed.counter + 1 })
+      })
+    )
+
+    test(
+      "a lease that changes hands otherwise loses the request: release, acquire",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        yield* store.requestHandoff(held(a), "worker-b")
+        const released = yield* store.release(held(a))
+        expect(released.handoffTo).toBeUndefined()
+        expect("handoffTo" in (yield* getLease("s"))).toBe(false)
+        const c = yield* store.acquire(released, "worker-c")
+        yield* store.requestHandoff(held(c), "worker-b")
+        const d = yield* store.acquire(yield* getLease("s"), "worker-d")
+        expect(d).toMatchObject({ owner: "worker-d", counter: c.counter + 1 })
+        expect("handoffTo" in d).toBe(false)
+        expect(yield* getLease("s")).toStrictEqual(d)
+      })
+    )
+  })
+
+  // --- published load (throughput-aware assignment) ---
+  describe("published load", () => {
+    const load = { recordsPerSecond: 812.5, bytesPerSecond: 1_048_576 }
+
+    test(
+      "a renewal with a load stores it; later writes keep it, whoever makes them",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        expect(a.load).toBeUndefined()
+        const published = yield* store.renew(held(a), load)
+        expect(published).toStrictEqual({ ...a, counter: a.counter + 1, load })
+        expect(yield* getLease("s")).toStrictEqual(published)
+        const renewed = yield* store.renew(held(published))
+        expect(renewed.load).toStrictEqual(load)
+        const checkpointed = yield* store.checkpoint(held(renewed), fullCheckpoint)
+        expect(checkpointed.load).toStrictEqual(load)
+        // a new owner sees what the shard weighs before it measured it
+        const stolen = yield* store.acquire(checkpointed, "worker-b")
+        expect(stolen.load).toStrictEqual(load)
+        const idle = { recordsPerSecond: 0, bytesPerSecond: 0 }
+        const measured = yield* store.renew(held(stolen), idle)
+        expect(measured.load).toStrictEqual(idle)
+        const released = yield* store.release(held(measured))
+        expect(released).toMatchObject({ owner: null, load: idle })
+        expect((yield* store.list).map((lease) => lease.load)).toStrictEqual([idle])
+      })
+    )
+
+    test(
+      "a renewal with an invalid load fails with a permanent LeaseStoreError and changes nothing",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        const invalid = [
+          { recordsPerSecond: -1, bytesPerSecond: 0 },
+          { recordsPerSecond: 0, bytesPerSecond: Number.NaN },
+          { recordsPerSecond: Number.POSITIVE_INFINITY, bytesPerSecond: 0 }
+        ]
+        for (const bad of invalid) {
+          const error = yield* Effect.flip(store.renew(held(a), bad))
+          expect(error).toBeInstanceOf(LeaseStoreError)
+          expect(error.retryability).toBe("permanent")
+        }
+        expect(yield* getLease("s")).toStrictEqual(a)
+      })
+    )
+
+    test(
+      "a renewal with a load of a lease taken by another worker is lost and publishes nothing",
+      Effect.gen(function*() {
+        const store = yield* LeaseStore
+        const a = yield* owned("s", "worker-a")
+        const b = yield* store.acquire(a, "worker-b")
+        expect(yield* Effect.flip(store.renew(held(a), load))).toBeInstanceOf(LeaseLost)
+        expect(yield* getLease("s")).toStrictEqual(b)
+      })
+    )
+  })
+
   describe("delete", () => {
     test(
-      "delete is conditional on the counter; deleting a lease that does not exist succeeds",
+      "delete is conditional on the counter and says whether it deleted; deleting a lease that does not exist succeeds",
       Effect.gen(function*() {
         const store = yield* LeaseStore
         const a = yield* owned("s", "worker-a")
@@ -418,9 +577,9 @@ const contract = (test: Test, manyLeases: number) => {
         expect(error).toBeInstanceOf(LeaseConflict)
         expect(error).toMatchObject({ operation: "delete", expectedCounter: 0 })
         expect(Option.isSome(yield* store.get("s"))).toBe(true)
-        yield* store.delete(a)
+        expect(yield* store.delete(a)).toBe(true)
         expect(yield* store.get("s")).toStrictEqual(Option.none())
-        yield* store.delete(a)
+        expect(yield* store.delete(a)).toBe(false)
         // a deleted lease can be created again
         expect(yield* store.createIfAbsent(newLease("s"))).toBe(true)
         expect(yield* Effect.flip(store.renew(held(a)))).toBeInstanceOf(LeaseLost)

@@ -4,8 +4,8 @@
  * for the suite (an emulator, a client) and provided to the store layer. Live clock throughout.
  */
 import { describe, expect, layer as sharedLayer } from "@effect/vitest"
-import type { ObjectStoreShape } from "../src/ObjectStore.js"
-import { listAll, ObjectStore, ObjectStoreError } from "../src/ObjectStore.js"
+import type { ObjectStoreShape } from "@tributary/core/ObjectStore"
+import { listAll, ObjectStore, ObjectStoreError } from "@tributary/core/ObjectStore"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

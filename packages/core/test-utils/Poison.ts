@@ -17,12 +17,12 @@
  *
  * @since 0.1.0
  */
+import * as Aggregate from "@tributary/core/Aggregate"
+import * as Decoder from "@tributary/core/Decoder"
+import * as Pipeline from "@tributary/core/Pipeline"
+import type { RecordSink } from "@tributary/core/RecordSink"
+import * as Window from "@tributary/core/Window"
 import * as Schema from "effect/Schema"
-import * as Aggregate from "../src/Aggregate.js"
-import * as Decoder from "../src/Decoder.js"
-import * as Pipeline from "../src/Pipeline.js"
-import type { RecordSink } from "../src/RecordSink.js"
-import * as Window from "../src/Window.js"
 
 /**
  * The Schema valid messages follow.

@@ -49,6 +49,41 @@ describe("Job", () => {
       expect(at).toStrictEqual([0, 1, 2].map((day) => day * 24 * hour + 2.5 * hour))
     }).pipe(Effect.provide(Job.layerRunLogMemory)))
 
+  it.scoped("reads a cron expression in UTC, whatever the machine's time zone", () =>
+    Effect.gen(function*() {
+      const zone = process.env.TZ
+      yield* Effect.addFinalizer(() => Effect.sync(() => zone === undefined ? delete process.env.TZ : process.env.TZ = zone))
+      process.env.TZ = "America/New_York"
+      const running = yield* Job.start(Job.make({ name: "nightly", timing: { cron: "30 2 * * *" }, range: lastHour, run: () => Effect.succeed(0) }))
+      expect(yield* running.nextRunAt).toBe(2.5 * hour)
+    }).pipe(Effect.provide(Job.layerRunLogMemory)))
+
+  it.scoped("logs a run that dies, or is stopped, as failed: none stays running", () =>
+    Effect.gen(function*() {
+      yield* Job.start(Job.make({
+        name: "dies",
+        timing: { every: "10 minutes" },
+        range: lastHour,
+        retry: Schedule.stop,
+        run: () => Effect.die(new Error("boom"))
+      }))
+      yield* TestClock.adjust("10 minutes")
+      expect((yield* runsOf("dies")).map((r) => [r.outcome, r.error])).toStrictEqual([["failed", "boom"]])
+
+      const stopped = yield* Effect.forkScoped(Effect.scoped(Job.start(Job.make({
+        name: "stopped",
+        timing: { every: "10 minutes" },
+        range: lastHour,
+        run: () => Effect.never
+      })).pipe(Effect.zipRight(Effect.never))))
+      yield* TestClock.adjust("10 minutes")
+      expect((yield* runsOf("stopped")).map((r) => r.outcome)).toStrictEqual(["running"])
+      yield* Fiber.interrupt(stopped)
+      expect((yield* runsOf("stopped")).map((r) => [r.outcome, r.error])).toStrictEqual([
+        ["failed", "interrupted: the job stopped during the run"]
+      ])
+    }).pipe(Effect.provide(Job.layerRunLogMemory)))
+
   it.scoped("never overlaps itself: a tick during a long run is skipped and logged", () =>
     Effect.gen(function*() {
       let active = 0

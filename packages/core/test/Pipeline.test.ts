@@ -290,6 +290,33 @@ describe("MemoryStream", () => {
       }
     }))
 
+  it.effect("starts at TRIM_HORIZON, LATEST or AT_TIMESTAMP (the first record that arrived at or after it)", () =>
+    Effect.gen(function*() {
+      const stream = yield* MemoryStream.make({ shards: 1 })
+      const put = (data: string) => stream.put([{ partitionKey: "k", data }])
+      yield* put("a0")
+      yield* TestClock.adjust("1 second")
+      yield* put("a1")
+      const boundary = (yield* TestClock.currentTimeMillis) + 1
+      yield* TestClock.adjust("1 second")
+      yield* put("b0")
+      yield* put("b1")
+      const read = (from: NonNullable<MemoryStream.ReadOptions["from"]>) =>
+        Effect.gen(function*() {
+          const sink = yield* RecordSink.memory<string>()
+          const pipeline = Pipeline.make("from").pipe(Pipeline.map((record) => new TextDecoder().decode(record.data)), Pipeline.to(sink))
+          yield* Pipeline.run(pipeline).pipe(
+            Effect.provide(Layer.merge(MemoryStream.layerSource(stream, { from, application: `from-${JSON.stringify(from)}` }), DeadLetter.layerMemory))
+          )
+          return yield* sink.items
+        })
+      expect(yield* read("TRIM_HORIZON")).toStrictEqual(["a0", "a1", "b0", "b1"])
+      expect(yield* read("LATEST")).toStrictEqual([])
+      expect(yield* read({ atTimestamp: boundary })).toStrictEqual(["b0", "b1"])
+      expect(yield* read({ atTimestamp: new Date(boundary - 1000) })).toStrictEqual(["a1", "b0", "b1"])
+      expect(yield* read({ atTimestamp: boundary + 60_000 })).toStrictEqual([])
+    }))
+
   it.effect("follows new records, polling after an idle interval", () =>
     Effect.gen(function*() {
       const stream = yield* MemoryStream.make({ shards: 1 })

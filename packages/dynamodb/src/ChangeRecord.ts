@@ -69,6 +69,8 @@ export type AttributeValueJson =
 export type ItemJson = { readonly [name: string]: AttributeValueJson }
 
 /**
+ * What the change did to the item: created it (INSERT), changed it (MODIFY) or deleted it (REMOVE).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -90,7 +92,9 @@ export type StreamViewType = "KEYS_ONLY" | "NEW_IMAGE" | "OLD_IMAGE" | "NEW_AND_
  * @category models
  */
 export interface UserIdentity {
+  /** "Service" for a deletion by Time to Live. */
   readonly type: string
+  /** Who made the change: "dynamodb.amazonaws.com" for a deletion by Time to Live. */
   readonly principalId: string
 }
 
@@ -101,13 +105,19 @@ export interface UserIdentity {
  * @category models
  */
 export interface StreamRecordJson {
+  /** The change's unique id, the same when the record is delivered again. */
   readonly eventID: string
+  /** What the change did to the item. */
   readonly eventName: EventName
+  /** The record format's version, e.g. "1.1". */
   readonly eventVersion: string
+  /** Always "aws:dynamodb". */
   readonly eventSource: "aws:dynamodb"
+  /** The region of the table. */
   readonly awsRegion: string
   /** `arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>` */
   readonly eventSourceARN: string
+  /** The change: keys, images, position and size. */
   readonly dynamodb: {
     /** Epoch seconds. */
     readonly ApproximateCreationDateTime: number
@@ -119,6 +129,7 @@ export interface StreamRecordJson {
     readonly SizeBytes: number
     readonly StreamViewType: StreamViewType
   }
+  /** Present for a deletion by Time to Live only. */
   readonly userIdentity?: UserIdentity
 }
 
@@ -131,12 +142,19 @@ export interface StreamRecordJson {
  * @category models
  */
 export interface KinesisChangeJson {
+  /** The region of the table. */
   readonly awsRegion: string
+  /** The change's unique id, the same when the record is delivered again. */
   readonly eventID: string
+  /** What the change did to the item. */
   readonly eventName: EventName
+  /** Null unless the change is a deletion by Time to Live. */
   readonly userIdentity: UserIdentity | null
+  /** The format of the Kinesis record's data, always "application/json". */
   readonly recordFormat: "application/json"
+  /** The table the change was made to. */
   readonly tableName: string
+  /** The change: keys, size, and every image it has (both for a MODIFY), whatever the table's stream view type. */
   readonly dynamodb: {
     /** Epoch milliseconds (or microseconds, with the table's `ApproximateCreationDateTimePrecision`). */
     readonly ApproximateCreationDateTime: number
@@ -145,6 +163,7 @@ export interface KinesisChangeJson {
     readonly OldImage?: ItemJson
     readonly SizeBytes: number
   }
+  /** Always "aws:dynamodb". */
   readonly eventSource: "aws:dynamodb"
 }
 
@@ -167,9 +186,16 @@ export type KeyValue = string | number | bigint | Uint8Array
  * @category models
  */
 export interface ChangeRecord<A> {
+  /** What the change did to the item. */
   readonly eventName: EventName
+  /** The change's unique id, the same when the record is delivered again: a key to deduplicate by. */
   readonly eventID: string
+  /**
+   * The table changed: Kinesis' `tableName`, else the table in the stream ARN, else the name of the stream
+   * the record was read from.
+   */
   readonly tableName: string
+  /** The region of the table. */
   readonly awsRegion: string
   /** The item's key attributes (partition key, and sort key if the table has one). */
   readonly keys: { readonly [name: string]: KeyValue }
@@ -182,6 +208,7 @@ export interface ChangeRecord<A> {
    * Kinesis, the Kinesis record's sequence number.
    */
   readonly sequenceNumber: string
+  /** The stream record's size as DynamoDB counts it (keys and images), in bytes. */
   readonly sizeBytes: number
   /** Undefined for a change read from Kinesis (which always carries both images). */
   readonly streamViewType: StreamViewType | undefined
@@ -206,6 +233,8 @@ export interface ChangeRecord<A> {
 export type Numbers = "number" | "string" | "bigint"
 
 /**
+ * How `decoder` reads numbers and attributes an image's Schema does not name.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -45,6 +45,8 @@ const commands = {
 export interface DynamoDBClientShape extends AwsClient.Client<SdkDynamoDBClient, typeof commands, DynamoDBError> {}
 
 /**
+ * The tag of the DynamoDB client service; `layer`, `layerConfig` or `fromClient` provide it.
+ *
  * @since 0.1.0
  * @category tags
  */

@@ -50,13 +50,23 @@ export const maxDataBytes = 350_000
 export const maxItemBytes = 400 * 1024
 
 /**
+ * Where the dead letters go and how they are written.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
+  /**
+   * The table of the dead letters, created when missing (keys `pk` and `sk`, on-demand billing) unless
+   * `createTable` is false.
+   */
   readonly tableName: string
   /** Default true. */
   readonly createTable?: boolean
+  /**
+   * How BatchWriteItem's unprocessed items are retried: full jitter, `base * 2^attempt` capped at `cap`.
+   * Default 10 retries, base 50 ms, cap 5 s.
+   */
   readonly retry?: BatchRetry
   /** Default `dynamodb-dead-letters:<table>`. */
   readonly name?: string
@@ -70,8 +80,11 @@ export interface Options {
  * @category models
  */
 export interface StoredDeadLetter extends DeadLetter {
+  /** The payload's full size in bytes, which `data` is shorter than when it was cut. */
   readonly dataSize: number
+  /** True when `data` holds only the first `maxDataBytes` (or fewer) bytes of the payload. */
   readonly dataTruncated: boolean
+  /** True when `reason` was cut to `DeadLetter.maxReasonLength` characters. */
   readonly reasonTruncated: boolean
 }
 

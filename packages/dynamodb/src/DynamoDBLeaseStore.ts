@@ -29,6 +29,8 @@ import * as LeaseItem from "./internal/leaseItem.js"
 import * as LeaseTable from "./LeaseTable.js"
 
 /**
+ * The lease table, whether to create it, and how calls are retried.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -63,6 +65,9 @@ export const make = (
   })
 
 /**
+ * Provides `LeaseStore` on the table, creating the table first unless `createTable` is false; fails with
+ * `DynamoDBError`, or `NotReady` when a new table is not ACTIVE in time.
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -137,7 +142,7 @@ const unsafeMake = (dynamodb: DynamoDBClientShape, options: Options): LeaseStore
         LeaseItem.acquireWrite(observed, owner),
         () => new LeaseStore.LeaseConflict({ leaseKey: observed.leaseKey, operation: "acquire", expectedCounter: observed.counter })
       ),
-    renew: (held) => io.conditionalUpdate("renew", held.leaseKey, LeaseItem.renewWrite(held), lost(held, "renew")),
+    renew: (held, load) => io.conditionalUpdate("renew", held.leaseKey, LeaseItem.renewWrite(held, load), lost(held, "renew")),
     release: (held) => io.conditionalUpdate("release", held.leaseKey, LeaseItem.releaseWrite(held), lost(held, "release")),
     checkpoint: (held, checkpoint: LeaseCheckpoint) =>
       io.conditionalUpdate("checkpoint", held.leaseKey, LeaseItem.checkpointWrite(held, checkpoint), lost(held, "checkpoint")),
@@ -148,18 +153,28 @@ const unsafeMake = (dynamodb: DynamoDBClientShape, options: Options): LeaseStore
         dynamodb.deleteItem({
           TableName,
           Key: LeaseItem.keyOf(version.leaseKey),
-          // a lease that is gone is deleted already (also when an earlier attempt of this call deleted it)
+          // a lease that is gone is deleted already (also when an earlier attempt of this call deleted it: then
+          // this call answers false, as if another had)
           ConditionExpression: "attribute_not_exists(#leaseKey) OR #leaseCounter = :expected",
           ExpressionAttributeNames: LeaseItem.namesOf("#leaseKey", "#leaseCounter"),
-          ExpressionAttributeValues: { ":expected": { N: String(version.counter) } }
-        }).pipe(Effect.asVoid),
+          ExpressionAttributeValues: { ":expected": { N: String(version.counter) } },
+          ReturnValues: "ALL_OLD"
+        }).pipe(Effect.map((output) => output.Attributes !== undefined)),
         (error) =>
           Effect.fail(
             conditionFailed(error)
               ? new LeaseStore.LeaseConflict({ leaseKey: version.leaseKey, operation: "delete", expectedCounter: version.counter })
               : io.storeError("delete", version.leaseKey, error)
           )
-      )
+      ),
+    requestHandoff: (observed, requester) =>
+      io.conditionalUpdate(
+        "requestHandoff",
+        observed.leaseKey,
+        LeaseItem.requestHandoffWrite(observed, requester),
+        () => new LeaseStore.LeaseConflict({ leaseKey: observed.leaseKey, operation: "requestHandoff", expectedCounter: observed.counter })
+      ),
+    handOver: (held, to) => io.conditionalUpdate("handOver", held.leaseKey, LeaseItem.handOverWrite(held, to), lost(held, "handOver"))
   }
 }
 

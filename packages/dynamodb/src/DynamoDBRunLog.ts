@@ -29,10 +29,16 @@ import type { Item } from "./internal/tables.js"
 import { ensureTable, keyNames, n, num, pad, s, str } from "./internal/tables.js"
 
 /**
+ * The run log's table, and whether to create it.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
+  /**
+   * The table of the runs, created when missing (keys `pk` and `sk`, on-demand billing) unless
+   * `createTable` is false.
+   */
   readonly tableName: string
   /** Default true. */
   readonly createTable?: boolean

@@ -25,15 +25,23 @@ import { batchPut, ensureTable, fromAttribute, keyNames, s, toAttribute } from "
  * @category models
  */
 export interface ItemKey {
+  /** The partition key, stored as `pk`; must not be empty. */
   readonly pk: string
+  /** The sort key, stored as `sk`; must not be empty. Default "-". */
   readonly sk?: string
 }
 
 /**
+ * The table, how a value becomes a keyed item, and how items are written.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ItemSinkOptions<A> {
+  /**
+   * The table of the items, created when missing (keys `pk` and `sk`, on-demand billing) unless
+   * `createTable` is false.
+   */
   readonly tableName: string
   /** The key of a value: a function of the value only, so a re-delivery writes the same key. */
   readonly key: (value: A) => ItemKey | string
@@ -41,6 +49,10 @@ export interface ItemSinkOptions<A> {
   readonly item?: (value: A) => Record<string, unknown>
   /** BatchWriteItem calls in flight. Default 4. */
   readonly concurrency?: number
+  /**
+   * How BatchWriteItem's unprocessed items are retried: full jitter, `base * 2^attempt` capped at `cap`.
+   * Default 10 retries, base 50 ms, cap 5 s.
+   */
   readonly retry?: BatchRetry
   /** Default true. */
   readonly createTable?: boolean
@@ -49,11 +61,18 @@ export interface ItemSinkOptions<A> {
 }
 
 /**
+ * The item sink: a `RecordSink` of values, with its table and counts of its writes.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ItemSink<A> extends RecordSink<A> {
+  /** The table the sink writes to. */
   readonly tableName: string
+  /**
+   * Counts since the sink was made: items written (after deduplication by key within a batch),
+   * BatchWriteItem calls, and retries of unprocessed items.
+   */
   readonly stats: Effect.Effect<{ readonly written: number; readonly batchCalls: number; readonly unprocessedRetries: number }>
 }
 

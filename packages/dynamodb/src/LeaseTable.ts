@@ -30,6 +30,9 @@ import type { DynamoDBError } from "./DynamoDBError.js"
  * | checkpointWatermark                   | N    | `Checkpoint.watermark`, when set                            |
  * | checkpointProcessedSequenceNumber     | S    | `Checkpoint.processed.sequenceNumber`, when set             |
  * | checkpointProcessedSubSequenceNumber  | N    | `Checkpoint.processed.subSequenceNumber`, when set          |
+ * | handoffTo                             | S    | the worker that asked for the lease; absent when none did   |
+ * | loadRecordsPerSecond                  | N    | `Lease.load.recordsPerSecond`, once published               |
+ * | loadBytesPerSecond                    | N    | `Lease.load.bytesPerSecond`, once published                 |
  *
  * @since 0.1.0
  * @category constants
@@ -47,10 +50,17 @@ export const attributes = {
   maxEventTime: "checkpointMaxEventTime",
   watermark: "checkpointWatermark",
   processedSequenceNumber: "checkpointProcessedSequenceNumber",
-  processedSubSequenceNumber: "checkpointProcessedSubSequenceNumber"
+  processedSubSequenceNumber: "checkpointProcessedSubSequenceNumber",
+  // -- handoff --
+  handoffTo: "handoffTo",
+  // published load (throughput-aware assignment)
+  loadRecordsPerSecond: "loadRecordsPerSecond",
+  loadBytesPerSecond: "loadBytesPerSecond"
 } as const
 
 /**
+ * How long to wait for a new table to be ACTIVE, and how often to look.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -69,7 +79,8 @@ export interface WaitOptions {
  */
 export const status = Effect.fn("LeaseTable.status")(function*(tableName: string) {
   const dynamodb = yield* DynamoDBClient
-  return yield* dynamodb.describeTable({ TableName: tableName }).pipe(
+  // an unanswered or reset call is retried, as every call of this client is (it makes one attempt)
+  return yield* retryTransient(dynamodb.describeTable({ TableName: tableName })).pipe(
     Effect.map((output): string | undefined => output.Table?.TableStatus ?? "UNKNOWN"),
     Effect.catchIf(AwsError.hasReason("NotFound"), () => Effect.succeed(undefined))
   )

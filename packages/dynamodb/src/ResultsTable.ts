@@ -53,7 +53,9 @@ import { batchPut, ensureTable, n, num, pad, s, scanAll, str, toSinkError } from
  * @category models
  */
 export interface WithState<O> {
+  /** The aggregate's result, stored as the item's `value`. */
   readonly value: O
+  /** The aggregate's state, encoded with its `state` Schema, stored as the item's `state` for `merge`. */
   readonly state: Json
 }
 
@@ -157,10 +159,16 @@ export const shardsPartial = (result: WindowResult<unknown, unknown>): string =>
 export type WriteMode = "auto" | "conditional" | "batch"
 
 /**
+ * The table, the pipeline the results belong to, and how they are written.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface SinkOptions<K> {
+  /**
+   * The table of the results, created when missing (keys `pk` and `sk`, on-demand billing) unless
+   * `createTable` is false.
+   */
   readonly tableName: string
   /** The first part of the partition key (usually the pipeline's name). */
   readonly pipeline: string
@@ -181,6 +189,8 @@ export interface SinkOptions<K> {
 }
 
 /**
+ * Counts of a results sink's writes since it was made.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -191,18 +201,24 @@ export interface SinkStats {
   readonly skippedOlder: number
   /** Results dropped because a later result of the same window and partial was in the same batch. */
   readonly superseded: number
+  /** BatchWriteItem calls made, retries of unprocessed items included. */
   readonly batchCalls: number
+  /** Conditional PutItem calls made, those that failed their condition included. */
   readonly conditionalCalls: number
   /** BatchWriteItem calls that sent UnprocessedItems again. */
   readonly unprocessedRetries: number
 }
 
 /**
+ * The results sink: a `RecordSink` of window results, with its table and counts of its writes.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ResultsSink<K, O> extends RecordSink<WindowResult<K, O>> {
+  /** The table the sink writes to. */
   readonly tableName: string
+  /** Counts of the sink's writes since it was made. */
   readonly stats: Effect.Effect<SinkStats>
 }
 
@@ -352,18 +368,27 @@ const toItem = (pipeline: string, result: WindowResult<unknown, unknown>, partia
  * @category models
  */
 export interface StoredPartial<K> {
+  /** The pipeline name, the first part of the partition key. */
   readonly pipeline: string
+  /** The window's key, a string or number as it was written. */
   readonly key: K
+  /** The window's start, epoch milliseconds, inclusive. */
   readonly start: number
+  /** The window's end, epoch milliseconds, exclusive. */
   readonly end: number
+  /** Which part of the input the item aggregates; by default the shards joined by `+`. */
   readonly partial: string
+  /** The shards whose records are in the partial. */
   readonly shards: ReadonlyArray<string>
+  /** Records aggregated: the item's version, which a write with a lower count does not replace. */
   readonly count: number
+  /** Why the result was emitted: "onTime", "late" or "update". */
   readonly firing: WindowResult<K, unknown>["firing"]
   /** The stored value, parsed from JSON. */
   readonly value: unknown
   /** The encoded state, for results of `withState`. */
   readonly state: Json | undefined
+  /** When the item was written, epoch milliseconds (the writer's Clock). */
   readonly writtenAt: number
 }
 
@@ -374,9 +399,13 @@ export interface StoredPartial<K> {
  * @category models
  */
 export interface MergedResult<K, O> {
+  /** The window's key. */
   readonly key: K
+  /** The window's start, epoch milliseconds, inclusive. */
   readonly start: number
+  /** The window's end, epoch milliseconds, exclusive. */
   readonly end: number
+  /** The aggregate's result over the merged states, or the single partial's value when no aggregate was given. */
   readonly value: O
   /** Records over the merged partials. */
   readonly count: number
@@ -399,19 +428,28 @@ export class MergeError extends Data.TaggedError("MergeError")<{
   readonly end: number
   readonly reason: string
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Which window's partials could not be merged, and why.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `cannot merge the partials of ${this.key} [${this.start}, ${this.end}): ${this.reason}`
   }
 }
 
 /**
+ * Which partials `partials` reads: one key of one pipeline, windows starting in [from, to).
+ *
  * @since 0.1.0
  * @category models
  */
 export interface QueryOptions<K> {
+  /** The results table. */
   readonly tableName: string
+  /** The pipeline, the first part of the partition key. */
   readonly pipeline: string
+  /** The window's key, as the results were written. */
   readonly key: K
   /** Windows starting at or after this time (epoch milliseconds). */
   readonly from: number

@@ -32,10 +32,13 @@ import { DynamoDBClient } from "./DynamoDBClient.js"
 import type { DynamoDBError } from "./DynamoDBError.js"
 
 /**
+ * Which table to record, and how its stream looks.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
+  /** The table, which must exist: its key schema is read with DescribeTable. */
   readonly tableName: string
   /** What each change carries. Default NEW_AND_OLD_IMAGES. */
   readonly streamViewType?: StreamViewType
@@ -54,7 +57,9 @@ export interface Options {
  * @category models
  */
 export interface Shard {
+  /** The shard's id, in the form `shardId-<20 digits>-<8 hex digits>`. */
   readonly shardId: string
+  /** The shard's changes, in the order they were made. */
   readonly records: ReadonlyArray<StreamRecordJson>
 }
 
@@ -65,6 +70,7 @@ export interface Shard {
  * @category models
  */
 export interface KinesisRecord {
+  /** Derived from the item's partition key (a hex digest), so the changes of one item share a partition key. */
   readonly partitionKey: string
   /** The change's JSON (`ChangeRecord.KinesisChangeJson`), UTF-8. */
   readonly data: Uint8Array
@@ -85,18 +91,27 @@ export type Item = Record<string, NativeAttributeValue>
  * @category models
  */
 export interface Update {
+  /** The UpdateExpression, e.g. "SET #n = #n + :one". */
   readonly updateExpression: string
+  /** The ExpressionAttributeNames, e.g. `{ "#n": "count" }`. */
   readonly names?: Record<string, string>
+  /** The ExpressionAttributeValues as JavaScript values (marshalled for the call), e.g. `{ ":one": 1 }`. */
   readonly values?: Item
+  /** The ConditionExpression; when it fails, the update fails with the `DynamoDBError` and records nothing. */
   readonly conditionExpression?: string
 }
 
 /**
+ * A recording table stream: write the table through it, then read the changes as DynamoDB Streams or
+ * Kinesis Data Streams for DynamoDB would have delivered them.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface TableStream {
+  /** The table written to. */
   readonly tableName: string
+  /** What each recorded change carries. */
   readonly streamViewType: StreamViewType
   /** `arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>` */
   readonly streamArn: string

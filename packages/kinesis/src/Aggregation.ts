@@ -17,6 +17,8 @@ import type { SourceRecord } from "@tributary/core/SourceRecord"
 import { createHash } from "node:crypto"
 
 /**
+ * The four bytes (F3 89 9A C2) an aggregated record starts with.
+ *
  * @since 0.1.0
  * @category constants
  */
@@ -31,12 +33,17 @@ export const magic: Uint8Array = Uint8Array.of(0xf3, 0x89, 0x9a, 0xc2)
 export const defaultMaxBytes = 51_200
 
 /**
+ * One user record of an aggregated record.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface UserRecord {
+  /** The partition key the user record was put with. */
   readonly partitionKey: string
+  /** The explicit hash key it was put with; undefined when it had none. */
   readonly explicitHashKey: string | undefined
+  /** The user record's payload. */
   readonly data: Uint8Array
 }
 
@@ -126,6 +133,12 @@ export class Aggregator {
   private readonly records: Array<{ readonly key: number; readonly hashKey: number; readonly data: Uint8Array; readonly size: number }> = []
   private protobufSize = 0
 
+  /**
+   * An empty aggregate.
+   *
+   * @param maxBytes The size an aggregated record may reach, in bytes; a single record larger than it is
+   *   still added to an empty aggregate. Default `defaultMaxBytes` (51,200).
+   */
   constructor(readonly maxBytes: number = defaultMaxBytes) {}
 
   /** User records added so far. */

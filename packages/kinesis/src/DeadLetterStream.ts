@@ -22,6 +22,9 @@ import type { Producer, ProducerOptions } from "./Producer.js"
 import * as Producers from "./Producer.js"
 
 /**
+ * The dead-letter stream and how letters are put into it: a producer's options (stream, batching, retries,
+ * name), all but the record's partition key, data and explicit hash key, which come from the dead letter.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -1,13 +1,16 @@
 /**
- * Effect metrics of the shard reader (tagged with `stream` and `shard`) and of the producer (tagged with
- * `stream`). They are per process: every reader of a shard, and every producer of a stream, in the process
- * shares one series.
+ * Effect metrics of the shard readers, polling and fan-out (tagged with `stream` and `shard`), and of the
+ * producer (tagged with `stream`). They are per process: every reader of a shard, and every producer of a
+ * stream, in the process shares one series.
  *
  * @since 0.1.0
  */
 import * as Metric from "effect/Metric"
 
 /**
+ * The shard reader's metrics, tagged with `stream` and `shard`: records and bytes read, GetRecords calls,
+ * throttled reads, expired iterators, and the lag gauges.
+ *
  * @since 0.1.0
  * @category metrics
  */
@@ -17,15 +20,30 @@ export const reader = {
   /** Bytes of Kinesis record data read. */
   bytes: Metric.counter("tributary_kinesis_read_bytes_total", { description: "record bytes read from a shard", incremental: true }),
   getRecordsCalls: Metric.counter("tributary_kinesis_get_records_calls_total", { description: "GetRecords calls", incremental: true }),
+  /** Reads throttled: GetRecords over the shard's limits, SubscribeToShard more than once a second (LimitExceeded). */
   throttled: Metric.counter("tributary_kinesis_read_throttled_total", { description: "reads throttled by Kinesis", incremental: true }),
   expiredIterators: Metric.counter("tributary_kinesis_iterators_expired_total", { description: "shard iterators that expired", incremental: true }),
+  /** SubscribeToShard calls of the fan-out reader, retries included (one per subscription: AWS ends each after 5 minutes). */
+  subscribeToShardCalls: Metric.counter("tributary_kinesis_subscribe_to_shard_calls_total", {
+    description: "SubscribeToShard calls",
+    incremental: true
+  }),
   /**
-   * As reported by GetRecords: how far the shard's newest record is ahead of this reader. When the last
+   * SubscribeToShard refused with ResourceInUse: another subscription of the consumer to the shard is active
+   * (a worker that lost the shard has not let go yet, or two applications share a consumer name).
+   */
+  subscriptionsInUse: Metric.counter("tributary_kinesis_subscriptions_in_use_total", {
+    description: "SubscribeToShard calls refused because a subscription of the consumer to the shard was active",
+    incremental: true
+  }),
+  /**
+   * As reported by GetRecords or by each SubscribeToShard event: how far the shard's newest record is ahead
+   * of this reader. When the last
    * reader of the shard in this process ends: 0 if it read the closed shard to its end, NaN ("no value")
    * otherwise (its lease moved, the worker stops, it failed), so no stale lag outlives the reading.
    */
   millisBehindLatest: Metric.gauge("tributary_kinesis_millis_behind_latest", {
-    description: "MillisBehindLatest of the last GetRecords; NaN once this process stopped reading the shard"
+    description: "MillisBehindLatest of the last GetRecords or subscription event; NaN once this process stopped reading the shard"
   }),
   /**
    * Age of the last record read (now minus its arrival time); 0 when caught up. Reset like
@@ -37,6 +55,9 @@ export const reader = {
 } as const
 
 /**
+ * The producer's metrics, tagged with `stream`: records and bytes stored, PutRecords calls, entries retried
+ * and throttled, records given up on, and records buffered.
+ *
  * @since 0.1.0
  * @category metrics
  */

@@ -62,10 +62,14 @@ export const limits = {
 } as const
 
 /**
+ * What a producer writes to, how an item becomes a record, and how records are batched, limited and
+ * retried.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ProducerOptions<A> {
+  /** The Kinesis stream the records are put into. */
   readonly stream: string
   /** The partition key of an item (1 to 256 characters): records of one key go to one shard, in order. */
   readonly partitionKey: (item: A) => string
@@ -106,6 +110,8 @@ export interface ProducerOptions<A> {
 }
 
 /**
+ * Counts of a producer's work since it started.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -114,6 +120,7 @@ export interface ProducerStats {
   readonly records: number
   /** Kinesis records stored (an aggregated record counts once). */
   readonly kinesisRecords: number
+  /** PutRecords calls made, retries included. */
   readonly putRecordsCalls: number
   /** Kinesis records sent again, for any reason. */
   readonly retriedEntries: number
@@ -131,6 +138,9 @@ export interface ProducerStats {
 }
 
 /**
+ * A buffering Kinesis producer: a `RecordSink` whose `write` returns once every record of the write is
+ * stored (or fails with a `SinkError`), with `flush` and counts.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -140,6 +150,7 @@ export interface Producer<A> extends RecordSink<A> {
    * stream of new writes it waits for a moment when nothing is buffered).
    */
   readonly flush: Effect.Effect<void>
+  /** Counts of the producer's work since it started. */
   readonly stats: Effect.Effect<ProducerStats>
 }
 
@@ -152,6 +163,9 @@ export interface Producer<A> extends RecordSink<A> {
 export const InvalidRecord = ProducerEntry.InvalidRecord
 
 /**
+ * An item that can never be stored (its record cannot be made, or breaks a limit), with its index in the
+ * write and the reason.
+ *
  * @since 0.1.0
  * @category errors
  */

@@ -22,8 +22,6 @@ import type * as Sdk from "@aws-sdk/client-kinesis"
 import { AwsError } from "@tributary/aws"
 import type { Position, ShardReader } from "@tributary/core/RecordSource"
 import type { SequenceNumber } from "@tributary/core/SequenceNumber"
-import * as MetricSeries from "@tributary/core/MetricSeries"
-import * as Sequence from "@tributary/core/SequenceNumber"
 import * as Retry from "@tributary/core/Retry"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
 import type { CheckpointError } from "@tributary/core/TributaryError"
@@ -32,15 +30,13 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Aggregation from "./Aggregation.js"
+import { childrenOf, dropThrough, lagGauges, readerBackoff, readerMetrics, toRecords } from "./internal/shardReading.js"
 import { Kinesis } from "./Kinesis.js"
 import type { KinesisError } from "./KinesisError.js"
-import * as Metrics from "./Metrics.js"
-import * as StreamAdmin from "./StreamAdmin.js"
 
 /**
  * Where a reader starts in its shard.
@@ -61,6 +57,10 @@ export type StartingPosition =
   | { readonly type: "AFTER_SEQUENCE_NUMBER"; readonly sequenceNumber: SequenceNumber; readonly subSequenceNumber?: number }
 
 /**
+ * Constructors of starting positions: `trimHorizon` (the oldest record kept), `latest` (only records put
+ * after the reader starts), `atTimestamp`, `atSequenceNumber`, `afterSequenceNumber`, and `after` a
+ * checkpointed position.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -85,11 +85,15 @@ export const StartingPosition = {
 } as const
 
 /**
+ * Which shard a reader reads, from where, how fast, and how it retries and checkpoints.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ReaderOptions {
+  /** The Kinesis stream of the shard. */
   readonly stream: string
+  /** The shard to read, e.g. "shardId-000000000000". */
   readonly shardId: string
   /** Default TRIM_HORIZON. */
   readonly position?: StartingPosition
@@ -146,10 +150,14 @@ export type ReadEnd =
   | { readonly _tag: "CaughtUp" }
 
 /**
+ * A reader of one Kinesis shard: core's `ShardReader` (its batches and checkpoint), with how it ended and
+ * the last position delivered.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface KinesisShardReader extends ShardReader {
+  /** The Kinesis stream of the shard. */
   readonly stream: string
   /**
    * Completes once `batches` has ended (after the consumer took the last page), with how it ended; fails
@@ -179,27 +187,11 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
   const follow = options.follow ?? true
   const deaggregate = options.deaggregate ?? true
   const maxRetries = options.maxRetries ?? 10
-  // equal jitter: between half and all of the doubled delay, never above the cap
-  const backoff = Retry.exponential({
-    base: options.backoffBase ?? "200 millis",
-    cap: options.backoffCap ?? "10 seconds",
-    times: Infinity,
-    jitter: [0.5, 1]
-  })
+  const backoff = readerBackoff(options)
   const start = options.position ?? StartingPosition.trimHorizon
   const source = `kinesis:${stream}/${shardId}`
 
-  // updated per page: each series resolved once
-  const tag = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) => MetricSeries.make(metric, { stream, shard: shardId })
-  const metrics = {
-    records: yield* tag(Metrics.reader.records),
-    bytes: yield* tag(Metrics.reader.bytes),
-    calls: yield* tag(Metrics.reader.getRecordsCalls),
-    throttled: yield* tag(Metrics.reader.throttled),
-    expired: yield* tag(Metrics.reader.expiredIterators),
-    behind: yield* tag(Metrics.reader.millisBehindLatest),
-    age: yield* tag(Metrics.reader.iteratorAge)
-  }
+  const metrics = yield* readerMetrics(stream, shardId)
 
   // state shared by every run of `batches`
   let lastEmitted: Position | undefined
@@ -253,26 +245,6 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
         skipThrough = { sequenceNumber: start.sequenceNumber, subSequenceNumber: start.subSequenceNumber }
         return { ...common, ShardIteratorType: "AT_SEQUENCE_NUMBER", StartingSequenceNumber: start.sequenceNumber }
     }
-  }
-
-  const childrenOf = (output: Sdk.GetRecordsOutput): Effect.Effect<ReadonlyArray<string>, SourceError, Kinesis> => {
-    const listed = output.ChildShards
-    if (listed !== undefined && listed.length > 0) {
-      return Effect.succeed(listed.flatMap((child) => child.ShardId === undefined ? [] : [child.ShardId]))
-    }
-    return StreamAdmin.listShards(stream).pipe(
-      Effect.map((shards) =>
-        shards.filter((s) => s.parentShardId === shardId || s.adjacentParentShardId === shardId).map((s) => s.shardId)
-      ),
-      Effect.mapError((error) =>
-        new SourceError({
-          source,
-          reason: `cannot list the children of ${shardId}: ${error.message}`,
-          retryability: error.retryability,
-          cause: error
-        })
-      )
-    )
   }
 
   // At most `callsPerSecond` GetRecords on this shard, retries included.
@@ -341,7 +313,9 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
         records = dropThrough(records, skipThrough)
         skipThrough = undefined
       }
-      if (iterator === undefined) pendingEnd = yield* Effect.mapError(childrenOf(output), Option.some)
+      if (iterator === undefined) {
+        pendingEnd = yield* Effect.mapError(childrenOf(stream, shardId, source, output.ChildShards), Option.some)
+      }
       if (records.length > 0) {
         emptyInARow = 0
         const last = records[records.length - 1]
@@ -365,22 +339,9 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
     Effect.tapError((error) => Option.isSome(error) ? Deferred.fail(ended, error.value) : Effect.void)
   )
 
-  // The lag gauges must not outlive the reading: when the last run of a reader of this shard in this process
-  // ends, however it ends (interrupted, failed, at the shard's end), they are reset. Another reader of the
-  // shard still running here (a worker of this process that took the lease over) keeps them.
-  const enter = Effect.sync(() => void running.set(source, (running.get(source) ?? 0) + 1))
-  const leave = Effect.suspend(() => {
-    const left = (running.get(source) ?? 1) - 1
-    if (left > 0) {
-      running.set(source, left)
-      return Effect.void
-    }
-    running.delete(source)
-    // a closed shard read to its end has no lag, for good; otherwise nobody here reads the shard any more:
-    // NaN, Prometheus' "no value" (max and min skip it, no threshold is above it), not a stale lag
-    const value = pendingEnd !== undefined && pendingEnd !== "caught-up" ? 0 : Number.NaN
-    return Effect.zipRight(metrics.behind.update(value), metrics.age.update(value))
-  })
+  const gauges = lagGauges(source, metrics)
+  const enter = gauges.enter
+  const leave = Effect.suspend(() => gauges.leave(pendingEnd !== undefined && pendingEnd !== "caught-up"))
 
   // the service is given to each pull (a stream's provideService costs more per element)
   const batches = Stream.unwrapScoped(
@@ -405,48 +366,3 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
  */
 export const clampIdle = (idle: Duration.Duration, local: boolean): Duration.Duration =>
   local ? idle : Duration.max(idle, Duration.millis(200))
-
-// ---------------------------------------------------------------------------------------------------------
-// internal
-// ---------------------------------------------------------------------------------------------------------
-
-const toRecords = (
-  records: ReadonlyArray<Sdk._Record>,
-  stream: string,
-  shardId: string,
-  now: number
-): { readonly records: Array<SourceRecord>; readonly bytes: number } => {
-  const out: Array<SourceRecord> = new Array(records.length)
-  let bytes = 0
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]
-    const data = r.Data ?? empty
-    bytes += data.length
-    out[i] = {
-      stream,
-      shardId,
-      sequenceNumber: r.SequenceNumber ?? "0",
-      subSequenceNumber: 0,
-      partitionKey: r.PartitionKey ?? "",
-      arrivalTime: r.ApproximateArrivalTimestamp?.getTime() ?? now,
-      data
-    }
-  }
-  return { records: out, bytes }
-}
-
-const empty = new Uint8Array(0)
-
-/** Runs of `batches` under way in this process, per `kinesis:<stream>/<shard>` (the lag gauges' series). */
-const running = new Map<string, number>()
-
-/** Drops the records at or before `position` (records are in shard order). */
-const dropThrough = (records: ReadonlyArray<SourceRecord>, position: Position): ReadonlyArray<SourceRecord> => {
-  let i = 0
-  while (i < records.length) {
-    const order = Sequence.compare(records[i].sequenceNumber, position.sequenceNumber)
-    if (order > 0 || (order === 0 && records[i].subSequenceNumber > position.subSequenceNumber)) break
-    i++
-  }
-  return i === 0 ? records : records.slice(i)
-}

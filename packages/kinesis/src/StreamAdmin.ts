@@ -17,32 +17,49 @@ import { Kinesis } from "./Kinesis.js"
 import type { KinesisError } from "./KinesisError.js"
 
 /**
+ * A shard as ListShards gives it: its id, its parents, its hash key range and its sequence number range.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Shard {
+  /** The shard's id, e.g. "shardId-000000000000". */
   readonly shardId: string
+  /**
+   * The shard it was split from, or the first of the two it was merged from; undefined for a shard the
+   * stream was created with.
+   */
   readonly parentShardId: string | undefined
   /** The second parent of a shard made by MergeShards. */
   readonly adjacentParentShardId: string | undefined
   /** Inclusive range of 128-bit hash keys the shard owns. */
   readonly hashKeyRange: { readonly start: bigint; readonly end: bigint }
+  /** The sequence number of the shard's first record. */
   readonly startingSequenceNumber: string
   /** Set once the shard is closed (after a split or merge): no records are added after it. */
   readonly endingSequenceNumber: string | undefined
 }
 
 /**
+ * A stream as DescribeStreamSummary gives it.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface StreamDescription {
+  /** The stream's name. */
   readonly name: string
+  /** The stream's ARN. */
   readonly arn: string | undefined
+  /** CREATING, ACTIVE, UPDATING or DELETING. */
   readonly status: string
+  /** How many shards are open: those new records go to. */
   readonly openShardCount: number
+  /** How long records are kept, in hours. */
   readonly retentionHours: number | undefined
+  /** "NONE" or "KMS". */
   readonly encryption: string | undefined
+  /** The capacity mode: "PROVISIONED" or "ON_DEMAND". */
   readonly mode: string | undefined
 }
 
@@ -56,15 +73,25 @@ export class InvalidReshard extends Data.TaggedError("InvalidReshard")<{
   readonly stream: string
   readonly reason: string
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Always permanent: the same request fails again.
+   *
+   * @since 0.1.0
+   */
   readonly retryability: Retryability = "permanent"
-  /** @since 0.1.0 */
+  /**
+   * The stream and why the request cannot be done.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `cannot reshard ${this.stream}: ${this.reason}`
   }
 }
 
 /**
+ * How long to wait for a stream to be ACTIVE, and how often to look.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -91,6 +118,9 @@ export const retryTransient = <A, E extends { readonly retryability: Retryabilit
   )
 
 /**
+ * The stream's name, status, shards, retention, encryption and capacity mode (DescribeStreamSummary,
+ * retrying transient failures); fails with a `NotFound` `KinesisError` when the stream does not exist.
+ *
  * @since 0.1.0
  * @category describe
  */

@@ -37,8 +37,11 @@ export type Checkpoint = Position | "SHARD_END"
  * @category models
  */
 export interface CheckpointStore {
+  /** The shard's checkpoint; undefined when it has none. */
   readonly get: (shardId: string) => Effect.Effect<Checkpoint | undefined, CheckpointError>
+  /** Stores a shard's checkpoint (a store may ignore one behind what it has, as `memoryCheckpoints` does). */
   readonly set: (shardId: string, checkpoint: Checkpoint) => Effect.Effect<void, CheckpointError>
+  /** Every shard's checkpoint, by shard id. */
   readonly all: Effect.Effect<ReadonlyMap<string, Checkpoint>>
 }
 
@@ -67,16 +70,23 @@ export const memoryCheckpoints = (): CheckpointStore => {
 }
 
 /**
+ * Where shards without a checkpoint start: TRIM_HORIZON, LATEST or AT_TIMESTAMP (see
+ * `SourceOptions.initialPosition`).
+ *
  * @since 0.1.0
  * @category models
  */
 export type InitialPosition = Extract<StartingPosition, { readonly type: "TRIM_HORIZON" | "LATEST" | "AT_TIMESTAMP" }>
 
 /**
+ * Which stream a source reads, where it starts, whether it follows new records, and where it keeps
+ * checkpoints.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface SourceOptions {
+  /** The Kinesis stream to read. */
   readonly stream: string
   /**
    * Where to start in shards without a checkpoint. Default TRIM_HORIZON (every shard from its oldest
@@ -96,6 +106,9 @@ export interface SourceOptions {
 }
 
 /**
+ * Makes the source: the stream's shards as core `ShardReader`s, parents before children, plus the
+ * checkpoints stored so far. Listing the shards and reading them fail with `SourceError`s.
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -89,5 +89,5 @@ describe("DeadLetterStream", () => {
       expect(read.data).toStrictEqual(big.data.subarray(0, read.data.length))
       const whole = JSON.parse(text(byKey.get("small")!.data))
       expect([whole.dataTruncated, whole.reasonTruncated, whole.reason]).toStrictEqual([undefined, undefined, "why"])
-    }).pipe(Effect.provide(kinesalite)))
+    }).pipe(Effect.provide(kinesalite)), { timeout: 60_000 })
 })

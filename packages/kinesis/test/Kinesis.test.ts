@@ -7,7 +7,7 @@ import * as Fiber from "effect/Fiber"
 import * as Kinesis from "../src/Kinesis.js"
 import * as KinesisError from "../src/KinesisError.js"
 import * as StreamAdmin from "../src/StreamAdmin.js"
-import { Direct, kinesalite, proxied, streamName } from "./helpers.js"
+import { Direct, eventually, kinesalite, proxied, streamName } from "./helpers.js"
 
 const sdkError = (name: string, extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(`${name} message`), { name, $metadata: { httpStatusCode: 400, requestId: "req-1" }, ...extra })
@@ -83,16 +83,12 @@ describe("Kinesis service", () => {
       const proxy = yield* FaultProxy.FaultProxy
       yield* proxy.setFaults({ rules: { ListStreams: { latency: "3 seconds" } } })
       const fiber = yield* Effect.fork(kinesis.listStreams({}))
-      yield* Effect.sleep("200 millis")
-      expect((yield* proxy.stats).delayed).toBe(1)
+      // the request is held at the proxy
+      yield* eventually(proxy.stats, (stats) => stats.delayed === 1)
       const exit = yield* Fiber.interrupt(fiber)
       expect(Exit.isInterrupted(exit)).toBe(true)
-      // give the proxy's event loop turn a moment to see the closed socket
-      let stats = yield* proxy.stats
-      for (let i = 0; i < 50 && stats.clientAborts === 0; i++) {
-        yield* Effect.sleep("20 millis")
-        stats = yield* proxy.stats
-      }
+      // the proxy sees the closed socket on a turn of its event loop
+      const stats = yield* eventually(proxy.stats, (stats) => stats.clientAborts > 0)
       expect([stats.requests, stats.clientAborts, stats.forwarded]).toEqual([1, 1, 0])
     }).pipe(Effect.provide(proxied)))
 

@@ -12,7 +12,7 @@ import * as Metrics from "../src/Metrics.js"
 import * as Producer from "../src/Producer.js"
 import * as ShardReader from "../src/ShardReader.js"
 import * as StreamAdmin from "../src/StreamAdmin.js"
-import { Direct, drainShard, kinesalite, proxied, pollsOf, streamName, text, waitForPolls } from "./helpers.js"
+import { Direct, drainShard, eventually, kinesalite, proxied, pollsOf, streamName, text, waitForPolls } from "./helpers.js"
 
 const put = (stream: string, values: ReadonlyArray<string>, key = "one-key") =>
   Effect.gen(function*() {
@@ -39,10 +39,10 @@ describe("ShardReader (kinesalite)", () => {
       const stream = streamName()
       yield* StreamAdmin.ensureStream(stream, { shards: 1 })
       const first = yield* put(stream, ["a0", "a1", "a2", "a3", "a4"])
-      // arrival times have millisecond precision: leave a gap before the second batch
-      yield* Effect.sleep("30 millis")
-      const boundary = Date.now()
-      yield* Effect.sleep("30 millis")
+      // arrival times have millisecond precision: a boundary strictly after the first batch and before the second
+      const clockPast = (after: number) => eventually(Effect.sync(() => Date.now()), (now) => now > after)
+      const boundary = yield* clockPast(Date.now())
+      yield* clockPast(boundary)
       yield* put(stream, ["b0", "b1", "b2"])
 
       expect(yield* readFrom(stream, ShardReader.StartingPosition.trimHorizon)).toEqual(["a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2"])
@@ -62,7 +62,7 @@ describe("ShardReader (kinesalite)", () => {
       // once it has polled, its LATEST iterator exists
       yield* waitForPolls(stream, "shardId-000000000000", polls)
       yield* put(stream, ["c0", "c1"])
-      for (let i = 0; i < 100 && seen.length < 2; i++) yield* Effect.sleep("20 millis")
+      yield* eventually(Effect.sync(() => seen.length), (n) => n >= 2)
       expect(seen).toEqual(["c0", "c1"])
       yield* Fiber.interrupt(fiber)
     }).pipe(Effect.provide(kinesalite)))
@@ -122,7 +122,7 @@ describe("ShardReader (kinesalite)", () => {
       const pages: Array<ReadonlyArray<SourceRecord>> = []
       const reader = yield* ShardReader.make({ stream, shardId: parent, idleInterval: "20 millis" })
       const fiber = yield* reader.batches.pipe(Stream.runForEach((page) => Effect.sync(() => pages.push(page))), Effect.fork)
-      for (let i = 0; i < 100 && pages.length === 0; i++) yield* Effect.sleep("20 millis")
+      yield* eventually(Effect.sync(() => pages.length), (n) => n > 0)
       const [behind, age] = yield* lagOf(parent)
       // kinesalite always answers MillisBehindLatest 0
       expect(behind).toBe(0)
@@ -135,7 +135,7 @@ describe("ShardReader (kinesalite)", () => {
 
       // a closed shard read to its end (after a split): 0 for good, however old its last record was
       yield* StreamAdmin.splitShard(stream, parent)
-      yield* Effect.sleep("100 millis")
+      yield* eventually(StreamAdmin.describe(stream), (d) => d.status === "ACTIVE")
       const again = yield* ShardReader.make({ stream, shardId: parent, idleInterval: "20 millis" })
       const read = Array.from(yield* Stream.runCollect(again.batches)).flat()
       expect(read.map(text)).toEqual(["a0", "a1"])

@@ -1,7 +1,8 @@
 /**
- * An in-memory stand-in for the Kinesis service, for tests of the reader's time logic under TestClock:
- * one or more shards of records, iterators that encode an index, scripted failures, and a log of calls
- * with the (test) time they were made at.
+ * An in-memory stand-in for the Kinesis service, for tests of the readers' time logic under TestClock:
+ * one or more shards of records, iterators that encode an index, subscriptions that push pages (an empty
+ * event a second once caught up, as kinesis-mock does), scripted failures, and a log of calls with the
+ * (test) time they were made at.
  */
 import type * as Sdk from "@aws-sdk/client-kinesis"
 import { KinesisClient } from "@aws-sdk/client-kinesis"
@@ -40,10 +41,25 @@ const error = (name: string, operation: string) =>
     $metadata: { httpStatusCode: name === "InternalFailure" ? 500 : 400 }
   }))
 
-export const makeFake = (shards: ReadonlyArray<FakeShard>, options: { readonly local?: boolean } = {}) => {
+export interface FakeOptions {
+  readonly local?: boolean
+  /** Records per subscription event. Default 3. */
+  readonly eventRecords?: number
+  /** Events before a subscription ends (AWS ends one after 5 minutes). Default: never. */
+  readonly eventsPerSubscription?: number
+  /** Runs before each ListShards answer (to change the shards in between two calls of a reader). */
+  readonly beforeListShards?: () => void
+}
+
+export const makeFake = (shards: ReadonlyArray<FakeShard>, options: FakeOptions = {}) => {
   const calls: Array<Call> = []
   /** Failures for the next GetRecords calls, by AWS name, in order. */
   const getRecordsFailures: Array<string> = []
+  /** Failures for the next SubscribeToShard calls, and for the next events read, by AWS name, in order. */
+  const subscribeFailures: Array<string> = []
+  const eventFailures: Array<string> = []
+  /** Events read (`next` calls) and subscriptions closed. */
+  const subscriptions = { nextCalls: 0, closed: 0 }
   const shardOf = (id: string) => {
     const shard = shards.find((s) => s.shardId === id)
     if (shard === undefined) throw new Error(`no shard ${id}`)
@@ -60,35 +76,35 @@ export const makeFake = (shards: ReadonlyArray<FakeShard>, options: { readonly l
     Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => calls.push({ operation, at, input })))
   const indexAfter = (shard: FakeShard, seq: string, inclusive: boolean) => {
     const at = shard.records.findIndex((r) => r.SequenceNumber === seq)
-    if (at < 0) return shard.records.findIndex((r) => r.SequenceNumber! > seq)
-    return inclusive ? at : at + 1
+    if (at >= 0) return inclusive ? at : at + 1
+    const later = shard.records.findIndex((r) => r.SequenceNumber! > seq)
+    return later < 0 ? shard.records.length : later
   }
+  const indexOf = (shard: FakeShard, type: string | undefined, seq: string | undefined, timestamp: Date | undefined) => {
+    switch (type) {
+      case "LATEST":
+        return shard.records.length
+      case "AT_SEQUENCE_NUMBER":
+        return indexAfter(shard, seq!, true)
+      case "AFTER_SEQUENCE_NUMBER":
+        return indexAfter(shard, seq!, false)
+      case "AT_TIMESTAMP": {
+        const index = shard.records.findIndex((r) => r.ApproximateArrivalTimestamp!.getTime() >= timestamp!.getTime())
+        return index < 0 ? shard.records.length : index
+      }
+      default:
+        return 0
+    }
+  }
+  const eventRecords = options.eventRecords ?? 3
+  const eventsPerSubscription = options.eventsPerSubscription ?? Infinity
 
   const shape: Kinesis.KinesisShape = {
     ...Kinesis.fromClient(new KinesisClient({ region: "us-east-1" }), options.local === true ? "http://127.0.0.1:1" : undefined),
     getShardIterator: (input) =>
       Effect.zipRight(log("GetShardIterator", input), Effect.sync(() => {
         const shard = shardOf(input.ShardId!)
-        let index = 0
-        switch (input.ShardIteratorType) {
-          case "TRIM_HORIZON":
-            index = 0
-            break
-          case "LATEST":
-            index = shard.records.length
-            break
-          case "AT_SEQUENCE_NUMBER":
-            index = indexAfter(shard, input.StartingSequenceNumber!, true)
-            break
-          case "AFTER_SEQUENCE_NUMBER":
-            index = indexAfter(shard, input.StartingSequenceNumber!, false)
-            break
-          case "AT_TIMESTAMP": {
-            const t = input.Timestamp!.getTime()
-            index = shard.records.findIndex((r) => r.ApproximateArrivalTimestamp!.getTime() >= t)
-            if (index < 0) index = shard.records.length
-          }
-        }
+        const index = indexOf(shard, input.ShardIteratorType, input.StartingSequenceNumber, input.Timestamp)
         return { ShardIterator: issue(shard, index), $metadata: {} }
       })),
     getRecords: (input) =>
@@ -124,8 +140,49 @@ export const makeFake = (shards: ReadonlyArray<FakeShard>, options: { readonly l
         })
         return { FailedRecordCount: 0, Records: results, $metadata: {} } as Sdk.PutRecordsCommandOutput
       })),
+    subscribeToShard: (input) =>
+      Effect.gen(function*() {
+        yield* log("SubscribeToShard", input)
+        const failure = subscribeFailures.shift()
+        if (failure !== undefined) return yield* Effect.fail(error(failure, "SubscribeToShard"))
+        const shard = shardOf(input.ShardId!)
+        const position = input.StartingPosition!
+        let index = indexOf(shard, position.Type, position.SequenceNumber, position.Timestamp)
+        let events = 0
+        let ended = false
+        yield* Effect.addFinalizer(() => Effect.sync(() => void subscriptions.closed++))
+        const next: Effect.Effect<Sdk.SubscribeToShardEvent | undefined, KinesisError.KinesisError> = Effect.gen(function*() {
+          subscriptions.nextCalls++
+          const failure = eventFailures.shift()
+          if (failure !== undefined) return yield* Effect.fail(error(failure, "SubscribeToShard"))
+          if (ended || events >= eventsPerSubscription) return undefined
+          events++
+          // caught up: the next event a second later, with whatever arrived meanwhile
+          if (index >= shard.records.length && !(shard.closed && shard.childShards !== undefined)) yield* Effect.sleep("1 second")
+          const page = shard.records.slice(index, index + eventRecords)
+          index += page.length
+          const caughtUp = index >= shard.records.length
+          if (caughtUp && shard.closed && shard.childShards !== undefined) {
+            // the last event of a closed shard: its children and no continuation
+            ended = true
+            return {
+              Records: page,
+              MillisBehindLatest: 0,
+              ContinuationSequenceNumber: undefined,
+              ChildShards: shard.childShards.map((id) => ({ ShardId: id, ParentShards: [shard.shardId], HashKeyRange: undefined }))
+            }
+          }
+          return {
+            Records: page,
+            MillisBehindLatest: caughtUp ? 0 : 1000,
+            // before any record: the shard's starting sequence number, as kinesis-mock does
+            ContinuationSequenceNumber: index > 0 ? shard.records[index - 1].SequenceNumber : "0"
+          }
+        })
+        return { next }
+      }),
     listShards: (input) =>
-      Effect.zipRight(log("ListShards", input), Effect.succeed({
+      Effect.zipRight(log("ListShards", input), Effect.sync(() => options.beforeListShards?.())).pipe(Effect.as({
         Shards: shards.map((s) => ({
           ShardId: s.shardId,
           ParentShardId: s.parentShardId,
@@ -135,5 +192,5 @@ export const makeFake = (shards: ReadonlyArray<FakeShard>, options: { readonly l
         $metadata: {}
       } as Sdk.ListShardsCommandOutput))
   }
-  return { shape, calls, getRecordsFailures, issued }
+  return { shape, calls, getRecordsFailures, subscribeFailures, eventFailures, subscriptions, issued }
 }

@@ -67,8 +67,19 @@ export const pollsOf = (stream: string, shardId: string) =>
     (state) => state.count
   )
 
-/** Waits (bounded) until readers of the shard made more than `before` GetRecords calls. */
-export const waitForPolls = (stream: string, shardId: string, before = 0) =>
+/**
+ * Runs `effect` every 10 ms until its value satisfies `until`, and answers that value: waits for a state,
+ * not for a time (the test's timeout bounds the wait, however slow the machine).
+ */
+export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, until: (a: A) => boolean) =>
   Effect.gen(function*() {
-    for (let i = 0; i < 500 && (yield* pollsOf(stream, shardId)) <= before; i++) yield* Effect.sleep("10 millis")
+    for (;;) {
+      const value = yield* effect
+      if (until(value)) return value
+      yield* Effect.sleep("10 millis")
+    }
   })
+
+/** Waits until readers of the shard made more than `before` GetRecords calls. */
+export const waitForPolls = (stream: string, shardId: string, before = 0) =>
+  Effect.asVoid(eventually(pollsOf(stream, shardId), (polls) => polls > before))

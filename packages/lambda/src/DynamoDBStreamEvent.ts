@@ -24,11 +24,17 @@ import { InvalidEvent } from "./internal/eventSource.js"
  * @category models
  */
 export interface DynamoDBStreamTumblingWindowEvent extends DynamoDBStreamEvent {
+  /** The window's start and end, ISO 8601 timestamps. */
   window: { start: string; end: string }
+  /** The state the previous invocation of the window handed back; empty or absent at the window's first invocation. */
   state?: { [key: string]: any }
+  /** The shard the event's records come from. */
   shardId: string
+  /** The ARN of the table's stream. */
   eventSourceARN: string
+  /** True for the window's last invocation: its state is final, the time to write the window's results. */
   isFinalInvokeForWindow: boolean
+  /** True when Lambda ended the window before its end, because the state outgrew its 1 MB limit. */
   isWindowTerminatedEarly: boolean
 }
 
@@ -39,6 +45,7 @@ export interface DynamoDBStreamTumblingWindowEvent extends DynamoDBStreamEvent {
  * @category models
  */
 export interface DynamoDBStreamStateResponse extends Partial<DynamoDBBatchResponse> {
+  /** The state the next invocation of the window is handed; its JSON is at most 1 MB. */
   state: { [key: string]: any }
 }
 

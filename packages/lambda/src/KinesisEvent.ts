@@ -36,7 +36,9 @@ export { InvalidEvent } from "./internal/eventSource.js"
  * @category models
  */
 export interface ShardBatch {
+  /** The shard the records come from, the part of their `eventID` before the colon. */
   readonly shardId: string
+  /** The stream's name, from the records' `eventSourceARN`. */
   readonly stream: string
   /** One entry per Kinesis record of the event, with the user records it expanded to. */
   readonly kinesis: ReadonlyArray<KinesisRecord>
@@ -49,7 +51,9 @@ export interface ShardBatch {
  * @category models
  */
 export interface KinesisRecord {
+  /** The Kinesis record's sequence number: the item identifier of a batch item failure. */
   readonly sequenceNumber: string
+  /** The user records it holds: itself for a plain record, the sub-records of a KPL aggregate. */
   readonly records: ReadonlyArray<SourceRecord>
 }
 
@@ -141,7 +145,9 @@ export const userRecords = (kinesis: ReadonlyArray<KinesisRecord>): ReadonlyArra
  * @category models
  */
 export interface Origin {
+  /** The region written into the ARNs and records. Default us-east-1. */
   readonly region?: string
+  /** The account written into the ARNs. Default 000000000000. */
   readonly account?: string
   /** Default `arn:aws:iam::<account>:role/lambda-role`. */
   readonly invokeIdentityArn?: string

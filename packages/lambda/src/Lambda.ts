@@ -65,6 +65,7 @@ import * as KinesisEvent from "./KinesisEvent.js"
  * @category models
  */
 export interface InvocationContext {
+  /** Milliseconds left before the function times out; without it, `timeMargin` does not apply. */
   readonly getRemainingTimeInMillis?: () => number
 }
 
@@ -77,6 +78,10 @@ export interface InvocationContext {
  */
 export interface LambdaHandler<Event, Response> {
   (event: Event, context?: InvocationContext): Promise<Response>
+  /**
+   * Releases the layer's resources (its finalizers run) and forgets the runtime; a later invocation builds
+   * the layer again.
+   */
   readonly dispose: () => Promise<void>
 }
 
@@ -117,6 +122,8 @@ export interface DynamoDBTumblingWindowHandler
 {}
 
 /**
+ * How a handler hands records to the pipeline, and how close to the function's timeout it stops.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -288,6 +295,7 @@ const batchHandler = <Event, A, R, E>(
  * @category models
  */
 export interface TumblingWindowResult<K, O> extends WindowResult<K, O> {
+  /** The shard whose records the result aggregates (Lambda keeps a state per shard and window). */
   readonly shardId: string
   /**
    * 0, unless the state outgrew the limit: the window then ends early with the results so far (segment
@@ -299,14 +307,20 @@ export interface TumblingWindowResult<K, O> extends WindowResult<K, O> {
 }
 
 /**
+ * What a tumbling-window handler does: how it decodes and groups records, aggregates them, and where the
+ * results and dead letters go.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface TumblingWindowOptions<A, K extends string | number, S, O, R, E> {
   /** Names the dead letters' pipeline. Default "lambda-tumbling-window". */
   readonly name?: string
+  /** Reads each record's payload; records it cannot read go to the dead-letter sink. */
   readonly decoder: Decoder<A>
+  /** The key a value is grouped by in its window; a record whose key throws goes to the dead-letter sink. */
   readonly key: (value: A) => K
+  /** The fold of a key's values: its state goes back to Lambda between invocations, encoded with its `state` Schema. */
   readonly aggregate: Aggregate<A, S, O>
   /** Where results go: a sink, or an Effect that provides one (a `Context.Tag`). */
   readonly sink: RecordSink<TumblingWindowResult<K, O>> | Effect.Effect<RecordSink<TumblingWindowResult<K, O>>, never, R>
@@ -331,7 +345,11 @@ export interface TumblingWindowOptions<A, K extends string | number, S, O, R, E>
 export class InvalidState extends Data.TaggedError("InvalidState")<{
   readonly reason: string
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Why the state handed to the invocation cannot be read.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `tumbling window state cannot be read: ${this.reason}`
   }

@@ -85,6 +85,7 @@ export interface MappingOptions {
  * @category models
  */
 export interface RunnerOptions extends MappingOptions {
+  /** The Kinesis stream the mapping reads. */
   readonly stream: string
   /** Default TRIM_HORIZON. */
   readonly startingPosition?: ShardReader.StartingPosition
@@ -104,6 +105,7 @@ export interface RunnerOptions extends MappingOptions {
  * @category models
  */
 export interface Changes {
+  /** The ARN of the table's stream, written into the events as `eventSourceARN`. */
   readonly streamArn: string
   /** The changes recorded so far, per shard, each shard in order. */
   readonly shards: () => ReadonlyArray<{ readonly shardId: string; readonly records: ReadonlyArray<DynamoDBRecord> }>
@@ -116,6 +118,7 @@ export interface Changes {
  * @category models
  */
 export interface DynamoDBStreamRunnerOptions extends MappingOptions {
+  /** The table's recorded changes the mapping reads, e.g. a `TableStream` of `@tributary/dynamodb`. */
   readonly changes: Changes
 }
 
@@ -127,32 +130,47 @@ export interface DynamoDBStreamRunnerOptions extends MappingOptions {
  * @category models
  */
 export interface FailedBatch {
+  /** The shard the batch was read from. */
   readonly shardId: string
+  /** The sequence number of the batch's first record. */
   readonly startSequenceNumber: string
+  /** The sequence number of the batch's last record. */
   readonly endSequenceNumber: string
+  /** When the batch's first record arrived, an ISO 8601 timestamp. */
   readonly approximateArrivalOfFirstRecord: string
+  /** When the batch's last record arrived, an ISO 8601 timestamp. */
   readonly approximateArrivalOfLastRecord: string
+  /** Records in the batch given up. */
   readonly batchSize: number
+  /** The ARN of the stream the batch was read from. */
   readonly streamArn: string
+  /** Why the batch was given up: its retries ran out. */
   readonly condition: "RetryAttemptsExhausted"
   /** Set for a window's final invocation that was given up. */
   readonly window?: { readonly start: string; readonly end: string }
 }
 
 /**
+ * What a run did: records read, invocations and their retries and failures, bisections, and the batches
+ * given up.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface RunSummary {
   /** Kinesis records read from the stream. */
   readonly records: number
+  /** Invocations of the handler, retries included. */
   readonly invocations: number
   /** Invocations that repeated records already handed to the function (or a final window invocation). */
   readonly retries: number
+  /** Invocations that failed: the handler threw, rejected or ran past the function's timeout. */
   readonly functionErrors: number
   /** Responses that named failed items. */
   readonly partialFailures: number
+  /** Times a failing batch was split in two (`bisectBatchOnFunctionError`). */
   readonly bisections: number
+  /** The batches given up after `maximumRetryAttempts`, as the on-failure destination would receive them. */
   readonly failedBatches: ReadonlyArray<FailedBatch>
 }
 

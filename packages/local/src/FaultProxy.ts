@@ -20,6 +20,7 @@ import * as Http from "node:http"
 import type { ClientConfig } from "./ClientConfig.js"
 import * as Config from "./ClientConfig.js"
 import * as Net from "./internal/net.js"
+import { throughProxy } from "./internal/proxiedKinesis.js"
 import type { LocalAwsError } from "./LocalAwsError.js"
 import { LocalKinesis } from "./LocalKinesis.js"
 
@@ -47,6 +48,9 @@ export interface FaultRule {
 }
 
 /**
+ * The faults a proxy injects (given to `make`, `layerKinesis` or `setFaults`); with no rules every request
+ * is forwarded as is.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -69,10 +73,15 @@ export interface FaultOptions {
  * @category models
  */
 export interface FaultStats {
+  /** Requests received, whatever happened to them. */
   readonly requests: number
+  /** Requests received by operation (`GetRecords`, `PutRecords`...). */
   readonly byOperation: Readonly<Record<string, number>>
+  /** Requests forwarded to the emulator and answered by it (resets after forwarding included). */
   readonly forwarded: number
+  /** Requests answered with ProvisionedThroughputExceededException (the `throttle` rule). */
   readonly throttled: number
+  /** Requests answered with 500 InternalFailure (the `internalFailure` rule). */
   readonly internalFailures: number
   /** Resets before forwarding: the emulator never saw the request. */
   readonly resetsBefore: number
@@ -80,22 +89,28 @@ export interface FaultStats {
   readonly resetsAfter: number
   /** PutRecords entries in requests reset after forwarding: stored, though the client was not told. */
   readonly resetsAfterPutRecordsEntries: number
+  /** Requests held back by a `latency` rule. */
   readonly delayed: number
-  /** PutRecords entries failed on purpose, and the PutRecords entries that went through these. */
+  /** PutRecords entries failed on purpose (the `entryFailure` rule). */
   readonly entryFailures: number
+  /** The entries of the PutRecords requests an `entryFailure` rule applied to, failed or not. */
   readonly putRecordsEntries: number
+  /** GetRecords answered with ExpiredIteratorException after `expireIteratorsNow`. */
   readonly expiredIterators: number
   /** Requests whose client closed the connection before it was answered (an aborted SDK call). */
   readonly clientAborts: number
 }
 
 /**
+ * A running fault proxy: where it listens, and the controls a test changes the faults with while it runs.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface FaultProxyShape {
   /** `http://127.0.0.1:<port>` of the proxy. */
   readonly endpoint: string
+  /** The loopback port the proxy listens on. */
   readonly port: number
   /** The endpoint behind the proxy, for clients that must not see faults (test setup, checks). */
   readonly target: string
@@ -110,11 +125,15 @@ export interface FaultProxyShape {
    * ExpiredIteratorException when used in GetRecords (iterators issued later work).
    */
   readonly expireIteratorsNow: Effect.Effect<void>
+  /** A copy of the counts so far. */
   readonly stats: Effect.Effect<FaultStats>
+  /** Sets every count back to 0. */
   readonly resetStats: Effect.Effect<void>
 }
 
 /**
+ * The fault proxy in front of the local Kinesis, as a service (see `layerKinesis`).
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -160,16 +179,7 @@ export const layerKinesis = (
   Layer.scopedContext(Effect.gen(function*() {
     const local = yield* LocalKinesis
     const proxy = yield* make(local.endpoint, options)
-    return Context.make(FaultProxy, proxy).pipe(
-      Context.add(LocalKinesis, {
-        kind: "proxy" as const,
-        endpoint: proxy.endpoint,
-        port: proxy.port,
-        region: local.region,
-        clientConfig: proxy.clientConfig,
-        pid: local.pid
-      })
-    )
+    return Context.make(FaultProxy, proxy).pipe(Context.add(LocalKinesis, throughProxy(local, proxy)))
   }))
 
 /**

@@ -6,6 +6,10 @@
 import * as Data from "effect/Data"
 
 /**
+ * An emulator could not be started or did not answer in time: `service` names it (`kinesalite`, `dynalite`,
+ * `s3rver`, `kinesis-mock`, `fault-proxy`...), `reason` says what happened, `cause` holds the underlying
+ * error when there is one.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -14,7 +18,11 @@ export class LocalAwsError extends Data.TaggedError("LocalAwsError")<{
   readonly reason: string
   readonly cause?: unknown
 }> {
-  /** @since 0.1.0 */
+  /**
+   * `local <service> failed: <reason>`.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `local ${this.service} failed: ${this.reason}`
   }

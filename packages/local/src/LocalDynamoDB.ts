@@ -18,37 +18,52 @@ import { waitUntil } from "./internal/wait.js"
 import type { LocalAwsError } from "./LocalAwsError.js"
 
 /**
+ * A running local DynamoDB: where it listens and how to reach it.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface LocalDynamoDBShape {
+  /** `http://127.0.0.1:<port>` */
   readonly endpoint: string
+  /** The loopback port it listens on. */
   readonly port: number
+  /** The region clients should use: `ClientConfig.defaultRegion`. */
   readonly region: string
   /** Ready to spread into `new DynamoDBClient(...)`. */
   readonly clientConfig: ClientConfig
 }
 
 /**
+ * The local DynamoDB a test or demo runs against, as a service (see `layerDynalite`).
+ *
  * @since 0.1.0
  * @category tags
  */
 export class LocalDynamoDB extends Context.Tag("@tributary/local/LocalDynamoDB")<LocalDynamoDB, LocalDynamoDBShape>() {}
 
 /**
+ * Options of `makeDynalite`: its simulated table-change delays, and its port.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface DynaliteOptions {
   /** How long a table stays CREATING. Default 0. */
   readonly createTableMs?: number
-  /** Default 0. */
+  /** How long a table stays DELETING. Default 0. */
   readonly deleteTableMs?: number
-  /** Default 0. */
+  /** How long a table stays UPDATING. Default 0. */
   readonly updateTableMs?: number
+  /** The loopback port to listen on. Default 0: a free one. */
+  readonly port?: number
 }
 
 /**
+ * Starts dynalite in this process, in memory, and waits (up to 10 seconds) until it answers; when the scope
+ * closes it finishes the requests in progress, then stops and its tables are gone. Fails with
+ * `LocalAwsError` when it cannot listen or does not answer.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -62,7 +77,12 @@ export const makeDynalite = (
       deleteTableMs: options.deleteTableMs ?? 0,
       updateTableMs: options.updateTableMs ?? 0
     })
-    const port = yield* Effect.acquireRelease(Net.listen("dynalite", server), () => Net.close(server))
+    const settled = Net.trackRequests(server)
+    const port = yield* Effect.acquireRelease(
+      Net.listen("dynalite", server, options.port),
+      // what it still works on first: its store closes with the server
+      () => Effect.zipRight(settled, Net.close(server))
+    )
     const endpoint = `http://127.0.0.1:${port}`
     yield* waitUntil(
       "dynalite",
@@ -80,6 +100,8 @@ export const makeDynalite = (
   })
 
 /**
+ * `LocalDynamoDB` as dynalite embedded in this process (`makeDynalite`), stopped when the layer closes.
+ *
  * @since 0.1.0
  * @category layers
  */

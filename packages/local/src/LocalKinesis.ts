@@ -4,7 +4,9 @@
  * - kinesalite, embedded in this process: starts in ~0.1 s and is fast (thousands of records per second),
  *   but lacks ChildShards in GetRecords, UpdateShardCount, StreamARN parameters and consumers;
  * - kinesis-mock (npm `kinesis-local`), a child process: slow to start (~1 s) and to write to, but faithful
- *   (ChildShards, SplitShard/MergeShards, UpdateShardCount, realistic MillisBehindLatest).
+ *   (ChildShards, SplitShard/MergeShards, UpdateShardCount, realistic MillisBehindLatest, stream consumers
+ *   and SubscribeToShard). Its endpoint is an `Http2Proxy` in front of it, which repairs the two faults of
+ *   the emulator that break the SDK's SubscribeToShard (see there).
  *
  * Neither enforces per-shard limits nor expires iterators before 300 s: put a `FaultProxy` in front of
  * them for throttling, errors, resets, latency and expired iterators.
@@ -23,19 +25,25 @@ import { createRequire } from "node:module"
 import type { ClientConfig } from "./ClientConfig.js"
 import * as Config from "./ClientConfig.js"
 import * as Child from "./internal/child.js"
+import * as Http2Proxy from "./internal/http2Proxy.js"
 import * as Net from "./internal/net.js"
 import { waitUntil } from "./internal/wait.js"
 import type { LocalAwsError } from "./LocalAwsError.js"
 
 /**
+ * A running local Kinesis: which emulator it is, where it listens and how to reach it.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface LocalKinesisShape {
+  /** Which emulator answers, or `proxy` when a `FaultProxy` stands in front of one (`FaultProxy.layerKinesis`). */
   readonly kind: "kinesalite" | "kinesis-mock" | "proxy"
   /** `http://127.0.0.1:<port>` */
   readonly endpoint: string
+  /** The loopback port it listens on. */
   readonly port: number
+  /** The region clients should use: `ClientConfig.defaultRegion`. */
   readonly region: string
   /** Ready to spread into `new KinesisClient(...)`. */
   readonly clientConfig: ClientConfig
@@ -44,24 +52,30 @@ export interface LocalKinesisShape {
 }
 
 /**
+ * The local Kinesis a test or demo runs against, as a service (see `layerKinesalite`, `layerKinesisMock`).
+ *
  * @since 0.1.0
  * @category tags
  */
 export class LocalKinesis extends Context.Tag("@tributary/local/LocalKinesis")<LocalKinesis, LocalKinesisShape>() {}
 
 /**
+ * Options of `makeKinesalite`: its simulated stream-change delays, its shard limit and its port.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface KinesaliteOptions {
   /** How long a stream stays CREATING. Default 50 ms. */
   readonly createStreamMs?: number
-  /** Default 50 ms. */
+  /** How long a stream stays DELETING. Default 50 ms. */
   readonly deleteStreamMs?: number
   /** How long a stream stays UPDATING after a split, merge or retention change. Default 50 ms. */
   readonly updateStreamMs?: number
   /** Shards per account. Default 100. */
   readonly shardLimit?: number
+  /** The loopback port to listen on. Default 0: a free one. */
+  readonly port?: number
 }
 
 /**
@@ -81,13 +95,20 @@ export const makeKinesalite = (
       updateStreamMs: options.updateStreamMs ?? 50,
       shardLimit: options.shardLimit ?? 100
     })
-    const port = yield* Effect.acquireRelease(Net.listen("kinesalite", server), () => Net.close(server))
+    const settled = Net.trackRequests(server)
+    const port = yield* Effect.acquireRelease(
+      Net.listen("kinesalite", server, options.port),
+      // what it still works on first: its store closes with the server
+      () => Effect.zipRight(settled, Net.close(server))
+    )
     const endpoint = `http://127.0.0.1:${port}`
     yield* waitUntil("kinesalite", answersKinesis(endpoint), { timeout: "10 seconds" })
     return { kind: "kinesalite" as const, endpoint, port, region: Config.defaultRegion, clientConfig: Config.make(endpoint), pid: undefined }
   })
 
 /**
+ * `LocalKinesis` as kinesalite embedded in this process (`makeKinesalite`), stopped when the layer closes.
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -95,6 +116,9 @@ export const layerKinesalite = (options?: KinesaliteOptions): Layer.Layer<LocalK
   Layer.scoped(LocalKinesis, makeKinesalite(options))
 
 /**
+ * Options of `makeKinesisMock`: its simulated control-plane delays, limits, initial streams, logging and
+ * how long its start may take.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -108,15 +132,24 @@ export interface KinesisMockOptions {
   readonly shardLimit?: number
   /** Streams to create at start, e.g. `{ orders: 2 }`. */
   readonly initializeStreams?: Readonly<Record<string, number>>
-  /** Default "WARN". */
+  /** kinesis-mock's log level (its output is shown when it fails to start). Default "WARN". */
   readonly logLevel?: "ERROR" | "WARN" | "INFO" | "DEBUG"
-  /** Default 60 s (a loaded 2-core machine needs more than the usual ~1 s). */
+  /**
+   * How long to wait for its health check before giving up (with `LocalAwsError`). Default 60 s (a loaded
+   * 2-core machine needs more than the usual ~1 s).
+   */
   readonly startTimeout?: Duration.DurationInput
+  /**
+   * Put an `Http2Proxy` in front of the emulator (the endpoint is then the proxy's). Default true: without
+   * it the SDK's SubscribeToShard fails on kinesis-mock (every other call works either way).
+   */
+  readonly http2Proxy?: boolean
 }
 
 /**
- * Starts kinesis-mock as a child process on free loopback ports and waits for its health check; when the
- * scope closes it gets SIGTERM, then SIGKILL after 2 s if it is still running.
+ * Starts kinesis-mock as a child process on free loopback ports and waits for its health check, and an
+ * `Http2Proxy` in front of it (unless `http2Proxy: false`); when the scope closes the proxy stops, and the
+ * emulator gets SIGTERM, then SIGKILL after 2 s if it is still running.
  *
  * @since 0.1.0
  * @category constructors
@@ -143,19 +176,21 @@ export const makeKinesisMock = (
       env.INITIALIZE_STREAMS = Object.entries(options.initializeStreams).map(([name, shards]) => `${name}:${shards}`).join(",")
     }
     const child = yield* Child.spawnNode("kinesis-mock", require.resolve("kinesis-local/main.js"), env)
-    const endpoint = `http://127.0.0.1:${plainPort}`
-    const clientConfig = Config.make(endpoint)
-    // Open keep-alive connections make kinesis-mock wait up to 30 s on SIGTERM: close ours first.
-    yield* Effect.addFinalizer(() => Effect.sync(() => clientConfig.requestHandler.destroy()))
-    yield* waitUntil("kinesis-mock", Effect.map(Net.probe(`${endpoint}/healthcheck`), (status) => status === 200), {
+    const emulator = `http://127.0.0.1:${plainPort}`
+    yield* waitUntil("kinesis-mock", Effect.map(Net.probe(`${emulator}/healthcheck`), (status) => status === 200), {
       timeout: options.startTimeout ?? "60 seconds",
       gaveUp: child.exited,
       detail: child.output
     })
+    const proxy = options.http2Proxy === false ? undefined : yield* Http2Proxy.start(emulator, 2_000)
+    const endpoint = proxy === undefined ? emulator : `http://127.0.0.1:${proxy.port}`
+    const clientConfig = Config.make(endpoint)
+    // Open keep-alive connections make kinesis-mock wait up to 30 s on SIGTERM: close ours first.
+    yield* Effect.addFinalizer(() => Effect.sync(() => clientConfig.requestHandler.destroy()))
     return {
       kind: "kinesis-mock" as const,
       endpoint,
-      port: plainPort,
+      port: proxy?.port ?? plainPort,
       region: Config.defaultRegion,
       clientConfig,
       pid: child.pid
@@ -174,6 +209,8 @@ export const makeKinesisMock = (
 }
 
 /**
+ * `LocalKinesis` as kinesis-mock in a child process (`makeKinesisMock`), stopped when the layer closes.
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -9,14 +9,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
-import * as Fs from "node:fs/promises"
 import { createRequire } from "node:module"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { ClientConfig } from "./ClientConfig.js"
 import * as Config from "./ClientConfig.js"
 import * as Net from "./internal/net.js"
+import * as TempDirectory from "./internal/tempDirectory.js"
 import { waitUntil } from "./internal/wait.js"
 import { LocalAwsError } from "./LocalAwsError.js"
 
@@ -28,18 +26,26 @@ import { LocalAwsError } from "./LocalAwsError.js"
  * @category models
  */
 export interface S3ClientConfig extends ClientConfig {
+  /** Buckets in the path (`http://127.0.0.1:<port>/<bucket>/<key>`), not in the host name. */
   readonly forcePathStyle: true
+  /** Request checksums only where S3 requires them, so uploads are not sent with chunk framing. */
   readonly requestChecksumCalculation: "WHEN_REQUIRED"
+  /** Response checksums validated only when the operation requires it. */
   readonly responseChecksumValidation: "WHEN_REQUIRED"
 }
 
 /**
+ * A running local S3: where it listens, how to reach it, and where it keeps the objects.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface LocalS3Shape {
+  /** `http://127.0.0.1:<port>` */
   readonly endpoint: string
+  /** The loopback port it listens on. */
   readonly port: number
+  /** The region clients should use: `ClientConfig.defaultRegion`. */
   readonly region: string
   /** Ready to spread into `new S3Client(...)`. */
   readonly clientConfig: S3ClientConfig
@@ -48,18 +54,24 @@ export interface LocalS3Shape {
 }
 
 /**
+ * The local S3 a test or demo runs against, as a service (see `layerS3rver`, `layerS3rverProcess`).
+ *
  * @since 0.1.0
  * @category tags
  */
 export class LocalS3 extends Context.Tag("@tributary/local/LocalS3")<LocalS3, LocalS3Shape>() {}
 
 /**
+ * Options of `makeS3rver` and `makeS3rverProcess`: the buckets it starts with, and its port.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface S3rverOptions {
   /** Buckets to create at start. */
   readonly buckets?: ReadonlyArray<string>
+  /** The loopback port to listen on. Default 0: a free one. */
+  readonly port?: number
 }
 
 interface S3rver {
@@ -68,14 +80,11 @@ interface S3rver {
   readonly httpServer?: { closeAllConnections(): void }
 }
 
-/** Where s3rver keeps the objects: a temporary directory, removed when the scope closes. */
-const objectsDirectory = Effect.acquireRelease(
-  Effect.tryPromise({
-    try: () => Fs.mkdtemp(Path.join(Os.tmpdir(), "tributary-s3rver-")),
-    catch: (cause) => new LocalAwsError({ service: "s3rver", reason: "cannot create its directory", cause })
-  }),
-  (directory) => Effect.promise(() => Fs.rm(directory, { recursive: true, force: true }))
-)
+/**
+ * Where s3rver keeps the objects: a temporary directory, removed when the scope closes (by the next start
+ * when this process is killed first; by the child itself when its parent is).
+ */
+const objectsDirectory = TempDirectory.make("s3rver", "s3rver")
 
 /**
  * Starts s3rver on a free loopback port. ListObjectsV2 pagination needs Node's legacy OpenSSL provider
@@ -89,7 +98,7 @@ export const makeS3rver = (options: S3rverOptions = {}): Effect.Effect<LocalS3Sh
     const directory = yield* objectsDirectory
     const S3rver = require("s3rver") as new(options: Record<string, unknown>) => S3rver
     const server = new S3rver({
-      port: 0,
+      port: options.port ?? 0,
       address: "127.0.0.1",
       silent: true,
       directory,
@@ -119,6 +128,8 @@ export const makeS3rver = (options: S3rverOptions = {}): Effect.Effect<LocalS3Sh
   })
 
 /**
+ * `LocalS3` as s3rver embedded in this process (`makeS3rver`), stopped when the layer closes.
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -131,7 +142,9 @@ export const layerS3rver = (options?: S3rverOptions): Layer.Layer<LocalS3, Local
  *
  * Why a process: s3rver 3.7.1 encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 offers
  * only through its legacy provider, and a provider can only be chosen when a process starts. The child
- * stops when this scope closes (its stdin is closed; SIGKILL after 2 seconds) or when this process exits.
+ * stops when this scope closes (its stdin is closed; SIGKILL after 2 seconds) or when this process exits,
+ * and removes its objects' directory then. It runs in a process group of its own, so a Ctrl-C meant for this
+ * process does not reach it.
  *
  * @since 0.1.0
  * @category constructors
@@ -143,8 +156,10 @@ export const makeS3rverProcess = (options: S3rverOptions = {}): Effect.Effect<Lo
       Effect.sync(() =>
         ChildProcess.spawn(
           process.execPath,
-          ["--openssl-legacy-provider", childScript, directory, (options.buckets ?? []).join(",")],
-          { stdio: ["pipe", "pipe", "pipe"] }
+          ["--openssl-legacy-provider", childScript, directory, (options.buckets ?? []).join(","), String(options.port ?? 0)],
+          // a process group of its own: a Ctrl-C on the terminal (SIGINT to the foreground group) does not
+          // stop it under the program still using it; the program stops it last, as its scope closes
+          { stdio: ["pipe", "pipe", "pipe"], detached: true }
         )
       ),
       (child) =>
@@ -168,7 +183,12 @@ export const makeS3rverProcess = (options: S3rverOptions = {}): Effect.Effect<Lo
         if (line >= 0) resume(Effect.succeed((JSON.parse(output.slice(0, line)) as { port: number }).port))
       })
       child.once("exit", (code) =>
-        resume(Effect.fail(new LocalAwsError({ service: "s3rver", reason: `its process exited with ${code}: ${errors}` }))))
+        resume(Effect.fail(
+          new LocalAwsError({
+            service: "s3rver",
+            reason: /^port \d+ is in use$/m.test(errors) ? errors.trim() : `its process exited with ${code}: ${errors}`
+          })
+        )))
       child.once("error", (cause) => resume(Effect.fail(new LocalAwsError({ service: "s3rver", reason: "cannot spawn its process", cause }))))
     }).pipe(Effect.timeoutFail({
       duration: "15 seconds",
@@ -178,6 +198,9 @@ export const makeS3rverProcess = (options: S3rverOptions = {}): Effect.Effect<Lo
   })
 
 /**
+ * `LocalS3` as s3rver in a child process (`makeS3rverProcess`), so ListObjectsV2 pagination works; stopped
+ * when the layer closes.
+ *
  * @since 0.1.0
  * @category layers
  */

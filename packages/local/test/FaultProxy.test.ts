@@ -1,5 +1,6 @@
 import {
   CreateStreamCommand,
+  DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   KinesisClient,
@@ -22,9 +23,25 @@ const setup = Effect.gen(function*() {
   const client = new KinesisClient({ ...local.clientConfig, maxAttempts: 1 })
   const direct = new KinesisClient({ ...ClientConfig.make(proxy.target), maxAttempts: 1 })
   yield* Effect.promise(() => direct.send(new CreateStreamCommand({ StreamName: "s", ShardCount: 2 })))
-  yield* Effect.sleep("150 millis")
+  yield* eventually(
+    Effect.promise(() => direct.send(new DescribeStreamSummaryCommand({ StreamName: "s" }))),
+    (described) => described.StreamDescriptionSummary?.StreamStatus === "ACTIVE"
+  )
   return { proxy, client, direct }
 })
+
+/**
+ * Runs `effect` every 10 ms until its value satisfies `until`, and answers that value: waits for a state,
+ * not for a time (the test's timeout bounds the wait).
+ */
+const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, until: (a: A) => boolean) =>
+  Effect.gen(function*() {
+    for (;;) {
+      const value = yield* effect
+      if (until(value)) return value
+      yield* Effect.sleep("10 millis")
+    }
+  })
 
 const outcome = (promise: () => Promise<unknown>) =>
   Effect.promise(() =>
@@ -164,11 +181,11 @@ describe("FaultProxy", () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(290)
       const controller = new AbortController()
       const call = client.send(new ListStreamsCommand({}), { abortSignal: controller.signal }).catch((e) => e.name)
-      yield* Effect.sleep("50 millis")
+      // given up while the proxy holds it
+      yield* eventually(proxy.stats, (stats) => stats.delayed === 2)
       controller.abort()
       expect(yield* Effect.promise(() => call)).toBe("AbortError")
-      yield* Effect.sleep("50 millis")
-      const stats = yield* proxy.stats
+      const stats = yield* eventually(proxy.stats, (stats) => stats.clientAborts > 0)
       expect([stats.delayed, stats.clientAborts, stats.forwarded]).toEqual([2, 1, 1])
     }).pipe(Effect.provide(layer)))
 })

@@ -5,7 +5,11 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
+import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as Net from "../src/internal/net.js"
 import * as LocalDynamoDB from "../src/LocalDynamoDB.js"
 import * as LocalKinesis from "../src/LocalKinesis.js"
@@ -130,4 +134,34 @@ describe("LocalS3", () => {
       expect(Fs.existsSync(local.directory)).toBe(false)
       client.destroy()
     }))
+
+  it.live("a directory left by a process that is gone is removed at the next start; a running process's is kept", () =>
+    Effect.gen(function*() {
+      // a pid no process has (pids stay below 2^22 on Linux)
+      const gone = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tributary-s3rver-4194305-"))
+      const running = Fs.mkdtempSync(Path.join(Os.tmpdir(), `tributary-s3rver-${process.ppid}-`))
+      yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(running, { recursive: true, force: true })))
+      const local = yield* LocalS3.makeS3rver()
+      expect(Path.basename(local.directory)).toMatch(new RegExp(`^tributary-s3rver-${process.pid}-[A-Za-z0-9]{6}$`))
+      expect(Fs.existsSync(gone)).toBe(false)
+      expect(Fs.existsSync(running)).toBe(true)
+    }).pipe(Effect.scoped))
+
+  it.live("s3rver's child process removes its directory when its parent goes (its stdin closes)", () =>
+    Effect.gen(function*() {
+      const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), `tributary-s3rver-${process.pid}-`))
+      const script = fileURLToPath(new URL("../src/internal/s3rver-child.cjs", import.meta.url))
+      const child = spawn(process.execPath, ["--openssl-legacy-provider", script, directory, "archive"], { stdio: ["pipe", "pipe", "inherit"] })
+      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
+      const port = yield* Effect.async<number>((resume) => {
+        child.stdout.once("data", (line: Buffer) => resume(Effect.succeed(JSON.parse(line.toString()).port)))
+      })
+      expect(yield* Net.isClosed(port)).toBe(false)
+      const exited = Effect.async<number | null>((resume) => {
+        child.once("exit", (code) => resume(Effect.succeed(code)))
+      })
+      child.stdin.end()
+      expect(yield* exited).toBe(0)
+      expect(Fs.existsSync(directory)).toBe(false)
+    }).pipe(Effect.scoped), 30_000)
 })

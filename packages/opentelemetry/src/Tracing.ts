@@ -35,12 +35,16 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 
 /**
+ * Options of `layer`: the service's identity in the traces, and where spans go when the `OTEL_*` variables
+ * should not decide.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
   /** The service name when `OTEL_SERVICE_NAME` is not set. Default "tributary". */
   readonly serviceName?: string
+  /** The `service.version` resource attribute, e.g. the package's version. Default none. */
   readonly serviceVersion?: string
   /** More resource attributes (`OTEL_RESOURCE_ATTRIBUTES` adds to them). */
   readonly attributes?: Attributes

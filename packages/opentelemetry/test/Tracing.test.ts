@@ -135,7 +135,7 @@ layer(emulators, { excludeTestServices: true, timeout: "60 seconds" })("Tracing"
       expect(batch.span.links.map((l) => l.context.spanId)).toStrictEqual([runShard.spanContext().spanId])
       const processShard = spans.find((s) => s.name === "Consumer.processShard")!
       expect(runShard.parentSpanContext?.spanId).toBe(processShard.spanContext().spanId)
-      expect(processShard.attributes).toStrictEqual({ shardId })
+      expect(processShard.attributes).toStrictEqual({ stream: "traced-orders", shardId })
 
       // lease rounds: the lease created, then taken
       const rounds = roots.filter((r) => r.name.startsWith("LeaseCoordinator.") && r.children.length > 0).map(shape)

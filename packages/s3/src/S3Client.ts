@@ -40,6 +40,8 @@ export interface S3ClientShape extends AwsClient.Client<SdkS3Client, typeof comm
 }
 
 /**
+ * The tag of the S3 client service; `layer`, `layerConfig` or `fromClient` provide it.
+ *
  * @since 0.1.0
  * @category tags
  */

@@ -22,16 +22,26 @@ import { S3Client } from "./S3Client.js"
 import type { S3Error } from "./S3Error.js"
 
 /**
+ * Which bucket the store keeps its objects in, and its name in errors.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface S3ObjectStoreOptions {
+  /**
+   * The bucket, which must exist: the store does not create it, and a missing bucket fails every call (a get
+   * included) with `ObjectStoreError`.
+   */
   readonly bucket: string
   /** Store name in errors. Default `s3://<bucket>`. */
   readonly name?: string
 }
 
 /**
+ * The `ObjectStore` over a bucket through the `S3Client` in context. Keys that break the contract's rules fail as
+ * permanent `ObjectStoreError`s without a call; S3 failures become `ObjectStoreError`s with the `S3Error`'s
+ * message and retryability; a missing object is `Option.none()` on get.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -103,6 +113,8 @@ export const make = (options: S3ObjectStoreOptions): Effect.Effect<ObjectStoreSh
   })
 
 /**
+ * Provides `ObjectStore` as `make` builds it, from the `S3Client` in context.
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -18,6 +18,7 @@ export interface StoredKey {
   readonly name: string
   /** SHA-256 of the key, lowercase hex (64 characters). */
   readonly sha256: string
+  /** Streams the key may write records to (`POST /v1/streams/{name}/records`), or `"*"` for every one. */
   readonly streams: ReadonlyArray<string> | "*"
   /** Pipelines whose results the key may read. Default none. */
   readonly pipelines?: ReadonlyArray<string> | "*"
@@ -26,6 +27,8 @@ export interface StoredKey {
 }
 
 /**
+ * The gateway's key store: finds the stored entry of a presented key.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -56,6 +59,9 @@ export const generate = (
 }
 
 /**
+ * A key store over stored entries. Throws a `TypeError` when an entry's `sha256` is not 64 lowercase hex
+ * digits. When several entries have the same hash, the first one wins.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -78,12 +84,17 @@ export const make = (stored: ReadonlyArray<StoredKey>): ApiKeys => {
 }
 
 /**
+ * Whether the key may write to `stream`: its `streams` name it, or are `"*"`.
+ *
  * @since 0.1.0
  * @category authorization
  */
 export const mayWrite = (key: StoredKey, stream: string): boolean => key.streams === "*" || key.streams.includes(stream)
 
 /**
+ * Whether the key may read the results of `pipeline`: its `pipelines` name it, or are `"*"` (a key without
+ * `pipelines` reads none).
+ *
  * @since 0.1.0
  * @category authorization
  */

@@ -30,49 +30,71 @@ import { fileURLToPath } from "node:url"
 import * as Errors from "./HttpError.js"
 
 /**
+ * One shard's row in the dashboard's shard table: who holds it, where its checkpoint is, how far behind.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ShardStatus {
+  /** The shard's id, e.g. `shardId-000000000000`. */
   readonly shardId: string
   /** The worker holding the shard's lease, null when nobody does. */
   readonly owner: string | null
   /** The last checkpointed sequence number (or any position text). */
   readonly checkpoint: string
+  /** The last record processed, when it is known and further than the checkpoint. */
+  readonly processed?: string | undefined
+  /** Why the checkpoint is behind what was processed (e.g. a window stage holds it), when it is. */
+  readonly checkpointNote?: string | undefined
   /** How far the shard's reader is behind the stream's tip, null when unknown. */
   readonly lagMillis: number | null
 }
 
 /**
+ * One line of a chart.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ChartSeries {
+  /** The line's name in the legend; the page redraws a chart whose labels change. */
   readonly label: string
   /** `[x, y]`: x is the window start in epoch milliseconds. */
   readonly points: ReadonlyArray<readonly [number, number]>
 }
 
 /**
+ * A chart the snapshot brings along (e.g. the demo's activities per minute), drawn by the page as it is,
+ * next to the rate charts the page draws itself.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Chart {
   /** Stable across snapshots: the page keeps one chart per id (`[data-chart="<id>"]`). */
   readonly id: string
+  /** The chart's heading. */
   readonly title: string
+  /** What the y values count, shown next to the title (e.g. `records`, `ms`). Default none. */
   readonly unit?: string
+  /** The lines drawn, one per label. */
   readonly series: ReadonlyArray<ChartSeries>
 }
 
 /**
+ * One row of the dashboard's recent dead letters.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface RecentDeadLetter {
+  /** The shard the record was read from. */
   readonly shardId: string
+  /** The record's sequence number in its shard. */
   readonly sequenceNumber: string
+  /** The pipeline stage that rejected it (e.g. `decode`). */
   readonly stage: string
+  /** Why it was rejected, as the stage said it. */
   readonly reason: string
   /** Epoch milliseconds. */
   readonly failedAt: number
@@ -95,13 +117,18 @@ export interface Snapshot {
     readonly filtered: number
     readonly late: number
   }
+  /** The shards to show, with their owners, checkpoints and lag. */
   readonly shards: ReadonlyArray<ShardStatus>
+  /** Charts of the snapshot's own, drawn as they are; empty for none. */
   readonly charts: ReadonlyArray<Chart>
   /** The most recent few. */
   readonly deadLetters: ReadonlyArray<RecentDeadLetter>
 }
 
 /**
+ * Options of the dashboard (`make`, `GatewayOptions.dashboard`): where snapshots come from, how often, and
+ * how much history is kept.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -125,8 +152,11 @@ export interface DashboardOptions {
  * @category models
  */
 export interface Rates {
+  /** Records read from the source per second. */
   readonly recordsIn: number
+  /** Records written (or absorbed by a window) per second. */
   readonly recordsOut: number
+  /** Records dead-lettered per second. */
   readonly deadLetters: number
 }
 
@@ -137,6 +167,7 @@ export interface Rates {
  * @category models
  */
 export interface RatePoint extends Rates {
+  /** The later snapshot's `at` (epoch ms): the point's x. */
   readonly at: number
 }
 
@@ -166,7 +197,9 @@ export interface SourceStatus {
 export interface State {
   /** 0 before the first sample, then one more per sample. */
   readonly seq: number
+  /** The dashboard's title (the `title` option). */
   readonly title: string
+  /** Whether the latest sample succeeded, and since when it fails if not. */
   readonly source: SourceStatus
   /** The latest good snapshot, null before the first. */
   readonly snapshot: Snapshot | null
@@ -183,16 +216,22 @@ export interface State {
  * @category models
  */
 export interface Update {
+  /** The state's `seq`: increases from one event to the next of a connection. */
   readonly seq: number
+  /** The dashboard's title. */
   readonly title: string
+  /** Whether the latest sample succeeded (`State.source`). */
   readonly source: SourceStatus
+  /** The latest good snapshot, null before the first (`State.snapshot`). */
   readonly snapshot: Snapshot | null
+  /** The latest rates, null before the second good snapshot (`State.rates`). */
   readonly rates: Rates | null
   /**
    * True on the first event of a connection: `points` is then the whole rate history, replacing what the
    * client had (it may have reconnected). Otherwise `points` are the new ones, to append.
    */
   readonly reset: boolean
+  /** Rate history points, oldest first: all of them when `reset`, else those since the previous event. */
   readonly points: ReadonlyArray<RatePoint>
   /** How many points the client should keep (the `history` option). */
   readonly historyLimit: number
@@ -205,9 +244,13 @@ export interface Update {
  * @category models
  */
 export interface Feed {
+  /** The dashboard's title. Default "Tributary". */
   readonly title: string
+  /** The time between two samples. Default 1 second. */
   readonly interval: Duration.Duration
+  /** The time between two `: ping` comments on an event stream. Default 15 seconds. */
   readonly heartbeat: Duration.Duration
+  /** The feed's state now, after its latest sample. */
   readonly state: Effect.Effect<State>
   /** Takes one snapshot now and publishes the result (the sampler runs it every `interval`). */
   readonly sample: Effect.Effect<State>
@@ -391,6 +434,8 @@ export const unsafeMake = (options: DashboardOptions): Feed => {
 }
 
 /**
+ * Builds a feed (`unsafeMake`) in an effect. Nothing runs until `start`.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -422,8 +467,8 @@ const readAsset = (path: string): Asset => {
   }
 }
 
-// src/ and static/ are siblings, both when run from source (tsx, vitest) and from a package
-const staticDir = fileURLToPath(new URL("../static/", import.meta.url))
+// next to this module, both in src/ (tsx, vitest) and in dist/ (the build copies it)
+const staticDir = fileURLToPath(new URL("./static/", import.meta.url))
 
 let assets: ReadonlyMap<string, Asset> | undefined
 /** Read once, on the first request. */

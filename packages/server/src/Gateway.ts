@@ -45,6 +45,9 @@ import * as ResultsCache from "./ResultsCache.js"
 export type SinkResolver = (stream: string) => Effect.Effect<RecordSink<Ingest.IngestRecord> | undefined>
 
 /**
+ * Options of `make` and `serve`: the keys, each stream's sink, limits and timeouts, readiness, and the
+ * optional results API and dashboard. Only `keys` and `sinkFor` are required.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -88,10 +91,13 @@ export interface GatewayOptions {
 }
 
 /**
+ * The gateway as an HTTP app, with the results cache and dashboard feed behind it.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Gateway {
+  /** Every route, with errors answered as JSON and each request counted in `Metrics.gateway`. */
   readonly app: HttpApp.Default
   /** The results cache (to invalidate when new results land), when results are served. */
   readonly results: ResultsCache.ResultsCache | undefined
@@ -347,12 +353,15 @@ export const make = (options: GatewayOptions): Gateway => {
 }
 
 /**
+ * A gateway being served (`serve`): the gateway, and where to reach it.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface RunningServer extends Gateway {
   /** e.g. `http://127.0.0.1:41234` */
   readonly url: string
+  /** The port listened on: the one asked for, or the free one picked for port 0. */
   readonly port: number
 }
 

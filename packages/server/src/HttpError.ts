@@ -7,12 +7,18 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Data from "effect/Data"
 
 /**
+ * A request the server refuses or cannot serve, answered by `toResponse` with its status and the JSON
+ * error body.
+ *
  * @since 0.1.0
  * @category errors
  */
 export class HttpError extends Data.TaggedError("HttpError")<{
+  /** The HTTP status answered, e.g. 400, 413, 429, 503. */
   readonly status: number
+  /** A stable code for programs, e.g. `invalid_partition_key` (the body's `error.code`). */
   readonly code: string
+  /** What went wrong, for people (the body's `error.message`). */
   readonly reason: string
   /** The request field at fault, e.g. `records[3].partitionKey` or the `X-Partition-Key` header. */
   readonly field?: string
@@ -24,13 +30,19 @@ export class HttpError extends Data.TaggedError("HttpError")<{
    */
   readonly closeConnection?: boolean
 }> {
-  /** @since 0.1.0 */
+  /**
+   * `<status> <code>: <reason>`, for logs.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return `${this.status} ${this.code}: ${this.reason}`
   }
 }
 
 /**
+ * An `HttpError` from its status, code and reason, with the field at fault and a `Retry-After` when given.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -42,6 +54,9 @@ export const make = (
 ): HttpError => new HttpError({ status, code, reason, ...extra })
 
 /**
+ * The error as the server answers it: its status, the body `{ "error": { "code", "message", "field"? } }`,
+ * and the `Retry-After` and `Connection: close` headers when the error asks for them.
+ *
  * @since 0.1.0
  * @category responses
  */

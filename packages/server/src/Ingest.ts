@@ -48,8 +48,11 @@ const deeperThan = (root: unknown, max: number): boolean => {
  * @category models
  */
 export interface IngestRecord {
+  /** The stream named in the request's path. */
   readonly stream: string
+  /** The Kinesis partition key, 1 to 256 characters. */
   readonly partitionKey: string
+  /** The record's bytes, as they will be stored. */
   readonly data: Uint8Array
 }
 
@@ -68,12 +71,17 @@ export const limits = {
 } as const
 
 /**
+ * The write limits a gateway enforces, at most Kinesis' (`limits`).
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Limits {
+  /** Records in one request (413 `too_many_records` beyond). Kinesis: 500. */
   readonly maxRecordsPerRequest: number
+  /** Data plus partition keys (UTF-8) of a request's records (413 `batch_too_large` beyond). Kinesis: 5 MiB. */
   readonly maxBytesPerRequest: number
+  /** Data plus partition key (UTF-8) of one record (413 `record_too_large` beyond). Kinesis: 1 MiB. */
   readonly maxRecordBytes: number
 }
 

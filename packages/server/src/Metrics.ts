@@ -7,6 +7,9 @@ import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 
 /**
+ * The gateway's Effect metrics: requests answered, records and bytes accepted, and request durations
+ * (seconds). The gateway updates them; `CloudWatchMetrics.definitions` names them for CloudWatch.
+ *
  * @since 0.1.0
  * @category metrics
  */

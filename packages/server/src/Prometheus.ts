@@ -13,12 +13,16 @@ import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
 
 /**
+ * The `Content-Type` of the text exposition format, for the `/metrics` answer.
+ *
  * @since 0.1.0
  * @category constants
  */
 export const contentType = "text/plain; version=0.0.4; charset=utf-8"
 
 /**
+ * Reads the default metric registry now and renders it (`renderPairs`).
+ *
  * @since 0.1.0
  * @category rendering
  */
@@ -56,6 +60,10 @@ interface Family {
 }
 
 /**
+ * Renders metric pairs as exposition text: one family per metric name (sorted, with `# HELP` from the
+ * description and `# TYPE`), its series sorted by labels; characters the format does not allow in metric
+ * and label names become `_`. Ends with a newline.
+ *
  * @since 0.1.0
  * @category rendering
  */

@@ -8,15 +8,21 @@
 import * as TokenBucket from "@tributary/core/TokenBucket"
 
 /**
+ * A key's token bucket.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface RateLimit {
+  /** Tokens added per second: the sustained request rate. */
   readonly perSecond: number
+  /** Tokens the bucket holds at most (and starts with): the requests allowed at once after a quiet spell. */
   readonly burst: number
 }
 
 /**
+ * The token buckets of every key, each one made on the key's first request.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -26,6 +32,9 @@ export interface RateLimiter {
 }
 
 /**
+ * A rate limiter with no buckets yet. A key whose limit never refills (`perSecond` 0) is told to wait an
+ * hour once its burst is spent.
+ *
  * @since 0.1.0
  * @category constructors
  */

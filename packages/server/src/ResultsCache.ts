@@ -12,11 +12,15 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 
 /**
+ * One request for results: a pipeline's windows of one key over a time range.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ResultsQuery {
+  /** The pipeline's name (`Pipeline.make(name)`). */
   readonly pipeline: string
+  /** The window key, e.g. `activity:login`. */
   readonly key: string
   /** Windows starting at or after (epoch ms). */
   readonly from: number
@@ -33,17 +37,24 @@ export interface ResultsQuery {
 export type ResultsReader = (query: ResultsQuery) => Effect.Effect<ReadonlyArray<unknown>, unknown>
 
 /**
+ * The cache the gateway answers `GET /v1/results/...` from.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ResultsCache {
+  /** The answer to the query: cached when younger than the TTL, else read (once for concurrent callers). */
   readonly get: (query: ResultsQuery) => Effect.Effect<ReadonlyArray<unknown>, unknown>
   /** New results landed: forget the pipeline's cached answers (all keys, or one). */
   readonly invalidate: (pipeline: string, key?: string) => Effect.Effect<void>
+  /** The number of queries cached now. */
   readonly size: Effect.Effect<number>
 }
 
 /**
+ * A cache over `reader`: answers kept `ttlMillis` (default 2,000), at most `maxEntries` queries (default
+ * 10,000); a failed read is not kept.
+ *
  * @since 0.1.0
  * @category constructors
  */

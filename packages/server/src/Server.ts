@@ -36,7 +36,9 @@ export interface ConfigOptions {
   readonly host?: string | undefined
   /** Every key's token bucket, unless the key has its own (see `GatewayOptions.rateLimit`). */
   readonly rateLimit?: { readonly perSecond: number; readonly burst: number } | undefined
+  /** Largest JSON body read (see `GatewayOptions.maxBodyBytes`). Default 2 × the batch limit + 64 KiB. */
   readonly maxBodyBytes?: number | undefined
+  /** How long a sink write may take before the request is answered 503. Default 30 s. */
   readonly writeTimeout?: Duration.DurationInput | undefined
   /** How long results are cached, when results are served. */
   readonly resultsTtlMillis?: number | undefined

@@ -53,6 +53,8 @@ const syntheticSource = () => {
         shardId: `shardId-00000000000${i}`,
         owner: i % 2 === 0 ? "worker-a" : "worker-b",
         checkpoint: `4959033827149025660855969254092570275932420852313751${5600 + calls * 4 + i}`,
+        // shard 1's checkpoint is held back by a window stage
+        ...(i === 1 ? { processed: `4959033827149025660855969254092570275932420852313751${9600 + calls}`, checkpointNote: "open windows need it" } : {}),
         lagMillis: i === 3 ? 7_500 + 100 * calls : Math.round(200 + 800 * noise(i + 20, calls))
       })),
       charts: [
@@ -121,7 +123,18 @@ describe.skipIf(Chromium.skip)("dashboard in a browser", () => {
       expect(shards.length).toBe(4)
       expect(shards.map((cells) => cells[0])).toEqual(["shardId-000000000000", "shardId-000000000001", "shardId-000000000002", "shardId-000000000003"])
       expect(shards.map((cells) => cells[1])).toEqual(["worker-a", "worker-b", "worker-a", "worker-b"])
-      expect(shards[3][3]).toMatch(/^\d+(\.\d)? s$/)
+      expect(shards[3][4]).toMatch(/^\d+(\.\d)? s$/)
+      // processed and checkpoint side by side: the same, or the checkpoint held back, and why
+      expect(shards[0][2]).toBe(shards[0][3])
+      expect(shards[1][2]).toMatch(/^4959\d+96\d\d$/)
+      expect(shards[1][2]).not.toBe(shards[1][3])
+      const held = yield* Effect.promise(() =>
+        page.$$eval("#shards tbody td.held", (cells) => cells.map((cell) => (cell as HTMLElement).title))
+      )
+      expect(held).toEqual([expect.stringMatching(/: open windows need it$/)])
+      expect(yield* Effect.promise(() => page.textContent("#checkpoint-note"))).toBe(
+        "Checkpoints in italics are behind what was processed: open windows need it"
+      )
       const owners = yield* Effect.promise(() =>
         page.$$eval("#owners [data-owner]", (chips) => chips.map((chip) => [chip.getAttribute("data-owner"), chip.querySelector("b")?.textContent]))
       )

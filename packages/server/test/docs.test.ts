@@ -115,7 +115,7 @@ interface StoredKey {
 interface Snapshot {
   at: number                                  // epoch ms when sampled: rates use the difference of two `at`
   totals: { recordsIn: number; recordsOut: number; deadLetters: number; filtered: number; late: number } // cumulative
-  shards: Array<{ shardId: string; owner: string | null; checkpoint: string; lagMillis: number | null }>
+  shards: Array<{ shardId: string; owner: string | null; checkpoint: string; processed?: string; checkpointNote?: string; lagMillis: number | null }>
   charts: Array<{ id: string; title: string; unit?: string; series: Array<{ label: string; points: Array<[x: number, y: number]> }> }>
   deadLetters: Array<{ shardId: string; sequenceNumber: string; stage: string; reason: string; failedAt: number }> // the most recent few
 }

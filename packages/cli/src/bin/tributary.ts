@@ -1,4 +1,4 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 /**
  * The `tributary` command line. See docs/cli.md, or `tributary --help`.
  *
@@ -10,12 +10,9 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
-import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import * as Cli from "../Cli.js"
-import * as Errors from "../internal/errors.js"
 import * as Signals from "../internal/signals.js"
 
 // The SDK tells every process once that its 2027 releases will need Node 22; its versions are pinned here.
@@ -47,12 +44,8 @@ const withPlainText = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       error: (...args) => console.error(...(plain(process.stderr) ? strip(args) : args))
     }))
 
-const program = Cli.main(argv).pipe(
-  Effect.provide(Layer.mergeAll(Cli.layer, NodeContext.layer)),
-  // the AWS settings did not read
-  Effect.catchAll((error) => Effect.as(Console.error(`tributary: ${Errors.describe(error)}`), 1)),
-  withPlainText
-)
+// the AWS clients are made by the commands that need them (Cli.layer), when they run
+const program = Cli.main(argv).pipe(Effect.provide(NodeContext.layer), withPlainText)
 
 const before = new Set(process.listeners("SIGINT"))
 NodeRuntime.runMain(program, {

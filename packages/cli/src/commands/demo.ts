@@ -8,10 +8,11 @@ import * as Options from "@effect/cli/Options"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Demo from "../Demo.js"
-import { CommandFailed } from "../internal/errors.js"
+import * as Runtime from "effect/Runtime"
+import { CommandFailed, UsageError } from "../internal/errors.js"
 import * as Help from "../internal/help.js"
 import * as Opt from "../internal/options.js"
+import * as Output from "../internal/output.js"
 import { stopSignal } from "../internal/signals.js"
 
 const options = {
@@ -62,11 +63,26 @@ export const summary = "Run the end-to-end demo, on embedded local AWS by defaul
  */
 export const command = Command.make("demo", options, (args) =>
   Effect.gen(function*() {
+    if (args.target === "aws" && Option.isNone(args.bucket)) {
+      return yield* new UsageError({ reason: "--target aws needs --bucket BUCKET (the archive's bucket, which must exist)" })
+    }
     const stop = yield* stopSignal
+    // said at once: the rest takes a few seconds
+    yield* Output.line(
+      args.target === "local"
+        ? "starting local AWS: kinesalite and dynalite in this process, s3rver in a child process"
+        : "checking the AWS settings: Kinesis, DynamoDB and the archive's bucket"
+    )
+    // loaded when the demo runs, not for every command (the gateway, the emulators, the consumers)
+    const Demo = yield* Effect.promise(() => import("../Demo.js"))
+    const runSync = Runtime.runSync(yield* Effect.runtime<never>())
     const holds = yield* Demo.run({
       duration: Option.getOrUndefined(args.duration),
       rate: args.rate,
       jobEvery: args.jobEvery,
+      print: (line) => runSync(Output.line(line)),
+      // rewritten in place on a terminal
+      progress: (line) => runSync(Output.progress(line)),
       stop,
       target: args.target,
       ...(Option.isSome(args.bucket) ? { bucket: args.bucket.value } : {}),

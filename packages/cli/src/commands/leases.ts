@@ -6,19 +6,17 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { LeaseView } from "@tributary/consumer"
-import { LeaseStore } from "@tributary/core/LeaseStore"
-import { DynamoDBLeaseStore } from "@tributary/dynamodb"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Help from "../internal/help.js"
 import * as Opt from "../internal/options.js"
-import * as Output from "../internal/output.js"
-import { requireStream, requireTable } from "../internal/resources.js"
-import { stopSignal } from "../internal/signals.js"
 
-const options = {
+/**
+ * The options of `tributary leases` (its help lists them).
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const options = {
   leaseTable: Options.text("lease-table").pipe(
     Options.withPseudoName("TABLE"),
     Options.withDescription("The consumer's DynamoDB lease table.")
@@ -45,21 +43,8 @@ export const summary = "Show a consumer's lease table."
  * @category commands
  */
 export const command = Command.make("leases", options, (args) =>
-  Effect.gen(function*() {
-    yield* requireTable(args.leaseTable)
-    const stream = Option.getOrUndefined(args.stream)
-    if (stream !== undefined) yield* requireStream(stream)
-    const store = yield* DynamoDBLeaseStore.make({ tableName: args.leaseTable, createTable: false })
-    const rows = LeaseView.rows(stream).pipe(Effect.provideService(LeaseStore, store))
-    if (Option.isNone(args.watch)) return yield* Effect.flatMap(rows, (table) => Output.line(LeaseView.format(table)))
-    const stop = yield* stopSignal
-    while (!(yield* Deferred.isDone(stop))) {
-      const table = yield* rows
-      yield* Output.clearScreen
-      yield* Output.line(`${new Date().toISOString()}  ${args.leaseTable}${stream === undefined ? "" : ` (${stream})`}\n${LeaseView.format(table)}\n`)
-      yield* Effect.raceFirst(Effect.sleep(args.watch.value), Deferred.await(stop))
-    }
-  }).pipe(Effect.scoped)).pipe(
+  // what it does is loaded when it runs: `tributary --help` and the other commands start without it
+  Effect.flatMap(Effect.promise(() => import("../run/leases.js")), (run) => run.run(args))).pipe(
     Command.withDescription(Help.description(
       summary,
       "One row per shard: the worker holding its lease, the lease counter, the checkpoint, how often the owner " +

@@ -31,7 +31,12 @@ export interface Sources {
     unknown
   >
   readonly dimensions: { readonly activity: string; readonly customer: string }
+  /** Why a shard's checkpoint may be behind what was processed. */
+  readonly checkpointNote: string
 }
+
+const positionText = (position: { readonly sequenceNumber: string; readonly subSequenceNumber: number }) =>
+  position.subSequenceNumber === 0 ? position.sequenceNumber : `${position.sequenceNumber}/${position.subSequenceNumber}`
 
 /** The windows shown: the last quarter of an hour. */
 const chartSpan = 15 * 60_000
@@ -59,15 +64,28 @@ export const make = (sources: Sources) => {
       }
     )
 
-  const shards = Effect.flatMap(sources.leaseStore.list, (leases) =>
+  // the processed position of each shard, from the worker processing it
+  const positions = Effect.map(
+    Effect.forEach(sources.workers(), (worker) => worker.positions),
+    (all) => new Map(all.flat().map((position) => [position.shardId, position]))
+  )
+
+  const shards = Effect.flatMap(Effect.zip(sources.leaseStore.list, positions), ([leases, processing]) =>
     Effect.forEach([...leases].sort((a, b) => a.leaseKey.localeCompare(b.leaseKey)), (lease) =>
-      Effect.map(lagOf(lease.leaseKey), (lag) => ({
-        shardId: lease.leaseKey,
-        owner: lease.owner,
-        checkpoint: checkpointText(lease),
-        // a shard nobody reads has no current lag
-        lagMillis: lease.owner === null ? null : lag
-      }))))
+      Effect.map(lagOf(lease.leaseKey), (lag) => {
+        const position = processing.get(lease.leaseKey)
+        const processed = position?.processed ?? (typeof lease.checkpoint === "string" ? undefined : lease.checkpoint.processed)
+        const heldBack = position?.heldBack ?? processed !== undefined
+        return {
+          shardId: lease.leaseKey,
+          owner: lease.owner,
+          checkpoint: checkpointText(lease),
+          ...(processed === undefined ? {} : { processed: positionText(processed) }),
+          ...(heldBack ? { checkpointNote: sources.checkpointNote } : {}),
+          // a shard nobody reads has no current lag
+          lagMillis: lease.owner === null ? null : lag
+        }
+      })))
 
   const maxLagMillis = shards.pipe(
     Effect.map((all) => {
@@ -156,5 +174,5 @@ export const make = (sources: Sources) => {
     }
   })
 
-  return { snapshot, maxLagMillis }
+  return { snapshot, maxLagMillis, lagOf }
 }

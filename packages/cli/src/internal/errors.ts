@@ -31,6 +31,36 @@ export class CommandFailed extends Data.TaggedError("CommandFailed")<{ readonly 
   }
 }
 
+/** Node's codes for a service that cannot be reached. */
+const networkCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH"])
+
+/** The variable that names each service's endpoint. */
+const endpointVariables: Readonly<Record<string, string>> = {
+  Kinesis: "AWS_ENDPOINT_URL_KINESIS",
+  DynamoDB: "AWS_ENDPOINT_URL_DYNAMODB",
+  S3: "AWS_ENDPOINT_URL_S3"
+}
+
+/**
+ * A service that does not answer (or no credentials to call it with), said with what to check: the endpoint variable when one is set, else the
+ * region and the network. Undefined for other errors.
+ */
+const unreachable = (error: unknown, text: string): string | undefined => {
+  const code = Predicate.hasProperty(error, "awsName") && typeof error.awsName === "string" ? error.awsName : undefined
+  const service = /^(Kinesis|DynamoDB|S3) /.exec(text)?.[1]
+  if (code === undefined || service === undefined) return undefined
+  if (code === "CredentialsProviderError") {
+    return `no AWS credentials for ${service}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ` +
+      "(a role provides them on AWS)"
+  }
+  if (!networkCodes.has(code)) return undefined
+  const variable = endpointVariables[service]
+  const endpoint = process.env[variable] ?? process.env.AWS_ENDPOINT_URL
+  return endpoint === undefined
+    ? `cannot reach ${service} (${code}): check AWS_REGION and the network`
+    : `cannot reach ${service} at ${endpoint} (${code}): check ${process.env[variable] === undefined ? "AWS_ENDPOINT_URL" : variable}`
+}
+
 /** One line saying what went wrong: the error's message, without its stack or cause chain. */
 export const describe = (error: unknown): string => {
   let text: string
@@ -39,8 +69,11 @@ export const describe = (error: unknown): string => {
     text = error.message
   } else if (Predicate.hasProperty(error, "_tag") && typeof error._tag === "string") text = error._tag
   else text = String(error)
-  return text.replace(/\s*\n\s*/g, " ").trim()
+  return (unreachable(error, text) ?? text).replace(/\s*\n\s*/g, " ").trim()
 }
 
-/** 2 for usage errors, 1 for everything else. */
-export const exitCode = (error: unknown): number => error instanceof UsageError ? 2 : 1
+/** 2 for usage errors (and a demo on AWS without its bucket), 1 for everything else. */
+export const exitCode = (error: unknown): number =>
+  error instanceof UsageError || (Predicate.isTagged(error, "DemoError") && Predicate.hasProperty(error, "reason") && error.reason === "MissingBucket")
+    ? 2
+    : 1

@@ -11,8 +11,6 @@ import * as Schema from "effect/Schema"
 
 export type Format = "auto" | "json" | "csv" | "keyValue" | "xml" | "apacheLog" | "raw"
 
-export const formats: ReadonlyArray<Format> = ["auto", "json", "csv", "keyValue", "xml", "apacheLog", "raw"]
-
 /** One line per record: the decoded value as JSON, or `error: <format> (line L, column C): <reason>`. */
 export type Render = (records: ReadonlyArray<SourceRecord>) => Array<string>
 

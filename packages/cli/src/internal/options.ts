@@ -1,6 +1,6 @@
 /**
- * Option kinds the commands share: durations, points in time, positive integers. A value that does not
- * parse is a usage error, reported by @effect/cli with the option's name (exit code 2).
+ * Option kinds the commands share: durations, points in time, whole numbers. A value that does not parse
+ * is a usage error whose message names the option and the form it takes (exit code 2).
  */
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
@@ -36,8 +36,13 @@ export const time = (name: string): Options.Options<number> =>
     )
   )
 
-/** `--name N`, N at least `min`. */
+/** `--name N`, a whole number, at least `min`. */
 export const integer = (name: string, min = 1): Options.Options<number> =>
-  Options.integer(name).pipe(
-    Options.mapEffect((n) => n >= min ? Effect.succeed(n) : invalid(`--${name} must be at least ${min}, got ${n}`))
+  Options.text(name).pipe(
+    Options.withPseudoName("N"),
+    Options.mapEffect((text) => {
+      const n = /^\s*-?\d+\s*$/.test(text) ? Number(text) : Number.NaN
+      if (!Number.isSafeInteger(n)) return invalid(`--${name}: "${text}" is not a whole number (e.g. --${name} ${Math.max(min, 10)})`)
+      return n >= min ? Effect.succeed(n) : invalid(`--${name} must be at least ${min}, got ${n}`)
+    })
   )

@@ -36,6 +36,18 @@ export const line = (text: string): Effect.Effect<void> =>
     return Console.log(text)
   })
 
+/**
+ * A line on stderr, written at once (for loggers, which cannot run effects), after the progress line on the
+ * screen if there is one.
+ */
+export const errorLineSync = (text: string): void => {
+  if (pendingProgress) {
+    pendingProgress = false
+    process.stdout.write("\n")
+  }
+  process.stderr.write(`${text}\n`)
+}
+
 /** A line on stderr. */
 export const errorLine = (text: string): Effect.Effect<void> =>
   Effect.flatMap(Terminal, (terminal) => {

@@ -17,9 +17,10 @@
  * | `--stream` | `STREAM` | required |
  * | `--lease-table` | `LEASE_TABLE` | required |
  * | `--worker-id` | `WORKER_ID` | `<hostname>:<pid>:<random>` |
- * | `--initial-position` | `INITIAL_POSITION` | `LATEST` (or `TRIM_HORIZON`) |
+ * | `--initial-position` | `INITIAL_POSITION` | `LATEST` (or `TRIM_HORIZON`, `AT_TIMESTAMP`) |
+ * | `--initial-timestamp` | `INITIAL_TIMESTAMP` | AT_TIMESTAMP's time: ISO 8601 or epoch milliseconds |
  * | `--lease-duration` | `LEASE_DURATION` | `10 seconds` (any Effect duration: `2 seconds`, `1500 millis`, or milliseconds) |
- * | `--take-interval` | `TAKE_INTERVAL` | twice the lease duration |
+ * | `--take-interval` | `TAKE_INTERVAL` | the lease duration |
  * | `--idle-interval` | `IDLE_INTERVAL` | `1 second` (wait after an empty page) |
  * | `--output` | `OUTPUT_FILE` | none: the records are counted and logged |
  * | `--dead-letters` | `DEAD_LETTER_FILE` | none: dead letters are logged |

@@ -3,6 +3,11 @@
  * serialized under its lock, and the state every change goes through, which `changes` turns into
  * `Acquired` and `Lost` events. Every lease this worker stops holding goes through `drop`, once: the one
  * place its loss is counted and announced.
+ *
+ * A handoff request (another worker asked for a lease) shows in the lease any write of the owner
+ * returns: the holder then tells the runner (`OwnedLease.handoffRequested`), which finishes its batch and
+ * lets the lease go (`release`), and the lease goes to the requester. A runner that does not react within
+ * `handoffTimeout` has the lease handed over anyway.
  */
 import type { HeldLease, Lease, LeaseCheckpoint, LeaseStoreError, LeaseStoreShape } from "@tributary/core/LeaseStore"
 import { LeaseLost } from "@tributary/core/LeaseStore"
@@ -15,11 +20,12 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as LoadMeter from "./loadMeter.js"
 
 /**
  * Why a lease is no longer held (see `LeaseCoordinator.LostReason`).
  */
-export type LostReason = "taken" | "expired" | "deleted" | "finished" | "released" | "shutdown"
+export type LostReason = "taken" | "expired" | "deleted" | "finished" | "released" | "shutdown" | "handedOver"
 
 /** A lease this worker holds (see `LeaseCoordinator.OwnedLease`). */
 export interface OwnedLease {
@@ -34,6 +40,17 @@ export interface OwnedLease {
   readonly checkpoint: (checkpoint: Checkpoint | "SHARD_END") => Effect.Effect<void, LeaseLost | LeaseStoreError>
   /** Completes, with the reason, when the lease is no longer held. */
   readonly lost: Effect.Effect<LostReason>
+  /**
+   * Completes, with the requester's worker id, when another worker asked for the lease (to even out the
+   * load): finish the batch in flight, checkpoint, then `release` the lease, which goes to the requester.
+   * Past `handoffTimeout` the coordinator hands it over anyway (`Lost`, reason `handedOver`).
+   */
+  readonly handoffRequested: Effect.Effect<string>
+  /**
+   * Counts records and bytes read from the shard, a page at a time: with throughput-aware assignment
+   * (`balance`), the renewals publish the lease's load from these counts.
+   */
+  readonly countRead: (records: number, bytes: number) => Effect.Effect<void>
 }
 
 /** A change of the set of held leases (see `LeaseCoordinator.LeaseEvent`). */
@@ -55,7 +72,11 @@ export interface Holder {
   /** Serializes this worker's writes to the lease: renewals, checkpoints, the release. */
   readonly lock: Effect.Semaphore
   readonly lost: Deferred.Deferred<LostReason>
+  /** Completed with the requester once a write returned the lease asked for. */
+  readonly handoff: Deferred.Deferred<string>
   readonly owned: OwnedLease
+  /** What the runner read from the shard, as rates for the renewals to publish. */
+  readonly meter: LoadMeter.LoadMeter
 }
 
 export interface Options {
@@ -68,6 +89,8 @@ export interface Options {
   readonly held: Metric.Metric.Gauge<number>
   /** Forked after a lease is handed back at SHARD_END: the children are looked for and taken. */
   readonly afterShardEnd: Effect.Effect<void>
+  /** How long the runner has to let a lease go once another worker asked for it. */
+  readonly handoffMillis: number
   /** Where the work forked after SHARD_END runs. */
   readonly scope: Scope.Scope
 }
@@ -90,7 +113,7 @@ export interface HeldLeases {
     operation: LeaseLost["operation"],
     f: (held: HeldLease) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
   ) => Effect.Effect<Lease, LeaseLost | LeaseStoreError>
-  /** Hands one lease over now. */
+  /** Hands one lease over now: to the worker that asked for it, if one did. */
   readonly release: (leaseKey: string) => Effect.Effect<void, LeaseStoreError>
   /** Others may take a lease once its counter stood still for a lease duration: true when the next renewal would come too late. */
   readonly expiresBeforeNextRenewal: (holder: Holder, now: number) => boolean
@@ -157,7 +180,32 @@ export const make = (options: Options): Effect.Effect<HeldLeases> =>
         holder.lease = lease
         // every successful write tells the others this worker is alive, like a renewal
         holder.renewedAt = started
+        const requester = requesterOf(holder)
+        if (requester !== undefined && (yield* Deferred.succeed(holder.handoff, requester))) {
+          yield* Effect.logInfo("handoff requested").pipe(Effect.annotateLogs({ leaseKey: holder.leaseKey, requester }))
+          // a runner that does not let go in time: hand the lease over anyway
+          yield* Effect.forkIn(
+            Effect.zipRight(Effect.sleep(options.handoffMillis), holder.lock.withPermits(1)(letGo(holder, "released"))).pipe(
+              Effect.catchAll((error) => Effect.logWarning("handoff failed; the lease will expire", error))
+            ),
+            options.scope
+          )
+        }
         return lease
+      })
+
+    /**
+     * Lets a held lease go (under its lock): to the worker that asked for it, if one did, else to whoever
+     * takes it. A lease found taken meanwhile has nothing to hand over.
+     */
+    const letGo = (holder: Holder, reason: LostReason): Effect.Effect<void, LeaseStoreError> =>
+      Effect.suspend(() => {
+        if (holder.state !== "held") return Effect.void
+        const requester = requesterOf(holder)
+        return (requester === undefined
+          ? Effect.zipRight(write(holder, "release", store.release), drop(holder, reason))
+          : Effect.zipRight(write(holder, "handOver", (held) => store.handOver(held, requester)), drop(holder, "handedOver"))
+        ).pipe(Effect.catchTag("LeaseLost", () => Effect.void))
       })
 
     const checkpointOf = (holder: Holder, checkpoint: LeaseCheckpoint) =>
@@ -175,12 +223,16 @@ export const make = (options: Options): Effect.Effect<HeldLeases> =>
     const add = (lease: Lease, acquiredAt: number) =>
       Effect.gen(function*() {
         const lost = yield* Deferred.make<LostReason>()
+        const handoff = yield* Deferred.make<string>()
         const lock = yield* Effect.makeSemaphore(1)
+        const meter = LoadMeter.make(acquiredAt, lease.load)
         const owned: OwnedLease = {
           leaseKey: lease.leaseKey,
           lease,
           lost: Deferred.await(lost),
-          checkpoint: (checkpoint) => checkpointOf(holder, checkpoint)
+          checkpoint: (checkpoint) => checkpointOf(holder, checkpoint),
+          handoffRequested: Deferred.await(handoff),
+          countRead: (records, bytes) => Effect.sync(() => meter.count(records, bytes))
         }
         const holder: Holder = {
           leaseKey: lease.leaseKey,
@@ -191,7 +243,9 @@ export const make = (options: Options): Effect.Effect<HeldLeases> =>
           renewing: false,
           lock,
           lost,
-          owned
+          handoff,
+          owned,
+          meter
         }
         yield* updateHolders((current) => new Map(current).set(lease.leaseKey, holder))
       })
@@ -199,13 +253,7 @@ export const make = (options: Options): Effect.Effect<HeldLeases> =>
     const release = (leaseKey: string): Effect.Effect<void, LeaseStoreError> =>
       Effect.flatMap(holders, (current) => {
         const holder = current.get(leaseKey)
-        if (holder === undefined) return Effect.void
-        return holder.lock.withPermits(1)(
-          write(holder, "release", store.release).pipe(
-            Effect.zipRight(drop(holder, "released")),
-            Effect.catchTag("LeaseLost", () => Effect.void)
-          )
-        )
+        return holder === undefined ? Effect.void : holder.lock.withPermits(1)(letGo(holder, "released"))
       })
 
     // Each release waits for the lease's checkpoint in flight, if any.
@@ -216,9 +264,7 @@ export const make = (options: Options): Effect.Effect<HeldLeases> =>
           holder.lock.withPermits(1)(Effect.gen(function*() {
             if (holder.state !== "held") return
             if (releaseAll) {
-              yield* write(holder, "release", store.release).pipe(
-                // taken by another worker in the meantime: nothing to hand over
-                Effect.catchTag("LeaseLost", () => Effect.void),
+              yield* letGo(holder, "shutdown").pipe(
                 Effect.catchAll((error) => Effect.logWarning("release at shutdown failed", error))
               )
             }
@@ -260,6 +306,12 @@ export const make = (options: Options): Effect.Effect<HeldLeases> =>
     }
     return held
   })
+
+/** The worker another one asked the holder to hand the lease over to, as the holder's last write saw it. */
+const requesterOf = (holder: Holder): string | undefined => {
+  const requester = holder.lease.handoffTo
+  return requester === undefined || requester === holder.lease.owner ? undefined : requester
+}
 
 const without = <K, V>(map: ReadonlyMap<K, V>, key: K): ReadonlyMap<K, V> => {
   const copy = new Map(map)

@@ -14,6 +14,8 @@ import type { HeldLeases, Holder } from "./heldLeases.js"
 export const renewAll = (options: {
   readonly held: HeldLeases
   readonly store: LeaseStoreShape
+  /** Each renewal publishes the lease's measured load (throughput-aware assignment). */
+  readonly publishLoad: boolean
   /** Counted once per failed renewal that did not find the lease taken. */
   readonly renewalFailures: Metric.Metric.Counter<number>
   /** Where the renewals run. */
@@ -24,7 +26,8 @@ export const renewAll = (options: {
   const renewOne = (holder: Holder): Effect.Effect<void> =>
     holder.lock.withPermits(1)(Effect.gen(function*() {
       if (holder.state !== "held") return
-      const result = yield* Effect.either(held.write(holder, "renew", store.renew))
+      const load = options.publishLoad ? holder.meter.rate(yield* Clock.currentTimeMillis) : undefined
+      const result = yield* Effect.either(held.write(holder, "renew", (version) => store.renew(version, load)))
       if (result._tag === "Right") return
       if (result.left._tag === "LeaseLost") {
         // stolen by a worker with fewer leases, or taken after this one failed to renew: no fault

@@ -257,3 +257,6 @@ export const parts = <O>(a: number, maxBuckets: number, read: (sketch: SketchImp
     state: stateSchema(a, maxBuckets)
   }
 }
+
+/** The 0-based rank of the `q`-quantile among `count` values (a `q` outside [0, 1] reads as the median). */
+export const quantileRank = (q: number, count: number): number => Math.floor((q >= 0 && q <= 1 ? q : 0.5) * (count - 1))

@@ -20,3 +20,9 @@ export const positiveInteger = (n: number): string | undefined =>
 
 export const integerFrom = (min: number, max: number) => (n: number): string | undefined =>
   Number.isInteger(n) && n >= min && n <= max ? undefined : `must be an integer from ${min} to ${max}, got ${n}`
+
+/** Why a number is not in [min, max] (or not an integer there), or undefined. */
+export const outOfRange = (value: number, min: number, max: number, integer: boolean): string | undefined =>
+  (value >= min && value <= max) && (!integer || Number.isInteger(value))
+    ? undefined
+    : `must be ${integer ? "an integer " : ""}in [${min}, ${max}], got ${value}`

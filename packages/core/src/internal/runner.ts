@@ -347,8 +347,8 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
  * no further than the earliest record an open window still needs). Checkpoints are stored off the read
  * path (`internal/checkpointer`: one write in flight, the latest wins, at most once per the reader's
  * `checkpointInterval`), and what was offered is stored before this returns, also when the reading
- * failed; a failed checkpoint stops the reading. When the shard's stream ends, stages flush what they hold
- * for it.
+ * failed (its failure then comes first in the cause, a failed last store after it); a failed checkpoint
+ * stops the reading. When the shard's stream ends, stages flush what they hold for it.
  *
  * @since 0.1.0
  * @category running
@@ -398,9 +398,11 @@ export const runShard = (processor: Processor, shard: ShardReader): Effect.Effec
     const read = yield* Effect.exit(Effect.raceFirst(reading, checkpointer.failed))
     if (Exit.isFailure(read) && Cause.isInterruptedOnly(read.cause)) return yield* read
     // what was processed is stored, also when the reading failed (a source error, the worker stopping, a
-    // sink failing beyond its retries): the reading's failure comes first
+    // sink failing beyond its retries): the reading's failure comes first, then the flush's if it failed
+    // too (a caller that stopped the reading must know the last checkpoint was not stored)
     const stored = yield* Effect.exit(checkpointer.flush)
-    return yield* Exit.isFailure(read) ? read : stored
+    if (Exit.isSuccess(read) || Exit.isSuccess(stored)) return yield* Exit.isFailure(read) ? read : stored
+    return yield* Cause.contains(read.cause, stored.cause) ? read : Exit.failCause(Cause.sequential(read.cause, stored.cause))
   }).pipe(Effect.scoped, Effect.withSpan("Pipeline.runShard", { attributes: { shardId: shard.shardId } }))
 
 /**

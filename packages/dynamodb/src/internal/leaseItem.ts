@@ -2,7 +2,7 @@
  * Leases as DynamoDB items, and the expressions of the lease store's conditional writes.
  */
 import type { AttributeValue, UpdateItemInput } from "@aws-sdk/client-dynamodb"
-import type { HeldLease, Lease, LeaseCheckpoint, NewLease, ObservedLease } from "@tributary/core/LeaseStore"
+import type { HeldLease, Lease, LeaseCheckpoint, LeaseLoad, NewLease, ObservedLease } from "@tributary/core/LeaseStore"
 import { checkpointEquals } from "@tributary/core/LeaseStore"
 import type { Checkpoint } from "@tributary/core/RecordSource"
 import type * as Types from "effect/Types"
@@ -82,7 +82,7 @@ export const checkpointUpdate = (checkpoint: LeaseCheckpoint) => {
   return { set, remove, values: expressionValues }
 }
 
-const sentinels = new Set(["TRIM_HORIZON", "LATEST", "SHARD_END"])
+const sentinels = new Set(["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "SHARD_END"])
 
 /** An item as a lease, or why it is not one. */
 export const leaseOf = (item: Item): Lease | string => {
@@ -118,7 +118,7 @@ export const leaseOf = (item: Item): Lease | string => {
   const start = str(attributes.hashKeyStart)
   const end = str(attributes.hashKeyEnd)
   if (start === undefined || end === undefined) return `lease ${leaseKey} has no hash key range`
-  return {
+  const lease: Types.Mutable<Lease> = {
     leaseKey,
     owner: str(attributes.owner) ?? null,
     counter,
@@ -127,6 +127,14 @@ export const leaseOf = (item: Item): Lease | string => {
     hashRange: { start, end },
     ownerSwitchesSinceCheckpoint: num(attributes.ownerSwitches) ?? 0
   }
+  // -- handoff --
+  const handoffTo = str(attributes.handoffTo)
+  if (handoffTo !== undefined) lease.handoffTo = handoffTo
+  // published load: only when the item has it
+  const recordsPerSecond = num(attributes.loadRecordsPerSecond)
+  const bytesPerSecond = num(attributes.loadBytesPerSecond)
+  if (recordsPerSecond !== undefined && bytesPerSecond !== undefined) lease.load = { recordsPerSecond, bytesPerSecond }
+  return lease
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -155,7 +163,7 @@ const heldValues = (held: HeldLease): Item => ({
 export const acquireWrite = (observed: ObservedLease, owner: string): ConditionalWrite => ({
   input: {
     UpdateExpression:
-      "SET #leaseOwner = :owner, #leaseCounter = :next, #ownerSwitchesSinceCheckpoint = if_not_exists(#ownerSwitchesSinceCheckpoint, :zero) + :switched",
+      "SET #leaseOwner = :owner, #leaseCounter = :next, #ownerSwitchesSinceCheckpoint = if_not_exists(#ownerSwitchesSinceCheckpoint, :zero) + :switched REMOVE #handoffTo",
     ConditionExpression: observed.owner === null
       ? "#leaseCounter = :expected AND attribute_not_exists(#leaseOwner)"
       : "#leaseCounter = :expected AND #leaseOwner = :observedOwner",
@@ -171,14 +179,21 @@ export const acquireWrite = (observed: ObservedLease, owner: string): Conditiona
   madeByThisWrite: (lease) => lease.owner === owner && lease.counter === observed.counter + 1
 })
 
-export const renewWrite = (held: HeldLease): ConditionalWrite => ({
-  input: { UpdateExpression: "SET #leaseCounter = :next", ConditionExpression: heldCondition, ExpressionAttributeValues: heldValues(held) },
+/** With a load, the renewal publishes it in the same write. */
+export const renewWrite = (held: HeldLease, load?: LeaseLoad): ConditionalWrite => ({
+  input: load === undefined
+    ? { UpdateExpression: "SET #leaseCounter = :next", ConditionExpression: heldCondition, ExpressionAttributeValues: heldValues(held) }
+    : {
+      UpdateExpression: "SET #leaseCounter = :next, #loadRecordsPerSecond = :records, #loadBytesPerSecond = :bytes",
+      ConditionExpression: heldCondition,
+      ExpressionAttributeValues: { ...heldValues(held), ":records": n(load.recordsPerSecond), ":bytes": n(load.bytesPerSecond) }
+    },
   madeByThisWrite: (lease) => lease.owner === held.owner && lease.counter === held.counter + 1
 })
 
 export const releaseWrite = (held: HeldLease): ConditionalWrite => ({
   input: {
-    UpdateExpression: "SET #leaseCounter = :next REMOVE #leaseOwner",
+    UpdateExpression: "SET #leaseCounter = :next REMOVE #leaseOwner, #handoffTo",
     ConditionExpression: heldCondition,
     ExpressionAttributeValues: heldValues(held)
   },
@@ -199,3 +214,31 @@ export const checkpointWrite = (held: HeldLease, checkpoint: LeaseCheckpoint): C
       lease.owner === held.owner && lease.counter === held.counter + 1 && checkpointEquals(lease.checkpoint, checkpoint)
   }
 }
+
+// -- handoff --
+
+/** Marks the lease as asked for, leaving its counter alone (see `LeaseStore.requestHandoff`). */
+export const requestHandoffWrite = (observed: HeldLease, requester: string): ConditionalWrite => ({
+  input: {
+    UpdateExpression: "SET #handoffTo = :requester",
+    ConditionExpression: `${heldCondition} AND attribute_not_exists(#handoffTo)`,
+    ExpressionAttributeValues: { ":owner": { S: observed.owner }, ":expected": { N: String(observed.counter) }, ":requester": { S: requester } }
+  },
+  madeByThisWrite: (lease) => lease.owner === observed.owner && lease.counter === observed.counter && lease.handoffTo === requester
+})
+
+/** Passes the lease to `to` (see `LeaseStore.handOver`). */
+export const handOverWrite = (held: HeldLease, to: string): ConditionalWrite => ({
+  input: {
+    UpdateExpression:
+      "SET #leaseOwner = :to, #leaseCounter = :next, #ownerSwitchesSinceCheckpoint = if_not_exists(#ownerSwitchesSinceCheckpoint, :zero) + :switched REMOVE #handoffTo",
+    ConditionExpression: heldCondition,
+    ExpressionAttributeValues: {
+      ...heldValues(held),
+      ":to": { S: to },
+      ":zero": { N: "0" },
+      ":switched": { N: held.owner !== to ? "1" : "0" }
+    }
+  },
+  madeByThisWrite: (lease) => lease.owner === to && lease.counter === held.counter + 1
+})

@@ -15,6 +15,7 @@ export class InvalidEvent extends Data.TaggedError("InvalidEvent")<{
   readonly reason: string
   readonly source?: string
 }> {
+  /** Which source's shape the event lacks, and what is wrong with it. */
   override get message(): string {
     return `not a ${this.source ?? "Kinesis"} event: ${this.reason}`
   }

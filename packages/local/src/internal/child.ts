@@ -30,7 +30,9 @@ export const spawnNode = (
         let exit: string | undefined
         const child = ChildProcess.spawn(process.execPath, [script], {
           env: { ...process.env, ...env },
-          stdio: ["ignore", "pipe", "pipe"]
+          stdio: ["ignore", "pipe", "pipe"],
+          // a process group of its own: a Ctrl-C on the terminal does not stop it under its user
+          detached: true
         })
         const keep = (chunk: Buffer) => {
           lines.push(chunk.toString("utf8"))

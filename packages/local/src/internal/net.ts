@@ -1,4 +1,6 @@
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import * as Http from "node:http"
 import * as Net from "node:net"
 import { LocalAwsError } from "../LocalAwsError.js"
@@ -14,13 +16,22 @@ export interface Listenable {
   removeListener(event: "error", listener: (error: Error) => void): unknown
 }
 
-/** Listens on a free loopback port (port 0: the kernel picks one) and answers the port. */
-export const listen = (service: string, server: Listenable): Effect.Effect<number, LocalAwsError> =>
+/**
+ * Listens on a loopback port (0, the default: a free one the kernel picks) and answers the port. A port in
+ * use fails with reason `port <n> is in use`.
+ */
+export const listen = (service: string, server: Listenable, port = 0): Effect.Effect<number, LocalAwsError> =>
   Effect.async<number, LocalAwsError>((resume) => {
-    const onError = (cause: Error) =>
-      resume(Effect.fail(new LocalAwsError({ service, reason: `cannot listen: ${cause.message}`, cause })))
+    const onError = (cause: NodeJS.ErrnoException) =>
+      resume(Effect.fail(
+        new LocalAwsError({
+          service,
+          reason: cause.code === "EADDRINUSE" ? `port ${port} is in use` : `cannot listen: ${cause.message}`,
+          cause
+        })
+      ))
     server.once("error", onError)
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(port, "127.0.0.1", () => {
       server.removeListener("error", onError)
       const address = server.address()
       if (address === null || typeof address === "string") {
@@ -45,6 +56,35 @@ export const close = (server: Listenable): Effect.Effect<void> =>
     })
     server.closeIdleConnections?.()
   })
+
+/**
+ * Counts the requests an emulator is working on, from its `request` event to its answer (`end`), including
+ * those whose client went away meanwhile (a cancelled call, a closing test): the socket is closed at once,
+ * but the emulator goes on with the request. Answers an effect that waits until there is none (for at most
+ * `within`), to run before closing the server: closing dynalite's store under a request still working on it
+ * throws "Database is closed" out of its callback, an uncaught exception.
+ */
+export const trackRequests = (
+  server: { on(event: "request", listener: (request: Http.IncomingMessage, response: Http.ServerResponse) => void): unknown },
+  within: Duration.DurationInput = "5 seconds"
+): Effect.Effect<void> => {
+  let inFlight = 0
+  server.on("request", (_request, response) => {
+    inFlight++
+    const end = response.end
+    response.end = function(this: Http.ServerResponse, ...args: Parameters<typeof end>) {
+      inFlight--
+      response.end = end
+      return end.apply(this, args)
+    } as typeof end
+  })
+  const idle: Effect.Effect<void, "busy"> = Effect.suspend(() => inFlight === 0 ? Effect.void : Effect.fail("busy" as const))
+  return idle.pipe(
+    Effect.retry(Schedule.spaced("10 millis")),
+    Effect.timeout(within),
+    Effect.ignore
+  )
+}
 
 /**
  * A free loopback port for a child process to listen on: bound and released at once. Another process could

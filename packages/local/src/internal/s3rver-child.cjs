@@ -1,12 +1,15 @@
 // s3rver in a process of its own, started by LocalS3.makeS3rverProcess with Node's legacy OpenSSL provider (s3rver
 // encrypts ListObjectsV2 continuation tokens with DES). Prints {"port":n} once listening; stops when its
-// stdin closes (the parent exited or closed it) or on SIGTERM.
+// stdin closes (the parent exited or closed it) or on SIGTERM, and removes its objects' directory then (a
+// parent that was killed cannot).
 "use strict"
+const { rmSync } = require("node:fs")
 const S3rver = require("s3rver")
 const directory = process.argv[2]
 const buckets = (process.argv[3] || "").split(",").filter((name) => name.length > 0)
+const port = Number(process.argv[4] || 0)
 const server = new S3rver({
-  port: 0,
+  port,
   address: "127.0.0.1",
   silent: true,
   directory,
@@ -18,7 +21,10 @@ const stop = () => {
   if (stopping) return
   stopping = true
   if (server.httpServer) server.httpServer.closeAllConnections()
-  server.close().catch(() => undefined).finally(() => process.exit(0))
+  server.close().catch(() => undefined).finally(() => {
+    rmSync(directory, { recursive: true, force: true })
+    process.exit(0)
+  })
 }
 process.on("SIGTERM", stop)
 process.stdin.on("end", stop)
@@ -27,7 +33,9 @@ process.stdin.resume()
 server.run().then(
   (address) => process.stdout.write(JSON.stringify({ port: address.port }) + "\n"),
   (error) => {
-    process.stderr.write(String(error && error.stack || error) + "\n")
+    // the parent tells a port in use by this line
+    process.stderr.write(error && error.code === "EADDRINUSE" ? `port ${port} is in use\n` : String(error && error.stack || error) + "\n")
+    rmSync(directory, { recursive: true, force: true })
     process.exit(1)
   }
 )

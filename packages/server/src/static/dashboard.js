@@ -194,14 +194,25 @@
     const sorted = [...shards].sort((a, b) => a.shardId.localeCompare(b.shardId, "en", { numeric: true }))
     const rows = sorted.map((shard) => {
       const lag = shard.lagMillis
+      const processed = shard.processed ?? shard.checkpoint
+      const held = shard.checkpointNote !== undefined && shard.checkpointNote !== null
       return row([
         { text: shard.shardId, className: "mono" },
         shard.owner === null ? { text: "unowned", className: "muted" } : shard.owner,
-        { text: shard.checkpoint, className: "mono", title: shard.checkpoint, tail: true },
+        { text: processed, className: "mono", title: processed, tail: true },
+        {
+          text: shard.checkpoint,
+          className: held ? "mono held" : "mono",
+          title: held ? `${shard.checkpoint}: ${shard.checkpointNote}` : shard.checkpoint,
+          tail: true
+        },
         { text: formatLag(lag), className: `num${lag >= 60_000 ? " lag-bad" : lag >= 5_000 ? " lag-warn" : ""}` }
       ])
     })
-    $("#shards tbody").replaceChildren(...(rows.length > 0 ? rows : [emptyRow(4, "no shards")]))
+    $("#shards tbody").replaceChildren(...(rows.length > 0 ? rows : [emptyRow(5, "no shards")]))
+    // why checkpoints are behind, once for all the shards it concerns
+    const notes = [...new Set(sorted.flatMap((shard) => shard.checkpointNote ? [shard.checkpointNote] : []))]
+    setText("#checkpoint-note", notes.length === 0 ? "" : `Checkpoints in italics are behind what was processed: ${notes.join("; ")}`)
     setText("#shard-count", `${shards.length}`)
 
     // leases per owner
