@@ -164,6 +164,39 @@ layer(emulators, { excludeTestServices: true, timeout: 60_000 })("Consumer (kine
       }
     }))
 
+  it.scoped("a handoff stores the checkpoint still waiting for its interval before the lease passes: the thief reads nothing twice", () =>
+    Effect.gen(function*() {
+      const { store, stream } = yield* setup(2)
+      const sink = yield* RecordSink.memory<SourceRecord>()
+      const dead = yield* RecordSink.memory<DeadLetter.DeadLetter>()
+      const pipeline = Pipeline.make("pending").pipe(Pipeline.to(sink))
+      const produced = yield* produce(stream, 400, 2)
+      // only the first batch's checkpoint of each shard is written while w1 reads: the rest waits an hour
+      const reader = { idleInterval: "50 millis", maxRecords: 20 } as const
+      const w1 = yield* startWorker(pipeline, store, dead, { stream, workerId: "w1", reader, checkpointInterval: "1 hour" })
+      yield* waitUntil("w1 read everything", Effect.map(sink.items, (items) => items.length >= produced.length), 20_000)
+      const behind = yield* Effect.map(store.list, (leases) => leases.filter((l) => l.owner === "w1"))
+      expect(behind).toHaveLength(2)
+      const w2 = yield* startWorker(pipeline, store, dead, { stream, workerId: "w2", reader })
+      yield* waitUntil("1/1", Effect.map(ownership(store), (c) => c.w1 === 1 && c.w2 === 1), 20_000, ownership(store))
+      yield* waitUntil("w1's shard handed over", Effect.map(w1.consumer.exits, (e) => e.HandedOver === 1), 10_000)
+      const [handed] = (yield* store.list).filter((l) => l.owner === "w2")
+      const read = (yield* sink.items).filter((r) => r.shardId === handed.leaseKey)
+      // the handed-over lease's checkpoint is the last record w1 processed of it, not its first batch's
+      expect(typeof handed.checkpoint !== "string" && handed.checkpoint.sequenceNumber).toBe(read.at(-1)!.sequenceNumber)
+      // w2 reads on after that checkpoint: what comes next, and nothing w1 read
+      const more = yield* produce(stream, 40, 2, (i) => `more-${i}`)
+      yield* waitUntil(
+        "the new records delivered",
+        Effect.map(sink.items, (items) => new Set(dataOf(items)).size >= produced.length + more.length),
+        20_000
+      )
+      expect(dataOf(yield* sink.items)).toHaveLength(produced.length + more.length)
+      expect(yield* w1.consumer.exits).toMatchObject({ HandedOver: 1, Failed: 0, LeaseLost: 0 })
+      yield* w2.stop
+      yield* w1.stop
+    }))
+
   it.scoped("balancing throughput, the worker publishes each shard's load as it read it, with the renewals", () =>
     Effect.gen(function*() {
       const { store, stream } = yield* setup(2)

@@ -5,9 +5,16 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Stream from "effect/Stream"
+import * as DeadLetter from "../src/DeadLetter.js"
 import * as Checkpointer from "../src/internal/checkpointer.js"
+import * as Pipeline from "../src/Pipeline.js"
 import type { Checkpoint } from "../src/RecordSource.js"
-import { CheckpointError } from "../src/TributaryError.js"
+import * as RecordSink from "../src/RecordSink.js"
+import * as SourceRecord from "../src/SourceRecord.js"
+import { CheckpointError, SourceError } from "../src/TributaryError.js"
 
 const at = (n: number): Checkpoint => ({ sequenceNumber: String(n), subSequenceNumber: 0 })
 
@@ -112,5 +119,53 @@ describe("checkpointer (TestClock)", () => {
         yield* Deferred.await(entered)
       }))
       expect(yield* Deferred.isDone(interrupted)).toBe(true)
+    }))
+})
+
+describe("runShard's checkpoints (TestClock)", () => {
+  const page = (n: number) => [
+    SourceRecord.make({ stream: "s", shardId: "s", sequenceNumber: String(n), partitionKey: "k", arrivalTime: 0, data: new Uint8Array() })
+  ]
+  const broken = new SourceError({ source: "s", reason: "broken", retryability: "permanent" })
+  /**
+   * Two pages, the second once the first one's checkpoint is stored, then the source fails; checkpoints
+   * wait an hour between writes.
+   */
+  const run = (failOn?: number) =>
+    Effect.gen(function*() {
+      const stored: Array<string> = []
+      const firstStored = yield* Deferred.make<void>()
+      const write = (checkpoint: Checkpoint) =>
+        Number(checkpoint.sequenceNumber) === failOn
+          ? Effect.fail(new CheckpointError({ shardId: "s", reason: "LeaseLost", retryability: "permanent" }))
+          : Effect.zipRight(Effect.sync(() => stored.push(checkpoint.sequenceNumber)), Deferred.succeed(firstStored, undefined))
+      const processor = yield* Pipeline.processor(Pipeline.make("p").pipe(Pipeline.to(RecordSink.drain)))
+      const exit = yield* Effect.exit(Pipeline.runShard(processor, {
+        shardId: "s",
+        batches: Stream.make(page(1)).pipe(
+          Stream.concat(Stream.fromEffect(Effect.as(Deferred.await(firstStored), page(2)))),
+          Stream.concat(Stream.fail(broken))
+        ),
+        checkpoint: write,
+        checkpointInterval: "1 hour"
+      }))
+      return { exit, stored }
+    }).pipe(Effect.provide(DeadLetter.layerMemory))
+
+  it.effect("the checkpoint waiting for its interval is stored when the reading fails, before runShard returns", () =>
+    Effect.gen(function*() {
+      const { exit, stored } = yield* run()
+      expect(exit).toStrictEqual(Exit.fail(broken))
+      expect(stored).toStrictEqual(["1", "2"])
+    }))
+
+  it.effect("a last store that fails too follows the reading's failure in the cause", () =>
+    Effect.gen(function*() {
+      const { exit, stored } = yield* run(2)
+      expect(stored).toStrictEqual(["1"])
+      expect(Exit.isFailure(exit) && Chunk.toReadonlyArray(Cause.failures(exit.cause)).map((e) => e._tag)).toStrictEqual([
+        "SourceError",
+        "CheckpointError"
+      ])
     }))
 })
