@@ -241,7 +241,8 @@ export const layerSource = (stream: MemoryStream, options?: ReadOptions): Layer.
   Layer.succeed(RecordSource, source(stream, options))
 
 /**
- * The stream as a sink: writes each batch as PutRecords calls of at most 500 records.
+ * The stream as a sink: writes each batch as PutRecords calls of at most 500 records and 5 MiB (a record
+ * over 1 MiB fails its put, as on Kinesis).
  *
  * @since 0.1.0
  * @category sinks
@@ -252,11 +253,7 @@ export const sink = <A>(
 ): RecordSink<A> => ({
   name: `memory-stream:${stream.name}`,
   write: (items) =>
-    Effect.forEach(
-      chunksOf(items.map(toEntry), limits.maxRecordsPerPut),
-      (entries) => stream.put(entries),
-      { discard: true }
-    )
+    Effect.forEach(putsOf(items.map(toEntry)), (entries) => stream.put(entries), { discard: true })
 })
 
 // ---------------------------------------------------------------------------------------------------------
@@ -312,8 +309,22 @@ const validate = (name: string, entries: ReadonlyArray<PutEntry>, encoder: TextE
   return undefined
 }
 
-const chunksOf = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
-  const out: Array<ReadonlyArray<A>> = []
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
-  return out
+/** The entries in puts within both of a put's limits, in order. */
+const putsOf = (entries: ReadonlyArray<PutEntry>): Array<ReadonlyArray<PutEntry>> => {
+  const puts: Array<ReadonlyArray<PutEntry>> = []
+  let put: Array<PutEntry> = []
+  let bytes = 0
+  for (const entry of entries) {
+    const size = (typeof entry.data === "string" ? Buffer.byteLength(entry.data, "utf8") : entry.data.length) +
+      Buffer.byteLength(entry.partitionKey, "utf8")
+    if (put.length > 0 && (put.length === limits.maxRecordsPerPut || bytes + size > limits.maxBytesPerPut)) {
+      puts.push(put)
+      put = []
+      bytes = 0
+    }
+    put.push(entry)
+    bytes += size
+  }
+  if (put.length > 0) puts.push(put)
+  return puts
 }

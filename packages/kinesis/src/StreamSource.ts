@@ -207,8 +207,13 @@ export const make = Effect.fn("StreamSource.make")(function*(options: SourceOpti
 
     yield* refresh
     if (initial.type === "LATEST") {
-      // closed shards get no new records: only the open ones are read, from their newest record
-      for (const shard of known.values()) if (StreamAdmin.isClosed(shard)) done.add(shard.shardId)
+      // closed shards get no new records: only the open ones are read, from their newest record; but a
+      // closed shard an earlier run checkpointed is read on from there (its records are unread, not old)
+      for (const shard of known.values()) {
+        if (!StreamAdmin.isClosed(shard)) continue
+        const checkpoint = checkpoints === undefined ? undefined : yield* Effect.mapError(checkpoints.get(shard.shardId), toSourceError)
+        if (checkpoint === undefined) done.add(shard.shardId)
+      }
     }
     yield* startReady(true)
     if (running === 0) yield* Queue.offer(queue, Take.end)

@@ -159,4 +159,29 @@ describe("StreamSource (kinesalite)", () => {
       expect(started.sort()).toEqual(["shardId-000000000001", "shardId-000000000002", "shardId-000000000003"])
       expect((yield* sink.items).map((r) => Number(text(r))).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => 200 + i))
     }).pipe(Effect.provide(kinesalite)))
+
+  it.scopedLive("LATEST after a reshard goes on where an earlier run stopped: the rest of a closed shard it checkpointed, then its children", () =>
+    Effect.gen(function*() {
+      const stream = streamName()
+      yield* StreamAdmin.ensureStream(stream, { shards: 1 })
+      const producer = yield* Producer.make<number>({ stream, partitionKey: (i) => `k${i}`, data: String })
+      yield* producer.write(Array.from({ length: 100 }, (_, i) => i))
+      // an earlier run read the shard up to record 49, then stopped
+      const checkpoints = StreamSource.memoryCheckpoints()
+      const earlier = yield* RecordSink.memory<SourceRecord>()
+      yield* copyInto(earlier, { stream, follow: false })
+      const fiftieth = (yield* earlier.items)[49]
+      expect(text(fiftieth)).toBe("49")
+      yield* checkpoints.set("shardId-000000000000", { sequenceNumber: fiftieth.sequenceNumber, subSequenceNumber: 0 })
+      // meanwhile the shard was split, and records went on to its children
+      yield* StreamAdmin.splitShard(stream, "shardId-000000000000")
+      yield* producer.write(Array.from({ length: 100 }, (_, i) => 100 + i))
+
+      const sink = yield* RecordSink.memory<SourceRecord>()
+      yield* copyInto(sink, { stream, follow: false, checkpoints, initialPosition: { type: "LATEST" } })
+      const log = yield* sink.items
+      expect(log.map((r) => Number(text(r))).sort((a, b) => a - b)).toEqual(Array.from({ length: 150 }, (_, i) => 50 + i))
+      expect(parentsFirst(log, yield* StreamAdmin.listShards(stream)).every(([, , ok]) => ok)).toBe(true)
+      expect((yield* checkpoints.all).get("shardId-000000000000")).toBe("SHARD_END")
+    }).pipe(Effect.provide(kinesalite)))
 })

@@ -74,7 +74,11 @@ export interface MappingOptions {
   readonly reportBatchItemFailures?: boolean
   /** Waiting time before each retry. Default 0. */
   readonly retryDelay?: Duration.DurationInput
-  /** The function's timeout: the handler sees the time left through its context and is cut off after it. Default 60 s. */
+  /**
+   * The function's timeout: the handler sees the time left through its context, and an invocation still
+   * running after it is a function error (its batch retried). Lambda stops such a function; a promise cannot
+   * be stopped, so the shard's next invocation waits until it has settled. Default 60 s.
+   */
   readonly functionTimeout?: Duration.DurationInput
 }
 
@@ -527,14 +531,31 @@ const runWith = <T extends Positioned, E, R>(
 
     const contextFor = (shardId: string): ShardContext<T> => {
       let startedAt = 0
+      // Lambda stops a function that timed out; a promise cannot be stopped: the shard's next invocation
+      // waits for it to settle, so that two invocations never run at once on one shard, as on Lambda
+      let abandoned: Promise<unknown> | undefined
       const invoke = <A>(call: () => Promise<A>) =>
         Effect.suspend(() => {
-          counters.invocations++
-          startedAt = Date.now()
-          return Effect.tryPromise({ try: call, catch: (error) => error }).pipe(
-            Effect.timeoutFail({ duration: Duration.millis(timeout), onTimeout: () => new Error("Task timed out") }),
-            Effect.either,
-            Effect.tap((result) => Either.isLeft(result) ? Effect.sync(() => void counters.functionErrors++) : Effect.void)
+          const previous = abandoned
+          abandoned = undefined
+          return Effect.zipRight(
+            previous === undefined ? Effect.void : Effect.promise(() => previous.then(() => undefined, () => undefined)),
+            Effect.suspend(() => {
+              counters.invocations++
+              startedAt = Date.now()
+              const running = Promise.resolve().then(call)
+              return Effect.tryPromise({ try: () => running, catch: (error) => error }).pipe(
+                Effect.timeoutFail({
+                  duration: Duration.millis(timeout),
+                  onTimeout: () => {
+                    abandoned = running
+                    return new Error("Task timed out")
+                  }
+                }),
+                Effect.either,
+                Effect.tap((result) => Either.isLeft(result) ? Effect.sync(() => void counters.functionErrors++) : Effect.void)
+              )
+            })
           )
         })
       const pause = Duration.toMillis(retryDelay) > 0 ? Effect.sleep(retryDelay) : Effect.void

@@ -149,4 +149,24 @@ describe("LocalRunner (kinesalite)", () => {
       expect(KinesisEvent.toShards(events[0])[0].kinesis[0].records).toHaveLength(5)
       expect(Array.from(results.items.keys())).toEqual(["o0", "o1", "o2", "o3", "o4", "o5"])
     }).pipe(Effect.provide(kinesalite)), 30_000)
+
+  it.scopedLive("a timed-out invocation counts as a function error, and the shard's retry starts only once it has settled", () =>
+    Effect.gen(function*() {
+      const stream = streamName()
+      yield* StreamAdmin.ensureStream(stream, { shards: 1 })
+      yield* putAll(stream, [{ key: "k", data: "one" }])
+      const events: Array<string> = []
+      let invocation = 0
+      const handler: LocalRunner.BatchHandler = async () => {
+        const n = ++invocation
+        events.push(`start ${n}`)
+        // the first one runs well past the timeout (Lambda would stop it; a promise runs on)
+        if (n === 1) await new Promise((resolve) => setTimeout(resolve, 300))
+        events.push(`end ${n}`)
+        return { batchItemFailures: [] }
+      }
+      const summary = yield* LocalRunner.run(handler, { stream, functionTimeout: "50 millis", maximumRetryAttempts: 2 })
+      expect(summary).toMatchObject({ records: 1, invocations: 2, functionErrors: 1, retries: 1, failedBatches: [] })
+      expect(events).toStrictEqual(["start 1", "end 1", "start 2", "end 2"])
+    }).pipe(Effect.provide(kinesalite)), 30_000)
 })

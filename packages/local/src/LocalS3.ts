@@ -180,7 +180,12 @@ export const makeS3rverProcess = (options: S3rverOptions = {}): Effect.Effect<Lo
       child.stdout.on("data", (chunk: Buffer) => {
         output += chunk.toString("utf8")
         const line = output.indexOf("\n")
-        if (line >= 0) resume(Effect.succeed((JSON.parse(output.slice(0, line)) as { port: number }).port))
+        if (line < 0) return
+        // the child's first line is its port, as JSON; anything else is a start that went wrong
+        const port = parsePort(output.slice(0, line))
+        resume(port === undefined
+          ? Effect.fail(new LocalAwsError({ service: "s3rver", reason: `its process wrote ${JSON.stringify(output.slice(0, line))} instead of its port` }))
+          : Effect.succeed(port))
       })
       child.once("exit", (code) =>
         resume(Effect.fail(
@@ -224,3 +229,13 @@ const shape = (endpoint: string, port: number, directory: string): LocalS3Shape 
 const childScript = fileURLToPath(new URL("./internal/s3rver-child.cjs", import.meta.url))
 
 const require = createRequire(import.meta.url)
+
+/** The port in the child's first line, `{"port":1234}`, if that is what it is. */
+const parsePort = (line: string): number | undefined => {
+  try {
+    const port = (JSON.parse(line) as { port?: unknown } | null)?.port
+    return typeof port === "number" && Number.isInteger(port) && port > 0 ? port : undefined
+  } catch {
+    return undefined
+  }
+}

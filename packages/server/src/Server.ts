@@ -51,7 +51,7 @@ export interface ConfigOptions {
  * | --- | --- |
  * | `PORT` | `port` |
  * | `HOST` | `host` |
- * | `RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST` | `rateLimit` (both, or neither) |
+ * | `RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST` | `rateLimit` (both, or neither; a rate of 0 or more, a burst of at least 1) |
  * | `MAX_BODY_BYTES` | `maxBodyBytes` |
  * | `WRITE_TIMEOUT` | `writeTimeout` (an Effect duration, `30 seconds`) |
  * | `RESULTS_TTL_MILLIS` | `results.ttlMillis` |
@@ -67,8 +67,13 @@ export const config: Config.Config<ConfigOptions> = Config.all({
   ),
   host: Config.nonEmptyString("HOST").pipe(Config.withDefault(undefined)),
   rateLimit: Config.all({
-    perSecond: Config.number("RATE_LIMIT_PER_SECOND"),
-    burst: Config.number("RATE_LIMIT_BURST")
+    perSecond: Config.number("RATE_LIMIT_PER_SECOND").pipe(
+      Config.validate({ message: "Expected a rate of 0 or more", validation: (rate) => Number.isFinite(rate) && rate >= 0 })
+    ),
+    // a bucket of less than one token never admits a request
+    burst: Config.number("RATE_LIMIT_BURST").pipe(
+      Config.validate({ message: "Expected a burst of at least 1 request", validation: (burst) => Number.isFinite(burst) && burst >= 1 })
+    )
   }).pipe(Config.withDefault(undefined)),
   maxBodyBytes: Config.integer("MAX_BODY_BYTES").pipe(Config.withDefault(undefined)),
   writeTimeout: Config.duration("WRITE_TIMEOUT").pipe(Config.withDefault(undefined)),

@@ -53,5 +53,9 @@ describe("Server", () => {
       const some = yield* read([["PORT", "8080"], ["WRITE_TIMEOUT", "5 seconds"], ["RESULTS_TTL_MILLIS", "500"]])
       expect([some.port, String(some.writeTimeout), some.resultsTtlMillis]).toStrictEqual([8080, "Duration(5s)", 500])
       expect(String(yield* Effect.flip(read([["PORT", "http"]])))).toContain("PORT")
+      // a burst under one request would refuse every request
+      const burst = String(yield* Effect.flip(read([["RATE_LIMIT_PER_SECOND", "10"], ["RATE_LIMIT_BURST", "0.5"]])))
+      expect([burst.includes("RATE_LIMIT_BURST"), burst.includes("at least 1")]).toStrictEqual([true, true])
+      expect(String(yield* Effect.flip(read([["RATE_LIMIT_PER_SECOND", "-1"], ["RATE_LIMIT_BURST", "5"]])))).toContain("RATE_LIMIT_PER_SECOND")
     }))
 })

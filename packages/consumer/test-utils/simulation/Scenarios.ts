@@ -1,7 +1,7 @@
 /**
  * The scenarios of the scale simulation (issue 20), at any size: `full` (4,096 shards, 256 workers) for
  * `pnpm bench`, `small` (256 shards, 16 workers) for the test suite. Every worker runs with the
- * coordinator's defaults (lease 10 s, renewals every 3.3 s, take rounds every 20 s, shard sync every
+ * coordinator's defaults (lease 10 s, renewals every 3.3 s, take rounds every 10 s, shard sync every
  * minute) unless a scenario says otherwise.
  */
 import * as Effect from "effect/Effect"
@@ -33,7 +33,8 @@ export interface Outcome {
 
 /** The coordinator's defaults. */
 export const leaseMillis = 10_000
-export const takeMillis = 20_000
+/** The default take interval: the lease duration. */
+export const takeMillis = leaseMillis
 /** The fleet has settled once no lease was acquired for two take rounds (and every shard has a worker). */
 const quiet = { quietMillis: 2 * takeMillis + 1_000, maxMillis: 30 * 60_000 }
 /** Slack for the requests in flight (a take round's scan, acquisitions one after the other). */
@@ -84,9 +85,9 @@ export const rollingDeploy = (size: Size, options: Partial<Fleet.Options> = {}):
  */
 export const killTenth = (size: Size, options: Partial<Fleet.Options> = {}): Promise<Outcome> => outcome({
   name: "kill-10%",
-  // expired on the others' clocks a lease duration after they last saw a renewal, which they may see up
-  // to a take interval late; then taken at the next take round
-  failoverBoundMillis: leaseMillis + 2 * takeMillis + slackMillis,
+  // expired on the others' clocks a lease duration after they first saw its last renewal, which they see
+  // up to a take interval late; a round runs as soon as a watched lease could have expired
+  failoverBoundMillis: leaseMillis + takeMillis + slackMillis,
   report: Fleet.run({ shards: size.shards, ...options }, (fleet) =>
     Effect.gen(function*() {
       const workers = yield* fleet.startSettled(size.workers)
