@@ -36,7 +36,6 @@ import * as FanOutReader from "@tributary/kinesis/FanOutReader"
 import type { Kinesis } from "@tributary/kinesis/Kinesis"
 import * as ShardReader from "@tributary/kinesis/ShardReader"
 import * as StreamAdmin from "@tributary/kinesis/StreamAdmin"
-import * as StreamConsumer from "@tributary/kinesis/StreamConsumer"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
@@ -48,12 +47,12 @@ import * as Either from "effect/Either"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { isLeaseLost, toCheckpointError } from "./internal/checkpointFailure.js"
 import * as ConfigReaders from "./internal/config.js"
 import * as LoadMeter from "./internal/loadMeter.js"
+import * as ShardReaders from "./internal/shardReaders.js"
 import type { OwnedLease, ShardInfo } from "./LeaseCoordinator.js"
 import * as LeaseCoordinator from "./LeaseCoordinator.js"
 import * as LeaseKey from "./LeaseKey.js"
@@ -360,7 +359,7 @@ const start = <R>(
       byStream.set(shardIdLeaseKeys === true ? "" : stream, {
         stream,
         processor: yield* Pipeline.processor(pipeline),
-        readerOf: yield* shardReaders(stream, reader ?? options.reader),
+        readerOf: yield* ShardReaders.make(stream, reader ?? options.reader),
         listShards: Effect.map(listShards(stream), (shards) =>
           shards.map((shard) => ({
             ...shard,
@@ -652,31 +651,6 @@ export const layerConfig = <A, R>(
 // internal
 // ---------------------------------------------------------------------------------------------------------
 
-/**
- * Makes each shard's reader: polling, or through the stream's enhanced fan-out consumer, registered (or
- * found) once, by the first shard that needs it; a failure to register fails that shard (and is tried
- * again by the next).
- */
-const shardReaders = (stream: string, reader: Options["reader"]) =>
-  Effect.gen(function*() {
-    if (typeof reader !== "object" || !("fanOut" in reader)) {
-      const polling = typeof reader === "object" ? reader : {}
-      return (shardId: string, position: ShardReader.StartingPosition) => ShardReader.make({ ...polling, stream, shardId, position })
-    }
-    const { consumerName, ...fanOut } = reader.fanOut
-    const problem = StreamConsumer.nameProblem(consumerName)
-    if (problem !== undefined) return yield* new InvalidOptions({ of: "Consumer", option: "reader.fanOut.consumerName", reason: problem })
-    const lock = yield* Effect.makeSemaphore(1)
-    let registered = Option.none<StreamConsumer.StreamConsumer>()
-    const consumer = lock.withPermits(1)(Effect.suspend(() =>
-      Option.isSome(registered)
-        ? Effect.succeed(registered.value)
-        : Effect.tap(StreamConsumer.ensure(stream, consumerName), (found) => void (registered = Option.some(found)))
-    ))
-    return (shardId: string, position: ShardReader.StartingPosition) =>
-      Effect.flatMap(consumer, (found) => FanOutReader.make({ ...fanOut, stream, shardId, position, consumerArn: found.arn }))
-  })
-
 const isBefore = (a: Position, b: Position): boolean => {
   const bySequence = SequenceNumber.compare(a.sequenceNumber, b.sequenceNumber)
   return bySequence < 0 || (bySequence === 0 && a.subSequenceNumber < b.subSequenceNumber)
@@ -687,7 +661,7 @@ interface ConsumedStream {
   readonly stream: string
   readonly processor: Pipeline.Processor
   /** Makes a reader of one of its shards: polling, or through its enhanced fan-out consumer. */
-  readonly readerOf: Effect.Effect.Success<ReturnType<typeof shardReaders>>
+  readonly readerOf: ShardReaders.ReaderOf
   /** Its shards, keyed as its leases are. */
   readonly listShards: Effect.Effect<ReadonlyArray<ShardInfo>, StreamAdmin.StreamAdminError, Kinesis>
 }
