@@ -329,5 +329,6 @@ layer(local, { excludeTestServices: true, timeout: "60 seconds" })("a worker on 
       for (const command of ["ListShards", "GetShardIterator", "GetRecords", "Scan", "PutItem", "UpdateItem", "BatchWriteItem", "PutObject"]) {
         expect(made).toContain(command)
       }
-    }))
+      // a worker on three emulators, then a synthesis: minutes on a machine busy with other work
+    }), 600_000)
 })

@@ -7,10 +7,11 @@
  *
  *   tsx packages/consumer/bench/latency.ts      (also the last part of packages/consumer/bench/main.ts)
  *
- * LATENCY_RATE (default 250 records/s) sets the pace: kinesis-mock takes a few hundred records a second
- * here (PutRecords slows down as its shards fill), far from the 4,000 records/s AWS would take on 4 shards:
- * at 4,000/s it refuses most entries and answers PutRecords minutes late, and the delays measure its
- * backlog, not the readers. The line reports the rate, the records the emulator refused (only those it
+ * LATENCY_RATE (default 250 records/s) sets the pace, LATENCY_SHARDS (default 4) the stream's shards:
+ * kinesis-mock takes a few hundred records a second here (PutRecords slows down as its shards fill), far
+ * from the 4,000 records/s AWS would take on 4 shards: at 4,000/s it refuses about half of the entries or
+ * more (on 4 shards, and on 8 on an idle machine) and answers PutRecords up to a minute late, and the delays
+ * measure its backlog, not the readers. The line reports the rate, the records the emulator refused (only those it
  * stored are awaited) and how long the puts took (a record's delay counts from its put's start).
  *
  * What the fan-out figures mean: kinesis-mock sends a subscription event once a second, and each event a
@@ -36,7 +37,7 @@ import { hashKeyOf, waitUntil } from "../test/helpers.js"
 
 const rate = Number(process.env.LATENCY_RATE ?? 250)
 const seconds = 20
-const shards = 4
+const shards = Number(process.env.LATENCY_SHARDS ?? 4)
 /** Puts per second: each carries rate / ticks records. */
 const ticks = 10
 

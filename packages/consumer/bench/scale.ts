@@ -27,6 +27,7 @@ const report = async (run: () => Promise<Scenarios.Outcome>, withLoad = false, a
   console.log(
     `${Scenarios.line(outcome, withLoad)} (steady RCU/s ${Math.round(r.steadyReadUnits)} WCU/s ${Math.round(r.steadyWriteUnits)}, ` +
       `longest unowned ${(r.longestUnownedMillis / 1000).toFixed(1)} s of a ${outcome.failoverBoundMillis / 1000} s bound, ` +
+      `leases stolen back ${r.stolenBack}, ` +
       `throttled: lease-table requests ${Math.round(r.tableThrottled)}, ListShards calls ${Math.round(r.listShardsThrottled)}, ` +
       `${((used.user + used.system) / 1e6).toFixed(0)} s CPU)`
   )

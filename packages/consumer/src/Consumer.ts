@@ -393,6 +393,8 @@ const start = <R>(
       manages: (leaseKey) => route(leaseKey) !== undefined
     })
     const { workerId } = coordinator
+    // pages are counted only for a throughput balance, the only reader of the counts
+    const measuresLoad = coordinator.settings.balance !== "leases"
 
     // Made after the coordinator, so it closes first: shard fibers stop before the leases are released.
     const running = yield* FiberMap.make<string, ShardExit>()
@@ -465,11 +467,10 @@ const start = <R>(
           shardId,
           resumeFrom,
           batches: Stream.concat(
-            reader.batches.pipe(
-              // the shard's load, published with the lease's renewals when the workers balance throughput
-              Stream.tap((records) => lease.countRead(records.length, LoadMeter.bytesOf(records))),
-              Stream.interruptWhen(Deferred.await(stop))
-            ),
+            // the shard's load, published with the lease's renewals when the workers balance throughput
+            (measuresLoad
+              ? Stream.tap(reader.batches, (records) => lease.countRead(records.length, LoadMeter.bytesOf(records)))
+              : reader.batches).pipe(Stream.interruptWhen(Deferred.await(stop))),
             // ended by the stop (not by the shard's end): fail, so runShard does not flush the shard's
             // windows as if it had ended
             Stream.unwrap(Effect.map(Deferred.isDone(stop), (done) => done ? Stream.fail(stopped) : Stream.empty))

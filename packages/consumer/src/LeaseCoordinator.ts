@@ -131,7 +131,7 @@ export interface ConfigOptions {
    * What the take rounds even out between workers: `"leases"` (default: the same number each, like the
    * KCL 2.x), or the throughput each worker reads, `"records"` or `"bytes"` per second. With a throughput
    * balance, every renewal publishes its lease's load as measured by the runner (`OwnedLease.countRead`,
-   * which a `Consumer` calls for every page), and workers take and steal leases to bring each worker near
+   * which a `Consumer` calls for every page under such a balance), and workers take and steal leases to bring each worker near
    * the mean load, without a leader (see `LeaseTaker`). Every worker of an application should use the same
    * balance.
    */

@@ -22,6 +22,46 @@ const lease = (leaseKey: string, owner: string | null, options: Partial<Lease> =
 
 const key = (i: number) => `shardId-${String(i).padStart(12, "0")}`
 
+/** The leases drawn for a take input, with what the worker judged of each. */
+interface Drawn {
+  readonly owner: number | null
+  readonly finished: boolean
+  readonly expired: boolean
+  readonly waiting: boolean
+  readonly heldByMe: boolean
+  /** Records per second published with the lease (bytes: a thousand times that). */
+  readonly load?: number | undefined
+}
+
+/** The take input of worker `w<me>` over the drawn leases. */
+const inputOf = (drawn: {
+  readonly me: number
+  readonly leases: ReadonlyArray<Drawn>
+  readonly maxLeasesPerWorker: number
+  readonly maxLeasesToStealAtOneTime: number
+  readonly balance?: TakeInput["balance"]
+}): TakeInput => {
+  const { leases, me } = drawn
+  const workerId = `w${me}`
+  const table = leases.map((l, i) =>
+    lease(key(i), l.owner === null ? null : `w${l.owner}`, {
+      ...(l.finished ? { checkpoint: "SHARD_END" } : {}),
+      ...(l.load === undefined ? {} : { load: { recordsPerSecond: l.load, bytesPerSecond: l.load * 1000 } })
+    })
+  )
+  return {
+    workerId,
+    leases: table,
+    // a worker holds leases the table names it owner of (or, after a lost answer, some it does not know yet)
+    held: new Set(table.filter((l, i) => l.owner === workerId && leases[i].heldByMe).map((l) => l.leaseKey)),
+    expired: new Set(table.filter((_, i) => leases[i].expired).map((l) => l.leaseKey)),
+    waiting: new Set(table.filter((_, i) => leases[i].waiting).map((l) => l.leaseKey)),
+    maxLeasesPerWorker: drawn.maxLeasesPerWorker,
+    maxLeasesToStealAtOneTime: drawn.maxLeasesToStealAtOneTime,
+    ...(drawn.balance === undefined ? {} : { balance: drawn.balance })
+  }
+}
+
 /** A lease table of up to 40 leases over up to 5 workers, seen by one of them, with expiry and waiting judged. */
 const arbitraryInput: fc.Arbitrary<TakeInput> = fc.integer({ min: 1, max: 5 }).chain((workers) =>
   fc.record({
@@ -38,20 +78,7 @@ const arbitraryInput: fc.Arbitrary<TakeInput> = fc.integer({ min: 1, max: 5 }).c
     ),
     maxLeasesPerWorker: fc.oneof(fc.constant(Number.POSITIVE_INFINITY), fc.integer({ min: 1, max: 10 })),
     maxLeasesToStealAtOneTime: fc.integer({ min: 1, max: 4 })
-  }).map(({ leases, maxLeasesPerWorker, maxLeasesToStealAtOneTime, me }): TakeInput => {
-    const workerId = `w${me}`
-    const table = leases.map((l, i) => lease(key(i), l.owner === null ? null : `w${l.owner}`, l.finished ? { checkpoint: "SHARD_END" } : {}))
-    return {
-      workerId,
-      leases: table,
-      // a worker holds leases the table names it owner of (or, after a lost answer, some it does not know yet)
-      held: new Set(table.filter((l, i) => l.owner === workerId && leases[i].heldByMe).map((l) => l.leaseKey)),
-      expired: new Set(table.filter((_, i) => leases[i].expired).map((l) => l.leaseKey)),
-      waiting: new Set(table.filter((_, i) => leases[i].waiting).map((l) => l.leaseKey)),
-      maxLeasesPerWorker,
-      maxLeasesToStealAtOneTime
-    }
-  })
+  }).map(inputOf)
 )
 
 /** The same, with handoff requests pending on some leases and some owners not started yet. */
@@ -98,25 +125,7 @@ const arbitraryLoadInput: fc.Arbitrary<TakeInput> = fc.integer({ min: 1, max: 8 
     ),
     maxLeasesPerWorker: fc.oneof(fc.constant(Number.POSITIVE_INFINITY), fc.integer({ min: 1, max: 20 })),
     maxLeasesToStealAtOneTime: fc.integer({ min: 1, max: 4 })
-  }).map(({ balance, leases, maxLeasesPerWorker, maxLeasesToStealAtOneTime, me }): TakeInput => {
-    const workerId = `w${me}`
-    const table = leases.map((l, i) =>
-      lease(key(i), l.owner === null ? null : `w${l.owner}`, {
-        ...(l.finished ? { checkpoint: "SHARD_END" } : {}),
-        ...(l.load === undefined ? {} : { load: { recordsPerSecond: l.load, bytesPerSecond: l.load * 1000 } })
-      })
-    )
-    return {
-      workerId,
-      leases: table,
-      held: new Set(table.filter((l, i) => l.owner === workerId && leases[i].heldByMe).map((l) => l.leaseKey)),
-      expired: new Set(table.filter((_, i) => leases[i].expired).map((l) => l.leaseKey)),
-      waiting: new Set(table.filter((_, i) => leases[i].waiting).map((l) => l.leaseKey)),
-      maxLeasesPerWorker,
-      maxLeasesToStealAtOneTime,
-      balance
-    }
-  })
+  }).map(inputOf)
 )
 
 /** Workers taking in turns until nothing moves, each applying its plan at once (nothing races here); loads fixed. */

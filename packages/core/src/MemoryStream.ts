@@ -151,7 +151,7 @@ export const unsafeMake = (options: { readonly name?: string; readonly shards?: 
   const put = (entries: ReadonlyArray<PutEntry>) =>
     Effect.clockWith((clock) =>
       Effect.suspend(() => {
-        const invalid = validate(name, entries, encoder)
+        const invalid = validate(name, entries)
         if (invalid !== undefined) return Effect.fail(invalid)
         const now = clock.unsafeCurrentTimeMillis()
         const results: Array<PutResult> = []
@@ -286,7 +286,7 @@ const firstAfter = (log: ReadonlyArray<SourceRecord>, position: Checkpoint): num
   return low
 }
 
-const validate = (name: string, entries: ReadonlyArray<PutEntry>, encoder: TextEncoder): SinkError | undefined => {
+const validate = (name: string, entries: ReadonlyArray<PutEntry>): SinkError | undefined => {
   const fail = (reason: string) =>
     new SinkError({ sink: `memory-stream:${name}`, reason: `ValidationException: ${reason}`, retryability: "permanent" })
   if (entries.length === 0) return fail("records must contain at least 1 entry")
@@ -299,7 +299,7 @@ const validate = (name: string, entries: ReadonlyArray<PutEntry>, encoder: TextE
     if (partitionKey.length < 1 || partitionKey.length > limits.maxPartitionKeyLength) {
       return fail(`records[${i}].partitionKey must have 1 to ${limits.maxPartitionKeyLength} characters`)
     }
-    const bytes = typeof data === "string" ? encoder.encode(data).length : data.length
+    const bytes = dataBytes(data)
     if (bytes > limits.maxRecordBytes) {
       return fail(`records[${i}].data has ${bytes} bytes; at most ${limits.maxRecordBytes} are allowed`)
     }
@@ -309,14 +309,16 @@ const validate = (name: string, entries: ReadonlyArray<PutEntry>, encoder: TextE
   return undefined
 }
 
+/** A record's payload in bytes, as Kinesis counts it (a string UTF-8 encoded). */
+const dataBytes = (data: PutEntry["data"]): number => typeof data === "string" ? Buffer.byteLength(data, "utf8") : data.length
+
 /** The entries in puts within both of a put's limits, in order. */
 const putsOf = (entries: ReadonlyArray<PutEntry>): Array<ReadonlyArray<PutEntry>> => {
   const puts: Array<ReadonlyArray<PutEntry>> = []
   let put: Array<PutEntry> = []
   let bytes = 0
   for (const entry of entries) {
-    const size = (typeof entry.data === "string" ? Buffer.byteLength(entry.data, "utf8") : entry.data.length) +
-      Buffer.byteLength(entry.partitionKey, "utf8")
+    const size = dataBytes(entry.data) + Buffer.byteLength(entry.partitionKey, "utf8")
     if (put.length > 0 && (put.length === limits.maxRecordsPerPut || bytes + size > limits.maxBytesPerPut)) {
       puts.push(put)
       put = []

@@ -168,6 +168,19 @@ export const make = (options: Options, observer: Observer): LeaseTableModel => {
     leaseKey: string,
     call: Effect.Effect<Lease, E>
   ) => operation(workerId, name, leaseKey, request("UpdateItem", "write", writeUnitsOf, point, call))
+  /** An update that gives the lease a new owner: the observer sees who had it and who has it now. */
+  const moving = <E extends { readonly retryability: "transient" | "permanent" }>(
+    workerId: string,
+    name: string,
+    leaseKey: string,
+    write: Effect.Effect<Lease, E>
+  ) =>
+    update(workerId, name, leaseKey, Effect.gen(function*() {
+      const before = yield* current(leaseKey)
+      const after = yield* write
+      if (before !== undefined) observer.acquired(before, after, yield* Clock.currentTimeMillis)
+      return after
+    }))
 
   // Not wrapped in `LeaseStore.make`: its spans and argument checks cost more than the model itself and
   // change nothing a coordinator decides.
@@ -211,13 +224,7 @@ export const make = (options: Options, observer: Observer): LeaseTableModel => {
               Effect.sync(() => made !== undefined && observer.created(made, now)))
             : Effect.void))
       ),
-    acquire: (observed, owner) =>
-      update(workerId, "acquire", observed.leaseKey, Effect.gen(function*() {
-        const before = yield* current(observed.leaseKey)
-        const after = yield* table.acquire(observed, owner)
-        if (before !== undefined) observer.acquired(before, after, yield* Clock.currentTimeMillis)
-        return after
-      })),
+    acquire: (observed, owner) => moving(workerId, "acquire", observed.leaseKey, table.acquire(observed, owner)),
     renew: (held, load) => update(workerId, "renew", held.leaseKey, table.renew(held, load)),
     release: (held) =>
       update(workerId, "release", held.leaseKey, Effect.tap(table.release(held), (lease) =>
@@ -230,13 +237,7 @@ export const make = (options: Options, observer: Observer): LeaseTableModel => {
     delete: (version) => operation(workerId, "delete", version.leaseKey, request("DeleteItem", "write", () => 1, point, table.delete(version))),
     requestHandoff: (observed, requester) => update(workerId, "requestHandoff", observed.leaseKey, table.requestHandoff(observed, requester)),
     // a handover moves the lease like an acquisition does
-    handOver: (held, to) =>
-      update(workerId, "handOver", held.leaseKey, Effect.gen(function*() {
-        const before = yield* current(held.leaseKey)
-        const after = yield* table.handOver(held, to)
-        if (before !== undefined) observer.acquired(before, after, yield* Clock.currentTimeMillis)
-        return after
-      }))
+    handOver: (held, to) => moving(workerId, "handOver", held.leaseKey, table.handOver(held, to))
   })
 
   return {
