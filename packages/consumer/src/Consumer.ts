@@ -457,7 +457,9 @@ const start = <R>(
         // stop after the batch in flight: at shutdown, or once another worker asked for the shard
         const stop = yield* Deferred.make<void>()
         yield* Effect.fork(Effect.intoDeferred(Effect.raceFirst(Deferred.await(stopping), Effect.asVoid(lease.handoffRequested)), stop))
-        const made = yield* Effect.exit(Effect.provide(readerOf(shardId, startingPosition(at, coordinator.settings.initialPosition)), kinesis))
+        const made = yield* Effect.exit(
+          Effect.provide(readerOf(shardId, startingPosition(at, coordinator.settings.initialPosition), Deferred.await(stop)), kinesis)
+        )
         if (made._tag === "Failure") {
           if (Cause.isInterruptedOnly(made.cause)) return yield* Effect.failCause(made.cause as Cause.Cause<never>)
           return { _tag: "Failed", cause: made.cause } as const
@@ -468,9 +470,9 @@ const start = <R>(
           resumeFrom,
           batches: Stream.concat(
             // the shard's load, published with the lease's renewals when the workers balance throughput
-            (measuresLoad
+            measuresLoad
               ? Stream.tap(reader.batches, (records) => lease.countRead(records.length, LoadMeter.bytesOf(records)))
-              : reader.batches).pipe(Stream.interruptWhen(Deferred.await(stop))),
+              : reader.batches,
             // ended by the stop (not by the shard's end): fail, so runShard does not flush the shard's
             // windows as if it had ended
             Stream.unwrap(Effect.map(Deferred.isDone(stop), (done) => done ? Stream.fail(stopped) : Stream.empty))

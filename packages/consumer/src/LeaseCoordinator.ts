@@ -528,7 +528,9 @@ export const make = <E, R>(
       store,
       publishLoad: config.balance !== "leases",
       renewalFailures: counters.renewalFailures,
-      scope
+      scope,
+      renewMillis,
+      leaseMillis
     })
 
     // Registered before the loops are forked, so it runs after they are interrupted (finalizers run in

@@ -135,6 +135,13 @@ export interface ReaderOptions {
   readonly maxRetries?: number | undefined
   /** Stores a checkpoint (the core `ShardReader.checkpoint`). Default: nothing is stored. */
   readonly checkpoint?: (position: Position) => Effect.Effect<void, CheckpointError>
+  /**
+   * Once it completes, `batches` ends (without `ended` completing) after the page in flight: the wait of a
+   * quiet shard and retries are cut short; a call under way and the wait for the call pace (at most one
+   * interval) are not. A worker stops reading a shard this way. It is checked between pages rather than
+   * raced with each one, which would cost a fiber per page.
+   */
+  readonly stop?: Effect.Effect<void> | undefined
 }
 
 /**
@@ -202,6 +209,7 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
   let finished = false
   let expiredInARow = 0
   let emptyInARow = 0
+  let stopRequested = false
 
   const transientError = (reason: string) => new SourceError({ source, reason, retryability: "transient" })
   const toSourceError = (error: KinesisError) =>
@@ -213,13 +221,19 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
    */
   const withRetries = <A>(call: Effect.Effect<A, KinesisError>): Effect.Effect<A, SourceError> =>
     Retry.afterFirstFailure((first: Effect.Effect<A, KinesisError>) =>
-      first.pipe(
+      untilStopped(first.pipe(
         Effect.tapError((error) => AwsError.isThrottled(error) ? metrics.throttled.update(1) : Effect.void),
         Effect.retry({ schedule: backoff, while: AwsError.isThrottled }),
         Retry.transient(Schedule.intersect(backoff, Schedule.recurs(maxRetries))),
         Effect.mapError(toSourceError)
-      )
+      ))
     )(call)
+
+  /** A wait the stop cuts short, failing with `stoppedMarker` (the stream then ends). */
+  const untilStopped = <A>(wait: Effect.Effect<A, SourceError>): Effect.Effect<A, SourceError> =>
+    options.stop === undefined ? wait : Effect.raceFirst(wait, Effect.zipRight(options.stop, Effect.fail(stoppedMarker)))
+  /** The end of the stream (none) when stopped, else the failure. */
+  const orStopped = (error: SourceError): Option.Option<SourceError> => error === stoppedMarker ? Option.none() : Option.some(error)
 
   const iteratorInput = (): Sdk.GetShardIteratorInput => {
     const common = { StreamName: stream, ShardId: shardId }
@@ -273,12 +287,12 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
 
   const pull: Effect.Effect<ReadonlyArray<SourceRecord>, Option.Option<SourceError>, Kinesis> = Effect.gen(function*() {
     while (true) {
-      if (finished) return yield* Effect.fail(Option.none())
+      if (finished || stopRequested) return yield* Effect.fail(Option.none())
       if (pendingEnd !== undefined) {
         return yield* finish(pendingEnd === "caught-up" ? { _tag: "CaughtUp" } : { _tag: "ShardEnd", childShardIds: pendingEnd })
       }
       if (iterator === undefined) {
-        const obtained = yield* Effect.mapError(withRetries(kinesis.getShardIterator(iteratorInput())), Option.some)
+        const obtained = yield* Effect.mapError(withRetries(kinesis.getShardIterator(iteratorInput())), orStopped)
         if (obtained.ShardIterator === undefined) {
           return yield* Effect.fail(Option.some(transientError("GetShardIterator returned no iterator")))
         }
@@ -290,7 +304,7 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
           // the iterator is older than 5 minutes: recovered below with a new one
           Effect.catchIf(AwsError.hasReason("Expired"), () => Effect.succeedNone)
         )
-      ).pipe(Effect.mapError(Option.some))
+      ).pipe(Effect.mapError(orStopped))
       if (Option.isNone(read)) {
         // a new iterator after the last record delivered; fresh iterators that keep expiring (a clock far
         // off) must not loop forever
@@ -333,7 +347,7 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
         continue
       }
       // a live shard is polled at the pace; one quiet for a while, every idleInterval
-      if (++emptyInARow >= emptyPagesBeforeIdle) yield* Effect.sleep(idle)
+      if (++emptyInARow >= emptyPagesBeforeIdle) yield* Effect.ignore(untilStopped(Effect.sleep(idle)))
     }
   }).pipe(
     Effect.tapError((error) => Option.isSome(error) ? Deferred.fail(ended, error.value) : Effect.void)
@@ -344,8 +358,15 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
   const leave = Effect.suspend(() => gauges.leave(pendingEnd !== undefined && pendingEnd !== "caught-up"))
 
   // the service is given to each pull (a stream's provideService costs more per element)
+  // the stop is noted by a fiber of its own, once per run, and read between pages
+  const noteStop = options.stop === undefined
+    ? Effect.void
+    : Effect.forkScoped(Effect.zipRight(options.stop, Effect.sync(() => void (stopRequested = true))))
   const batches = Stream.unwrapScoped(
-    Effect.as(Effect.acquireRelease(enter, () => leave), Stream.repeatEffectOption(Effect.provideService(pull, Kinesis, kinesis)))
+    Effect.zipRight(
+      Effect.zipRight(Effect.acquireRelease(enter, () => leave), noteStop),
+      Effect.succeed(Stream.repeatEffectOption(Effect.provideService(pull, Kinesis, kinesis)))
+    )
   )
   const reader: KinesisShardReader = {
     shardId,
@@ -366,3 +387,6 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
  */
 export const clampIdle = (idle: Duration.Duration, local: boolean): Duration.Duration =>
   local ? idle : Duration.max(idle, Duration.millis(200))
+
+/** What a wait cut short by the reader's stop fails with inside the reader; it never leaves it. */
+const stoppedMarker = new SourceError({ source: "kinesis", reason: "the reader was stopped", retryability: "permanent" })

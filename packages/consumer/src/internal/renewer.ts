@@ -1,7 +1,10 @@
 /**
  * The renewer: every renew interval, each held lease is renewed (its counter moved, conditional on owner
- * and counter) in a fiber of its own, so a hung call delays no other lease. A lease whose renewals keep
- * failing is dropped as `expired` before others may take it: when the next renewal would come too late.
+ * and counter) in a fiber of its own, so a hung call delays no other lease. A lease written shortly before
+ * (a checkpoint moves the counter too) skips the round when the next round still comes in good time, so a
+ * busy shard's checkpoints stand in for its renewals; not when renewals publish the load. A lease whose
+ * renewals keep failing is dropped as `expired` before others may take it: when the next renewal would
+ * come too late.
  */
 import type { LeaseStoreShape } from "@tributary/core/LeaseStore"
 import * as Clock from "effect/Clock"
@@ -20,6 +23,9 @@ export const renewAll = (options: {
   readonly renewalFailures: Metric.Metric.Counter<number>
   /** Where the renewals run. */
   readonly scope: Scope.Scope
+  /** How often rounds run, and how long a lease lasts unrenewed: a lease skips a round only with time to spare. */
+  readonly renewMillis: number
+  readonly leaseMillis: number
 }): Effect.Effect<void> => {
   const { held, store } = options
 
@@ -47,6 +53,8 @@ export const renewAll = (options: {
         if (held.expiresBeforeNextRenewal(holder, now)) yield* held.drop(holder, "expired")
         continue
       }
+      // renewed at the next round instead, it would still have half its duration left
+      if (!options.publishLoad && now - holder.renewedAt + options.renewMillis <= options.leaseMillis / 2) continue
       holder.renewing = true
       yield* Effect.forkIn(
         Effect.ensuring(renewOne(holder), Effect.sync(() => void (holder.renewing = false))),

@@ -9,10 +9,11 @@ import * as ShardReader from "@tributary/kinesis/ShardReader"
 import * as StreamConsumer from "@tributary/kinesis/StreamConsumer"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 
 /** The Consumer's `reader` option (its `ReaderOptions`, `"polling"` or `{ fanOut: FanOutOptions }`). */
 export type Choice =
-  | Omit<ShardReader.ReaderOptions, "stream" | "shardId" | "position" | "follow" | "checkpoint">
+  | Omit<ShardReader.ReaderOptions, "stream" | "shardId" | "position" | "follow" | "checkpoint" | "stop">
   | "polling"
   | {
     readonly fanOut:
@@ -21,14 +22,18 @@ export type Choice =
   }
   | undefined
 
-/** Makes a reader of one shard of the stream. */
+/**
+ * Makes a reader of one shard of the stream, whose batches end after the page in flight once `stop`
+ * completes.
+ */
 export type ReaderOf = Effect.Effect.Success<ReturnType<typeof make>>
 
 export const make = (stream: string, reader: Choice) =>
   Effect.gen(function*() {
     if (typeof reader !== "object" || !("fanOut" in reader)) {
       const polling = typeof reader === "object" ? reader : {}
-      return (shardId: string, position: ShardReader.StartingPosition) => ShardReader.make({ ...polling, stream, shardId, position })
+      return (shardId: string, position: ShardReader.StartingPosition, stop: Effect.Effect<void>) =>
+        ShardReader.make({ ...polling, stream, shardId, position, stop })
     }
     const { consumerName, ...fanOut } = reader.fanOut
     const problem = StreamConsumer.nameProblem(consumerName)
@@ -40,6 +45,12 @@ export const make = (stream: string, reader: Choice) =>
         ? Effect.succeed(registered.value)
         : Effect.tap(StreamConsumer.ensure(stream, consumerName), (found) => void (registered = Option.some(found)))
     ))
-    return (shardId: string, position: ShardReader.StartingPosition) =>
-      Effect.flatMap(consumer, (found) => FanOutReader.make({ ...fanOut, stream, shardId, position, consumerArn: found.arn }))
+    // an event is awaited for as long as the service takes: raced with the stop (a fiber per page, which
+    // the polling reader avoids by reading its stop between pages)
+    return (shardId: string, position: ShardReader.StartingPosition, stop: Effect.Effect<void>) =>
+      Effect.flatMap(consumer, (found) =>
+        Effect.map(
+          FanOutReader.make({ ...fanOut, stream, shardId, position, consumerArn: found.arn }),
+          (reader): ShardReader.KinesisShardReader => ({ ...reader, batches: Stream.interruptWhen(reader.batches, stop) })
+        ))
   })
