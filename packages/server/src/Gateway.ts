@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type { ServeError } from "@effect/platform/HttpServerError"
@@ -17,15 +18,18 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { RecordSink } from "@tributary/core/RecordSink"
+import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Metric from "effect/Metric"
+import * as FiberRef from "effect/FiberRef"
+import type * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { createServer } from "node:http"
+import { createServer, IncomingMessage } from "node:http"
 import * as ApiKeys from "./ApiKeys.js"
 import * as Dashboard from "./Dashboard.js"
 import type { HttpError } from "./HttpError.js"
@@ -138,37 +142,119 @@ const bearer = (header: string | undefined): string | undefined => {
   return match === null ? undefined : match[1]
 }
 
+/**
+ * Updates `metric` with labels of the given names, as `Metric.tagged` would (the fiber's own metric labels
+ * after them). `Metric.tagged` builds and hashes the labelled key again on every update; an array of labels
+ * kept per set of values hits the metric's own cache of keys instead. The values are few (routes, statuses,
+ * known streams).
+ */
+const labelled = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, ...names: ReadonlyArray<string>) => {
+  const byValues = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+  return (input: In, ...values: ReadonlyArray<string>): Effect.Effect<void> =>
+    FiberRef.getWith(FiberRef.currentMetricLabels, (fiberLabels) =>
+      Effect.sync(() => {
+        const id = values.join("\n")
+        let labels = byValues.get(id)
+        if (labels === undefined) byValues.set(id, labels = names.map((name, i) => MetricLabel.make(name, values[i])))
+        metric.unsafeUpdate(input, fiberLabels.length === 0 ? labels : Arr.union(labels, fiberLabels))
+      }))
+}
+
+/**
+ * Reads the body whole, failing with `tooLarge` past `limit` bytes and with 408 past `timeout`. A body of
+ * Node's server is read off its `IncomingMessage` directly, in one callback per chunk (no stream or fiber per
+ * chunk: the ingest route's cost); another platform's, through `request.stream`.
+ */
 const readBody = (
   request: HttpServerRequest.HttpServerRequest,
   limit: number,
   timeout: Duration.Duration,
   tooLarge: () => HttpError
-) =>
+): Effect.Effect<Uint8Array, HttpError> =>
   Effect.suspend(() => {
     const declared = request.headers["content-length"]
     if (declared !== undefined && Number(declared) > limit) return Effect.fail(tooLarge())
-    const chunks: Array<Uint8Array> = []
-    let size = 0
-    const read = request.stream.pipe(
-      Stream.mapError(() => Errors.make(400, "unreadable_body", "the request body could not be read", { field: "body" })),
-      Stream.runForEach((chunk) => {
-        size += chunk.length
-        if (size > limit) return Effect.fail(tooLarge())
-        chunks.push(chunk)
-        return Effect.void
-      }),
-      Effect.map(() => (chunks.length === 1 ? chunks[0] : new Uint8Array(Buffer.concat(chunks))))
-    )
-    // Interrupting the read would destroy the connection before the 408 is sent: on a timeout the read is
-    // left to end with the connection, which the 408 closes.
-    return Effect.flatMap(Effect.forkDaemon(read), (reading) =>
-      Fiber.join(reading).pipe(
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => Errors.make(408, "request_timeout", `the body was not received within ${Duration.format(timeout)}`, { field: "body" })
-        })
-      ))
+    const unreadable = () => Errors.make(400, "unreadable_body", "the request body could not be read", { field: "body" })
+    const timedOut = () => Errors.make(408, "request_timeout", `the body was not received within ${Duration.format(timeout)}`, { field: "body" })
+    const source = request.source
+    return source instanceof IncomingMessage
+      ? readIncoming(source, limit, Duration.toMillis(timeout), tooLarge, unreadable, timedOut)
+      : readStream(request.stream, limit, timeout, tooLarge, unreadable, timedOut)
   })
+
+const readIncoming = (
+  source: IncomingMessage,
+  limit: number,
+  timeoutMillis: number,
+  tooLarge: () => HttpError,
+  unreadable: () => HttpError,
+  timedOut: () => HttpError
+) =>
+  Effect.async<Uint8Array, HttpError>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    let settled = false
+    const settle = (result: Effect.Effect<Uint8Array, HttpError>) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      chunks.length = 0
+      resume(result)
+    }
+    // After an answer the rest is still drained (never destroyed: that would lose the answer), until the
+    // connection the answer closes ends.
+    const onData = (chunk: Buffer) => {
+      if (settled) return
+      size += chunk.length
+      if (size > limit) return settle(Effect.fail(tooLarge()))
+      chunks.push(chunk)
+    }
+    const onEnd = () => {
+      if (chunks.length === 1) return settle(Effect.succeed(chunks[0]))
+      // one copy into a buffer of its own (Buffer.concat may share Node's pool)
+      const body = new Uint8Array(size)
+      let at = 0
+      for (const chunk of chunks) {
+        body.set(chunk, at)
+        at += chunk.length
+      }
+      settle(Effect.succeed(body))
+    }
+    const onError = () => settle(Effect.fail(unreadable()))
+    const timer = setTimeout(() => settle(Effect.fail(timedOut())), timeoutMillis)
+    source.on("data", onData)
+    source.once("end", onEnd)
+    source.once("error", onError)
+    return Effect.sync(() => {
+      settled = true
+      clearTimeout(timer)
+    })
+  })
+
+const readStream = (
+  stream: Stream.Stream<Uint8Array, unknown>,
+  limit: number,
+  timeout: Duration.Duration,
+  tooLarge: () => HttpError,
+  unreadable: () => HttpError,
+  timedOut: () => HttpError
+) => {
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  const read = stream.pipe(
+    Stream.mapError(unreadable),
+    Stream.runForEach((chunk) => {
+      size += chunk.length
+      if (size > limit) return Effect.fail(tooLarge())
+      chunks.push(chunk)
+      return Effect.void
+    }),
+    Effect.map(() => (chunks.length === 1 ? chunks[0] : new Uint8Array(Buffer.concat(chunks))))
+  )
+  // Interrupting the read would destroy the connection before the 408 is sent: on a timeout the read is
+  // left to end with the connection, which the 408 closes.
+  return Effect.flatMap(Effect.forkDaemon(read), (reading) => Fiber.join(reading).pipe(Effect.timeoutFail({ duration: timeout, onTimeout: timedOut })))
+}
 
 /**
  * Builds the HTTP app.
@@ -193,6 +279,10 @@ export const make = (options: GatewayOptions): Gateway => {
     : ResultsCache.make(options.results.reader, options.results.ttlMillis === undefined ? {} : { ttlMillis: options.results.ttlMillis })
   const knownPipelines = options.results?.pipelines
   const feed = options.dashboard === undefined ? undefined : Dashboard.unsafeMake(options.dashboard)
+  const requests = labelled(Metrics.gateway.requests, "route", "status")
+  const duration = labelled(Metrics.gateway.duration, "route")
+  const recordsAccepted = labelled(Metrics.gateway.recordsAccepted, "stream")
+  const bytesAccepted = labelled(Metrics.gateway.bytesAccepted, "stream")
 
   const authenticate = (request: HttpServerRequest.HttpServerRequest) => {
     const presented = bearer(request.headers["authorization"])
@@ -266,8 +356,8 @@ export const make = (options: GatewayOptions): Gateway => {
     )
     let bytes = 0
     for (const record of parsed) bytes += record.data.length
-    yield* Metric.incrementBy(Metric.tagged(Metrics.gateway.recordsAccepted, "stream", stream), parsed.length)
-    yield* Metric.incrementBy(Metric.tagged(Metrics.gateway.bytesAccepted, "stream", stream), bytes)
+    yield* recordsAccepted(parsed.length, stream)
+    yield* bytesAccepted(bytes, stream)
     return HttpServerResponse.unsafeJson({ accepted: parsed.length })
   })
 
@@ -344,8 +434,8 @@ export const make = (options: GatewayOptions): Gateway => {
     const response = yield* routed
     const route = routeOf(request.url, feed !== undefined)
     const elapsed = Number((yield* Clock.currentTimeNanos) - start) / 1e9
-    yield* Metric.increment(Metric.tagged(Metric.tagged(Metrics.gateway.requests, "route", route), "status", String(response.status)))
-    yield* Metric.update(Metric.tagged(Metrics.gateway.duration, "route", route), elapsed)
+    yield* requests(1, route, String(response.status))
+    yield* duration(elapsed, route)
     return response
   })
 
@@ -370,6 +460,9 @@ const urlOf = (host: string, port: number): string => {
   const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host
   return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`
 }
+
+/** The tracer Effect runs with when none is installed: its spans go nowhere. */
+const untraced = Effect.runSync(Effect.tracer)
 
 /**
  * Serves the gateway on Node's HTTP server until the scope closes. Port 0 picks a free port. With
@@ -399,7 +492,13 @@ export const serve = (
       node.maxConnections = options.maxConnections ?? 1000
       return node
     }, { port: listen.port ?? 0, host })
-    yield* HttpServer.serveEffect(gateway.app).pipe(Effect.provideService(HttpServer.HttpServer, server))
+    // The platform opens a span per request, with its URL and headers as attributes: made only under a tracer
+    // that exports them, not Effect's default one (see `untraced`).
+    const traced = (yield* Effect.tracer) !== untraced
+    yield* HttpServer.serveEffect(gateway.app).pipe(
+      HttpMiddleware.withTracerDisabledWhenEffect(() => !traced),
+      Effect.provideService(HttpServer.HttpServer, server)
+    )
     // started last, so closing the scope first ends the event streams, then the server waits for no one
     if (gateway.dashboard !== undefined) yield* gateway.dashboard.start
     const port = server.address._tag === "TcpAddress" ? server.address.port : 0

@@ -87,44 +87,49 @@ export interface Limits {
 
 const encoder = new TextEncoder()
 
-const checkPartitionKey = (value: unknown, field: string): string | HttpError => {
+const isPartitionKey = (value: unknown): value is string =>
+  typeof value === "string" && value.length >= 1 && value.length <= limits.maxPartitionKeyLength
+
+/** Why `value` is not a partition key (see `isPartitionKey`). */
+const partitionKeyError = (value: unknown, field: string): HttpError => {
   if (value === undefined || value === null) return Errors.make(400, "missing_partition_key", `${field} is required`, { field })
   if (typeof value !== "string") return Errors.make(400, "invalid_partition_key", `${field} must be a string`, { field })
-  if (value.length < 1 || value.length > limits.maxPartitionKeyLength) {
-    return Errors.make(400, "invalid_partition_key", `${field} must have 1 to ${limits.maxPartitionKeyLength} characters`, { field })
-  }
-  return value
+  return Errors.make(400, "invalid_partition_key", `${field} must have 1 to ${limits.maxPartitionKeyLength} characters`, { field })
 }
 
+/** A member's field in errors: `data` of a single record's body, `records[3].data` of a batch's 4th record. */
+const fieldOf = (index: number | undefined, name: string): string => (index === undefined ? name : `records[${index}].${name}`)
+
+/** The body's record (`index` undefined) or the batch's record at `index`; field names are made only for an error. */
 const recordOf = (
   stream: string,
   value: unknown,
-  prefix: string,
+  index: number | undefined,
   max: Limits
 ): IngestRecord | HttpError => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return Errors.make(400, "invalid_record", `${prefix === "" ? "the body" : prefix} must be a JSON object`, { field: prefix === "" ? "body" : prefix })
+    return index === undefined
+      ? Errors.make(400, "invalid_record", "the body must be a JSON object", { field: "body" })
+      : Errors.make(400, "invalid_record", `records[${index}] must be a JSON object`, { field: `records[${index}]` })
   }
   const object = value as Record<string, unknown>
-  const at = (name: string) => (prefix === "" ? name : `${prefix}.${name}`)
-  const partitionKey = checkPartitionKey(object.partitionKey, at("partitionKey"))
-  if (typeof partitionKey !== "string") return partitionKey
-  if (!("data" in object) || object.data === undefined) {
-    return Errors.make(400, "missing_data", `${at("data")} is required`, { field: at("data") })
-  }
-  if (typeof object.data !== "string" && deeperThan(object.data, maxDataDepth)) {
-    return Errors.make(400, "data_too_deep", `${at("data")} nests arrays and objects deeper than ${maxDataDepth} levels`, {
-      field: at("data")
+  const partitionKey = object.partitionKey
+  if (!isPartitionKey(partitionKey)) return partitionKeyError(partitionKey, fieldOf(index, "partitionKey"))
+  const given = object.data
+  if (given === undefined) return Errors.make(400, "missing_data", `${fieldOf(index, "data")} is required`, { field: fieldOf(index, "data") })
+  if (typeof given !== "string" && deeperThan(given, maxDataDepth)) {
+    return Errors.make(400, "data_too_deep", `${fieldOf(index, "data")} nests arrays and objects deeper than ${maxDataDepth} levels`, {
+      field: fieldOf(index, "data")
     })
   }
-  const data = typeof object.data === "string" ? encoder.encode(object.data) : encoder.encode(JSON.stringify(object.data))
+  const data = encoder.encode(typeof given === "string" ? given : JSON.stringify(given))
   const bytes = data.length + Buffer.byteLength(partitionKey, "utf8")
   if (bytes > max.maxRecordBytes) {
     return Errors.make(
       413,
       "record_too_large",
       `the record has ${bytes} bytes with its partition key; at most ${max.maxRecordBytes} are allowed`,
-      { field: at("data") }
+      { field: fieldOf(index, "data") }
     )
   }
   return { stream, partitionKey, data }
@@ -150,7 +155,7 @@ export const parseJson = (stream: string, body: Uint8Array, max: Limits = limits
   }
   const object = value as Record<string, unknown>
   if (!("records" in object)) {
-    const one = recordOf(stream, object, "", max)
+    const one = recordOf(stream, object, undefined, max)
     return one instanceof Errors.HttpError ? one : [one]
   }
   const records = object.records
@@ -164,7 +169,7 @@ export const parseJson = (stream: string, body: Uint8Array, max: Limits = limits
   const out: Array<IngestRecord> = new Array(records.length)
   let total = 0
   for (let i = 0; i < records.length; i++) {
-    const record = recordOf(stream, records[i], `records[${i}]`, max)
+    const record = recordOf(stream, records[i], i, max)
     if (record instanceof Errors.HttpError) return record
     total += record.data.length + Buffer.byteLength(record.partitionKey, "utf8")
     out[i] = record
@@ -189,8 +194,8 @@ export const parseRaw = (
   body: Uint8Array,
   max: Limits = limits
 ): ReadonlyArray<IngestRecord> | HttpError => {
-  const partitionKey = checkPartitionKey(partitionKeyHeader, "X-Partition-Key")
-  if (typeof partitionKey !== "string") return partitionKey
+  if (!isPartitionKey(partitionKeyHeader)) return partitionKeyError(partitionKeyHeader, "X-Partition-Key")
+  const partitionKey = partitionKeyHeader
   const bytes = body.length + Buffer.byteLength(partitionKey, "utf8")
   if (bytes > max.maxRecordBytes) {
     return Errors.make(413, "record_too_large", `the record has ${bytes} bytes with its partition key; at most ${max.maxRecordBytes} are allowed`, {
