@@ -191,6 +191,18 @@ describe("ingest gateway", () => {
       expect((yield* post("{\"partitionKey\":")).body.error.code).toBe("malformed_json")
       expect((yield* post(JSON.stringify({ partitionKey: "p", data: "x".repeat(2000) }))).body.error.code).toBe("body_too_large")
       expect((yield* a.items).map((r) => text(r.data))).toEqual(["x", "{\"n\":1}"])
+      const slow = HttpApp.toWebHandler(
+        Gateway.make({ keys: storedKeys, sinkFor: () => Effect.succeed({ name: "slow", write: () => Effect.never }), writeTimeout: "50 millis" }).app
+      )
+      const late = yield* Effect.promise(() =>
+        slow(new Request("http://gateway/v1/streams/a/records", {
+          method: "POST",
+          headers: { authorization: `Bearer ${keyAll}`, "content-type": "application/json" },
+          body: JSON.stringify({ partitionKey: "p", data: "x" })
+        }))
+      )
+      expect(late.status).toBe(503)
+      expect((yield* Effect.promise(() => late.json())).error.code).toBe("sink_timeout")
     }))
 
   it.scopedLive("under a tracer, ingest requests keep the platform's request span", () =>
