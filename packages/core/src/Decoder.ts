@@ -17,6 +17,7 @@ import * as FieldPlan from "./internal/fieldPlan.js"
 import { type ApacheLogEntry as ApacheLogFields, parseApacheLog } from "./internal/syntax/apacheLog.js"
 import { parseCsv } from "./internal/syntax/csv.js"
 import * as Issues from "./internal/issues.js"
+import * as PageText from "./internal/pageText.js"
 import { thrownReason } from "./internal/reason.js"
 import { checkJsonDepth, locateJsonError, maxJsonDepth as maxDepth } from "./internal/syntax/jsonError.js"
 import { parseKeyValue } from "./internal/syntax/keyValue.js"
@@ -222,7 +223,7 @@ export type ApacheLogEntry = Schema.Schema.Type<typeof ApacheLogEntry>
  * @category constructors
  */
 export const json = <A, I>(schema: Schema.Schema<A, I>, options: DecodeOptions = {}): Decoder<A> =>
-  make(schema, "json", options, () => ({ parse: parseJson, formatOf: () => "json" }))
+  make(schema, "json", options, () => ({ parse: parseJson, formatOf: () => "json", copiesStrings: true }))
 
 /**
  * One CSV row per message, optionally preceded by its header row; RFC 4180 quoting.
@@ -331,21 +332,8 @@ interface Syntax {
   readonly parse: (text: string) => unknown
   /** Which format a text was read as; only asked on the failure path. */
   readonly formatOf: (text: string) => string
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true })
-
-/** Each record's payload as text; undefined where it is not valid UTF-8. */
-const textsOf = (records: ReadonlyArray<SourceRecord>): Array<string | undefined> => {
-  const texts = new Array<string | undefined>(records.length)
-  for (let i = 0; i < records.length; i++) {
-    try {
-      texts[i] = utf8.decode(records[i].data)
-    } catch {
-      texts[i] = undefined
-    }
-  }
-  return texts
+  /** Whether the values `parse` returns share no string with the text (see `PageText`). */
+  readonly copiesStrings?: boolean
 }
 
 const make = <A, I>(
@@ -354,7 +342,8 @@ const make = <A, I>(
   options: DecodeOptions,
   syntaxFor: (ast: Schema.Schema<A, I>["ast"]) => Syntax
 ): Decoder<A> => {
-  const { formatOf, parse } = syntaxFor(schema.ast)
+  const { copiesStrings, formatOf, parse } = syntaxFor(schema.ast)
+  const textsOf = PageText.make(copiesStrings === true)
   const onExcessProperty = options.onExcessProperty ?? "ignore"
   const check = compiledCheck.compile(schema.ast, { onExcessProperty })
   const decodeUnknown = ParseResult.decodeUnknownEither(schema, { errors: "all", onExcessProperty })
@@ -367,12 +356,8 @@ const make = <A, I>(
 
   // Returns the value, or a DecodeFailure for the record (the one allocation on the failure path).
   const decodeSlow = (record: SourceRecord): A | DecodeFailure => {
-    let text: string
-    try {
-      text = utf8.decode(record.data)
-    } catch {
-      return failure(record, "payload is not valid UTF-8")
-    }
+    const text = PageText.textOf(record.data)
+    if (text === undefined) return failure(record, "payload is not valid UTF-8")
     let raw = parse(text)
     if (raw instanceof SyntaxFailure) {
       return new DecodeFailure({
@@ -418,8 +403,6 @@ const make = <A, I>(
     },
     decodeInto: (records, into) => {
       const values = into.values
-      // The page's payloads are all turned into text first, then all parsed: each native step (UTF-8
-      // decoding, the parser) in a loop of its own runs faster than the two taking turns per record.
       const texts = check === undefined ? undefined : textsOf(records)
       for (let i = 0; i < records.length; i++) {
         // without a compiled check every record takes the full decode, once
