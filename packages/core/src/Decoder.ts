@@ -343,7 +343,7 @@ const make = <A, I>(
   syntaxFor: (ast: Schema.Schema<A, I>["ast"]) => Syntax
 ): Decoder<A> => {
   const { copiesStrings, formatOf, parse } = syntaxFor(schema.ast)
-  const textsOf = PageText.make(copiesStrings === true)
+  const runs = PageText.make(copiesStrings === true)
   const onExcessProperty = options.onExcessProperty ?? "ignore"
   const check = compiledCheck.compile(schema.ast, { onExcessProperty })
   const decodeUnknown = ParseResult.decodeUnknownEither(schema, { errors: "all", onExcessProperty })
@@ -403,29 +403,36 @@ const make = <A, I>(
     },
     decodeInto: (records, into) => {
       const values = into.values
-      const texts = check === undefined ? undefined : textsOf(records)
-      for (let i = 0; i < records.length; i++) {
-        // without a compiled check every record takes the full decode, once
-        let fast: unknown = Invalid
-        if (texts !== undefined) {
-          try {
-            fast = decodeFast(texts[i])
-          } catch {
-            // decodeOne tells what went wrong
+      const texts = runs.texts
+      for (let from = 0; from < records.length;) {
+        // a run of payloads turned into text, then parsed (without a compiled check every record takes the
+        // full decode, once)
+        const to = check === undefined ? records.length : runs.next(records, from)
+        for (let i = from; i < to; i++) {
+          let fast: unknown = Invalid
+          if (check !== undefined) {
+            try {
+              fast = decodeFast(texts[i - from])
+            } catch {
+              // decodeOne tells what went wrong
+            }
+          }
+          if (fast !== Invalid) {
+            values.push(fast as A)
+            continue
+          }
+          const result = decodeOne(records[i])
+          if (result instanceof DecodeFailure) {
+            into.failures.push(result)
+            into.failureOrigins.push(i)
+          } else {
+            values.push(result)
           }
         }
-        if (fast !== Invalid) {
-          values.push(fast as A)
-          continue
-        }
-        const result = decodeOne(records[i])
-        if (result instanceof DecodeFailure) {
-          into.failures.push(result)
-          into.failureOrigins.push(i)
-        } else {
-          values.push(result)
-        }
+        from = to
       }
+      // the texts are dropped now, not when the next page overwrites them
+      texts.fill(undefined, 0, Math.min(texts.length, records.length))
     },
     pipe() {
       return pipeArguments(this, arguments)

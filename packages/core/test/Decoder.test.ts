@@ -5,6 +5,7 @@ import * as fc from "fast-check"
 import * as Decoder from "../src/Decoder.js"
 import * as PageText from "../src/internal/pageText.js"
 import { locateJsonError } from "../src/internal/syntax/jsonError.js"
+import type { SourceRecord } from "../src/SourceRecord.js"
 import { DecodeFailure } from "../src/TributaryError.js"
 import {
   Activity,
@@ -329,7 +330,16 @@ describe("Decoder", () => {
         { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }) },
         { weight: 1, arbitrary: fc.nat(20_000).map((n) => encode(JSON.stringify("x".repeat(n)))) }
       )
-      const texts = PageText.make(true)
+      const runs = PageText.make(true)
+      const texts = (records: ReadonlyArray<SourceRecord>) => {
+        const all: Array<string | undefined> = []
+        for (let from = 0; from < records.length;) {
+          const to = runs.next(records, from)
+          all.push(...runs.texts.slice(0, to - from))
+          from = to
+        }
+        return all
+      }
       const decoder = Decoder.json(Schema.Unknown)
       fc.assert(
         fc.property(fc.array(payload, { maxLength: 60 }), (payloads) => {

@@ -1,6 +1,7 @@
 /**
- * The text of a page's payloads, all of them before any is parsed (the UTF-8 decoder and the parser each in
- * a loop of their own run faster than the two taking turns per record).
+ * The text of a page's payloads, a run of them at a time, each run turned into text before any of it is
+ * parsed (the UTF-8 decoder and the parser each in a loop of their own run faster than the two taking turns
+ * per record; and only one run's texts are alive at once).
  *
  * A call into the UTF-8 decoder costs far more than decoding a small payload's bytes, so for parsers whose
  * values keep no part of their text (`JSON.parse` copies every string it returns), runs of ASCII payloads
@@ -33,44 +34,46 @@ export const textOf = (data: Uint8Array): string | undefined => {
 }
 
 /**
- * Each record's payload as text, undefined where it is not valid UTF-8; `sliced`: runs of ASCII payloads
- * decoded at once (only for parsers that keep no part of the text, since a slice holds the run's text).
+ * Turns a page's payloads into text a run at a time: `next(records, from)` fills `texts[0 .. to - from)` with
+ * the texts of `records[from .. to)` (undefined where a payload is not valid UTF-8) and returns `to`.
  */
-export const make = (sliced: boolean): (records: ReadonlyArray<SourceRecord>) => Array<string | undefined> => {
-  if (!sliced) {
-    return (records) => {
-      const texts = new Array<string | undefined>(records.length)
-      for (let i = 0; i < records.length; i++) texts[i] = textOf(records[i].data)
-      return texts
-    }
+export interface Runs {
+  readonly texts: Array<string | undefined>
+  readonly next: (records: ReadonlyArray<SourceRecord>, from: number) => number
+}
+
+/**
+ * `sliced`: runs of ASCII payloads decoded at once (only for parsers that keep no part of the text, since a
+ * slice holds the run's text); otherwise each payload is decoded alone.
+ */
+export const make = (sliced: boolean): Runs => {
+  // one buffer and one array of texts per decoder, reused: decoding is synchronous, and the texts are copies
+  const texts = new Array<string | undefined>(runRecords).fill(undefined)
+  const oneByOne = (records: ReadonlyArray<SourceRecord>, from: number, to: number): number => {
+    for (let k = from; k < to; k++) texts[k - from] = textOf(records[k].data)
+    return to
   }
-  // one buffer per decoder, reused: decoding is synchronous, and the texts are copies
-  let run: Uint8Array | undefined
+  if (!sliced) return { texts, next: (records, from) => oneByOne(records, from, Math.min(records.length, from + runRecords)) }
+  const run = new Uint8Array(runBytes)
   /** ends[k]: where the run's k-th payload ends in `run` */
-  let ends: Int32Array | undefined
+  const ends = new Int32Array(runRecords)
   /** Texts of the run's payloads from..to-1 (the run starts at payload `first`); how many were sliced. */
-  const fill = (
-    records: ReadonlyArray<SourceRecord>,
-    texts: Array<string | undefined>,
-    first: number,
-    from: number,
-    to: number
-  ): number => {
-    const start = from === first ? 0 : ends![from - first - 1]
-    const end = ends![to - first - 1]
-    if (to - from >= minSplit && !isAscii(run!.subarray(start, end))) {
+  const fill = (records: ReadonlyArray<SourceRecord>, first: number, from: number, to: number): number => {
+    const start = from === first ? 0 : ends[from - first - 1]
+    const end = ends[to - first - 1]
+    if (to - from >= minSplit && !isAscii(run.subarray(start, end))) {
       // a few payloads that are not ASCII need not cost the whole run its single decode
       const middle = (from + to) >>> 1
-      return fill(records, texts, first, from, middle) + fill(records, texts, first, middle, to)
+      return fill(records, first, from, middle) + fill(records, first, middle, to)
     }
     if (to - from < minSplit) {
-      for (let k = from; k < to; k++) texts[k] = textOf(records[k].data)
+      for (let k = from; k < to; k++) texts[k - first] = textOf(records[k].data)
       return 0
     }
-    const text = utf8.decode(run!.subarray(start, end))
+    const text = utf8.decode(run.subarray(start, end))
     for (let k = from, at = 0; k < to; k++) {
-      const next = ends![k - first] - start
-      texts[k] = text.slice(at, next)
+      const next = ends[k - first] - start
+      texts[k - first] = text.slice(at, next)
       at = next
     }
     return to - from
@@ -78,41 +81,30 @@ export const make = (sliced: boolean): (records: ReadonlyArray<SourceRecord>) =>
   // Text that is mostly not ASCII would pay for copies it cannot use: after a run mostly decoded one by
   // one, the next payloads (twice as many runs' worth each time, up to `maxBackoff`) are decoded one by one
   let backoff = 0
-  let oneByOne = 0
-  return (records) => {
+  /** payloads still to be decoded one by one */
+  let alone = 0
+  const next = (records: ReadonlyArray<SourceRecord>, from: number): number => {
     const n = records.length
-    const texts = new Array<string | undefined>(n)
-    run ??= new Uint8Array(runBytes)
-    ends ??= new Int32Array(runRecords)
-    let i = 0
-    while (i < n) {
-      if (oneByOne > 0) {
-        const to = Math.min(n, i + oneByOne)
-        for (let k = i; k < to; k++) texts[k] = textOf(records[k].data)
-        oneByOne -= to - i
-        i = to
-        continue
-      }
-      let bytes = 0
-      let j = i
-      for (; j < n && j - i < runRecords; j++) {
-        const data = records[j].data
-        if (bytes + data.length > runBytes) break
-        run.set(data, bytes)
-        bytes += data.length
-        ends[j - i] = bytes
-      }
-      if (j === i) {
-        // larger than a run
-        texts[i] = textOf(records[i].data)
-        i++
-      } else {
-        const sliced = fill(records, texts, i, i, j)
-        backoff = 2 * sliced >= j - i ? 0 : Math.min(maxBackoff, 2 * backoff || 1)
-        oneByOne = backoff * (j - i)
-        i = j
-      }
+    if (alone > 0) {
+      const to = Math.min(n, from + alone, from + runRecords)
+      alone -= to - from
+      return oneByOne(records, from, to)
     }
-    return texts
+    let bytes = 0
+    let to = from
+    for (; to < n && to - from < runRecords; to++) {
+      const data = records[to].data
+      if (bytes + data.length > runBytes) break
+      run.set(data, bytes)
+      bytes += data.length
+      ends[to - from] = bytes
+    }
+    // larger than a run
+    if (to === from) return oneByOne(records, from, from + 1)
+    const sliced = fill(records, from, from, to)
+    backoff = 2 * sliced >= to - from ? 0 : Math.min(maxBackoff, 2 * backoff || 1)
+    alone = backoff * (to - from)
+    return to
   }
+  return { texts, next }
 }
