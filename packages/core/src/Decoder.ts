@@ -17,6 +17,7 @@ import * as FieldPlan from "./internal/fieldPlan.js"
 import { type ApacheLogEntry as ApacheLogFields, parseApacheLog } from "./internal/syntax/apacheLog.js"
 import { parseCsv } from "./internal/syntax/csv.js"
 import * as Issues from "./internal/issues.js"
+import * as PageText from "./internal/pageText.js"
 import { thrownReason } from "./internal/reason.js"
 import { checkJsonDepth, locateJsonError, maxJsonDepth as maxDepth } from "./internal/syntax/jsonError.js"
 import { parseKeyValue } from "./internal/syntax/keyValue.js"
@@ -222,7 +223,7 @@ export type ApacheLogEntry = Schema.Schema.Type<typeof ApacheLogEntry>
  * @category constructors
  */
 export const json = <A, I>(schema: Schema.Schema<A, I>, options: DecodeOptions = {}): Decoder<A> =>
-  make(schema, "json", options, () => ({ parse: parseJson, formatOf: () => "json" }))
+  make(schema, "json", options, () => ({ parse: parseJson, formatOf: () => "json", copiesStrings: true }))
 
 /**
  * One CSV row per message, optionally preceded by its header row; RFC 4180 quoting.
@@ -331,9 +332,9 @@ interface Syntax {
   readonly parse: (text: string) => unknown
   /** Which format a text was read as; only asked on the failure path. */
   readonly formatOf: (text: string) => string
+  /** Whether the values `parse` returns share no string with the text (see `PageText`). */
+  readonly copiesStrings?: boolean
 }
-
-const utf8 = new TextDecoder("utf-8", { fatal: true })
 
 const make = <A, I>(
   schema: Schema.Schema<A, I>,
@@ -341,7 +342,8 @@ const make = <A, I>(
   options: DecodeOptions,
   syntaxFor: (ast: Schema.Schema<A, I>["ast"]) => Syntax
 ): Decoder<A> => {
-  const { formatOf, parse } = syntaxFor(schema.ast)
+  const { copiesStrings, formatOf, parse } = syntaxFor(schema.ast)
+  const runs = PageText.make(copiesStrings === true)
   const onExcessProperty = options.onExcessProperty ?? "ignore"
   const check = compiledCheck.compile(schema.ast, { onExcessProperty })
   const decodeUnknown = ParseResult.decodeUnknownEither(schema, { errors: "all", onExcessProperty })
@@ -354,12 +356,8 @@ const make = <A, I>(
 
   // Returns the value, or a DecodeFailure for the record (the one allocation on the failure path).
   const decodeSlow = (record: SourceRecord): A | DecodeFailure => {
-    let text: string
-    try {
-      text = utf8.decode(record.data)
-    } catch {
-      return failure(record, "payload is not valid UTF-8")
-    }
+    const text = PageText.textOf(record.data)
+    if (text === undefined) return failure(record, "payload is not valid UTF-8")
     let raw = parse(text)
     if (raw instanceof SyntaxFailure) {
       return new DecodeFailure({
@@ -389,13 +387,8 @@ const make = <A, I>(
   }
 
   // The hot path: the value, or Invalid when anything is wrong; `decodeOne` then says what (or rescues it).
-  const decodeFast = (record: SourceRecord): unknown => {
-    let text: string
-    try {
-      text = utf8.decode(record.data)
-    } catch {
-      return Invalid
-    }
+  const decodeFast = (text: string | undefined): unknown => {
+    if (text === undefined) return Invalid
     const raw = parse(text)
     return raw instanceof SyntaxFailure ? Invalid : check!(raw)
   }
@@ -410,28 +403,36 @@ const make = <A, I>(
     },
     decodeInto: (records, into) => {
       const values = into.values
-      for (let i = 0; i < records.length; i++) {
-        // without a compiled check every record takes the full decode, once
-        let fast: unknown = Invalid
-        if (check !== undefined) {
-          try {
-            fast = decodeFast(records[i])
-          } catch {
-            // decodeOne tells what went wrong
+      const texts = runs.texts
+      for (let from = 0; from < records.length;) {
+        // a run of payloads turned into text, then parsed (without a compiled check every record takes the
+        // full decode, once)
+        const to = check === undefined ? records.length : runs.next(records, from)
+        for (let i = from; i < to; i++) {
+          let fast: unknown = Invalid
+          if (check !== undefined) {
+            try {
+              fast = decodeFast(texts[i - from])
+            } catch {
+              // decodeOne tells what went wrong
+            }
+          }
+          if (fast !== Invalid) {
+            values.push(fast as A)
+            continue
+          }
+          const result = decodeOne(records[i])
+          if (result instanceof DecodeFailure) {
+            into.failures.push(result)
+            into.failureOrigins.push(i)
+          } else {
+            values.push(result)
           }
         }
-        if (fast !== Invalid) {
-          values.push(fast as A)
-          continue
-        }
-        const result = decodeOne(records[i])
-        if (result instanceof DecodeFailure) {
-          into.failures.push(result)
-          into.failureOrigins.push(i)
-        } else {
-          values.push(result)
-        }
+        from = to
       }
+      // the texts are dropped now, not when the next page overwrites them
+      texts.fill(undefined, 0, Math.min(texts.length, records.length))
     },
     pipe() {
       return pipeArguments(this, arguments)

@@ -179,4 +179,8 @@ const positiveMillis = (name: string, input: Duration.DurationInput): number => 
   return millis
 }
 
-const modulo = (a: number, b: number): number => ((a % b) + b) % b
+// `%` of large doubles (epoch milliseconds) is a slow floating-point remainder: one in the common case
+const modulo = (a: number, b: number): number => {
+  const r = a % b
+  return r >= 0 ? r : (r + b) % b
+}

@@ -3,7 +3,9 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as fc from "fast-check"
 import * as Decoder from "../src/Decoder.js"
+import * as PageText from "../src/internal/pageText.js"
 import { locateJsonError } from "../src/internal/syntax/jsonError.js"
+import type { SourceRecord } from "../src/SourceRecord.js"
 import { DecodeFailure } from "../src/TributaryError.js"
 import {
   Activity,
@@ -316,6 +318,43 @@ describe("Decoder", () => {
       expect(batch.failureOrigins).toStrictEqual([1, 3])
       expect(batch.failures.every((failure) => failure instanceof DecodeFailure)).toBe(true)
       expect(batch.failures[0].record).toBe(records[1])
+    })
+
+    it("decodes a page as each of its records alone, whatever the payloads' bytes", () => {
+      // JSON pages are turned into text in runs of ASCII payloads (internal/pageText): runs broken by
+      // non-ASCII text, invalid UTF-8, a byte order mark, or a payload larger than a run (16 KiB)
+      const encode = (text: string) => new TextEncoder().encode(text)
+      const payload = fc.oneof(
+        { weight: 6, arbitrary: fc.oneof(fc.json(), fc.unicodeJson()).map(encode) },
+        { weight: 1, arbitrary: fc.json().map((text) => encode(`\uFEFF${text}`)) },
+        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }) },
+        { weight: 1, arbitrary: fc.nat(20_000).map((n) => encode(JSON.stringify("x".repeat(n)))) }
+      )
+      const runs = PageText.make(true)
+      const texts = (records: ReadonlyArray<SourceRecord>) => {
+        const all: Array<string | undefined> = []
+        for (let from = 0; from < records.length;) {
+          const to = runs.next(records, from)
+          all.push(...runs.texts.slice(0, to - from))
+          from = to
+        }
+        return all
+      }
+      const decoder = Decoder.json(Schema.Unknown)
+      fc.assert(
+        fc.property(fc.array(payload, { maxLength: 60 }), (payloads) => {
+          const records = payloads.map((bytes) => recordOf(bytes))
+          expect(texts(records)).toStrictEqual(records.map((record) => PageText.textOf(record.data)))
+          const batch = Decoder.decodeAll(decoder, records)
+          const alone = records.map((record) => decoder.decode(record))
+          expect(batch.values).toStrictEqual(alone.filter(Either.isRight).map((result) => result.right))
+          expect(batch.failures.map((failure) => failure.reason)).toStrictEqual(
+            alone.filter(Either.isLeft).map((result) => result.left.reason)
+          )
+          expect(batch.failureOrigins).toStrictEqual(alone.flatMap((result, i) => Either.isLeft(result) ? [i] : []))
+        }),
+        { numRuns: 300 }
+      )
     })
   })
 

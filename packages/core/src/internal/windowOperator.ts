@@ -373,7 +373,6 @@ export class WindowOperator<A, K, S, O> {
     partition.watermark = Math.max(partition.watermark, now)
   }
 
-  /** Adds a value to each of its windows that is not past its lateness; false when all of them are. */
   /** Adds a value to each of its windows not past its lateness; false (late) when all of them are. */
   private add(
     partition: Partition<K, S>,
@@ -387,16 +386,17 @@ export class WindowOperator<A, K, S, O> {
     const assigner = this.spec.assigner
     if (assigner._tag === "Session") return this.addToSession(partition, input, key, time, value, records, origin)
     const lateBefore = partition.watermark - this.spec.allowedLateness
+    // most records of a key fall in the key's newest tumbling window: skip computing the start and the
+    // lookup by start (a tumbling window [start, end) is the one window holding the times in it)
+    const recent = assigner._tag === "Tumbling" ? partition.recent.get(key) : undefined
+    if (recent !== undefined && time >= recent.start && time < recent.end && recent.alive && recent.end > lateBefore) {
+      this.fold(partition, recent, input, value, records, origin)
+      return true
+    }
     let windows = partition.byKey.get(key) as Map<number, WindowState<K, S>> | undefined
     const size = assigner.size
     const step = assigner._tag === "Tumbling" ? size : assigner.slide
     const first = lastStart(assigner, time)
-    // most records of a key fall in the key's newest tumbling window: skip the lookup by start
-    const recent = assigner._tag === "Tumbling" ? partition.recent.get(key) : undefined
-    if (recent !== undefined && recent.start === first && recent.alive && first + size > lateBefore) {
-      this.fold(partition, recent, input, value, records, origin)
-      return true
-    }
     let late = true
     for (let start = first; start > time - size; start -= step) {
       const end = start + size
