@@ -61,7 +61,8 @@ export const run = async (options: Options): Promise<string> => {
     `rss ${Math.round(median(reports.map((r) => r.peakRssMb)))} MB`
   const ratio = (f: (r: SideReport) => number) => median(tributary.map((t, i) => f(t) / f(loop[i])))
   return `bench consumer-drain: tributary ${summary(tributary)}, sdk-loop ${summary(loop)}, ` +
-    `ratio ${ratio(rate).toFixed(2)}, cpu-ratio ${ratio((r) => r.cpuSeconds).toFixed(2)}, ` +
+    `ratio ${ratio(rate).toFixed(2)}, cpu-ratio ${ratio((r) => r.cpuSeconds).toFixed(2)} ` +
+    `(once reading: ${ratio((r) => r.cpuReadingSeconds).toFixed(2)}), ` +
     `rss-ratio ${ratio((r) => r.peakRssMb).toFixed(2)} (${options.records.toLocaleString("en-US")} records, ${shards} shards, ` +
     `median of ${options.rounds})`
 }

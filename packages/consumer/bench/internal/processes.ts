@@ -23,6 +23,8 @@ export interface SideReport {
   readonly cpuSeconds: number
   /** CPU time from the process's start (module loading included) to its last record. */
   readonly cpuTotalSeconds: number
+  /** CPU time from the moment every shard was being read (start-up done) to the last record. */
+  readonly cpuReadingSeconds: number
   readonly peakRssMb: number
   /** Delay from put to the pipeline, milliseconds (live runs). */
   readonly p50?: number
