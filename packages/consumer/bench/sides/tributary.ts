@@ -9,6 +9,7 @@ import * as Pipeline from "@tributary/core/Pipeline"
 import * as RecordSink from "@tributary/core/RecordSink"
 import { DynamoDBClient, DynamoDBLeaseStore } from "@tributary/dynamodb"
 import { Kinesis } from "@tributary/kinesis"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -38,7 +39,9 @@ const pipeline = Pipeline.make("bench").pipe(
 const program = Effect.gen(function*() {
   const consumer = yield* Consumer.make(pipeline, {
     stream: settings.stream,
-    initialPosition: live ? "LATEST" : "TRIM_HORIZON"
+    initialPosition: live ? "LATEST" : "TRIM_HORIZON",
+    // BENCH_CHECKPOINT_INTERVAL: what the checkpoints' writes cost (default: the Consumer's, 1 s)
+    ...(process.env.BENCH_CHECKPOINT_INTERVAL ? { checkpointInterval: process.env.BENCH_CHECKPOINT_INTERVAL as Duration.DurationInput } : {})
   })
   // ready once every shard is held (its reader starts at once)
   while ((yield* consumer.shards).length < Number(process.env.BENCH_SHARDS ?? 8)) yield* Effect.sleep("20 millis")
