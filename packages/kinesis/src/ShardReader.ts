@@ -231,7 +231,9 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
 
   /** A wait the stop cuts short, failing with `stoppedMarker` (the stream then ends). */
   const untilStopped = <A>(wait: Effect.Effect<A, SourceError>): Effect.Effect<A, SourceError> =>
-    options.stop === undefined ? wait : Effect.raceFirst(wait, Effect.zipRight(options.stop, Effect.fail(stoppedMarker)))
+    options.stop === undefined ? wait : Effect.raceFirst(wait, Effect.zipRight(options.stop, noteStopped))
+  // noted here too: a wait the stop ended must find it noted, whichever fiber the stop resumes first
+  const noteStopped = Effect.zipRight(Effect.sync(() => void (stopRequested = true)), Effect.fail(stoppedMarker))
   /** The end of the stream (none) when stopped, else the failure. */
   const orStopped = (error: SourceError): Option.Option<SourceError> => error === stoppedMarker ? Option.none() : Option.some(error)
 
@@ -359,9 +361,7 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
 
   // the service is given to each pull (a stream's provideService costs more per element)
   // the stop is noted by a fiber of its own, once per run, and read between pages
-  const noteStop = options.stop === undefined
-    ? Effect.void
-    : Effect.forkScoped(Effect.zipRight(options.stop, Effect.sync(() => void (stopRequested = true))))
+  const noteStop = options.stop === undefined ? Effect.void : Effect.forkScoped(Effect.zipRight(options.stop, Effect.ignore(noteStopped)))
   const batches = Stream.unwrapScoped(
     Effect.zipRight(
       Effect.zipRight(Effect.acquireRelease(enter, () => leave), noteStop),

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
@@ -83,6 +85,47 @@ describe("ShardReader (time logic, TestClock)", () => {
       expect(ShardReader.clampIdle(Duration.millis(50), false)).toEqual(Duration.millis(200))
       yield* Fiber.interrupt(a.fiber)
       yield* Fiber.interrupt(b.fiber)
+    }))
+
+  it.effect("stop: the batches end after the page in flight; a quiet shard's wait and retries are cut short", () =>
+    Effect.gen(function*() {
+      // a quiet shard, waiting its idle interval: the stream ends at the stop, not at the next call
+      const quiet = makeFake([shard(3)])
+      const idleStop = yield* Deferred.make<void>()
+      const a = yield* start(quiet, { idleInterval: "10 seconds", stop: Deferred.await(idleStop) })
+      yield* TestClock.adjust("1300 millis")
+      expect(times(quiet)).toEqual([0, 200, 400, 600, 800, 1000])
+      yield* Deferred.succeed(idleStop, undefined)
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.await(a.fiber)).toEqual(Exit.void)
+      expect(data(a.pages)).toEqual(["r0", "r1", "r2"])
+      expect(times(quiet)).toHaveLength(6)
+      // the end is not the shard's: `ended` does not complete
+      expect(yield* a.reader.ended.pipe(Effect.timeoutOption(0))).toStrictEqual(Option.none())
+
+      // throttled without end: the retries stop at the stop
+      const throttled = makeFake([shard(3)])
+      for (let i = 0; i < 100; i++) throttled.getRecordsFailures.push("ProvisionedThroughputExceededException")
+      const retryStop = yield* Deferred.make<void>()
+      const b = yield* start(throttled, { stop: Deferred.await(retryStop) })
+      yield* TestClock.adjust("5 seconds")
+      const before = times(throttled).length
+      yield* Deferred.succeed(retryStop, undefined)
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.await(b.fiber)).toEqual(Exit.void)
+      expect(times(throttled)).toHaveLength(before)
+      expect(b.pages).toEqual([])
+
+      // a live shard stops after the page in flight, whose call was waiting for the pace (at 400 ms)
+      const live = makeFake([shard(50)])
+      const liveStop = yield* Deferred.make<void>()
+      const c = yield* start(live, { maxRecords: 10, stop: Deferred.await(liveStop) })
+      yield* TestClock.adjust("250 millis")
+      yield* Deferred.succeed(liveStop, undefined)
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.await(c.fiber)).toEqual(Exit.void)
+      expect(data(c.pages)).toEqual(Array.from({ length: 30 }, (_, n) => `r${n}`))
+      expect(times(live).map((t) => t - times(live)[0])).toEqual([0, 200, 400])
     }))
 
   it.effect("backs off exponentially with jitter while throttled, for as long as it takes", () =>
