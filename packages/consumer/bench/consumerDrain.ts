@@ -10,7 +10,7 @@
  * BENCH_DRAIN_RECORDS (default 200,000) sets the stream's size, BENCH_DRAIN_ROUNDS the rounds (3 from main.ts).
  */
 import type { SideReport } from "./internal/processes.js"
-import { bothSides, median, startEmulator, startSide } from "./internal/processes.js"
+import { median, runRounds, startSide } from "./internal/processes.js"
 import * as BenchStream from "./internal/stream.js"
 
 const shards = 8
@@ -23,43 +23,34 @@ export interface Options {
 }
 
 export const run = async (options: Options): Promise<string> => {
-  const tributary: Array<SideReport> = []
-  const loop: Array<SideReport> = []
-  for (let round = 0; round < options.rounds; round++) {
-    const [kinesalite, dynalite] = await Promise.all([startEmulator("kinesalite"), startEmulator("dynalite")])
-    try {
-      const kinesis = BenchStream.client(kinesalite.endpoint)
+  const { loop, ratio, tributary } = await runRounds({
+    rounds: options.rounds,
+    onRound: options.onRound,
+    prepare: async (round, endpoints) => {
+      const kinesis = BenchStream.client(endpoints.kinesis)
       const stream = `drain-${round}`
       await BenchStream.fill(kinesis, stream, await BenchStream.create(kinesis, stream, shards), options.records)
       kinesis.destroy()
-      const env = {
-        BENCH_KINESIS: kinesalite.endpoint,
-        BENCH_DYNAMODB: dynalite.endpoint,
+      return {
+        BENCH_KINESIS: endpoints.kinesis,
+        BENCH_DYNAMODB: endpoints.dynamodb,
         BENCH_STREAM: stream,
         BENCH_TABLE: `drain-leases-${round}`,
         BENCH_MODE: "drain",
         BENCH_EXPECT: String(options.records),
         BENCH_SHARDS: String(shards)
       }
-      const side = async (name: string) => {
-        const started = await startSide(name, env)
-        const report = await started.report
-        if (report.records !== options.records) throw new Error(`${name} counted ${report.records} of ${options.records}`)
-        return report
-      }
-      const reports = await bothSides(round, side)
-      tributary.push(reports.tributary)
-      loop.push(reports.sdkLoop)
-      options.onRound?.(round, reports.tributary, reports.sdkLoop)
-    } finally {
-      await Promise.all([kinesalite.stop(), dynalite.stop()])
+    },
+    side: async (name, env) => {
+      const report = await (await startSide(name, env)).report
+      if (report.records !== options.records) throw new Error(`${name} counted ${report.records} of ${options.records}`)
+      return report
     }
-  }
+  })
   const rate = (r: SideReport) => r.records / r.seconds
   const summary = (reports: ReadonlyArray<SideReport>) =>
     `${Math.round(median(reports.map(rate))).toLocaleString("en-US")} rec/s cpu ${median(reports.map((r) => r.cpuSeconds)).toFixed(2)} s ` +
     `rss ${Math.round(median(reports.map((r) => r.peakRssMb)))} MB`
-  const ratio = (f: (r: SideReport) => number) => median(tributary.map((t, i) => f(t) / f(loop[i])))
   return `bench consumer-drain: tributary ${summary(tributary)}, sdk-loop ${summary(loop)}, ` +
     `ratio ${ratio(rate).toFixed(2)}, cpu-ratio ${ratio((r) => r.cpuSeconds).toFixed(2)} ` +
     `(once reading: ${ratio((r) => r.cpuReadingSeconds).toFixed(2)}), ` +

@@ -8,7 +8,7 @@
  * `BENCH_LIVE_ROUNDS` rounds (3 from main.ts).
  */
 import type { SideReport } from "./internal/processes.js"
-import { bothSides, median, runToEnd, startEmulator, startSide } from "./internal/processes.js"
+import { median, runRounds, runToEnd, startSide } from "./internal/processes.js"
 import * as BenchStream from "./internal/stream.js"
 
 const shards = 8
@@ -21,19 +21,18 @@ export interface Options {
 }
 
 export const run = async (options: Options): Promise<string> => {
-  const tributary: Array<SideReport> = []
-  const loop: Array<SideReport> = []
   const expected = options.rate * options.seconds
-  for (let round = 0; round < options.rounds; round++) {
-    const [kinesalite, dynalite] = await Promise.all([startEmulator("kinesalite"), startEmulator("dynalite")])
-    try {
-      const kinesis = BenchStream.client(kinesalite.endpoint)
+  const { loop, ratio, tributary } = await runRounds({
+    rounds: options.rounds,
+    onRound: options.onRound,
+    prepare: async (round, endpoints) => {
+      const kinesis = BenchStream.client(endpoints.kinesis)
       const stream = `live-${round}`
       await BenchStream.create(kinesis, stream, shards)
       kinesis.destroy()
-      const env = {
-        BENCH_KINESIS: kinesalite.endpoint,
-        BENCH_DYNAMODB: dynalite.endpoint,
+      return {
+        BENCH_KINESIS: endpoints.kinesis,
+        BENCH_DYNAMODB: endpoints.dynamodb,
         BENCH_STREAM: stream,
         BENCH_MODE: "live",
         BENCH_EXPECT: String(expected),
@@ -41,30 +40,23 @@ export const run = async (options: Options): Promise<string> => {
         BENCH_RATE: String(options.rate),
         BENCH_SECONDS: String(options.seconds)
       }
-      const side = async (name: string) => {
-        const started = await startSide(name, { ...env, BENCH_TABLE: `live-leases-${round}-${name}` })
-        await started.ready
-        // the readers' first GetRecords at LATEST come right after ready
-        await new Promise((resolve) => setTimeout(resolve, 1_000))
-        const put = Number(await runToEnd("producer", env))
-        const report = await started.report
-        if (put !== expected) throw new Error(`the producer put ${put} of ${expected}`)
-        if (report.records !== expected) throw new Error(`${name} counted ${report.records} of ${expected}`)
-        return report
-      }
-      const reports = await bothSides(round, side)
-      tributary.push(reports.tributary)
-      loop.push(reports.sdkLoop)
-      options.onRound?.(round, reports.tributary, reports.sdkLoop)
-    } finally {
-      await Promise.all([kinesalite.stop(), dynalite.stop()])
+    },
+    side: async (name, env, round) => {
+      const started = await startSide(name, { ...env, BENCH_TABLE: `live-leases-${round}-${name}` })
+      await started.ready
+      // the readers' first GetRecords at LATEST come right after ready
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      const put = Number(await runToEnd("producer", env))
+      const report = await started.report
+      if (put !== expected) throw new Error(`the producer put ${put} of ${expected}`)
+      if (report.records !== expected) throw new Error(`${name} counted ${report.records} of ${expected}`)
+      return report
     }
-  }
+  })
   const summary = (reports: ReadonlyArray<SideReport>) =>
     `p50 ${Math.round(median(reports.map((r) => r.p50 ?? NaN)))} ms p99 ${Math.round(median(reports.map((r) => r.p99 ?? NaN)))} ms ` +
     `(after the first second ${Math.round(median(reports.map((r) => r.p99Steady ?? NaN)))} ms) ` +
     `cpu ${median(reports.map((r) => r.cpuSeconds)).toFixed(2)} s rss ${Math.round(median(reports.map((r) => r.peakRssMb)))} MB`
-  const ratio = (f: (r: SideReport) => number) => median(tributary.map((t, i) => f(t) / f(loop[i])))
   const p99Diff = median(tributary.map((t, i) => (t.p99 ?? NaN) - (loop[i].p99 ?? NaN)))
   return `bench consumer-live: tributary ${summary(tributary)}, sdk-loop ${summary(loop)}, ` +
     `cpu-ratio ${ratio((r) => r.cpuSeconds).toFixed(2)}, p99-diff ${Math.round(p99Diff)} ms, rss-ratio ${ratio((r) => r.peakRssMb).toFixed(2)} ` +

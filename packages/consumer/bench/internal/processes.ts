@@ -189,3 +189,40 @@ export const median = (values: ReadonlyArray<number>): number => {
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
+
+/** What a bench's rounds gave each side, in round order. */
+export interface Rounds {
+  readonly tributary: ReadonlyArray<SideReport>
+  readonly loop: ReadonlyArray<SideReport>
+  /** Each round's ratio tributary / loop of a figure, the median over the rounds. */
+  readonly ratio: (f: (report: SideReport) => number) => number
+}
+
+/**
+ * Runs `rounds` rounds, each on a fresh kinesalite and dynalite (each in its own process, stopped after the
+ * round): `prepare` sets the round's stream up and answers each side's environment, then both sides run
+ * one after the other (`bothSides`) through `side`.
+ */
+export const runRounds = async (options: {
+  readonly rounds: number
+  readonly prepare: (round: number, endpoints: { readonly kinesis: string; readonly dynamodb: string }) => Promise<Record<string, string>>
+  readonly side: (name: "tributary" | "sdkLoop", env: Record<string, string>, round: number) => Promise<SideReport>
+  readonly onRound?: ((round: number, tributary: SideReport, loop: SideReport) => void) | undefined
+}): Promise<Rounds> => {
+  const tributary: Array<SideReport> = []
+  const loop: Array<SideReport> = []
+  for (let round = 0; round < options.rounds; round++) {
+    const [kinesalite, dynalite] = await Promise.all([startEmulator("kinesalite"), startEmulator("dynalite")])
+    try {
+      const env = await options.prepare(round, { kinesis: kinesalite.endpoint, dynamodb: dynalite.endpoint })
+      const reports = await bothSides(round, (name) => options.side(name, env, round))
+      tributary.push(reports.tributary)
+      loop.push(reports.sdkLoop)
+      options.onRound?.(round, reports.tributary, reports.sdkLoop)
+    } finally {
+      await Promise.all([kinesalite.stop(), dynalite.stop()])
+    }
+  }
+  const ratio = (f: (report: SideReport) => number) => median(tributary.map((t, i) => f(t) / f(loop[i])))
+  return { tributary, loop, ratio }
+}
