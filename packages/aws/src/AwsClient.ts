@@ -17,6 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { isLoopback } from "./AwsSdk.js"
+import * as AbortSignals from "./internal/abortSignals.js"
 import { LoopbackHandler } from "./LoopbackHandler.js"
 
 /**
@@ -220,12 +221,15 @@ export const service = <
         Effect.sync(() => {
           const client = definition.client({
             ...(definition.sdkRetries === true ? {} : { maxAttempts: 1 }),
+            // the resolved middleware of each command class is kept (see internal/abortSignals)
+            cacheMiddleware: true,
             ...(isLoopback(endpointOf(config)) ? definition.local?.() ?? { requestHandler: new LoopbackHandler() } : {}),
             ...config
           })
           // Without a logger, the SDK's logger middleware still copies every input and output (all the
           // records of a GetRecords page) to filter sensitive fields for a log line nobody writes.
           if ((config as { readonly logger?: unknown }).logger === undefined) client.middlewareStack.remove("loggerMiddleware")
+          AbortSignals.prepare(client as unknown as AbortSignals.PreparableClient)
           return client
         }),
         (client) => Effect.sync(() => client.destroy())
@@ -252,11 +256,7 @@ export const operations = <Client, E, Commands extends Record<string, CommandCla
   for (const [className, Command] of Object.entries(commands)) {
     const operation = className.slice(0, -"Command".length)
     methods[operation[0].toLowerCase() + operation.slice(1)] = (input) =>
-      use(operation, (client, abortSignal) => (client as unknown as Sendable).send(new Command(input), { abortSignal }))
+      use(operation, (client, abortSignal) => AbortSignals.send(client as unknown as AbortSignals.PreparableClient, new Command(input), abortSignal))
   }
   return methods as unknown as Operations<Commands, E>
-}
-
-interface Sendable {
-  readonly send: (command: unknown, options: { readonly abortSignal: AbortSignal }) => Promise<unknown>
 }

@@ -1,4 +1,5 @@
-import { describe, expect, it } from "@effect/vitest"
+import { ListStreamsCommand } from "@aws-sdk/client-kinesis"
+import { describe, expect, it, vi } from "@effect/vitest"
 import * as FaultProxy from "@tributary/local/FaultProxy"
 import * as LocalKinesis from "@tributary/local/LocalKinesis"
 import * as Effect from "effect/Effect"
@@ -90,6 +91,15 @@ describe("Kinesis service", () => {
       // the proxy sees the closed socket on a turn of its event loop
       const stats = yield* eventually(proxy.stats, (stats) => stats.clientAborts > 0)
       expect([stats.requests, stats.clientAborts, stats.forwarded]).toEqual([1, 1, 0])
+    }).pipe(Effect.provide(proxied)))
+
+  it.scopedLive("a command's middleware is resolved once per client, not per call (the abort signal rides beside send's options)", () =>
+    Effect.gen(function*() {
+      const kinesis = yield* Kinesis.Kinesis
+      const resolve = vi.spyOn(ListStreamsCommand.prototype, "resolveMiddleware")
+      yield* Effect.addFinalizer(() => Effect.sync(() => resolve.mockRestore()))
+      for (let i = 0; i < 3; i++) yield* kinesis.listStreams({})
+      expect(resolve).toHaveBeenCalledTimes(1)
     }).pipe(Effect.provide(proxied)))
 
   it.scopedLive("layerConfig reads region and endpoint from the environment and talks HTTP/1.1 to a loopback endpoint", () =>
