@@ -287,7 +287,7 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
       Effect.zipRight(Deferred.succeed(ended, end), Effect.fail(Option.none()))
     )
 
-  const pull: Effect.Effect<ReadonlyArray<SourceRecord>, Option.Option<SourceError>, Kinesis> = Effect.gen(function*() {
+  const pull: Effect.Effect<ReadonlyArray<SourceRecord>, Option.Option<SourceError>> = Effect.gen(function*() {
     while (true) {
       if (finished || stopRequested) return yield* Effect.fail(Option.none())
       if (pendingEnd !== undefined) {
@@ -330,7 +330,10 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
         skipThrough = undefined
       }
       if (iterator === undefined) {
-        pendingEnd = yield* Effect.mapError(childrenOf(stream, shardId, source, output.ChildShards), Option.some)
+        pendingEnd = yield* Effect.mapError(
+          Effect.provideService(childrenOf(stream, shardId, source, output.ChildShards), Kinesis, kinesis),
+          Option.some
+        )
       }
       if (records.length > 0) {
         emptyInARow = 0
@@ -359,13 +362,12 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
   const enter = gauges.enter
   const leave = Effect.suspend(() => gauges.leave(pendingEnd !== undefined && pendingEnd !== "caught-up"))
 
-  // the service is given to each pull (a stream's provideService costs more per element)
   // the stop is noted by a fiber of its own, once per run, and read between pages
   const noteStop = options.stop === undefined ? Effect.void : Effect.forkScoped(Effect.zipRight(options.stop, Effect.ignore(noteStopped)))
   const batches = Stream.unwrapScoped(
     Effect.zipRight(
       Effect.zipRight(Effect.acquireRelease(enter, () => leave), noteStop),
-      Effect.succeed(Stream.repeatEffectOption(Effect.provideService(pull, Kinesis, kinesis)))
+      Effect.succeed(Stream.repeatEffectOption(pull))
     )
   )
   const reader: KinesisShardReader = {

@@ -20,6 +20,7 @@ import * as MetricSeries from "../MetricSeries.js"
 import type { Checkpoint, Position, ShardReader } from "../RecordSource.js"
 import { RecordSource } from "../RecordSource.js"
 import type { RecordSink } from "../RecordSink.js"
+import * as Retry from "../Retry.js"
 import * as SequenceNumber from "../SequenceNumber.js"
 import type { SourceRecord } from "../SourceRecord.js"
 import type { CheckpointError, InvalidOptions, SourceError } from "../TributaryError.js"
@@ -211,8 +212,9 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
 
     // Transient failures are retried; the counter sees each retry the schedule allows.
     const schedule = self.retrySchedule.pipe(Schedule.tapOutput(() => counters.sinkRetries.update(1)))
+    // (a write that succeeds at once, nearly every one, builds no retry state)
     const withRetry = <E extends SinkError>(write: Effect.Effect<void, E>) =>
-      Effect.retry(write, { schedule, while: isTransient })
+      Retry.afterFirstFailure((first: Effect.Effect<void, E>) => Effect.retry(first, { schedule, while: isTransient }))(write)
 
     // A permanent failure is narrowed down by halves until the rejected values are alone.
     const writeBisecting = (
