@@ -112,8 +112,9 @@ export interface Options extends LeaseCoordinator.ConfigOptions {
    * How often each shard's checkpoint is stored at most, while it is processed (the newest one wins). The
    * last one is always stored when the shard stops (graceful shutdown, shard end, a failure); a crash reads
    * again what was processed since the last stored checkpoint: at most this long of the shard's records,
-   * and the batch in flight. Checkpoints are written off the read path. Default 1 second; 0 stores one
-   * after every batch.
+   * and the batch in flight. Checkpoints are written off the read path. Default 5 seconds (Kafka's
+   * auto-commit interval): each write costs a DynamoDB write per shard, which at one a second is most of a
+   * quiet worker's calls after GetRecords; 0 stores one after every batch.
    */
   readonly checkpointInterval?: Duration.DurationInput | undefined
   /**
@@ -361,7 +362,7 @@ const start = <R>(
   Effect.gen(function*() {
     const restartDelay = Duration.decode(options.restartDelay ?? "5 seconds")
     const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "30 seconds")
-    const checkpointInterval = Duration.decode(options.checkpointInterval ?? "1 second")
+    const checkpointInterval = Duration.decode(options.checkpointInterval ?? "5 seconds")
     const kinesis = yield* Effect.context<Kinesis>()
     // one processor per stream for every shard of the stream: windows over several shards see them all
     const byStream = new Map<string, ConsumedStream>()

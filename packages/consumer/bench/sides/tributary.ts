@@ -40,7 +40,7 @@ const program = Effect.gen(function*() {
   const consumer = yield* Consumer.make(pipeline, {
     stream: settings.stream,
     initialPosition: live ? "LATEST" : "TRIM_HORIZON",
-    // BENCH_CHECKPOINT_INTERVAL: what the checkpoints' writes cost (default: the Consumer's, 1 s)
+    // BENCH_CHECKPOINT_INTERVAL: what the checkpoints' writes cost (default: the Consumer's, 5 s)
     ...(process.env.BENCH_CHECKPOINT_INTERVAL ? { checkpointInterval: process.env.BENCH_CHECKPOINT_INTERVAL as Duration.DurationInput } : {})
   })
   // ready once every shard is held (its reader starts at once)
