@@ -2,7 +2,9 @@
  * What the Kinesis, DynamoDB and S3 client services share: a client built from SDK settings and destroyed
  * with its scope, settings read through Effect's `Config` (so a `ConfigProvider` can supply them), an HTTP
  * handler fit for local emulators on loopback endpoints, and every call made with an abort signal (an
- * interrupted fiber aborts its HTTP request) and the service's error classification.
+ * interrupted fiber aborts its HTTP request) and the service's error classification. A client built here
+ * keeps the SDK's resolved middleware per command, its calls' signals carried beside `send`'s options
+ * (`internal/abortSignals`).
  *
  * A service package describes its client once (`Definition`: how to build it, the SDK commands it wraps,
  * its error classification) and gets `fromClient`, `make`, `layer` and `layerConfig` from `service`.
