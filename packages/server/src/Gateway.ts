@@ -571,6 +571,10 @@ export const serve = (
       connectionsCheckingInterval: 1_000
     })
     node.maxConnections = options.maxConnections ?? 1000
+    let listener: ((request: IncomingMessage, response: ServerResponse) => void) | undefined
+    // Removed only once the server has closed (finalizers run in reverse order): a request that comes on a
+    // kept-alive connection while the server closes must still be answered, or the close waits for it forever.
+    yield* Effect.addFinalizer(() => Effect.sync(() => listener !== undefined && node.off("request", listener)))
     const server = yield* NodeHttpServer.make(() => node, { port: listen.port ?? 0, host })
     // The platform opens a span per request, with its URL and headers as attributes: made only under a tracer
     // that exports them, not Effect's default one (see `untraced`).
@@ -580,7 +584,7 @@ export const serve = (
     // Ingest requests, the hot path, are answered without the platform's request, router, request scope and
     // response (measured: 50-75 µs of CPU less per request, about 15%; see `ingestNode`). Under a tracer they
     // go through the platform, for its span.
-    const listener = (request: IncomingMessage, response: ServerResponse) => {
+    listener = (request: IncomingMessage, response: ServerResponse) => {
       const stream = traced ? undefined : ingestStream(request)
       if (stream === undefined) return platform(request, response)
       const fiber = runFork(ingestNode(request, response, stream))
@@ -589,7 +593,6 @@ export const serve = (
       })
     }
     node.on("request", listener)
-    yield* Effect.addFinalizer(() => Effect.sync(() => node.off("request", listener)))
     // started last, so closing the scope first ends the event streams, then the server waits for no one
     if (gateway.dashboard !== undefined) yield* gateway.dashboard.start
     const port = server.address._tag === "TcpAddress" ? server.address.port : 0
