@@ -67,8 +67,8 @@ export const defaultSinkRetry: Schedule.Schedule<unknown> = exponential()
  * @since 0.1.0
  * @category combinators
  */
-export const transient = (schedule: Schedule.Schedule<unknown>) =>
-<A, E extends { readonly retryability: Retryability }, R>(
+export const transient = <In = unknown>(schedule: Schedule.Schedule<unknown, In>) =>
+<A, E extends In & { readonly retryability: Retryability }, R>(
   self: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => Effect.retry(self, { schedule, while: isTransient })
 

@@ -214,7 +214,7 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
     const schedule = self.retrySchedule.pipe(Schedule.tapOutput(() => counters.sinkRetries.update(1)))
     // (a write that succeeds at once, nearly every one, builds no retry state)
     const withRetry = <E extends SinkError>(write: Effect.Effect<void, E>) =>
-      Retry.afterFirstFailure((first: Effect.Effect<void, E>) => Effect.retry(first, { schedule, while: isTransient }))(write)
+      Retry.afterFirstFailure(Retry.transient(schedule))(write)
 
     // A permanent failure is narrowed down by halves until the rejected values are alone.
     const writeBisecting = (
