@@ -502,7 +502,8 @@ const start = <R>(
         const failures = Chunk.toReadonlyArray(Cause.failures(cause))
         if (failures.some(isLeaseLost)) return { _tag: "LeaseLost" } as const
         // stopped, and the last checkpoint stored (a failed one follows the stop: Failed, handed back later)
-        if (failures.length > 0 && failures.every((failure) => failure === stopped)) {
+        // (an error failed inside a span is a proxy of itself: compared by its original)
+        if (failures.length > 0 && failures.every((failure) => Cause.originalError(failure) === stopped)) {
           return (yield* Deferred.isDone(stopping)) ? { _tag: "Stopped" } as const : { _tag: "HandedOver" } as const
         }
         return { _tag: "Failed", cause } as const

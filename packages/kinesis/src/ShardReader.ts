@@ -26,6 +26,7 @@ import * as Retry from "@tributary/core/Retry"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
 import type { CheckpointError } from "@tributary/core/TributaryError"
 import { SourceError } from "@tributary/core/TributaryError"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -235,7 +236,9 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
   // noted here too: a wait the stop ended must find it noted, whichever fiber the stop resumes first
   const noteStopped = Effect.zipRight(Effect.sync(() => void (stopRequested = true)), Effect.fail(stoppedMarker))
   /** The end of the stream (none) when stopped, else the failure. */
-  const orStopped = (error: SourceError): Option.Option<SourceError> => error === stoppedMarker ? Option.none() : Option.some(error)
+  const orStopped = (error: SourceError): Option.Option<SourceError> =>
+    // an error failed inside a span is a proxy of itself (it carries the span): compared by its original
+    Cause.originalError(error) === stoppedMarker ? Option.none() : Option.some(error)
 
   const iteratorInput = (): Sdk.GetShardIteratorInput => {
     const common = { StreamName: stream, ShardId: shardId }

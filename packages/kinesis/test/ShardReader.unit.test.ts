@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -127,6 +128,24 @@ describe("ShardReader (time logic, TestClock)", () => {
       expect(data(c.pages)).toEqual(Array.from({ length: 30 }, (_, n) => `r${n}`))
       expect(times(live).map((t) => t - times(live)[0])).toEqual([0, 200, 400])
     }))
+
+  it.effect("stop: retries are cut short inside a span too, where a failure is a proxy of the error failed", () =>
+    Effect.gen(function*() {
+      // a pipeline reads its shards inside spans (Pipeline.runShard): Effect then fails with a proxy of the
+      // error that carries the span, and the stop's own marker must still be recognised as the stop
+      const throttled = makeFake([shard(3)])
+      for (let i = 0; i < 100; i++) throttled.getRecordsFailures.push("ProvisionedThroughputExceededException")
+      const retryStop = yield* Deferred.make<void>()
+      const reader = yield* ShardReader.make({ stream: "s", shardId: "shardId-000000000000", stop: Deferred.await(retryStop) }).pipe(
+        Effect.provideService(Kinesis, throttled.shape)
+      )
+      const fiber = yield* Stream.runCollect(reader.batches).pipe(Effect.withSpan("Pipeline.runShard"), Effect.fork)
+      yield* TestClock.adjust("5 seconds")
+      yield* Deferred.succeed(retryStop, undefined)
+      yield* TestClock.adjust("1 minute")
+      const exit = yield* Fiber.await(fiber)
+      expect(Exit.isSuccess(exit) && Chunk.toReadonlyArray(exit.value)).toEqual([])
+    }).pipe(Effect.withRandom(Random.make(7))))
 
   it.effect("backs off exponentially with jitter while throttled, for as long as it takes", () =>
     Effect.gen(function*() {
