@@ -469,15 +469,14 @@ const start = <R>(
         const shard: CoreShardReader = {
           shardId,
           resumeFrom,
-          batches: Stream.concat(
+          ...ShardReaders.pagesOf(reader, {
+            endedByStop: Deferred.isDone(stop),
+            stopped,
             // the shard's load, published with the lease's renewals when the workers balance throughput
-            measuresLoad
-              ? Stream.tap(reader.batches, (records) => lease.countRead(records.length, LoadMeter.bytesOf(records)))
-              : reader.batches,
-            // ended by the stop (not by the shard's end): fail, so runShard does not flush the shard's
-            // windows as if it had ended
-            Stream.unwrap(Effect.map(Deferred.isDone(stop), (done) => done ? Stream.fail(stopped) : Stream.empty))
-          ),
+            countRead: measuresLoad
+              ? (records) => lease.countRead(records.length, LoadMeter.bytesOf(records))
+              : undefined
+          }),
           checkpoint: (checkpoint) =>
             lease.checkpoint(checkpoint).pipe(
               Effect.tap(() => Effect.sync(() => void (position.checkpoint = checkpoint))),

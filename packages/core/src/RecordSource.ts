@@ -7,6 +7,8 @@
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { SequenceNumber } from "./SequenceNumber.js"
 import type { SourceRecord } from "./SourceRecord.js"
@@ -56,6 +58,15 @@ export interface ShardReader {
   readonly shardId: string
   /** The shard's records, one array per fetched page, in shard order; fails when the source does. */
   readonly batches: Stream.Stream<ReadonlyArray<SourceRecord>, SourceError>
+  /**
+   * The same pages as `batches`, pulled one at a time, for a reader whose pages come one call at a time (a
+   * polling reader). Opening it in a scope starts a run as running `batches` would; each pull answers the
+   * next page, and fails with `None` at the end or `Some` with the source's failure. A pipeline prefers it
+   * to `batches` when it has no timer to merge in: pages handed through a `Stream` outlive V8's
+   * young-generation collections and are promoted, which costs CPU and memory (see docs/consumer.md).
+   * Optional: a reader without it is read through `batches`.
+   */
+  readonly pull?: Effect.Effect<Effect.Effect<ReadonlyArray<SourceRecord>, Option.Option<SourceError>>, never, Scope.Scope> | undefined
   /** The checkpoint this reader resumes after, if any. */
   readonly resumeFrom?: Checkpoint | undefined
   /** Records that everything up to and including the position is durable; a restart resumes after it. */

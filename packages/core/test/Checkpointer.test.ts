@@ -1,12 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as DeadLetter from "../src/DeadLetter.js"
 import * as Checkpointer from "../src/internal/checkpointer.js"
@@ -168,4 +170,62 @@ describe("runShard's checkpoints (TestClock)", () => {
         "CheckpointError"
       ])
     }))
+})
+
+describe("runShard over a reader's pull", () => {
+  const page = (n: number) => [
+    SourceRecord.make({ stream: "s", shardId: "s", sequenceNumber: String(n), partitionKey: "k", arrivalTime: 0, data: new Uint8Array([n]) })
+  ]
+  const broken = new SourceError({ source: "s", reason: "broken", retryability: "permanent" })
+  const unused = new SourceError({ source: "s", reason: "batches read although the reader has a pull", retryability: "permanent" })
+
+  /** A reader whose pull gives `pages` then ends (or fails with `failure`); its batches must not be read. */
+  const reader = (pages: ReadonlyArray<number>, failure?: SourceError) =>
+    Effect.sync(() => {
+      const log: Array<string> = []
+      let next = 0
+      const pull = Effect.suspend(() =>
+        next < pages.length
+          ? Effect.succeed(page(pages[next++]))
+          : Effect.fail(failure === undefined ? Option.none() : Option.some(failure))
+      )
+      const stored: Array<string> = []
+      const shard = {
+        shardId: "s",
+        batches: Stream.fail(unused),
+        pull: Effect.as(Effect.acquireRelease(Effect.sync(() => log.push("open")), () => Effect.sync(() => log.push("close"))), pull),
+        checkpoint: (checkpoint: Checkpoint) => Effect.sync(() => void stored.push(checkpoint.sequenceNumber))
+      }
+      return { shard, log, stored }
+    })
+
+  it.effect("takes every page in order, checkpoints the last, and closes what the pull opened", () =>
+    Effect.gen(function*() {
+      const sink = yield* RecordSink.memory<SourceRecord.SourceRecord>()
+      const processor = yield* Pipeline.processor(Pipeline.make("p").pipe(Pipeline.to(sink)))
+      const { log, shard, stored } = yield* reader([1, 2, 3])
+      yield* Pipeline.runShard(processor, shard)
+      expect((yield* sink.items).map((r) => r.sequenceNumber)).toStrictEqual(["1", "2", "3"])
+      expect(stored.at(-1)).toBe("3")
+      expect(log).toStrictEqual(["open", "close"])
+    }).pipe(Effect.provide(DeadLetter.layerMemory)))
+
+  it.effect("fails with the pull's failure, after storing the checkpoint of what was processed", () =>
+    Effect.gen(function*() {
+      const processor = yield* Pipeline.processor(Pipeline.make("p").pipe(Pipeline.to(RecordSink.drain)))
+      const { log, shard, stored } = yield* reader([1, 2], broken)
+      const exit = yield* Effect.exit(Pipeline.runShard(processor, shard))
+      expect(Exit.isFailure(exit) && Chunk.toReadonlyArray(Cause.failures(exit.cause)).map(Cause.originalError)).toStrictEqual([broken])
+      expect(stored.at(-1)).toBe("2")
+      expect(log).toStrictEqual(["open", "close"])
+    }).pipe(Effect.provide(DeadLetter.layerMemory)))
+
+  it.effect("reads the batches when a stage needs timer ticks (they are merged into the stream)", () =>
+    Effect.gen(function*() {
+      // a processor whose stages need ticks (a window's timer, say)
+      const processor = { ...yield* Pipeline.processor(Pipeline.make("p").pipe(Pipeline.to(RecordSink.drain))), tickEvery: Duration.seconds(1) }
+      const { shard } = yield* reader([1])
+      const exit = yield* Effect.exit(Pipeline.runShard(processor, shard))
+      expect(Exit.isFailure(exit) && Chunk.toReadonlyArray(Cause.failures(exit.cause)).map(Cause.originalError)).toStrictEqual([unused])
+    }).pipe(Effect.provide(DeadLetter.layerMemory)))
 })

@@ -367,16 +367,13 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
 
   // the stop is noted by a fiber of its own, once per run, and read between pages
   const noteStop = options.stop === undefined ? Effect.void : Effect.forkScoped(Effect.zipRight(options.stop, Effect.ignore(noteStopped)))
-  const batches = Stream.unwrapScoped(
-    Effect.zipRight(
-      Effect.zipRight(Effect.acquireRelease(enter, () => leave), noteStop),
-      Effect.succeed(Stream.repeatEffectOption(pull))
-    )
-  )
+  // a run: the lag gauges held, the stop watched, until its scope closes
+  const open = Effect.as(Effect.zipRight(Effect.acquireRelease(enter, () => leave), noteStop), pull)
   const reader: KinesisShardReader = {
     shardId,
     stream,
-    batches,
+    batches: Stream.unwrapScoped(Effect.map(open, Stream.repeatEffectOption)),
+    pull: open,
     checkpoint: options.checkpoint ?? (() => Effect.void),
     ended: Deferred.await(ended),
     lastPosition: Effect.sync(() => lastEmitted)

@@ -11,6 +11,7 @@ import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import type { SourceRecord } from "@tributary/core/SourceRecord"
+import type { SourceError } from "@tributary/core/TributaryError"
 import * as Aggregation from "../src/Aggregation.js"
 import { Kinesis } from "../src/Kinesis.js"
 import type * as KinesisError from "../src/KinesisError.js"
@@ -38,6 +39,22 @@ const start = (fake: ReturnType<typeof makeFake>, options: Partial<ReaderOptions
       Stream.runForEach((page) => Effect.sync(() => pages.push(page))),
       Effect.fork
     )
+    return { reader, pages, fiber }
+  }).pipe(Effect.withRandom(Random.make(7)))
+
+/** Reads through `pull` (as a pipeline does) in a forked fiber, inside a span as the pipeline runs it. */
+const startPull = (fake: ReturnType<typeof makeFake>, options: Partial<ReaderOptions> = {}) =>
+  Effect.gen(function*() {
+    const reader = yield* ShardReader.make({ stream: "s", shardId: "shardId-000000000000", ...options }).pipe(
+      Effect.provideService(Kinesis, fake.shape)
+    )
+    const pages: Array<ReadonlyArray<SourceRecord>> = []
+    const each = (pull: Effect.Effect<ReadonlyArray<SourceRecord>, Option.Option<SourceError>>): Effect.Effect<void, SourceError> =>
+      Effect.matchEffect(pull, {
+        onFailure: (end) => Option.isNone(end) ? Effect.void : Effect.fail(end.value),
+        onSuccess: (page) => Effect.zipRight(Effect.sync(() => pages.push(page)), each(pull))
+      })
+    const fiber = yield* Effect.scoped(Effect.flatMap(reader.pull!, each)).pipe(Effect.withSpan("reading"), Effect.fork)
     return { reader, pages, fiber }
   }).pipe(Effect.withRandom(Random.make(7)))
 
@@ -146,6 +163,38 @@ describe("ShardReader (time logic, TestClock)", () => {
       const exit = yield* Fiber.await(fiber)
       expect(Exit.isSuccess(exit) && Chunk.toReadonlyArray(exit.value)).toEqual([])
     }).pipe(Effect.withRandom(Random.make(7))))
+
+  it.effect("pull: the same pages as the batches; a stop ends it after the page in flight, also during retries", () =>
+    Effect.gen(function*() {
+      const live = makeFake([shard(50)])
+      const liveStop = yield* Deferred.make<void>()
+      const a = yield* startPull(live, { maxRecords: 10, stop: Deferred.await(liveStop) })
+      yield* TestClock.adjust("250 millis")
+      yield* Deferred.succeed(liveStop, undefined)
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.await(a.fiber)).toEqual(Exit.void)
+      expect(a.pages.map((p) => p.length)).toEqual([10, 10, 10])
+      expect(data(a.pages)).toEqual(Array.from({ length: 30 }, (_, n) => `r${n}`))
+      expect(yield* a.reader.ended.pipe(Effect.timeoutOption(0))).toStrictEqual(Option.none())
+
+      const throttled = makeFake([shard(3)])
+      for (let i = 0; i < 100; i++) throttled.getRecordsFailures.push("ProvisionedThroughputExceededException")
+      const retryStop = yield* Deferred.make<void>()
+      const b = yield* startPull(throttled, { stop: Deferred.await(retryStop) })
+      yield* TestClock.adjust("5 seconds")
+      yield* Deferred.succeed(retryStop, undefined)
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.await(b.fiber)).toEqual(Exit.void)
+      expect(b.pages).toEqual([])
+
+      // to its shard's end: then `ended` says so
+      const closed = makeFake([shard(15, { closed: true })])
+      const c = yield* startPull(closed, { maxRecords: 10 })
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Fiber.await(c.fiber)).toEqual(Exit.void)
+      expect(data(c.pages)).toEqual(Array.from({ length: 15 }, (_, n) => `r${n}`))
+      expect((yield* c.reader.ended)._tag).toBe("ShardEnd")
+    }))
 
   it.effect("backs off exponentially with jitter while throttled, for as long as it takes", () =>
     Effect.gen(function*() {

@@ -3,6 +3,9 @@
  * consumer, registered (or found) once, by the first shard that needs it; a failure to register fails that
  * shard (and is tried again by the next).
  */
+import type { ShardReader as CoreShardReader } from "@tributary/core/RecordSource"
+import type { SourceRecord } from "@tributary/core/SourceRecord"
+import type { SourceError } from "@tributary/core/TributaryError"
 import { InvalidOptions } from "@tributary/core/TributaryError"
 import * as FanOutReader from "@tributary/kinesis/FanOutReader"
 import * as ShardReader from "@tributary/kinesis/ShardReader"
@@ -51,6 +54,35 @@ export const make = (stream: string, reader: Choice) =>
       Effect.flatMap(consumer, (found) =>
         Effect.map(
           FanOutReader.make({ ...fanOut, stream, shardId, position, consumerArn: found.arn }),
-          (reader): ShardReader.KinesisShardReader => ({ ...reader, batches: Stream.interruptWhen(reader.batches, stop) })
+          // read through `batches` only: a `pull` would not see the stop
+          (reader): ShardReader.KinesisShardReader => ({ ...reader, batches: Stream.interruptWhen(reader.batches, stop), pull: undefined })
         ))
   })
+
+/**
+ * A reader's pages as a worker hands them to the pipeline: counted (`countRead`, when the workers balance
+ * throughput), and failing with `stopped` when they ended because the worker stopped reading the shard
+ * rather than at the shard's end, so that the pipeline does not flush the shard's windows as if it had
+ * ended. Both `batches` and, when the reader has it, `pull`.
+ */
+export const pagesOf = (
+  reader: ShardReader.KinesisShardReader,
+  options: {
+    readonly endedByStop: Effect.Effect<boolean>
+    readonly stopped: SourceError
+    readonly countRead: ((records: ReadonlyArray<SourceRecord>) => Effect.Effect<void>) | undefined
+  }
+): Pick<CoreShardReader, "batches" | "pull"> => {
+  const { countRead, endedByStop, stopped } = options
+  return {
+    batches: Stream.concat(
+      countRead === undefined ? reader.batches : Stream.tap(reader.batches, countRead),
+      Stream.unwrap(Effect.map(endedByStop, (done) => done ? Stream.fail(stopped) : Stream.empty))
+    ),
+    pull: reader.pull === undefined ? undefined : Effect.map(reader.pull, (next) =>
+      Effect.catchAll(
+        countRead === undefined ? next : Effect.tap(next, countRead),
+        (end) => Option.isSome(end) ? Effect.fail(end) : Effect.flatMap(endedByStop, (done) => Effect.fail(done ? Option.some(stopped) : Option.none()))
+      ))
+  }
+}

@@ -281,35 +281,46 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
           : Effect.withSpan(processBatch(shardId, event, records, true), "Pipeline.process", { captureStackTrace: false })
       )
 
-    const processBatch = (shardId: string, event: BatchEvent, records: ReadonlyArray<SourceRecord>, traced: boolean) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const batch = new BatchState(shardId, event, records, self.name, now)
-        let lane: Lane = event === "records" ? { values: records, origins: null } : emptyLane
-        for (const step of steps) {
-          if (step._tag === "Stage") {
-            try {
-              lane = step.stage.run(lane, batch)
-            } catch (error) {
-              // Stages fail records one at a time; this is the backstop for a fault of the stage itself, so
-              // that even then the shard moves on, the page's records dead-lettered with the reason.
-              const reason = `the ${step.name} stage failed for the whole page: ${thrownReason(error)}`
-              yield* Effect.logError(reason)
-              for (let i = 0; i < lane.values.length; i++) {
-                batch.deadLetter(originOf(lane, i), step.name, reason, undefined, lane.values[i])
-              }
-              lane = emptyLane
+    // A page's steps, the sink writes between them. Plain combinators, not an `Effect.gen` made per page: a
+    // generator function made per page keeps the page alive past V8's young-generation collections (it is
+    // promoted, and freed only by a full collection; see docs/consumer.md).
+    const runSteps = (from: number, lane: Lane, batch: BatchState): Effect.Effect<Lane, SinkError> => {
+      for (let i = from; i < steps.length; i++) {
+        const step = steps[i]
+        if (step._tag === "Stage") {
+          try {
+            lane = step.stage.run(lane, batch)
+          } catch (error) {
+            // Stages fail records one at a time; this is the backstop for a fault of the stage itself, so
+            // that even then the shard moves on, the page's records dead-lettered with the reason.
+            const reason = `the ${step.name} stage failed for the whole page: ${thrownReason(error)}`
+            for (let k = 0; k < lane.values.length; k++) {
+              batch.deadLetter(originOf(lane, k), step.name, reason, undefined, lane.values[k])
             }
-          } else if (lane.values.length > 0) {
-            const before = batch.deadLetters.length
-            yield* writeBisecting(step.sink, lane.values, lane.origins, batch)
-            if (batch.deadLetters.length > before) lane = batch.withoutDeadLetters(lane)
+            return Effect.zipRight(Effect.logError(reason), runSteps(i + 1, emptyLane, batch))
           }
+        } else if (lane.values.length > 0) {
+          const before = batch.deadLetters.length
+          const written = lane
+          return Effect.flatMap(
+            writeBisecting(step.sink, written.values, written.origins, batch),
+            () => runSteps(i + 1, batch.deadLetters.length > before ? batch.withoutDeadLetters(written) : written, batch)
+          )
         }
-        for (const [sink, output] of batch.sideOutputs) yield* writeBisecting(sink, output.values, output.origins, batch)
-        if (batch.deadLetters.length > 0) yield* writeDeadLetters(batch.deadLetters)
+      }
+      return Effect.succeed(lane)
+    }
+
+    // What the page produced, once its side outputs and dead letters are written.
+    const finish = (shardId: string, event: BatchEvent, records: ReadonlyArray<SourceRecord>, traced: boolean, batch: BatchState, lane: Lane) => {
+      const sideOutputs = batch.sideOutputs.size === 0 ? Effect.void : Effect.forEach(
+        batch.sideOutputs,
+        ([sink, output]) => writeBisecting(sink, output.values, output.origins, batch),
+        { discard: true }
+      )
+      const stored = Effect.zipRight(sideOutputs, Effect.suspend(() => batch.deadLetters.length > 0 ? writeDeadLetters(batch.deadLetters) : Effect.void))
+      return Effect.flatMap(stored, () => {
         const counts = batch.count(lane)
-        if (traced) yield* Effect.annotateCurrentSpan({ shardId, event, ...counts })
         if (event === "records") totals.batches++
         totals.recordsIn += counts.recordsIn
         totals.recordsOut += counts.recordsOut
@@ -323,7 +334,16 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
           if (counts.late > 0) counters.late.unsafeUpdate(counts.late)
           if (counts.filtered > 0) counters.filtered.unsafeUpdate(counts.filtered)
         }
-        return { ...counts, checkpoint: checkpointOf(shardId, records) }
+        const outcome: Outcome = { ...counts, checkpoint: checkpointOf(shardId, records) }
+        return traced ? Effect.as(Effect.annotateCurrentSpan({ shardId, event, ...counts }), outcome) : Effect.succeed(outcome)
+      })
+    }
+
+    const processBatch = (shardId: string, event: BatchEvent, records: ReadonlyArray<SourceRecord>, traced: boolean) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const batch = new BatchState(shardId, event, records, self.name, now)
+        const lane: Lane = event === "records" ? { values: records, origins: null } : emptyLane
+        return Effect.flatMap(runSteps(0, lane, batch), (out) => finish(shardId, event, records, traced, batch, out))
       })
 
     const running: Processor = {
@@ -383,18 +403,19 @@ export const runShard = (processor: Processor, shard: ShardReader): Effect.Effec
     }
     const inBatchSpan = <A, E>(effect: Effect.Effect<A, E>) => traced ? Effect.withSpan(effect, "Pipeline.batch", batchSpan) : effect
     // undefined: a tick
-    const events: Stream.Stream<ReadonlyArray<SourceRecord> | undefined, SourceError> =
-      processor.tickEvery === undefined ? shard.batches : Stream.merge(
-        shard.batches,
-        Stream.tick(processor.tickEvery).pipe(Stream.as(undefined)),
-        { haltStrategy: "left" }
+    const handle = (records: ReadonlyArray<SourceRecord> | undefined) =>
+      inBatchSpan(Effect.flatMap(
+        records === undefined ? processor.tick(shard.shardId) : processor.process(shard.shardId, records),
+        (outcome) => store(outcome.checkpoint)
+      ))
+    const eachPage = processor.tickEvery === undefined
+      ? shard.pull === undefined ? Stream.runForEach(shard.batches, handle) : pullEach(shard.pull, handle)
+      : Stream.runForEach(
+        Stream.merge(shard.batches, Stream.tick(processor.tickEvery).pipe(Stream.as(undefined)), { haltStrategy: "left" }),
+        handle
       )
     const reading = Effect.zipRight(
-      Stream.runForEach(events, (records) =>
-        inBatchSpan(Effect.flatMap(
-          records === undefined ? processor.tick(shard.shardId) : processor.process(shard.shardId, records),
-          (outcome) => store(outcome.checkpoint)
-        ))),
+      eachPage,
       inBatchSpan(Effect.flatMap(processor.endShard(shard.shardId), (flushed) => store(flushed.checkpoint)))
     )
     const read = yield* Effect.exit(Effect.raceFirst(reading, checkpointer.failed))
@@ -442,6 +463,22 @@ export const run = (
  * (`Pipeline.batch`, `Pipeline.process`, the sink writes) are made only under another tracer.
  */
 const untraced = Effect.runSync(Effect.tracer)
+
+/**
+ * Each page of a reader's `pull`, handed to `f` in order until the pull ends: a loop of plain effects, where
+ * `Stream.runForEach` over `batches` would keep every page alive past V8's young-generation collections.
+ */
+const pullEach = <E>(
+  open: NonNullable<ShardReader["pull"]>,
+  f: (records: ReadonlyArray<SourceRecord>) => Effect.Effect<void, E>
+): Effect.Effect<void, E | SourceError> =>
+  Effect.scoped(Effect.flatMap(open, (pull) => {
+    const next: Effect.Effect<void, E | SourceError> = Effect.matchEffect(pull, {
+      onFailure: (end) => Option.isNone(end) ? Effect.void : Effect.fail(end.value),
+      onSuccess: (records) => Effect.zipRight(f(records), next)
+    })
+    return next
+  }))
 
 /** A span around a sink write, made only under a tracer (see `untraced`). */
 const pageSpan = <A, E>(
