@@ -28,12 +28,13 @@ const shard = (count: number, options: Partial<FakeShard> = {}): FakeShard => ({
   ...options
 })
 
+const makeReader = (fake: ReturnType<typeof makeFake>, options: Partial<ReaderOptions>) =>
+  ShardReader.make({ stream: "s", shardId: "shardId-000000000000", ...options }).pipe(Effect.provideService(Kinesis, fake.shape))
+
 /** Starts reading into an array in a forked fiber. */
 const start = (fake: ReturnType<typeof makeFake>, options: Partial<ReaderOptions> = {}) =>
   Effect.gen(function*() {
-    const reader = yield* ShardReader.make({ stream: "s", shardId: "shardId-000000000000", ...options }).pipe(
-      Effect.provideService(Kinesis, fake.shape)
-    )
+    const reader = yield* makeReader(fake, options)
     const pages: Array<ReadonlyArray<SourceRecord>> = []
     const fiber = yield* reader.batches.pipe(
       Stream.runForEach((page) => Effect.sync(() => pages.push(page))),
@@ -45,9 +46,7 @@ const start = (fake: ReturnType<typeof makeFake>, options: Partial<ReaderOptions
 /** Reads through `pull` (as a pipeline does) in a forked fiber, inside a span as the pipeline runs it. */
 const startPull = (fake: ReturnType<typeof makeFake>, options: Partial<ReaderOptions> = {}) =>
   Effect.gen(function*() {
-    const reader = yield* ShardReader.make({ stream: "s", shardId: "shardId-000000000000", ...options }).pipe(
-      Effect.provideService(Kinesis, fake.shape)
-    )
+    const reader = yield* makeReader(fake, options)
     const pages: Array<ReadonlyArray<SourceRecord>> = []
     const each = (pull: Effect.Effect<ReadonlyArray<SourceRecord>, Option.Option<SourceError>>): Effect.Effect<void, SourceError> =>
       Effect.matchEffect(pull, {
