@@ -104,12 +104,13 @@ describe("ShardReader (time logic, TestClock)", () => {
       yield* Fiber.interrupt(b.fiber)
     }))
 
-  it.effect("stop: the batches end after the page in flight; a quiet shard's wait and retries are cut short", () =>
+  for (const [how, read] of [["batches", start], ["pull", startPull]] as const) {
+  it.effect(`stop (${how}): the pages end after the one in flight; a quiet shard's wait and retries are cut short`, () =>
     Effect.gen(function*() {
       // a quiet shard, waiting its idle interval: the stream ends at the stop, not at the next call
       const quiet = makeFake([shard(3)])
       const idleStop = yield* Deferred.make<void>()
-      const a = yield* start(quiet, { idleInterval: "10 seconds", stop: Deferred.await(idleStop) })
+      const a = yield* read(quiet, { idleInterval: "10 seconds", stop: Deferred.await(idleStop) })
       yield* TestClock.adjust("1300 millis")
       expect(times(quiet)).toEqual([0, 200, 400, 600, 800, 1000])
       yield* Deferred.succeed(idleStop, undefined)
@@ -124,7 +125,7 @@ describe("ShardReader (time logic, TestClock)", () => {
       const throttled = makeFake([shard(3)])
       for (let i = 0; i < 100; i++) throttled.getRecordsFailures.push("ProvisionedThroughputExceededException")
       const retryStop = yield* Deferred.make<void>()
-      const b = yield* start(throttled, { stop: Deferred.await(retryStop) })
+      const b = yield* read(throttled, { stop: Deferred.await(retryStop) })
       yield* TestClock.adjust("5 seconds")
       const before = times(throttled).length
       yield* Deferred.succeed(retryStop, undefined)
@@ -136,7 +137,7 @@ describe("ShardReader (time logic, TestClock)", () => {
       // a live shard stops after the page in flight, whose call was waiting for the pace (at 400 ms)
       const live = makeFake([shard(50)])
       const liveStop = yield* Deferred.make<void>()
-      const c = yield* start(live, { maxRecords: 10, stop: Deferred.await(liveStop) })
+      const c = yield* read(live, { maxRecords: 10, stop: Deferred.await(liveStop) })
       yield* TestClock.adjust("250 millis")
       yield* Deferred.succeed(liveStop, undefined)
       yield* TestClock.adjust("10 seconds")
@@ -162,35 +163,15 @@ describe("ShardReader (time logic, TestClock)", () => {
       const exit = yield* Fiber.await(fiber)
       expect(Exit.isSuccess(exit) && Chunk.toReadonlyArray(exit.value)).toEqual([])
     }).pipe(Effect.withRandom(Random.make(7))))
+  }
 
-  it.effect("pull: the same pages as the batches; a stop ends it after the page in flight, also during retries", () =>
+  it.effect("pull: to the shard's end, and then `ended` says so", () =>
     Effect.gen(function*() {
-      const live = makeFake([shard(50)])
-      const liveStop = yield* Deferred.make<void>()
-      const a = yield* startPull(live, { maxRecords: 10, stop: Deferred.await(liveStop) })
-      yield* TestClock.adjust("250 millis")
-      yield* Deferred.succeed(liveStop, undefined)
-      yield* TestClock.adjust("10 seconds")
-      expect(yield* Fiber.await(a.fiber)).toEqual(Exit.void)
-      expect(a.pages.map((p) => p.length)).toEqual([10, 10, 10])
-      expect(data(a.pages)).toEqual(Array.from({ length: 30 }, (_, n) => `r${n}`))
-      expect(yield* a.reader.ended.pipe(Effect.timeoutOption(0))).toStrictEqual(Option.none())
-
-      const throttled = makeFake([shard(3)])
-      for (let i = 0; i < 100; i++) throttled.getRecordsFailures.push("ProvisionedThroughputExceededException")
-      const retryStop = yield* Deferred.make<void>()
-      const b = yield* startPull(throttled, { stop: Deferred.await(retryStop) })
-      yield* TestClock.adjust("5 seconds")
-      yield* Deferred.succeed(retryStop, undefined)
-      yield* TestClock.adjust("1 minute")
-      expect(yield* Fiber.await(b.fiber)).toEqual(Exit.void)
-      expect(b.pages).toEqual([])
-
-      // to its shard's end: then `ended` says so
       const closed = makeFake([shard(15, { closed: true })])
       const c = yield* startPull(closed, { maxRecords: 10 })
       yield* TestClock.adjust("2 seconds")
       expect(yield* Fiber.await(c.fiber)).toEqual(Exit.void)
+      expect(c.pages.map((p) => p.length)).toEqual([10, 5])
       expect(data(c.pages)).toEqual(Array.from({ length: 15 }, (_, n) => `r${n}`))
       expect((yield* c.reader.ended)._tag).toBe("ShardEnd")
     }))
