@@ -146,6 +146,8 @@ describe("ShardReader (time logic, TestClock)", () => {
       expect(times(live).map((t) => t - times(live)[0])).toEqual([0, 200, 400])
     }))
 
+  }
+
   it.effect("stop: retries are cut short inside a span too, where a failure is a proxy of the error failed", () =>
     Effect.gen(function*() {
       // a pipeline reads its shards inside spans (Pipeline.runShard): Effect then fails with a proxy of the
@@ -163,7 +165,6 @@ describe("ShardReader (time logic, TestClock)", () => {
       const exit = yield* Fiber.await(fiber)
       expect(Exit.isSuccess(exit) && Chunk.toReadonlyArray(exit.value)).toEqual([])
     }).pipe(Effect.withRandom(Random.make(7))))
-  }
 
   it.effect("pull: to the shard's end, and then `ended` says so", () =>
     Effect.gen(function*() {
