@@ -32,6 +32,7 @@ import { AwsClient } from "@tributary/aws"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as GetRecordsAnswer from "./internal/getRecordsAnswer.js"
 import type { KinesisError } from "./KinesisError.js"
 import { fromSdkError } from "./KinesisError.js"
 
@@ -95,7 +96,8 @@ export class Kinesis extends Context.Tag("@tributary/kinesis/Kinesis")<Kinesis, 
  */
 export const { fromClient, layer, layerConfig, make } = AwsClient.service(Kinesis, {
   endpointVariable: "AWS_ENDPOINT_URL_KINESIS",
-  client: (config: Sdk.KinesisClientConfig) => new KinesisClient(config),
+  // GetRecords answers are read without the SDK's generic deserializer (see internal/getRecordsAnswer)
+  client: (config: Sdk.KinesisClientConfig) => GetRecordsAnswer.install(new KinesisClient(config)),
   commands,
   fromSdkError,
   extend: (service) => ({ subscribeToShard: subscribeToShard(service.client) })
