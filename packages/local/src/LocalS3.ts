@@ -1,6 +1,8 @@
 /**
  * Local S3: s3rver, embedded in this process or in a child process of its own, storing objects in a
- * temporary directory that is removed when the scope closes.
+ * temporary directory that is removed when the scope closes. Its PUTs replace an object whole, as S3's do
+ * (s3rver 3.7.1 itself writes an object in place and answers before the bytes are written: concurrent PUTs
+ * of one key interleaved, and a GET right after a PUT could read part of it).
  *
  * @since 0.1.0
  */
@@ -97,6 +99,9 @@ export const makeS3rver = (options: S3rverOptions = {}): Effect.Effect<LocalS3Sh
   Effect.gen(function*() {
     const directory = yield* objectsDirectory
     const S3rver = require("s3rver") as new(options: Record<string, unknown>) => S3rver
+    // whole-object PUTs, as S3 does them (see internal/s3rver-store.cjs)
+    const store = require(storeScript) as { readonly patch: () => void }
+    store.patch()
     const server = new S3rver({
       port: options.port ?? 0,
       address: "127.0.0.1",
@@ -227,6 +232,7 @@ const shape = (endpoint: string, port: number, directory: string): LocalS3Shape 
 })
 
 const childScript = fileURLToPath(new URL("./internal/s3rver-child.cjs", import.meta.url))
+const storeScript = fileURLToPath(new URL("./internal/s3rver-store.cjs", import.meta.url))
 
 const require = createRequire(import.meta.url)
 

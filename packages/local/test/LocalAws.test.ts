@@ -135,6 +135,33 @@ describe("LocalS3", () => {
       client.destroy()
     }))
 
+  for (const [name, make] of [["in this process", LocalS3.makeS3rver], ["in its child process", LocalS3.makeS3rverProcess]] as const) {
+    it.live(`s3rver ${name}: concurrent PUTs of one key leave one whole version, and a GET after a PUT reads all of it`, () =>
+      Effect.gen(function*() {
+        const local = yield* make({ buckets: ["race"] })
+        const client = new S3Client({ ...local.clientConfig, maxAttempts: 1 })
+        yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
+        // sizes apart, so a torn or partly written object cannot pass for one of them
+        const versions = Array.from({ length: 12 }, (_, i) => Buffer.alloc(16 * 1024 * (i + 1), i + 1))
+        const put = (body: Buffer) => Effect.promise(() => client.send(new PutObjectCommand({ Bucket: "race", Key: "k", Body: body })))
+        const get = Effect.promise(async () => {
+          const object = await client.send(new GetObjectCommand({ Bucket: "race", Key: "k" }))
+          return Buffer.from(await object.Body!.transformToByteArray())
+        })
+        const whole = (got: Buffer) => versions.some((body) => body.equals(got))
+        for (let round = 0; round < 3; round++) {
+          yield* Effect.forEach(versions, put, { concurrency: "unbounded", discard: true })
+          expect(whole(yield* get)).toBe(true)
+          // each PUT read back at once, while the others still write
+          const reads = yield* Effect.forEach(versions, (body) => Effect.zipRight(put(body), get), { concurrency: "unbounded" })
+          expect(reads.every(whole)).toBe(true)
+        }
+        const last = versions[3]
+        yield* put(last)
+        expect((yield* get).equals(last)).toBe(true)
+      }).pipe(Effect.scoped), 60_000)
+  }
+
   it.live("a directory left by a process that is gone is removed at the next start; a running process's is kept", () =>
     Effect.gen(function*() {
       // a pid no process has (pids stay below 2^22 on Linux)

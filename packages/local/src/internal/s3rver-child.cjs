@@ -5,6 +5,8 @@
 "use strict"
 const { rmSync } = require("node:fs")
 const S3rver = require("s3rver")
+// whole-object PUTs, as S3 does them
+require("./s3rver-store.cjs").patch()
 const directory = process.argv[2]
 const buckets = (process.argv[3] || "").split(",").filter((name) => name.length > 0)
 const port = Number(process.argv[4] || 0)
