@@ -312,7 +312,8 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
     }
 
     // What the page produced, once its side outputs and dead letters are written.
-    const finish = (shardId: string, event: BatchEvent, records: ReadonlyArray<SourceRecord>, traced: boolean, batch: BatchState, lane: Lane) => {
+    const finish = (batch: BatchState, lane: Lane, traced: boolean) => {
+      const { event, records, shardId } = batch
       const sideOutputs = batch.sideOutputs.size === 0 ? Effect.void : Effect.forEach(
         batch.sideOutputs,
         ([sink, output]) => writeBisecting(sink, output.values, output.origins, batch),
@@ -343,7 +344,7 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const batch = new BatchState(shardId, event, records, self.name, now)
         const lane: Lane = event === "records" ? { values: records, origins: null } : emptyLane
-        return Effect.flatMap(runSteps(0, lane, batch), (out) => finish(shardId, event, records, traced, batch, out))
+        return Effect.flatMap(runSteps(0, lane, batch), (out) => finish(batch, out, traced))
       })
 
     const running: Processor = {

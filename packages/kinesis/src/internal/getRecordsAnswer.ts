@@ -45,9 +45,9 @@ export const install = <C extends { readonly config: object }>(client: C): C => 
   return client
 }
 
-const bodyOf = (body: unknown, context: Context): Promise<Uint8Array> => {
-  if (body === undefined) return Promise.resolve(new Uint8Array())
-  if (body instanceof Uint8Array) return Promise.resolve(body)
+const bodyOf = async (body: unknown, context: Context): Promise<Uint8Array> => {
+  if (body === undefined) return new Uint8Array()
+  if (body instanceof Uint8Array) return body
   if (context.streamCollector === undefined) throw new TypeError("GetRecords: the client has no stream collector")
   return context.streamCollector(body)
 }
@@ -55,7 +55,7 @@ const bodyOf = (body: unknown, context: Context): Promise<Uint8Array> => {
 const text = new TextDecoder()
 
 /** A GetRecords answer's body as the SDK would read it (members it does not know are left out, as it does). */
-export const read = (bytes: Uint8Array): Sdk.GetRecordsOutput => {
+const read = (bytes: Uint8Array): Sdk.GetRecordsOutput => {
   const output = {} as { -readonly [K in keyof Sdk.GetRecordsOutput]: Sdk.GetRecordsOutput[K] }
   if (bytes.byteLength === 0) return output
   const raw = JSON.parse(text.decode(bytes)) as RawOutput
