@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
@@ -86,13 +87,16 @@ const isTransient = (error: { readonly retryability: Retryability }): boolean =>
 export const afterFirstFailure = <A, E, R, E2, R2>(
   policy: (effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E2, R2>
 ) =>
-(self: Effect.Effect<A, E, R>): Effect.Effect<A, E2, R | R2> =>
-  Effect.catchAll(self, (first) =>
-    Effect.suspend(() => {
-      let replayed = false
-      return policy(Effect.suspend(() => {
-        if (replayed) return self
-        replayed = true
-        return Effect.fail(first)
-      }))
+(self: Effect.Effect<A, E, R>): Effect.Effect<A, E2, R | R2> => {
+  const retried = (first: E): Effect.Effect<A, E2, R | R2> => {
+    let replayed = false
+    return policy(Effect.suspend(() => {
+      if (replayed) return self
+      replayed = true
+      return Effect.fail(first)
     }))
+  }
+  // `catchAll`'s handling, without the frame it keeps for a success (one per call made per page)
+  return Effect.catchAllCause(self, (cause) =>
+    Cause.isFailType(cause) ? retried(cause.error) : Effect.catchAll(Effect.failCause(cause), retried))
+}

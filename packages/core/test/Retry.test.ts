@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
@@ -77,5 +79,27 @@ describe("Retry", () => {
       attempts = 0
       expect(yield* Retry.afterFirstFailure(policy)(call(0))).toBe(1)
       expect(attempts).toBe(1)
+    }))
+
+  it.effect("afterFirstFailure: a defect is not retried, and a failure beside a defect is handled as catchAll does", () =>
+    Effect.gen(function*() {
+      let policies = 0
+      const policy = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.suspend(() => {
+          policies++
+          return effect
+        })
+      const died = yield* Effect.exit(Retry.afterFirstFailure(policy)(Effect.die("boom")))
+      expect(Exit.isFailure(died) && Cause.isDie(died.cause)).toBe(true)
+      expect(policies).toBe(0)
+      // a failure and a defect together: catchAll keeps the defect and does not run its handler
+      const both = Effect.failCause(Cause.parallel(Cause.fail("down"), Cause.die("boom")))
+      const mine = yield* Effect.exit(Retry.afterFirstFailure(policy)(both))
+      const theirs = yield* Effect.exit(Effect.catchAll(both, () => Effect.succeed("handled")))
+      expect(mine).toStrictEqual(theirs)
+      expect(policies).toBe(0)
+      // a failure alone reaches the policy, as the first attempt's
+      expect(yield* Effect.flip(Retry.afterFirstFailure(policy)(Effect.fail("down")))).toBe("down")
+      expect(policies).toBe(1)
     }))
 })

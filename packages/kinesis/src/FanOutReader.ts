@@ -41,8 +41,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Aggregation from "./Aggregation.js"
-import { childrenOf, dropThrough, lagGauges, readerBackoff, readerMetrics, toRecords } from "./internal/shardReading.js"
+import { childrenOf, lagGauges, pageOf, readerBackoff, readerMetrics } from "./internal/shardReading.js"
 import type { Subscription } from "./Kinesis.js"
 import { Kinesis } from "./Kinesis.js"
 import type { KinesisError } from "./KinesisError.js"
@@ -233,14 +232,11 @@ export const make = Effect.fn("FanOutReader.make")(function*(options: FanOutRead
       const event = yield* Effect.mapError(withRetries(nextEvent), Option.some)
       if (event === undefined) continue
       const receivedAt = yield* Clock.currentTimeMillis
-      const page = toRecords(event.Records ?? [], stream, shardId, receivedAt)
+      const page = pageOf(event.Records ?? [], { stream, shardId, receivedAt, deaggregate, skipThrough })
+      if (page.skipped) skipThrough = undefined
+      const { records } = page
       const behind = event.MillisBehindLatest ?? 0
       metrics.behind.unsafeUpdate(behind)
-      let records: ReadonlyArray<SourceRecord> = deaggregate ? Aggregation.deaggregate(page.records) : page.records
-      if (skipThrough !== undefined && records.length > 0) {
-        records = dropThrough(records, skipThrough)
-        skipThrough = undefined
-      }
       // (AWS's null arrives as undefined or null, depending on the SDK's version)
       const next = event.ContinuationSequenceNumber ?? undefined
       // an empty event must not move the start past a partly processed aggregate not read yet

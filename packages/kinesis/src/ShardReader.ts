@@ -14,7 +14,8 @@
  * - sets the `stream`/`shard` lag gauges (`Metrics.reader`) on every page, and when the last reader of the
  *   shard in the process ends resets them: 0 after the shard's end, NaN otherwise.
  *
- * Time goes through Effect's Clock (TestClock works) and jitter through Effect's Random.
+ * Time goes through the Clock of the fiber that makes the reader (TestClock works) and jitter through
+ * Effect's Random.
  *
  * @since 0.1.0
  */
@@ -27,15 +28,13 @@ import type { SourceRecord } from "@tributary/core/SourceRecord"
 import type { CheckpointError } from "@tributary/core/TributaryError"
 import { SourceError } from "@tributary/core/TributaryError"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import * as Aggregation from "./Aggregation.js"
-import { childrenOf, dropThrough, lagGauges, readerBackoff, readerMetrics, toRecords } from "./internal/shardReading.js"
+import { childrenOf, lagGauges, pageOf, readerBackoff, readerMetrics } from "./internal/shardReading.js"
 import { Kinesis } from "./Kinesis.js"
 import type { KinesisError } from "./KinesisError.js"
 
@@ -266,20 +265,18 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
     }
   }
 
+  // Time is read from the clock of the fiber that made the reader (TestClock in tests), without an effect
+  // per reading: a page's bookkeeping is plain code between its two waits (the pace and the call).
+  const clock = yield* Effect.clock
+
   // At most `callsPerSecond` GetRecords on this shard, retries included.
-  const pace = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    if (lastCallAt + spacing <= now) {
-      lastCallAt = now
-      metrics.calls.unsafeUpdate(1)
-      return Effect.void
-    }
-    return Effect.zipRight(
-      Effect.sleep(Duration.millis(lastCallAt + spacing - now)),
-      Effect.map(Clock.currentTimeMillis, (after) => {
-        lastCallAt = after
-        metrics.calls.unsafeUpdate(1)
-      })
-    )
+  const called = Effect.sync(() => {
+    lastCallAt = clock.unsafeCurrentTimeMillis()
+    metrics.calls.unsafeUpdate(1)
+  })
+  const pace = Effect.suspend(() => {
+    const wait = lastCallAt + spacing - clock.unsafeCurrentTimeMillis()
+    return wait <= 0 ? called : Effect.zipRight(clock.sleep(Duration.millis(wait)), called)
   })
 
   const finish = (end: ReadEnd) =>
@@ -290,76 +287,91 @@ export const make = Effect.fn("ShardReader.make")(function*(options: ReaderOptio
       Effect.zipRight(Deferred.succeed(ended, end), Effect.fail(Option.none()))
     )
 
-  const pull: Effect.Effect<ReadonlyArray<SourceRecord>, Option.Option<SourceError>> = Effect.gen(function*() {
-    while (true) {
-      if (finished || stopRequested) return yield* Effect.fail(Option.none())
-      if (pendingEnd !== undefined) {
-        return yield* finish(pendingEnd === "caught-up" ? { _tag: "CaughtUp" } : { _tag: "ShardEnd", childShardIds: pendingEnd })
-      }
-      if (iterator === undefined) {
-        const obtained = yield* Effect.mapError(withRetries(kinesis.getShardIterator(iteratorInput())), orStopped)
+  type Pulled = Effect.Effect<ReadonlyArray<SourceRecord>, Option.Option<SourceError>>
+
+  // One GetRecords (paced, retried), undefined when the iterator expired.
+  const getRecords = (shardIterator: string) =>
+    Effect.mapError(
+      withRetries(Effect.catchIf(
+        Effect.zipRight(pace, kinesis.getRecords({ ShardIterator: shardIterator, Limit: maxRecords })),
+        // the iterator is older than 5 minutes: recovered with a new one
+        AwsError.hasReason("Expired"),
+        () => Effect.void
+      )),
+      orStopped
+    )
+
+  // The next non-empty page, or the end: a loop of plain effects (no generator made per page).
+  const next: Pulled = Effect.suspend((): Pulled => {
+    if (finished || stopRequested) return Effect.fail(Option.none())
+    if (pendingEnd !== undefined) {
+      return finish(pendingEnd === "caught-up" ? { _tag: "CaughtUp" } : { _tag: "ShardEnd", childShardIds: pendingEnd })
+    }
+    if (iterator === undefined) {
+      return Effect.flatMap(Effect.mapError(withRetries(kinesis.getShardIterator(iteratorInput())), orStopped), (obtained) => {
         if (obtained.ShardIterator === undefined) {
-          return yield* Effect.fail(Option.some(transientError("GetShardIterator returned no iterator")))
+          return Effect.fail(Option.some(transientError("GetShardIterator returned no iterator")))
         }
         iterator = obtained.ShardIterator
-      }
-      const read = yield* withRetries(
-        Effect.zipRight(pace, kinesis.getRecords({ ShardIterator: iterator, Limit: maxRecords })).pipe(
-          Effect.map(Option.some),
-          // the iterator is older than 5 minutes: recovered below with a new one
-          Effect.catchIf(AwsError.hasReason("Expired"), () => Effect.succeedNone)
-        )
-      ).pipe(Effect.mapError(orStopped))
-      if (Option.isNone(read)) {
-        // a new iterator after the last record delivered; fresh iterators that keep expiring (a clock far
-        // off) must not loop forever
-        iterator = undefined
-        metrics.expired.unsafeUpdate(1)
-        if (++expiredInARow > maxRetries) {
-          return yield* Effect.fail(Option.some(transientError(`${expiredInARow} shard iterators in a row expired at once`)))
-        }
-        continue
-      }
-      expiredInARow = 0
-      const output = read.value
-      iterator = output.NextShardIterator ?? undefined
-      const receivedAt = yield* Clock.currentTimeMillis
-      const page = toRecords(output.Records ?? [], stream, shardId, receivedAt)
-      const behind = output.MillisBehindLatest ?? 0
-      metrics.behind.unsafeUpdate(behind)
-      let records: ReadonlyArray<SourceRecord> = deaggregate ? Aggregation.deaggregate(page.records) : page.records
-      if (skipThrough !== undefined && records.length > 0) {
-        records = dropThrough(records, skipThrough)
-        skipThrough = undefined
-      }
-      if (iterator === undefined) {
-        pendingEnd = yield* Effect.mapError(
-          Effect.provideService(childrenOf(stream, shardId, source, output.ChildShards), Kinesis, kinesis),
-          Option.some
-        )
-      }
-      if (records.length > 0) {
-        emptyInARow = 0
-        const last = records[records.length - 1]
-        lastEmitted = { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber }
-        metrics.records.unsafeUpdate(records.length)
-        metrics.bytes.unsafeUpdate(page.bytes)
-        metrics.age.unsafeUpdate(Math.max(0, receivedAt - last.arrivalTime))
-        return records
-      }
-      if (behind === 0) metrics.age.unsafeUpdate(0)
-      if (pendingEnd !== undefined) continue
-      if (behind > 0) continue
-      if (!follow) {
-        pendingEnd = "caught-up"
-        continue
-      }
-      // a live shard is polled at the pace; one quiet for a while, every idleInterval
-      if (++emptyInARow >= emptyPagesBeforeIdle) yield* Effect.ignore(untilStopped(Effect.sleep(idle)))
+        return next
+      })
     }
-  }).pipe(
-    Effect.tapError((error) => Option.isSome(error) ? Deferred.fail(ended, error.value) : Effect.void)
-  )
+    return Effect.flatMap(getRecords(iterator), read)
+  })
+
+  // What a page's answer leads to: its records, or the next call.
+  const read = (output: Sdk.GetRecordsOutput | void): Pulled => {
+    if (output === undefined) {
+      // a new iterator after the last record delivered; fresh iterators that keep expiring (a clock far
+      // off) must not loop forever
+      iterator = undefined
+      metrics.expired.unsafeUpdate(1)
+      if (++expiredInARow > maxRetries) {
+        return Effect.fail(Option.some(transientError(`${expiredInARow} shard iterators in a row expired at once`)))
+      }
+      return next
+    }
+    expiredInARow = 0
+    iterator = output.NextShardIterator ?? undefined
+    const receivedAt = clock.unsafeCurrentTimeMillis()
+    const page = pageOf(output.Records ?? [], { stream, shardId, receivedAt, deaggregate, skipThrough })
+    if (page.skipped) skipThrough = undefined
+    const { bytes, records } = page
+    const behind = output.MillisBehindLatest ?? 0
+    metrics.behind.unsafeUpdate(behind)
+    if (iterator !== undefined) return deliver(records, bytes, receivedAt, behind)
+    // the shard's end: its children come next
+    return Effect.flatMap(
+      Effect.mapError(Effect.provideService(childrenOf(stream, shardId, source, output.ChildShards), Kinesis, kinesis), Option.some),
+      (children) => {
+        pendingEnd = children
+        return deliver(records, bytes, receivedAt, behind)
+      }
+    )
+  }
+
+  // A page's records; after an empty page the next call: at the pace, or every idleInterval once the shard is
+  // quiet.
+  const deliver = (records: ReadonlyArray<SourceRecord>, bytes: number, receivedAt: number, behind: number): Pulled => {
+    if (records.length > 0) {
+      emptyInARow = 0
+      const last = records[records.length - 1]
+      lastEmitted = { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber }
+      metrics.records.unsafeUpdate(records.length)
+      metrics.bytes.unsafeUpdate(bytes)
+      metrics.age.unsafeUpdate(Math.max(0, receivedAt - last.arrivalTime))
+      return Effect.succeed(records)
+    }
+    if (behind === 0) metrics.age.unsafeUpdate(0)
+    if (pendingEnd !== undefined || behind > 0) return next
+    if (!follow) {
+      pendingEnd = "caught-up"
+      return next
+    }
+    return ++emptyInARow >= emptyPagesBeforeIdle ? Effect.zipRight(Effect.ignore(untilStopped(clock.sleep(idle))), next) : next
+  }
+
+  const pull: Pulled = Effect.tapError(next, (error) => Option.isSome(error) ? Deferred.fail(ended, error.value) : Effect.void)
 
   const gauges = lagGauges(source, metrics)
   const enter = gauges.enter

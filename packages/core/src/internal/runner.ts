@@ -216,39 +216,55 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
     const withRetry = <E extends SinkError>(write: Effect.Effect<void, E>) =>
       Retry.afterFirstFailure(Retry.transient(schedule))(write)
 
-    // A permanent failure is narrowed down by halves until the rejected values are alone.
+    // A permanent failure is narrowed down by halves until the rejected values are alone. What follows a
+    // failure (the retries, then dead letters or halves) is set up once the write failed: a write that
+    // succeeds at once runs through one handler.
     const writeBisecting = (
       sink: RecordSink<unknown>,
       values: ReadonlyArray<unknown>,
       origins: ReadonlyArray<number> | null,
-      batch: BatchState
-    ): Effect.Effect<void, SinkError> =>
-      withRetry(pageSpan(sink.write(values), "RecordSink.write", () => ({ sink: sink.name, values: values.length }))).pipe(
-        Effect.catchIf((error) => isTransient(error) && self.whenRetriesExhausted === "dead-letter", (error) =>
-          Effect.sync(() => {
-            const reason = `retries exhausted: ${error.reason}`
-            for (let i = 0; i < values.length; i++) {
-              batch.deadLetter(origins === null ? i : origins[i], `sink:${sink.name}`, reason, undefined, values[i])
+      batch: BatchState,
+      traced: boolean
+    ): Effect.Effect<void, SinkError> => {
+      const write = traced
+        ? Effect.withSpan(sink.write(values), "RecordSink.write", { attributes: { sink: sink.name, values: values.length }, captureStackTrace: false })
+        : sink.write(values)
+      return Retry.afterFirstFailure((attempt: Effect.Effect<void, SinkError>) =>
+        Retry.transient(schedule)(attempt).pipe(
+          Effect.catchIf((error) => isTransient(error) && self.whenRetriesExhausted === "dead-letter", (error) =>
+            Effect.sync(() => {
+              const reason = `retries exhausted: ${error.reason}`
+              for (let i = 0; i < values.length; i++) {
+                batch.deadLetter(origins === null ? i : origins[i], `sink:${sink.name}`, reason, undefined, values[i])
+              }
+            })),
+          Effect.catchIf((error) => !isTransient(error), (error) => {
+            if (values.length === 1) {
+              return Effect.sync(() =>
+                batch.deadLetter(origins === null ? 0 : origins[0], `sink:${sink.name}`, error.reason, undefined, values[0])
+              )
             }
-          })),
-        Effect.catchIf((error) => !isTransient(error), (error) => {
-          if (values.length === 1) {
-            return Effect.sync(() =>
-              batch.deadLetter(origins === null ? 0 : origins[0], `sink:${sink.name}`, error.reason, undefined, values[0])
+            const half = values.length >>> 1
+            const originsOf = (from: number, to: number) =>
+              origins === null ? Array.from({ length: to - from }, (_, i) => from + i) : origins.slice(from, to)
+            return Effect.zipRight(
+              writeBisecting(sink, values.slice(0, half), originsOf(0, half), batch, traced),
+              Effect.suspend(() => writeBisecting(sink, values.slice(half), originsOf(half, values.length), batch, traced))
             )
-          }
-          const half = values.length >>> 1
-          const originsOf = (from: number, to: number) =>
-            origins === null ? Array.from({ length: to - from }, (_, i) => from + i) : origins.slice(from, to)
-          return Effect.zipRight(
-            writeBisecting(sink, values.slice(0, half), originsOf(0, half), batch),
-            Effect.suspend(() => writeBisecting(sink, values.slice(half), originsOf(half, values.length), batch))
-          )
-        })
-      )
+          })
+        )
+      )(write)
+    }
 
-    const writeDeadLetters = (letters: ReadonlyArray<DeadLetter>) =>
-      withRetry(pageSpan(deadLetters.write(letters), "DeadLetterSink.write", () => ({ sink: deadLetters.name, letters: letters.length }))).pipe(
+    const writeDeadLetters = (letters: ReadonlyArray<DeadLetter>, traced: boolean) =>
+      withRetry(
+        traced
+          ? Effect.withSpan(deadLetters.write(letters), "DeadLetterSink.write", {
+            attributes: { sink: deadLetters.name, letters: letters.length },
+            captureStackTrace: false
+          })
+          : deadLetters.write(letters)
+      ).pipe(
         Effect.mapError((error) =>
           new SinkError({
             sink: deadLetters.name,
@@ -284,7 +300,7 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
     // A page's steps, the sink writes between them. Plain combinators, not an `Effect.gen` made per page: a
     // generator function made per page keeps the page alive past V8's young-generation collections (it is
     // promoted, and freed only by a full collection; see docs/consumer.md).
-    const runSteps = (from: number, lane: Lane, batch: BatchState): Effect.Effect<Lane, SinkError> => {
+    const runSteps = (from: number, lane: Lane, batch: BatchState, traced: boolean): Effect.Effect<Lane, SinkError> => {
       for (let i = from; i < steps.length; i++) {
         const step = steps[i]
         if (step._tag === "Stage") {
@@ -297,30 +313,25 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
             for (let k = 0; k < lane.values.length; k++) {
               batch.deadLetter(originOf(lane, k), step.name, reason, undefined, lane.values[k])
             }
-            return Effect.zipRight(Effect.logError(reason), runSteps(i + 1, emptyLane, batch))
+            return Effect.zipRight(Effect.logError(reason), runSteps(i + 1, emptyLane, batch, traced))
           }
         } else if (lane.values.length > 0) {
           const before = batch.deadLetters.length
           const written = lane
           return Effect.flatMap(
-            writeBisecting(step.sink, written.values, written.origins, batch),
-            () => runSteps(i + 1, batch.deadLetters.length > before ? batch.withoutDeadLetters(written) : written, batch)
+            writeBisecting(step.sink, written.values, written.origins, batch, traced),
+            () => runSteps(i + 1, batch.deadLetters.length > before ? batch.withoutDeadLetters(written) : written, batch, traced)
           )
         }
       }
       return Effect.succeed(lane)
     }
 
-    // What the page produced, once its side outputs and dead letters are written.
-    const finish = (batch: BatchState, lane: Lane, traced: boolean) => {
+    // What the page produced, once its side outputs and dead letters are written (without an effect for
+    // what a page does not have).
+    const finish = (batch: BatchState, lane: Lane, traced: boolean): Effect.Effect<Outcome, SinkError> => {
       const { event, records, shardId } = batch
-      const sideOutputs = batch.sideOutputs.size === 0 ? Effect.void : Effect.forEach(
-        batch.sideOutputs,
-        ([sink, output]) => writeBisecting(sink, output.values, output.origins, batch),
-        { discard: true }
-      )
-      const stored = Effect.zipRight(sideOutputs, Effect.suspend(() => batch.deadLetters.length > 0 ? writeDeadLetters(batch.deadLetters) : Effect.void))
-      return Effect.flatMap(stored, () => {
+      const outcome = (): Effect.Effect<Outcome> => {
         const counts = batch.count(lane)
         if (event === "records") totals.batches++
         totals.recordsIn += counts.recordsIn
@@ -335,16 +346,23 @@ export const processor = (self: Runnable): Effect.Effect<Processor, InvalidOptio
           if (counts.late > 0) counters.late.unsafeUpdate(counts.late)
           if (counts.filtered > 0) counters.filtered.unsafeUpdate(counts.filtered)
         }
-        const outcome: Outcome = { ...counts, checkpoint: checkpointOf(shardId, records) }
-        return traced ? Effect.as(Effect.annotateCurrentSpan({ shardId, event, ...counts }), outcome) : Effect.succeed(outcome)
-      })
+        const result: Outcome = { ...counts, checkpoint: checkpointOf(shardId, records) }
+        return traced ? Effect.as(Effect.annotateCurrentSpan({ shardId, event, ...counts }), result) : Effect.succeed(result)
+      }
+      // side outputs first: their rejected values become dead letters too
+      const stored = () => batch.deadLetters.length > 0 ? Effect.flatMap(writeDeadLetters(batch.deadLetters, traced), outcome) : outcome()
+      if (batch.sideOutputs.size === 0) return stored()
+      return Effect.flatMap(
+        Effect.forEach(batch.sideOutputs, ([sink, output]) => writeBisecting(sink, output.values, output.origins, batch, traced), { discard: true }),
+        stored
+      )
     }
 
     const processBatch = (shardId: string, event: BatchEvent, records: ReadonlyArray<SourceRecord>, traced: boolean) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const batch = new BatchState(shardId, event, records, self.name, now)
+      Effect.clockWith((clock) => {
+        const batch = new BatchState(shardId, event, records, self.name, clock.unsafeCurrentTimeMillis())
         const lane: Lane = event === "records" ? { values: records, origins: null } : emptyLane
-        return Effect.flatMap(runSteps(0, lane, batch), (out) => finish(batch, out, traced))
+        return Effect.flatMap(runSteps(0, lane, batch, traced), (out) => finish(batch, out, traced))
       })
 
     const running: Processor = {
@@ -480,16 +498,6 @@ const pullEach = <E>(
     })
     return next
   }))
-
-/** A span around a sink write, made only under a tracer (see `untraced`). */
-const pageSpan = <A, E>(
-  effect: Effect.Effect<A, E>,
-  name: string,
-  attributes: () => Record<string, unknown>
-): Effect.Effect<A, E> =>
-  Effect.tracerWith((tracer) =>
-    tracer === untraced ? effect : Effect.withSpan(effect, name, { attributes: attributes(), captureStackTrace: false })
-  )
 
 type RuntimeStep =
   | { readonly _tag: "Stage"; readonly name: string; readonly stage: Stage }

@@ -13,6 +13,7 @@ import { SourceError } from "@tributary/core/TributaryError"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Schedule from "effect/Schedule"
+import * as Aggregation from "../Aggregation.js"
 import type { Kinesis } from "../Kinesis.js"
 import * as Metrics from "../Metrics.js"
 import * as StreamAdmin from "../StreamAdmin.js"
@@ -102,8 +103,30 @@ export const childrenOf = (
   )
 }
 
+/**
+ * A page's records as a reader delivers them, and their bytes: `SourceRecord`s (arrival time `receivedAt`
+ * where the service gives none), KPL aggregates expanded when `deaggregate`, and the user records at or
+ * before `skipThrough` dropped (what a partly processed aggregate already delivered). `skipped`: the page
+ * had records, so `skipThrough` is done with.
+ */
+export const pageOf = (
+  records: ReadonlyArray<Sdk._Record>,
+  options: {
+    readonly stream: string
+    readonly shardId: string
+    readonly receivedAt: number
+    readonly deaggregate: boolean
+    readonly skipThrough: Position | undefined
+  }
+): { readonly records: ReadonlyArray<SourceRecord>; readonly bytes: number; readonly skipped: boolean } => {
+  const page = toRecords(records, options.stream, options.shardId, options.receivedAt)
+  const delivered = options.deaggregate ? Aggregation.deaggregate(page.records) : page.records
+  const skipped = options.skipThrough !== undefined && delivered.length > 0
+  return { records: skipped ? dropThrough(delivered, options.skipThrough!) : delivered, bytes: page.bytes, skipped }
+}
+
 /** The records of a page as `SourceRecord`s (arrival time `now` where the service gives none), and their bytes. */
-export const toRecords = (
+const toRecords = (
   records: ReadonlyArray<Sdk._Record>,
   stream: string,
   shardId: string,
@@ -131,7 +154,7 @@ export const toRecords = (
 const empty = new Uint8Array(0)
 
 /** Drops the records at or before `position` (records are in shard order). */
-export const dropThrough = (records: ReadonlyArray<SourceRecord>, position: Position): ReadonlyArray<SourceRecord> => {
+const dropThrough = (records: ReadonlyArray<SourceRecord>, position: Position): ReadonlyArray<SourceRecord> => {
   let i = 0
   while (i < records.length) {
     const order = Sequence.compare(records[i].sequenceNumber, position.sequenceNumber)
