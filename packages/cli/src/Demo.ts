@@ -210,7 +210,10 @@ export const awsNames = (bucket: string, runId: string): Names => ({
 })
 
 /**
- * kinesalite and dynalite embedded, s3rver in a child process, and the clients talking to them.
+ * kinesalite, dynalite and s3rver each in a child process, and the clients talking to them. In processes of
+ * their own the emulators work on another core than the demo's producer, workers and job, as real endpoints
+ * would: embedded, every step of their request handling waited behind the demo's own work, and a
+ * re-aggregation run over a minute of records held the workers' reads for seconds.
  *
  * @since 0.1.0
  */
@@ -219,8 +222,8 @@ export const localAws = Layer.mergeAll(
   Layer.unwrapEffect(Effect.map(LocalDynamoDB.LocalDynamoDB, (local) => DynamoDBClient.layer({ ...local.clientConfig }))),
   Layer.unwrapEffect(Effect.map(LocalS3.LocalS3, (local) => S3Client.layer({ ...local.clientConfig })))
 ).pipe(Layer.provide(Layer.mergeAll(
-  LocalKinesis.layerKinesalite(),
-  LocalDynamoDB.layerDynalite(),
+  LocalKinesis.layerKinesaliteProcess(),
+  LocalDynamoDB.layerDynaliteProcess(),
   LocalS3.layerS3rverProcess({ buckets: [localNames.bucket] })
 )))
 

@@ -227,7 +227,7 @@ describe("startup failures: one line saying what to do", () => {
       const run = yield* cli("demo", "--port", String(busy), "--duration", "1s")
       expect(run.code).toBe(1)
       expect(run.stderr).toBe(`tributary: port ${busy} is in use: choose another with --port (or 0 for any free port)`)
-      expect(run.stdout).toBe("starting local AWS: kinesalite and dynalite in this process, s3rver in a child process")
+      expect(run.stdout).toBe("starting local AWS: kinesalite, dynalite and s3rver, each in a child process")
     }).pipe(Effect.scoped, Effect.provide(offline)), 60_000)
 
   it.live("a port of tributary local in use: exit code 1", () =>

@@ -11,8 +11,10 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Http from "node:http"
 import { createRequire } from "node:module"
+import { fileURLToPath } from "node:url"
 import type { ClientConfig } from "./ClientConfig.js"
 import * as Config from "./ClientConfig.js"
+import * as Child from "./internal/child.js"
 import * as Net from "./internal/net.js"
 import { waitUntil } from "./internal/wait.js"
 import type { LocalAwsError } from "./LocalAwsError.js"
@@ -84,18 +86,7 @@ export const makeDynalite = (
       () => Effect.zipRight(settled, Net.close(server))
     )
     const endpoint = `http://127.0.0.1:${port}`
-    yield* waitUntil(
-      "dynalite",
-      Effect.map(
-        Net.probe(endpoint, {
-          method: "POST",
-          headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "DynamoDB_20120810.ListTables" },
-          body: "{}"
-        }),
-        (status) => status !== undefined
-      ),
-      { timeout: "10 seconds" }
-    )
+    yield* waitUntil("dynalite", answersDynamoDB(endpoint), { timeout: "10 seconds" })
     return { endpoint, port, region: Config.defaultRegion, clientConfig: Config.make(endpoint) }
   })
 
@@ -107,5 +98,49 @@ export const makeDynalite = (
  */
 export const layerDynalite = (options?: DynaliteOptions): Layer.Layer<LocalDynamoDB, LocalAwsError> =>
   Layer.scoped(LocalDynamoDB, makeDynalite(options))
+
+/**
+ * Starts dynalite in a child process (`makeDynalite`'s options), in memory, so that its work runs on another
+ * core than this program's, as a real endpoint's would. Stopped when the scope closes (its stdin is closed;
+ * SIGKILL after 2 seconds) or when this process exits; its tables are gone then.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDynaliteProcess = (
+  options: DynaliteOptions = {}
+): Effect.Effect<LocalDynamoDBShape, LocalAwsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const settings = {
+      createTableMs: options.createTableMs ?? 0,
+      deleteTableMs: options.deleteTableMs ?? 0,
+      updateTableMs: options.updateTableMs ?? 0
+    }
+    const { port } = yield* Child.spawnListening("dynalite", [emulatorScript, "dynalite", JSON.stringify(settings), String(options.port ?? 0)])
+    const endpoint = `http://127.0.0.1:${port}`
+    yield* waitUntil("dynalite", answersDynamoDB(endpoint), { timeout: "10 seconds" })
+    return { endpoint, port, region: Config.defaultRegion, clientConfig: Config.make(endpoint) }
+  })
+
+/**
+ * `LocalDynamoDB` as dynalite in a child process (`makeDynaliteProcess`), stopped when the layer closes.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDynaliteProcess = (options?: DynaliteOptions): Layer.Layer<LocalDynamoDB, LocalAwsError> =>
+  Layer.scoped(LocalDynamoDB, makeDynaliteProcess(options))
+
+const answersDynamoDB = (endpoint: string) =>
+  Effect.map(
+    Net.probe(endpoint, {
+      method: "POST",
+      headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "DynamoDB_20120810.ListTables" },
+      body: "{}"
+    }),
+    (status) => status !== undefined
+  )
+
+const emulatorScript = fileURLToPath(new URL("./internal/emulator-child.cjs", import.meta.url))
 
 const require = createRequire(import.meta.url)

@@ -22,6 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import type * as Http from "node:http"
 import { createRequire } from "node:module"
+import { fileURLToPath } from "node:url"
 import type { ClientConfig } from "./ClientConfig.js"
 import * as Config from "./ClientConfig.js"
 import * as Child from "./internal/child.js"
@@ -114,6 +115,40 @@ export const makeKinesalite = (
  */
 export const layerKinesalite = (options?: KinesaliteOptions): Layer.Layer<LocalKinesis, LocalAwsError> =>
   Layer.scoped(LocalKinesis, makeKinesalite(options))
+
+/**
+ * Starts kinesalite in a child process (`makeKinesalite`'s options), so that its work runs on another core
+ * than this program's, as a real endpoint's would: a program that also works hard (a demo with its
+ * producer, workers and jobs) then does not slow its own emulator down. Stopped when the scope closes (its
+ * stdin is closed; SIGKILL after 2 seconds) or when this process exits.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeKinesaliteProcess = (
+  options: KinesaliteOptions = {}
+): Effect.Effect<LocalKinesisShape, LocalAwsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const settings = {
+      createStreamMs: options.createStreamMs ?? 50,
+      deleteStreamMs: options.deleteStreamMs ?? 50,
+      updateStreamMs: options.updateStreamMs ?? 50,
+      shardLimit: options.shardLimit ?? 100
+    }
+    const { pid, port } = yield* Child.spawnListening("kinesalite", [emulatorScript, "kinesalite", JSON.stringify(settings), String(options.port ?? 0)])
+    const endpoint = `http://127.0.0.1:${port}`
+    yield* waitUntil("kinesalite", answersKinesis(endpoint), { timeout: "10 seconds" })
+    return { kind: "kinesalite" as const, endpoint, port, region: Config.defaultRegion, clientConfig: Config.make(endpoint), pid }
+  })
+
+/**
+ * `LocalKinesis` as kinesalite in a child process (`makeKinesaliteProcess`), stopped when the layer closes.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerKinesaliteProcess = (options?: KinesaliteOptions): Layer.Layer<LocalKinesis, LocalAwsError> =>
+  Layer.scoped(LocalKinesis, makeKinesaliteProcess(options))
 
 /**
  * Options of `makeKinesisMock`: its simulated control-plane delays, limits, initial streams, logging and
@@ -242,3 +277,5 @@ const answersKinesis = (endpoint: string): Effect.Effect<boolean> =>
   )
 
 const require = createRequire(import.meta.url)
+
+const emulatorScript = fileURLToPath(new URL("./internal/emulator-child.cjs", import.meta.url))

@@ -10,11 +10,11 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as ChildProcess from "node:child_process"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import type { ClientConfig } from "./ClientConfig.js"
 import * as Config from "./ClientConfig.js"
+import * as Child from "./internal/child.js"
 import * as Net from "./internal/net.js"
 import * as TempDirectory from "./internal/tempDirectory.js"
 import { waitUntil } from "./internal/wait.js"
@@ -157,53 +157,10 @@ export const layerS3rver = (options?: S3rverOptions): Layer.Layer<LocalS3, Local
 export const makeS3rverProcess = (options: S3rverOptions = {}): Effect.Effect<LocalS3Shape, LocalAwsError, Scope.Scope> =>
   Effect.gen(function*() {
     const directory = yield* objectsDirectory
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        ChildProcess.spawn(
-          process.execPath,
-          ["--openssl-legacy-provider", childScript, directory, (options.buckets ?? []).join(","), String(options.port ?? 0)],
-          // a process group of its own: a Ctrl-C on the terminal (SIGINT to the foreground group) does not
-          // stop it under the program still using it; the program stops it last, as its scope closes
-          { stdio: ["pipe", "pipe", "pipe"], detached: true }
-        )
-      ),
-      (child) =>
-        Effect.async<void>((resume) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
-          const timer = setTimeout(() => child.kill("SIGKILL"), 2_000)
-          child.once("exit", () => {
-            clearTimeout(timer)
-            resume(Effect.void)
-          })
-          child.stdin.end()
-        })
+    const { port } = yield* Child.spawnListening(
+      "s3rver",
+      ["--openssl-legacy-provider", childScript, directory, (options.buckets ?? []).join(","), String(options.port ?? 0)]
     )
-    const port = yield* Effect.async<number, LocalAwsError>((resume) => {
-      let output = ""
-      let errors = ""
-      child.stderr.on("data", (chunk: Buffer) => void (errors += chunk.toString("utf8")))
-      child.stdout.on("data", (chunk: Buffer) => {
-        output += chunk.toString("utf8")
-        const line = output.indexOf("\n")
-        if (line < 0) return
-        // the child's first line is its port, as JSON; anything else is a start that went wrong
-        const port = parsePort(output.slice(0, line))
-        resume(port === undefined
-          ? Effect.fail(new LocalAwsError({ service: "s3rver", reason: `its process wrote ${JSON.stringify(output.slice(0, line))} instead of its port` }))
-          : Effect.succeed(port))
-      })
-      child.once("exit", (code) =>
-        resume(Effect.fail(
-          new LocalAwsError({
-            service: "s3rver",
-            reason: /^port \d+ is in use$/m.test(errors) ? errors.trim() : `its process exited with ${code}: ${errors}`
-          })
-        )))
-      child.once("error", (cause) => resume(Effect.fail(new LocalAwsError({ service: "s3rver", reason: "cannot spawn its process", cause }))))
-    }).pipe(Effect.timeoutFail({
-      duration: "15 seconds",
-      onTimeout: () => new LocalAwsError({ service: "s3rver", reason: "its process did not start within 15 seconds" })
-    }))
     return shape(`http://127.0.0.1:${port}`, port, directory)
   })
 
@@ -235,13 +192,3 @@ const childScript = fileURLToPath(new URL("./internal/s3rver-child.cjs", import.
 const storeScript = fileURLToPath(new URL("./internal/s3rver-store.cjs", import.meta.url))
 
 const require = createRequire(import.meta.url)
-
-/** The port in the child's first line, `{"port":1234}`, if that is what it is. */
-const parsePort = (line: string): number | undefined => {
-  try {
-    const port = (JSON.parse(line) as { port?: unknown } | null)?.port
-    return typeof port === "number" && Number.isInteger(port) && port > 0 ? port : undefined
-  } catch {
-    return undefined
-  }
-}

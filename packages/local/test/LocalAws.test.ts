@@ -37,22 +37,27 @@ const activeStream = (client: KinesisClient, name: string) =>
   })
 
 describe("LocalKinesis", () => {
-  it.live("kinesalite starts on a free loopback port, answers the SDK, and is gone after the scope", () =>
-    Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const local = yield* LocalKinesis.makeKinesalite().pipe(Scope.extend(scope))
-      expect(local.endpoint).toBe(`http://127.0.0.1:${local.port}`)
-      expect(local.kind).toBe("kinesalite")
-      const client = new KinesisClient({ ...local.clientConfig, maxAttempts: 1 })
-      yield* Effect.promise(() => client.send(new CreateStreamCommand({ StreamName: "orders", ShardCount: 3 })))
-      expect(yield* activeStream(client, "orders")).toEqual({ status: "ACTIVE", shards: 3 })
-      const listed = yield* Effect.promise(() => client.send(new ListStreamsCommand({})))
-      expect(listed.StreamNames).toEqual(["orders"])
-      expect(yield* Net.isClosed(local.port)).toBe(false)
-      yield* Scope.close(scope, Exit.void)
-      expect(yield* Net.isClosed(local.port)).toBe(true)
-      client.destroy()
-    }))
+  for (const [name, make] of [["in this process", LocalKinesis.makeKinesalite], ["in its child process", LocalKinesis.makeKinesaliteProcess]] as const) {
+    it.live(`kinesalite ${name} starts on a free loopback port, answers the SDK, and is gone after the scope`, () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const local = yield* make().pipe(Scope.extend(scope))
+        expect(local.endpoint).toBe(`http://127.0.0.1:${local.port}`)
+        expect(local.kind).toBe("kinesalite")
+        // the child's process is its own (embedded: none)
+        expect(local.pid === undefined ? undefined : isRunning(local.pid)).toBe(make === LocalKinesis.makeKinesalite ? undefined : true)
+        const client = new KinesisClient({ ...local.clientConfig, maxAttempts: 1 })
+        yield* Effect.promise(() => client.send(new CreateStreamCommand({ StreamName: "orders", ShardCount: 3 })))
+        expect(yield* activeStream(client, "orders")).toEqual({ status: "ACTIVE", shards: 3 })
+        const listed = yield* Effect.promise(() => client.send(new ListStreamsCommand({})))
+        expect(listed.StreamNames).toEqual(["orders"])
+        expect(yield* Net.isClosed(local.port)).toBe(false)
+        yield* Scope.close(scope, Exit.void)
+        expect(yield* Net.isClosed(local.port)).toBe(true)
+        if (local.pid !== undefined) expect(isRunning(local.pid)).toBe(false)
+        client.destroy()
+      }), 60_000)
+  }
 
   it.live("two kinesalites run side by side on different ports with separate state", () =>
     Effect.gen(function*() {
@@ -90,30 +95,32 @@ describe("LocalKinesis", () => {
 })
 
 describe("LocalDynamoDB", () => {
-  it.live("dynalite starts, stores and reads an item through the SDK, and stops with the scope", () =>
-    Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const local = yield* LocalDynamoDB.makeDynalite().pipe(Scope.extend(scope))
-      const client = new DynamoDBClient({ ...local.clientConfig, maxAttempts: 1 })
-      yield* Effect.promise(() =>
-        client.send(new CreateTableCommand({
-          TableName: "leases",
-          AttributeDefinitions: [{ AttributeName: "leaseKey", AttributeType: "S" }],
-          KeySchema: [{ AttributeName: "leaseKey", KeyType: "HASH" }],
-          BillingMode: "PAY_PER_REQUEST"
-        }))
-      )
-      yield* Effect.promise(() =>
-        client.send(new PutItemCommand({ TableName: "leases", Item: { leaseKey: { S: "shard-1" }, leaseCounter: { N: "7" } } }))
-      )
-      const item = yield* Effect.promise(() =>
-        client.send(new GetItemCommand({ TableName: "leases", Key: { leaseKey: { S: "shard-1" } }, ConsistentRead: true }))
-      )
-      expect(item.Item).toEqual({ leaseKey: { S: "shard-1" }, leaseCounter: { N: "7" } })
-      yield* Scope.close(scope, Exit.void)
-      expect(yield* Net.isClosed(local.port)).toBe(true)
-      client.destroy()
-    }))
+  for (const [name, make] of [["in this process", LocalDynamoDB.makeDynalite], ["in its child process", LocalDynamoDB.makeDynaliteProcess]] as const) {
+    it.live(`dynalite ${name} starts, stores and reads an item through the SDK, and stops with the scope`, () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const local = yield* make().pipe(Scope.extend(scope))
+        const client = new DynamoDBClient({ ...local.clientConfig, maxAttempts: 1 })
+        yield* Effect.promise(() =>
+          client.send(new CreateTableCommand({
+            TableName: "leases",
+            AttributeDefinitions: [{ AttributeName: "leaseKey", AttributeType: "S" }],
+            KeySchema: [{ AttributeName: "leaseKey", KeyType: "HASH" }],
+            BillingMode: "PAY_PER_REQUEST"
+          }))
+        )
+        yield* Effect.promise(() =>
+          client.send(new PutItemCommand({ TableName: "leases", Item: { leaseKey: { S: "shard-1" }, leaseCounter: { N: "7" } } }))
+        )
+        const item = yield* Effect.promise(() =>
+          client.send(new GetItemCommand({ TableName: "leases", Key: { leaseKey: { S: "shard-1" } }, ConsistentRead: true }))
+        )
+        expect(item.Item).toEqual({ leaseKey: { S: "shard-1" }, leaseCounter: { N: "7" } })
+        yield* Scope.close(scope, Exit.void)
+        expect(yield* Net.isClosed(local.port)).toBe(true)
+        client.destroy()
+      }), 60_000)
+  }
 })
 
 describe("LocalS3", () => {

@@ -70,7 +70,7 @@ export const command = Command.make("demo", options, (args) =>
     // said at once: the rest takes a few seconds
     yield* Output.line(
       args.target === "local"
-        ? "starting local AWS: kinesalite and dynalite in this process, s3rver in a child process"
+        ? "starting local AWS: kinesalite, dynalite and s3rver, each in a child process"
         : "checking the AWS settings: Kinesis, DynamoDB and the archive's bucket"
     )
     // loaded when the demo runs, not for every command (the gateway, the emulators, the consumers)
@@ -93,7 +93,7 @@ export const command = Command.make("demo", options, (args) =>
   }).pipe(Effect.scoped)).pipe(
     Command.withDescription(Help.description(
       summary,
-      "Kinesalite, dynalite and s3rver run in this process (or, with --target aws, the AWS settings say where " +
+      "Kinesalite, dynalite and s3rver run in child processes (or, with --target aws, the AWS settings say where " +
         "to run); the ingest gateway takes POSTed messages in mixed formats, two workers share a 4-shard stream " +
         "through a DynamoDB lease table and write per-minute results to DynamoDB, the raw records go to the " +
         "archive and a job re-aggregates it every --job-every.",
