@@ -210,10 +210,8 @@ export const awsNames = (bucket: string, runId: string): Names => ({
 })
 
 /**
- * kinesalite, dynalite and s3rver each in a child process, and the clients talking to them. In processes of
- * their own the emulators work on another core than the demo's producer, workers and job, as real endpoints
- * would: embedded, every step of their request handling waited behind the demo's own work, and a
- * re-aggregation run over a minute of records held the workers' reads for seconds.
+ * kinesalite, dynalite and s3rver each in a child process (another core than the demo's own work, as real
+ * endpoints: embedded, a job's run held the workers' reads for seconds), and the clients talking to them.
  *
  * @since 0.1.0
  */
