@@ -74,11 +74,7 @@ export const makeDynalite = (
 ): Effect.Effect<LocalDynamoDBShape, LocalAwsError, Scope.Scope> =>
   Effect.gen(function*() {
     const dynalite = require("dynalite") as (options: Record<string, number>) => Http.Server
-    const server = dynalite({
-      createTableMs: options.createTableMs ?? 0,
-      deleteTableMs: options.deleteTableMs ?? 0,
-      updateTableMs: options.updateTableMs ?? 0
-    })
+    const server = dynalite(dynaliteSettings(options))
     const settled = Net.trackRequests(server)
     const port = yield* Effect.acquireRelease(
       Net.listen("dynalite", server, options.port),
@@ -111,12 +107,8 @@ export const makeDynaliteProcess = (
   options: DynaliteOptions = {}
 ): Effect.Effect<LocalDynamoDBShape, LocalAwsError, Scope.Scope> =>
   Effect.gen(function*() {
-    const settings = {
-      createTableMs: options.createTableMs ?? 0,
-      deleteTableMs: options.deleteTableMs ?? 0,
-      updateTableMs: options.updateTableMs ?? 0
-    }
-    const { port } = yield* Child.spawnListening("dynalite", [emulatorScript, "dynalite", JSON.stringify(settings), String(options.port ?? 0)])
+    const settings = JSON.stringify(dynaliteSettings(options))
+    const { port } = yield* Child.spawnListening("dynalite", [emulatorScript, "dynalite", settings, String(options.port ?? 0)])
     const endpoint = `http://127.0.0.1:${port}`
     yield* waitUntil("dynalite", answersDynamoDB(endpoint), { timeout: "10 seconds" })
     return { endpoint, port, region: Config.defaultRegion, clientConfig: Config.make(endpoint) }
@@ -130,6 +122,13 @@ export const makeDynaliteProcess = (
  */
 export const layerDynaliteProcess = (options?: DynaliteOptions): Layer.Layer<LocalDynamoDB, LocalAwsError> =>
   Layer.scoped(LocalDynamoDB, makeDynaliteProcess(options))
+
+/** dynalite's own options, embedded or in its process: the defaults filled in (its tables in memory). */
+const dynaliteSettings = (options: DynaliteOptions) => ({
+  createTableMs: options.createTableMs ?? 0,
+  deleteTableMs: options.deleteTableMs ?? 0,
+  updateTableMs: options.updateTableMs ?? 0
+})
 
 const answersDynamoDB = (endpoint: string) =>
   Effect.map(

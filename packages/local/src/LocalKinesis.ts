@@ -90,12 +90,7 @@ export const makeKinesalite = (
 ): Effect.Effect<LocalKinesisShape, LocalAwsError, Scope.Scope> =>
   Effect.gen(function*() {
     const kinesalite = require("kinesalite") as (options: Record<string, number>) => Http.Server
-    const server = kinesalite({
-      createStreamMs: options.createStreamMs ?? 50,
-      deleteStreamMs: options.deleteStreamMs ?? 50,
-      updateStreamMs: options.updateStreamMs ?? 50,
-      shardLimit: options.shardLimit ?? 100
-    })
+    const server = kinesalite(kinesaliteSettings(options))
     const settled = Net.trackRequests(server)
     const port = yield* Effect.acquireRelease(
       Net.listen("kinesalite", server, options.port),
@@ -129,13 +124,8 @@ export const makeKinesaliteProcess = (
   options: KinesaliteOptions = {}
 ): Effect.Effect<LocalKinesisShape, LocalAwsError, Scope.Scope> =>
   Effect.gen(function*() {
-    const settings = {
-      createStreamMs: options.createStreamMs ?? 50,
-      deleteStreamMs: options.deleteStreamMs ?? 50,
-      updateStreamMs: options.updateStreamMs ?? 50,
-      shardLimit: options.shardLimit ?? 100
-    }
-    const { pid, port } = yield* Child.spawnListening("kinesalite", [emulatorScript, "kinesalite", JSON.stringify(settings), String(options.port ?? 0)])
+    const settings = JSON.stringify(kinesaliteSettings(options))
+    const { pid, port } = yield* Child.spawnListening("kinesalite", [emulatorScript, "kinesalite", settings, String(options.port ?? 0)])
     const endpoint = `http://127.0.0.1:${port}`
     yield* waitUntil("kinesalite", answersKinesis(endpoint), { timeout: "10 seconds" })
     return { kind: "kinesalite" as const, endpoint, port, region: Config.defaultRegion, clientConfig: Config.make(endpoint), pid }
@@ -279,3 +269,11 @@ const answersKinesis = (endpoint: string): Effect.Effect<boolean> =>
 const require = createRequire(import.meta.url)
 
 const emulatorScript = fileURLToPath(new URL("./internal/emulator-child.cjs", import.meta.url))
+
+/** kinesalite's own options, embedded or in its process: the defaults filled in. */
+const kinesaliteSettings = (options: KinesaliteOptions) => ({
+  createStreamMs: options.createStreamMs ?? 50,
+  deleteStreamMs: options.deleteStreamMs ?? 50,
+  updateStreamMs: options.updateStreamMs ?? 50,
+  shardLimit: options.shardLimit ?? 100
+})
